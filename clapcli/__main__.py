@@ -1,0 +1,3 @@
+from clapcli.cli import main
+
+main()

@@ -1,0 +1,85 @@
+"""The ``clap`` Typer app: wires the subcommands and holds the one error boundary."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import click
+import typer
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from clapcli import __version__
+
+# Each module defines ``register(app)``; none imports torch at module level (fast --help).
+COMMAND_MODULES = [
+    "clapcli.commands.classify",
+    "clapcli.commands.embed",
+    "clapcli.commands.models",
+]
+
+class _ErrorBoundary(TyperGroup):
+    """The one place where known failures become one line on stderr and an exit code."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        from clapcli.errors import ClapcliError
+
+        debug = os.environ.get("CLAPCLI_DEBUG") == "1"
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except ClapcliError as exc:
+            if debug:
+                raise
+            _error_line(escape(str(exc)))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            _error_line("interrupted")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if debug:
+                raise
+            _error_line(escape(f"unexpected {type(exc).__name__}: {exc} (set CLAPCLI_DEBUG=1 for a traceback)"))
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_ErrorBoundary,
+    name="clap",
+    help="Audio-text toolkit: embed, classify, retrieve and generate with CLAP-family models.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"clapcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Audio-text toolkit. Exit codes: 0 ok, 1 error, 2 usage, 3 some inputs failed, 4 --expect not met."""
+
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+def _error_line(message: str) -> None:
+    from clapcli.console import stderr_console
+
+    stderr_console().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)

@@ -1,0 +1,36 @@
+"""stderr for humans (progress, hints, per-input failures); stdout stays for data."""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+
+from rich.console import Console
+from rich.markup import escape
+
+
+@lru_cache(maxsize=1)
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def warn(message: str) -> None:
+    stderr_console().print(f"[yellow]warning:[/] {escape(message)}")
+
+
+def info(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        stderr_console().print(escape(message))
+
+
+def input_failed(name: str, reason: str) -> None:
+    """One line per failed input, naming it and the reason."""
+    stderr_console().print(f"[red]failed:[/] {escape(name)}: {escape(reason)}", soft_wrap=True)

@@ -1,0 +1,53 @@
+"""Exceptions users can hit, each carrying its exit code and a one-line message.
+
+The single error boundary in ``clapcli.cli.main`` turns these into a message on stderr;
+core code raises them and never exits the process itself.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+EXIT_EXPECTATION = 4
+
+
+class ClapcliError(Exception):
+    """A failure with a message written for the user (one line, says what to do)."""
+
+    exit_code = EXIT_ERROR
+
+
+class UsageError(ClapcliError):
+    """The command line itself is wrong (bad option value, missing argument)."""
+
+    exit_code = EXIT_USAGE
+
+
+class ModelLoadError(ClapcliError):
+    """The model could not be found, read or recognised."""
+
+
+class InputError(ClapcliError):
+    """One input (file, text) could not be used; others carry on."""
+
+
+class OutputError(ClapcliError):
+    """The output cannot be written (exists without --overwrite, unwritable...)."""
+
+
+class ExpectationError(ClapcliError):
+    """A CI expectation (--expect / --min-score) was not met."""
+
+    exit_code = EXIT_EXPECTATION
+
+
+class MissingDependencyError(ClapcliError):
+    """An optional extra is needed; the message names the pip command."""
+
+
+def missing_extra(package: str, extra: str) -> MissingDependencyError:
+    return MissingDependencyError(
+        f"this needs the optional package '{package}': pip install 'clapcli[{extra}]'"
+    )

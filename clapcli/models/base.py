@@ -1,0 +1,54 @@
+"""The interface every contrastive (media <-> text) backend implements.
+
+Commands and core code only talk to this interface, so LAION CLAP, MS-CLAP and AltCLIP/CLIP
+are interchangeable. Tensors returned are float32 on the CPU.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+LONG_AUDIO_STRATEGIES = ("mean", "head", "center", "fusion")
+
+
+class EmbeddingModel(ABC):
+    """A loaded contrastive model. Subclasses set the attributes in ``load``."""
+
+    family: ClassVar[str]
+    modality: ClassVar[str]  # "audio" or "image": what ``prepare`` accepts
+    default_template: ClassVar[str] = "{}"
+
+    model_id: str
+    sample_rate: int | None = None  # audio models: the rate ``prepare`` expects
+    window_seconds: float | None = None  # audio models: one model window
+    embedding_dim: int
+    long_audio: str = "mean"
+
+    @classmethod
+    @abstractmethod
+    def load(cls, ref: Any, config: dict, device: Any, dtype: Any, long_audio: str | None = None) -> EmbeddingModel:
+        """Build from a ``clapcli.models.hub.ModelRef`` and its parsed config."""
+
+    @abstractmethod
+    def encode_text(self, texts: Sequence[str]) -> Any:
+        """(len(texts), dim) projected text embeddings, not normalized. Pads per call, not to max length."""
+
+    @abstractmethod
+    def prepare(self, media: Any) -> Any:
+        """CPU-side, thread-safe work for one input (audio: mono float32 at ``sample_rate``;
+        image: a PIL image). Returns an opaque item for ``encode_prepared``."""
+
+    @abstractmethod
+    def encode_prepared(self, items: Sequence[Any]) -> Any:
+        """(len(items), dim) projected embeddings, not normalized, for prepared items."""
+
+    @property
+    @abstractmethod
+    def logit_scale(self) -> float:
+        """Multiplier applied to cosine similarities to get classification logits."""
+
+    def items_cost(self, item: Any) -> int:
+        """How many model windows an item costs (batching counts windows, not files)."""
+        return 1

@@ -1,0 +1,75 @@
+"""One resolver for ``--device`` and ``--dtype`` (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from clapcli.errors import UsageError
+
+if TYPE_CHECKING:
+    import torch
+
+DEVICE_CHOICES = "auto, cpu, cuda, cuda:N, mps"
+DTYPE_NAMES = ("auto", "float32", "float16", "bfloat16")
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _cuda_count() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
+def _mps_available() -> bool:
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def resolve_device(name: str | None = "auto") -> torch.device:
+    """``auto`` = CUDA, then MPS, then CPU; an explicit device must exist."""
+    import torch
+
+    name = (name or "auto").strip().lower()
+    if name == "auto":
+        if _cuda_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    match = re.fullmatch(r"cuda(?::(\d+))?", name)
+    if match:
+        if not _cuda_available():
+            raise UsageError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
+        index = int(match.group(1) or 0)
+        if index >= _cuda_count():
+            raise UsageError(f"--device {name}: only {_cuda_count()} CUDA device(s) here; pick cuda:0..")
+        return torch.device("cuda", index)
+    if name == "mps":
+        if not _mps_available():
+            raise UsageError("--device mps: MPS is not available on this machine; use --device cpu or auto")
+        return torch.device("mps")
+    raise UsageError(f"--device {name!r} is not a device; choose one of: {DEVICE_CHOICES}")
+
+
+def resolve_dtype(name: str | None, device: torch.device, half_ok: bool = True) -> torch.dtype:
+    """``auto`` = float16 on CUDA (bfloat16 where the model prefers it), float32 elsewhere."""
+    import torch
+
+    name = (name or "auto").strip().lower()
+    if name not in DTYPE_NAMES:
+        raise UsageError(f"--dtype {name!r} is not supported; choose one of: {', '.join(DTYPE_NAMES)}")
+    if name == "auto":
+        return torch.float16 if device.type == "cuda" and half_ok else torch.float32
+    if name == "float16" and device.type == "cpu":
+        raise UsageError("--dtype float16 is not supported on CPU; use bfloat16 or float32")
+    return getattr(torch, name)

@@ -1,0 +1,79 @@
+"""Load a model by hub id, alias or local directory: one load per run, eval mode, chosen device."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+from clapcli.errors import ModelLoadError, UsageError
+from clapcli.models import registry
+from clapcli.models.base import LONG_AUDIO_STRATEGIES, EmbeddingModel
+from clapcli.models.hub import ModelRef, read_config, resolve_ref
+
+QUANTIZE_CHOICES = ("none", "int8")
+
+
+def import_backend(path: str) -> Any:
+    module_name, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def default_embedding_model() -> str:
+    return os.environ.get("CLAPCLI_MODEL") or registry.DEFAULT_EMBEDDING_MODEL
+
+
+def resolve_embedding_ref(name: str | None) -> ModelRef:
+    """The checkpoint to load; original MS-CLAP ``.pth`` files are converted once into the cache."""
+    ref = resolve_ref(name or default_embedding_model(), registry.EMBEDDING_ALIASES)
+    try:
+        from clapcli.models.msclap.original import ensure_converted
+    except ImportError:
+        return ref
+    return ensure_converted(ref)
+
+
+def load_embedding_model(
+    name: str | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    quantize: str | None = None,
+    long_audio: str | None = None,
+) -> EmbeddingModel:
+    """Load a contrastive model (audio-text or image-text) ready for inference."""
+    from clapcli.models.device import resolve_device, resolve_dtype
+
+    if long_audio is not None and long_audio not in LONG_AUDIO_STRATEGIES:
+        raise UsageError(f"--long-audio {long_audio!r}: choose one of {', '.join(LONG_AUDIO_STRATEGIES)}")
+    if quantize not in (None, *QUANTIZE_CHOICES):
+        raise UsageError(f"--quantize {quantize!r}: choose one of {', '.join(QUANTIZE_CHOICES)}")
+    torch_device = resolve_device(device or os.environ.get("CLAPCLI_DEVICE") or "auto")
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    ref = resolve_embedding_ref(name)
+    config = read_config(ref)
+    family_name = registry.family_from_config(config)
+    if family_name is None:
+        kind = config.get("_class_name") or config.get("model_type") or "unknown"
+        raise ModelLoadError(
+            f"model '{ref.location}' is a '{kind}' checkpoint, which clapcli does not serve; run 'clap models'"
+        )
+    family = registry.FAMILIES[family_name]
+    if family.modality == "generation":
+        raise ModelLoadError(
+            f"model '{ref.location}' is a text-to-audio generator; use it with 'clap generate', not for embeddings"
+        )
+    backend = import_backend(family.backend)
+    model = backend.load(ref, config, torch_device, torch_dtype, long_audio=long_audio)
+    if quantize == "int8":
+        quantize_dynamic_int8(model, torch_device)
+    return model
+
+
+def quantize_dynamic_int8(model: EmbeddingModel, device: Any) -> None:
+    """Dynamic int8 quantization of the linear layers (CPU only)."""
+    import torch
+
+    if device.type != "cpu":
+        raise UsageError("--quantize int8 runs on the CPU only; add --device cpu")
+    network = model.network  # type: ignore[attr-defined]
+    model.network = torch.ao.quantization.quantize_dynamic(network, {torch.nn.Linear}, dtype=torch.qint8)  # type: ignore[attr-defined]

@@ -1,0 +1,69 @@
+"""Known model families and aliases.
+
+A family is read from the checkpoint's ``config.json`` (``model_type``) or ``model_index.json``
+(``_class_name``), never guessed from the name. Each family names its backend class lazily
+(``module:Class``) so that nothing heavy is imported to list or resolve models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    modality: str  # "audio" or "image" for embedding models, "generation" for text-to-audio
+    backend: str  # "package.module:ClassName", imported only when the model is loaded
+    description: str
+
+
+FAMILIES: dict[str, Family] = {
+    "laion-clap": Family("laion-clap", "audio", "clapcli.models.laion:LaionClap", "LAION CLAP (transformers ClapModel)"),
+    "msclap": Family("msclap", "audio", "clapcli.models.msclap.backend:MSClapBackend", "Microsoft CLAP (clapcli port)"),
+    "altclip": Family("altclip", "image", "clapcli.models.altclip:AltClipBackend", "AltCLIP / CLIP image-text"),
+    "audioldm2": Family("audioldm2", "generation", "clapcli.core.generate:load_generator", "AudioLDM 2 (diffusers)"),
+}
+
+# config.json "model_type" -> family
+MODEL_TYPES = {
+    "clap": "laion-clap",
+    "msclap": "msclap",
+    "ms_clap": "msclap",
+    "altclip": "altclip",
+    "clip": "altclip",
+}
+
+# model_index.json "_class_name" -> family
+PIPELINE_CLASSES = {"AudioLDM2Pipeline": "audioldm2"}
+
+EMBEDDING_ALIASES: dict[str, str] = {
+    "unfused": "laion/clap-htsat-unfused",
+    "fused": "laion/clap-htsat-fused",
+    "general": "laion/larger_clap_general",
+    "music": "laion/larger_clap_music",
+    "music-speech": "laion/larger_clap_music_and_speech",
+    "msclap-2023": "microsoft/msclap",
+    "msclap": "microsoft/msclap",
+    "altclip": "BAAI/AltCLIP",
+}
+
+GENERATION_ALIASES: dict[str, str] = {
+    "audioldm2": "cvssp/audioldm2",
+    "base": "cvssp/audioldm2",
+    "large": "cvssp/audioldm2-large",
+    "music": "cvssp/audioldm2-music",
+    "tts-gigaspeech": "anhnct/audioldm2_gigaspeech",
+    "tts-ljspeech": "anhnct/audioldm2_ljspeech",
+}
+
+DEFAULT_EMBEDDING_MODEL = "laion/clap-htsat-unfused"
+DEFAULT_GENERATION_MODEL = "cvssp/audioldm2"
+
+
+def family_from_config(config: dict) -> str | None:
+    """The family of a checkpoint from its parsed config.json / model_index.json, or None."""
+    class_name = config.get("_class_name")
+    if class_name:
+        return PIPELINE_CLASSES.get(class_name)
+    return MODEL_TYPES.get(str(config.get("model_type", "")).lower())
