@@ -1,0 +1,186 @@
+"""Nearest-neighbour search over embeddings: exact (chunked matrix product) and approximate (faiss).
+
+Vectors and queries are L2-normalized, so the inner product is the cosine similarity.
+Exact search streams the matrix once per query batch: a (chunk x dim) @ (dim x q) product per
+chunk, then ``argpartition`` keeps the k best of each chunk, so memory stays bounded whatever the
+collection size. The approximate index (faiss IVF-Flat) lives beside the database as
+``<db>.<collection>.faiss`` with a JSON note of the collection version it was built from, and
+is rebuilt when the collection changed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clapcli.errors import ClapcliError, UsageError, missing_extra
+
+# Candidates per query per chunk are bounded by this many scores in flight (16 MB of float32).
+SCORES_IN_FLIGHT = 4 * 1024 * 1024
+# Below this size a flat (exact) faiss index is as fast as IVF and needs no training.
+IVF_MIN_ROWS = 20_000
+IVF_TRAIN_PER_LIST = 50
+# Share of the inverted lists probed per query: measured to give recall@10 >= 0.95 (benchmarks/).
+DEFAULT_PROBE_SHARE = 1 / 32
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result, best first (rank 1)."""
+
+    rank: int
+    score: float  # cosine similarity
+    path: str  # the file (or caption text) found
+    id: int | None = None  # row id in the store, when searching one
+
+
+def normalize(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32); zero rows stay zero."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    if matrix.ndim == 1:
+        matrix = matrix[None, :]
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1, norms)
+
+
+def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, row indices), each (q, min(k, n)), best first, by inner product."""
+    queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+    n, q = vectors.shape[0], queries.shape[0]
+    k = min(k, n)
+    if k <= 0 or q == 0:
+        return np.zeros((q, 0), np.float32), np.zeros((q, 0), np.int64)
+    chunk = max(4096, SCORES_IN_FLIGHT // q)
+    best_scores = np.full((q, 0), -np.inf, dtype=np.float32)
+    best_rows = np.zeros((q, 0), dtype=np.int64)
+    queries_t = queries.T.copy()
+    for start in range(0, n, chunk):
+        scores = (vectors[start : start + chunk] @ queries_t).T  # (q, rows)
+        scores, rows = _top_k_rows(scores, k)
+        best_scores = np.concatenate([best_scores, scores], axis=1)
+        best_rows = np.concatenate([best_rows, rows + start], axis=1)
+        if best_scores.shape[1] > k:
+            best_scores, keep = _top_k_rows(best_scores, k)
+            best_rows = np.take_along_axis(best_rows, keep, axis=1)
+    order = np.argsort(-best_scores, axis=1, kind="stable")
+    return np.take_along_axis(best_scores, order, axis=1), np.take_along_axis(best_rows, order, axis=1)
+
+
+def _top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest of each row (unordered) and their column indices."""
+    if scores.shape[1] <= k:
+        return scores, np.broadcast_to(np.arange(scores.shape[1]), scores.shape).copy()
+    cols = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    return np.take_along_axis(scores, cols, axis=1), cols
+
+
+def hits_from(scores: np.ndarray, rows: np.ndarray, labels: list[str] | None = None,
+              ids: np.ndarray | None = None, paths: dict[int, str] | None = None) -> list[Hit]:
+    """One query's results as ``Hit``s; labels by row, or store ids mapped through ``paths``."""
+    hits = []
+    for rank, (score, row) in enumerate(zip(scores.tolist(), rows.tolist(), strict=True), start=1):
+        item_id = int(ids[row]) if ids is not None else None
+        label = labels[row] if labels is not None else (paths or {}).get(item_id, "")  # type: ignore[arg-type]
+        hits.append(Hit(rank, float(score), label, item_id))
+    return hits
+
+
+# ---------------------------------------------------------------- approximate (faiss)
+
+
+def import_faiss() -> Any:
+    try:
+        import faiss
+    except ImportError:
+        raise missing_extra("faiss-cpu", "faiss") from None
+    return faiss
+
+
+def index_path(db_path: Path, collection: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", collection)
+    return db_path.with_name(f"{db_path.name}.{safe}.faiss")
+
+
+def build_index(vectors: np.ndarray, ids: np.ndarray, nlist: int | None = None, seed: int = 0) -> Any:
+    """Inner-product index keyed by store ids: flat when small, IVF-Flat (sqrt(n) lists) when large."""
+    faiss = import_faiss()
+    n, dim = vectors.shape
+    if n < IVF_MIN_ROWS and nlist is None:
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    else:
+        nlist = nlist or max(1, int(math.sqrt(n)))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        # Deterministic training sample: the same collection gives the same index.
+        sample = min(n, IVF_TRAIN_PER_LIST * nlist)
+        rows = np.sort(np.random.default_rng(seed).choice(n, size=sample, replace=False))
+        index.cp.seed = seed
+        index.train(np.ascontiguousarray(vectors[rows]))
+        index.nprobe = default_nprobe(nlist)
+    index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
+    return index
+
+
+def default_nprobe(nlist: int) -> int:
+    return max(1, min(nlist, math.ceil(nlist * DEFAULT_PROBE_SHARE)))
+
+
+def search_index(index: Any, queries: np.ndarray, k: int, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, ids) each (q, k'); faiss pads missing results with id -1, which are dropped."""
+    if nprobe is not None and hasattr(index, "nprobe"):
+        index.nprobe = min(nprobe, index.nlist)
+    k = min(k, index.ntotal)
+    if k <= 0:
+        q = np.atleast_2d(queries).shape[0]
+        return np.zeros((q, 0), np.float32), np.zeros((q, 0), np.int64)
+    scores, ids = index.search(np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32), k)
+    return scores, ids
+
+
+def load_or_build_index(collection: Any, rebuild: bool = False) -> Any:
+    """The collection's persisted index, rebuilt (and saved atomically) when missing or stale."""
+    faiss = import_faiss()
+    path = index_path(collection.store.path, collection.name)
+    note_path = path.with_name(path.name + ".json")
+    expected = {"collection_id": collection.id, "version": collection.version(), "model_id": collection.model_id}
+    if not rebuild and path.exists() and _read_note(note_path) == expected:
+        try:
+            return faiss.read_index(str(path))
+        except RuntimeError:
+            pass  # unreadable (e.g. truncated by a crash): rebuild below
+    stored = collection.load_matrix()
+    if stored.vectors.shape[0] == 0:
+        raise UsageError(f"collection '{collection.name}' in {collection.store.path} is empty; nothing to index")
+    index = build_index(stored.vectors, stored.ids)
+    _save_index(faiss, index, path)
+    _write_note(note_path, {**expected, "version": stored.version})
+    return index
+
+
+def _read_note(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _save_index(faiss: Any, index: Any, path: Path) -> None:
+    temp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        faiss.write_index(index, str(temp))
+        os.replace(temp, path)
+    except (OSError, RuntimeError) as exc:
+        temp.unlink(missing_ok=True)
+        raise ClapcliError(f"cannot save the approximate index {path}: {exc}") from None
+
+
+def _write_note(path: Path, note: dict) -> None:
+    temp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    temp.write_text(json.dumps(note), encoding="utf-8")
+    os.replace(temp, path)
