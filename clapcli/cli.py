@@ -28,7 +28,7 @@ class _ErrorBoundary(TyperGroup):
         debug = os.environ.get("CLAPCLI_DEBUG") == "1"
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (typer.Exit, click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except ClapcliError as exc:
             if debug:

@@ -34,3 +34,7 @@ def info(message: str, quiet: bool = False) -> None:
 def input_failed(name: str, reason: str) -> None:
     """One line per failed input, naming it and the reason."""
     stderr_console().print(f"[red]failed:[/] {escape(name)}: {escape(reason)}", soft_wrap=True)
+
+
+def expectation_failed(message: str) -> None:
+    stderr_console().print(f"[red]expectation not met:[/] {escape(message)}", soft_wrap=True)

@@ -7,3 +7,42 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from audio_fixtures import build_audio_set, build_broken_set  # noqa: E402
+from tiny_models import build_tiny_clap  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_clap(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random LAION CLAP checkpoint directory (unfused)."""
+    return build_tiny_clap(tmp_path_factory.mktemp("models") / "tiny-clap")
+
+
+@pytest.fixture(scope="session")
+def tiny_clap_fused(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_clap(tmp_path_factory.mktemp("models") / "tiny-clap-fused", fused=True)
+
+
+@pytest.fixture(scope="session")
+def audio_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Good audio in every supported format, rate and channel layout."""
+    return build_audio_set(tmp_path_factory.mktemp("audio") / "good")
+
+
+@pytest.fixture(scope="session")
+def broken_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return build_broken_set(tmp_path_factory.mktemp("audio") / "broken")
+
+
+@pytest.fixture(scope="session")
+def loaded_clap(tiny_clap: Path):
+    from clapcli.models.loading import load_embedding_model
+
+    return load_embedding_model(str(tiny_clap), device="cpu")

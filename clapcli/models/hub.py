@@ -17,6 +17,14 @@ from clapcli.errors import ModelLoadError
 MIN_TOKENIZER_SIZE = 100
 
 
+class FileMissing(ModelLoadError):
+    """The checkpoint exists but lacks this file."""
+
+
+class NotCached(ModelLoadError):
+    """Offline (or the hub is unreachable) and the file is not in the local cache."""
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """Where a model lives: ``name`` as the user gave it, ``location`` a hub id or a local dir."""
@@ -61,7 +69,7 @@ def fetch_file(ref: ModelRef, filename: str, required: bool = True) -> Path | No
         if path.is_file():
             return path
         if required:
-            raise ModelLoadError(f"model directory '{ref.location}' has no {filename}; is it a complete checkpoint?")
+            raise FileMissing(f"model directory '{ref.location}' has no {filename}; is it a complete checkpoint?")
         return None
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
@@ -73,23 +81,22 @@ def fetch_file(ref: ModelRef, filename: str, required: bool = True) -> Path | No
 
     try:
         return Path(hf_hub_download(ref.location, filename))
+    except LocalEntryNotFoundError:  # a subclass of EntryNotFoundError: must come first
+        raise NotCached(
+            f"model '{ref.location}' is not in the local cache and the hub cannot be reached; "
+            "pass a local directory with --model"
+        ) from None
     except EntryNotFoundError:
         if required:
-            raise ModelLoadError(f"model '{ref.location}' has no {filename} on the hub") from None
+            raise FileMissing(f"model '{ref.location}' has no {filename} on the hub") from None
         return None
     except GatedRepoError:
         raise ModelLoadError(
             f"model '{ref.location}' is gated; accept its terms on the hub and run 'hf auth login'"
         ) from None
     except RepositoryNotFoundError:
-        raise ModelLoadError(f"model '{ref.location}' was not found on the hub; check the id or run 'clap models'") from None
-    except LocalEntryNotFoundError:
-        if not required:
-            # Offline: we cannot tell "absent" from "not cached"; callers treat None as absent.
-            return None
         raise ModelLoadError(
-            f"model '{ref.location}' is not in the local cache and the hub cannot be reached; "
-            "pass a local directory with --model"
+            f"model '{ref.location}' was not found on the hub; check the id or run 'clap models'"
         ) from None
     except OSError as exc:  # network failures surface as requests/httpx OSErrors
         raise ModelLoadError(
@@ -100,18 +107,27 @@ def fetch_file(ref: ModelRef, filename: str, required: bool = True) -> Path | No
 
 def read_config(ref: ModelRef) -> dict:
     """The parsed ``config.json`` or, for pipelines, ``model_index.json``."""
+    not_cached = False
     for filename in ("config.json", "model_index.json"):
-        path = fetch_file(ref, filename, required=False)
-        if path is not None:
-            try:
-                return json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise ModelLoadError(f"model '{ref.location}': {filename} is unreadable ({exc}); re-download it") from None
+        try:
+            path = fetch_file(ref, filename, required=True)
+        except FileMissing:
+            continue
+        except NotCached:
+            not_cached = True
+            continue
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"model '{ref.location}': {filename} is unreadable ({exc}); re-download it") from None
+    if not_cached:
+        raise ModelLoadError(
+            f"model '{ref.location}' is not in the local cache and the hub cannot be reached; "
+            "pass a local directory with --model"
+        )
     where = "directory" if ref.is_local else "model"
     raise ModelLoadError(
-        f"{where} '{ref.location}' has no config.json or model_index.json "
-        + ("(not a Hugging Face checkpoint?)" if ref.is_local else
-           "in the local cache or on the hub; pass a local directory with --model")
+        f"{where} '{ref.location}' has no config.json or model_index.json; is it a Hugging Face checkpoint?"
     )
 
 

@@ -47,6 +47,7 @@ def load_embedding_model(
         raise UsageError(f"--long-audio {long_audio!r}: choose one of {', '.join(LONG_AUDIO_STRATEGIES)}")
     if quantize not in (None, *QUANTIZE_CHOICES):
         raise UsageError(f"--quantize {quantize!r}: choose one of {', '.join(QUANTIZE_CHOICES)}")
+    _quiet_transformers()
     torch_device = resolve_device(device or os.environ.get("CLAPCLI_DEVICE") or "auto")
     torch_dtype = resolve_dtype(dtype, torch_device)
     ref = resolve_embedding_ref(name)
@@ -67,6 +68,14 @@ def load_embedding_model(
     if quantize == "int8":
         quantize_dynamic_int8(model, torch_device)
     return model
+
+
+def _quiet_transformers() -> None:
+    """Library progress bars and warnings would drown our one-line messages on stderr."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
 def quantize_dynamic_int8(model: EmbeddingModel, device: Any) -> None:

@@ -19,7 +19,7 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {
-    "laion-clap": Family("laion-clap", "audio", "clapcli.models.laion:LaionClap", "LAION CLAP (transformers ClapModel)"),
+    "laion-clap": Family("laion-clap", "audio", "clapcli.models.laion:LaionClap", "LAION CLAP (ClapModel)"),
     "msclap": Family("msclap", "audio", "clapcli.models.msclap.backend:MSClapBackend", "Microsoft CLAP (clapcli port)"),
     "altclip": Family("altclip", "image", "clapcli.models.altclip:AltClipBackend", "AltCLIP / CLIP image-text"),
     "audioldm2": Family("audioldm2", "generation", "clapcli.core.generate:load_generator", "AudioLDM 2 (diffusers)"),

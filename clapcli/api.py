@@ -1,0 +1,79 @@
+"""The Python API under the ``clap`` command.
+
+    >>> from clapcli.api import load_model, classify, embed_audio, embed_text
+    >>> model = load_model("laion/clap-htsat-unfused")          # once; device/dtype chosen for you
+    >>> classify(model, ["dog.wav"], ["dog barking", "rain"])[0].top
+    Prediction(label='dog barking', score=0.97)
+    >>> embed_audio(model, [samples], sample_rate=44100)[0].vector.shape
+    (512,)
+
+Inputs are paths (files, directories, globs) or in-memory arrays (mono or (channels, samples))
+at ``sample_rate``; images (PIL) for image-text models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from clapcli.core.classify import classify_media, prepare_labels
+from clapcli.core.embed import embed_media, embed_texts
+from clapcli.core.pipeline import ArrayInput, Source
+from clapcli.core.results import Classification, Embedding, FailedInput, Prediction
+from clapcli.errors import InputError
+from clapcli.io.readers import expand_inputs
+from clapcli.media.kinds import extensions_for
+from clapcli.models.base import EmbeddingModel
+from clapcli.models.loading import load_embedding_model as load_model
+
+__all__ = [
+    "Classification", "Embedding", "EmbeddingModel", "Prediction", "classify", "embed_audio", "embed_media",
+    "embed_text", "load_model",
+]
+
+
+def _sources(model: EmbeddingModel, inputs: Iterable[Any], sample_rate: int | None) -> list[Source]:
+    sources: list[Source] = []
+    for index, item in enumerate(inputs):
+        if isinstance(item, (str, Path)):
+            sources.extend(expand_inputs([str(item)], extensions_for(model.modality)))
+        else:
+            sources.append(ArrayInput(f"<input {index}>", item, sample_rate))
+    return sources
+
+
+def _collect(results: Iterable[Any], skip_failures: bool) -> list[Any]:
+    kept = []
+    for result in results:
+        if isinstance(result, FailedInput):
+            if not skip_failures:
+                raise InputError(f"{result.source}: {result.reason}")
+            continue
+        kept.append(result)
+    return kept
+
+
+def embed_audio(
+    model: EmbeddingModel, inputs: Iterable[Any], sample_rate: int | None = None, normalize: bool = True,
+    batch_size: int | None = None, skip_failures: bool = False,
+) -> list[Embedding]:
+    """Embed audio (or images, for image-text models). Raises ``InputError`` on a bad input
+    unless ``skip_failures``."""
+    return _collect(embed_media(model, _sources(model, inputs, sample_rate), normalize, batch_size), skip_failures)
+
+
+def embed_text(model: EmbeddingModel, texts: Sequence[str], normalize: bool = True) -> list[Embedding]:
+    return embed_texts(model, texts, normalize)
+
+
+def classify(
+    model: EmbeddingModel, inputs: Iterable[Any], labels: Sequence[str], template: str | None = None,
+    top_k: int | None = None, sample_rate: int | None = None, skip_failures: bool = False,
+) -> list[Classification]:
+    """Zero-shot classification; label embeddings are computed once for all inputs."""
+    label_set = prepare_labels(model, labels, template)
+    results = classify_media(model, _sources(model, inputs, sample_rate), label_set, top_k)
+    return _collect(results, skip_failures)
+
+

@@ -1,0 +1,95 @@
+"""``clap embed``: embeddings for audio (or image) files and texts, to a file or stdout."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from clapcli.commands.options import (
+    BatchSizeOpt,
+    DeviceOpt,
+    DtypeOpt,
+    InputsArg,
+    LongAudioOpt,
+    ModelOpt,
+    OutputOpt,
+    OverwriteOpt,
+    QuantizeOpt,
+    QuietOpt,
+    WorkersOpt,
+)
+
+EPILOG = """\
+Examples:
+
+  clap embed sounds/ --output sounds.npy        # also .parquet .jsonl .csv .json .safetensors
+
+  clap embed --text "a dog barking" --text "rain on a roof" --output text.jsonl
+
+  find . -name '*.wav' | clap embed - --format jsonl > sounds.jsonl
+
+Rows keep the input path (or text), duration and model id; .npy gets a FILE.npy.rows.csv beside it
+mapping row numbers to inputs. Embeddings are L2-normalized unless --no-normalize.
+Exit codes: 0 ok, 1 error, 2 usage, 3 some inputs failed (the rest are written).
+"""
+
+
+def embed(
+    inputs: InputsArg = None,
+    text: Annotated[list[str] | None, typer.Option("--text", "-t", help="A text to embed; repeatable.",
+                                                   show_default=False)] = None,
+    text_file: Annotated[str | None, typer.Option("--text-file", help="Texts to embed, one per line (- for stdin).",
+                                                  show_default=False)] = None,
+    output: OutputOpt = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", "-f", help="jsonl, json, csv, npy, parquet or safetensors. Default: from --output's extension, "
+        "else jsonl.", show_default=False)] = None,
+    normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalize embeddings.")] = True,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = "auto",
+    quantize: QuantizeOpt = None,
+    long_audio: LongAudioOpt = None,
+    batch_size: BatchSizeOpt = None,
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Embed audio/image files and/or texts with a contrastive model."""
+    from clapcli.commands.common import FailureLog, ModelOptions, collect_sources, progress_bar
+    from clapcli.core.embed import embed_media, embed_texts
+    from clapcli.core.results import FailedInput
+    from clapcli.errors import UsageError
+    from clapcli.io.readers import read_text_file
+    from clapcli.io.writers import EMBEDDING_FORMATS, EmbeddingWriter, format_from_path
+
+    texts = list(text or []) + (read_text_file(text_file, "text") if text_file else [])
+    if not inputs and not texts:
+        raise UsageError("nothing to embed: give input files/directories/- or --text/--text-file")
+    if inputs and text_file == "-" and "-" in inputs:
+        raise UsageError("stdin can feed either paths (-) or --text-file -, not both")
+    fmt = format_from_path(output, fmt, EMBEDDING_FORMATS, "jsonl")
+    writer = EmbeddingWriter(fmt, output, overwrite)
+    loaded = ModelOptions(model, device, dtype, quantize, long_audio).load()
+    failures = FailureLog()
+    done = 0
+    try:
+        for row in embed_texts(loaded, texts, normalize):
+            writer.write(row)
+            done += 1
+        sources = collect_sources(inputs or [], loaded.modality)
+        with progress_bar(len(sources), "embedding", quiet) as advance:
+            for result in embed_media(loaded, sources, normalize, batch_size, workers, advance):
+                if isinstance(result, FailedInput):
+                    failures.add(result)
+                    continue
+                writer.write(result)
+                done += 1
+    finally:
+        writer.close()  # what was computed is written even on Ctrl-C
+    failures.exit_if_any(done, "embeddings written", quiet)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("embed", epilog=EPILOG)(embed)

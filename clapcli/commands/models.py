@@ -1,0 +1,33 @@
+"""``clap models``: the aliases and families clapcli knows."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def models(
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="table, csv, json or jsonl.",
+                                            show_default=False)] = None,
+) -> None:
+    """List model aliases (usable with --model) and the families they belong to."""
+    from clapcli.io.writers import RecordOutput, default_record_format
+    from clapcli.models import registry
+
+    fmt = default_record_format(fmt, None)
+    sink = RecordOutput(fmt, None, False, ["alias", "model", "used_by"], title="clapcli models")
+    for alias, target in registry.EMBEDDING_ALIASES.items():
+        sink.write({"alias": alias, "model": target, "used_by": "embed, classify, retrieve"})
+    for alias, target in registry.GENERATION_ALIASES.items():
+        sink.write({"alias": alias, "model": target, "used_by": "generate"})
+    sink.close()
+    if fmt == "table":
+        from clapcli.console import stderr_console
+
+        families = ", ".join(f"{f.name} ({f.description})" for f in registry.FAMILIES.values())
+        stderr_console().print(f"families: {families}\nany local directory or hub id of these families works too.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("models")(models)

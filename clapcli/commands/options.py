@@ -1,0 +1,61 @@
+"""Option types shared by the subcommands (one definition, same help everywhere)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+MODEL_HELP = (
+    "Hub id, alias (see 'clap models') or local directory. Default: $CLAPCLI_MODEL or laion/clap-htsat-unfused."
+)
+
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP, show_default=False)]
+DeviceOpt = Annotated[
+    str | None,
+    typer.Option("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps. "
+                 "Default: $CLAPCLI_DEVICE or auto.", show_default=False),
+]
+DtypeOpt = Annotated[
+    str, typer.Option("--dtype", help="auto (float16 on CUDA, float32 elsewhere), float32, float16 or bfloat16.")
+]
+QuantizeOpt = Annotated[
+    str | None,
+    typer.Option("--quantize", help="int8: dynamic int8 quantization of linear layers (CPU; faster, cosine ~0.99).",
+                 show_default=False),
+]
+LongAudioOpt = Annotated[
+    str | None,
+    typer.Option("--long-audio", help="Audio longer than the model window: mean (of consecutive windows), head, "
+                 "center or fusion (fused checkpoints). Default: fusion for fused models, else mean.",
+                 show_default=False),
+]
+BatchSizeOpt = Annotated[
+    int | None,
+    typer.Option("--batch-size", min=1, help="Model windows per forward pass. Default: 4 on CPU, 32 on GPU.",
+                 show_default=False),
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", min=1, help="Decoding threads. Default: CPU count (2-8).", show_default=False)
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to FILE (format from its extension) instead of stdout.",
+                 show_default=False, dir_okay=False),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary on stderr.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing --output file.")]
+InputsArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="Files, directories (searched recursively), globs, or - to read paths from stdin.",
+                   show_default=False),
+]
+
+
+def split_values(values: list[str] | None) -> list[str]:
+    """Repeatable, comma-separated option values -> flat list ("a,b" and -l a -l b both work)."""
+    out: list[str] = []
+    for value in values or []:
+        out.extend(part.strip() for part in value.split(",") if part.strip())
+    return out

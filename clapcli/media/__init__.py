@@ -1,0 +1,1 @@
+"""Media kinds other than audio (images for image-text models)."""

@@ -1,0 +1,132 @@
+"""LAION CLAP through transformers' ``ClapModel`` (HTSAT audio tower, RoBERTa text tower)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from clapcli.audio.features import MelSpec, fusion_mel, log_mel, repeat_pad, window_starts
+from clapcli.errors import UsageError
+from clapcli.models.base import EmbeddingModel
+from clapcli.models.hub import ModelRef, check_tokenizer, wrap_load_error
+
+
+@dataclass(frozen=True)
+class AudioItem:
+    """One prepared clip: model windows of raw samples, or the whole clip for fusion."""
+
+    windows: np.ndarray  # (n_windows, window_samples) float32
+    longer: bool  # longer than one window (fusion input)
+    whole: np.ndarray | None = None  # the full clip, for fusion of long audio
+
+
+class LaionClap(EmbeddingModel):
+    family = "laion-clap"
+    modality = "audio"
+    default_template = "This is a sound of {}."
+
+    def __init__(self, network: Any, tokenizer: Any, feature_extractor: Any, model_id: str,
+                 device: torch.device, dtype: torch.dtype, long_audio: str) -> None:
+        self.network = network
+        self.tokenizer = tokenizer
+        self.model_id = model_id
+        self.device = device
+        self.dtype = dtype
+        fe = feature_extractor
+        self.sample_rate = int(fe.sampling_rate)
+        self.window_samples = int(fe.nb_max_samples)
+        self.window_seconds = self.window_samples / self.sample_rate
+        self.fused = bool(network.config.audio_config.enable_fusion)
+        # The extractor stacks four mels (HTK filterbank) whenever it truncates by fusion.
+        self.stack_four = fe.truncation == "fusion"
+        self.mel_spec = MelSpec(
+            sample_rate=self.sample_rate, n_fft=int(fe.fft_window_size), hop_length=int(fe.hop_length),
+            n_mels=int(fe.feature_size), f_min=float(fe.frequency_min), f_max=float(fe.frequency_max),
+            scale="htk" if self.stack_four else "slaney",
+        )
+        self.embedding_dim = int(network.config.projection_dim)
+        if long_audio == "fusion" and not self.fused:
+            raise UsageError(f"--long-audio fusion needs a fused checkpoint; '{model_id}' is unfused (use mean)")
+        self.long_audio = long_audio
+
+    @classmethod
+    def load(cls, ref: ModelRef, config: dict, device: torch.device, dtype: torch.dtype,
+             long_audio: str | None = None) -> LaionClap:
+        from transformers import AutoTokenizer, ClapFeatureExtractor, ClapModel
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(ref.location)
+            feature_extractor = ClapFeatureExtractor.from_pretrained(ref.location)
+            network = ClapModel.from_pretrained(ref.location, dtype=dtype)
+        except (OSError, ValueError, KeyError) as exc:
+            raise wrap_load_error(ref, exc) from None
+        check_tokenizer(tokenizer, ref)
+        network.to(device).eval()
+        fused = bool(network.config.audio_config.enable_fusion)
+        return cls(network, tokenizer, feature_extractor, ref.model_id, device, dtype,
+                   long_audio or ("fusion" if fused else "mean"))
+
+    @property
+    def logit_scale(self) -> float:
+        return float(self.network.logit_scale_a.detach().exp())
+
+    @torch.inference_mode()
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+        tokens = self.tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt").to(self.device)
+        outputs = self.network.text_model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
+        return self.network.text_projection(outputs.pooler_output).float().cpu()
+
+    def prepare(self, media: np.ndarray) -> AudioItem:
+        samples = np.asarray(media, dtype=np.float32)
+        size = self.window_samples
+        if len(samples) <= size:
+            return AudioItem(repeat_pad(samples, size)[None], longer=False)
+        if self.long_audio == "fusion":
+            return AudioItem(samples[:0].reshape(0, size), longer=True, whole=samples)
+        starts = window_starts(len(samples), size, self.long_audio)
+        return AudioItem(np.stack([samples[s : s + size] for s in starts]), longer=True)
+
+    def items_cost(self, item: AudioItem) -> int:
+        return max(1, len(item.windows))
+
+    @torch.inference_mode()
+    def encode_prepared(self, items: Sequence[AudioItem]) -> torch.Tensor:
+        features, is_longer, owners = self._features(items)
+        outputs = self.network.audio_model(input_features=features.to(self.dtype), is_longer=is_longer)
+        window_embeddings = self.network.audio_projection(outputs.pooler_output).float().cpu()
+        return _mean_per_owner(window_embeddings, owners, len(items))
+
+    def _features(self, items: Sequence[AudioItem]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+        """(windows, channels, frames, mels) for every window of every item, its fusion flags and owners."""
+        mels: list[torch.Tensor] = []
+        longer: list[bool] = []
+        owners: list[int] = []
+        plain = [(i, w) for i, item in enumerate(items) for w in item.windows]
+        if plain:
+            stacked = log_mel(np.stack([w for _, w in plain]), self.mel_spec, self.device)
+            for (owner, _), mel in zip(plain, stacked):
+                mels.append(mel.expand(4, -1, -1) if self.stack_four else mel[None])
+                longer.append(False)
+                owners.append(owner)
+        chunk_frames = self.window_samples // self.mel_spec.hop_length + 1
+        for owner, item in enumerate(items):
+            if item.whole is not None:
+                mel = log_mel(item.whole[None], self.mel_spec, self.device)[0]
+                mels.append(fusion_mel(mel, chunk_frames))
+                longer.append(True)
+                owners.append(owner)
+        features = torch.stack(mels).to(self.device)
+        is_longer = torch.tensor(longer, device=self.device)[:, None]
+        return features, is_longer, owners
+
+
+def _mean_per_owner(embeddings: torch.Tensor, owners: list[int], count: int) -> torch.Tensor:
+    """Average window embeddings back to one row per item (the ``mean`` long-audio strategy)."""
+    index = torch.tensor(owners)
+    sums = torch.zeros(count, embeddings.shape[1]).index_add_(0, index, embeddings)
+    counts = torch.zeros(count).index_add_(0, index, torch.ones(len(owners)))
+    return sums / counts[:, None]
