@@ -46,3 +46,18 @@ def loaded_clap(tiny_clap: Path):
     from clapcli.models.loading import load_embedding_model
 
     return load_embedding_model(str(tiny_clap), device="cpu")
+
+
+@pytest.fixture()
+def cli():
+    """Run ``clap`` in-process: ``cli(args, input=...)`` -> result with exit_code, stdout, stderr."""
+    from typer.testing import CliRunner
+
+    from clapcli.cli import app
+
+    runner = CliRunner()
+
+    def run(args: list[str], input: str | None = None, env: dict | None = None):
+        return runner.invoke(app, [str(a) for a in args], input=input, env=env, catch_exceptions=False)
+
+    return run

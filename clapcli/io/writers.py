@@ -62,7 +62,7 @@ class AtomicFile:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
         os.close(fd)
         self.temp = Path(temp)
-        self.handle: IO[Any] = open(temp, "wb" if binary else "w", encoding=None if binary else "utf-8", newline="")
+        self.handle: IO[Any] = open(temp, "wb") if binary else open(temp, "w", encoding="utf-8", newline="")
 
     def commit(self) -> None:
         self.handle.close()

@@ -6,10 +6,10 @@ import importlib
 import os
 from typing import Any
 
-from clapcli.errors import ModelLoadError, UsageError
+from clapcli.errors import ClapcliError, ModelLoadError, UsageError
 from clapcli.models import registry
 from clapcli.models.base import LONG_AUDIO_STRATEGIES, EmbeddingModel
-from clapcli.models.hub import ModelRef, read_config, resolve_ref
+from clapcli.models.hub import ModelRef, read_config, resolve_ref, wrap_load_error
 
 QUANTIZE_CHOICES = ("none", "int8")
 
@@ -64,7 +64,12 @@ def load_embedding_model(
             f"model '{ref.location}' is a text-to-audio generator; use it with 'clap generate', not for embeddings"
         )
     backend = import_backend(family.backend)
-    model = backend.load(ref, config, torch_device, torch_dtype, long_audio=long_audio)
+    try:
+        model = backend.load(ref, config, torch_device, torch_dtype, long_audio=long_audio)
+    except ClapcliError:
+        raise
+    except Exception as exc:  # corrupt weights raise library-specific errors (e.g. SafetensorError)
+        raise wrap_load_error(ref, exc) from None
     if quantize == "int8":
         quantize_dynamic_int8(model, torch_device)
     return model
