@@ -35,7 +35,8 @@ def load_embedding_file(path: str | Path) -> EmbeddingTable:
     readers = {"parquet": _parquet, "npy": _npy, "jsonl": _jsonl, "json": _json, "csv": _csv,
                "safetensors": _safetensors}
     if fmt not in readers:
-        raise UsageError(f"--embeddings {path}: unknown format '.{fmt}'; use one of {', '.join(EMBEDDING_FILE_FORMATS)}")
+        known = ", ".join(EMBEDDING_FILE_FORMATS)
+        raise UsageError(f"--embeddings {path}: unknown format '.{fmt}'; use one of {known}")
     try:
         labels, vectors, models = readers[fmt](path)
     except (ClapcliError, UsageError):
