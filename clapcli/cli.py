@@ -15,6 +15,7 @@ from clapcli import __version__
 # Each module defines ``register(app)``; none imports torch at module level (fast --help).
 COMMAND_MODULES = [
     "clapcli.commands.classify",
+    "clapcli.commands.convert",
     "clapcli.commands.embed",
     "clapcli.commands.models",
 ]

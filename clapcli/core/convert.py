@@ -376,7 +376,10 @@ def build_processor(family: str, tokenizer, fused: bool):
         return MSClapProcessor(MSClapFeatureExtractor(), tokenizer)
     from transformers import ClapFeatureExtractor, ClapProcessor
 
-    extractor = ClapFeatureExtractor(truncation="fusion" if fused else "rand_trunc", padding="repeatpad")
+    # LAION trained with fmin 50 Hz (ClapFeatureExtractor defaults to 0), as laion/clap-htsat-* configs say.
+    extractor = ClapFeatureExtractor(
+        truncation="fusion" if fused else "rand_trunc", padding="repeatpad", frequency_min=50, frequency_max=14000
+    )
     return ClapProcessor(extractor, tokenizer)
 
 

@@ -1,0 +1,65 @@
+"""``clap convert``: original MS-CLAP / LAION-CLAP checkpoints -> a Hugging Face model directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from clapcli.commands.options import QuietOpt
+
+FORMATS = ("text", "json")
+
+
+def convert(
+    family: Annotated[str, typer.Argument(help="Checkpoint family: msclap (CLAP_weights_2023.pth) or laion (*.pt).")],
+    checkpoint: Annotated[Path, typer.Argument(help="The original checkpoint file.", show_default=False)],
+    output: Annotated[Path, typer.Argument(help="Directory to write the Hugging Face model to.", show_default=False)],
+    tokenizer: Annotated[
+        str | None,
+        typer.Option("--tokenizer", help="Tokenizer directory or hub id. Default: gpt2 (msclap), roberta-base (laion).",
+                     show_default=False),
+    ] = None,
+    fused: Annotated[bool, typer.Option("--fused", help="LAION: the checkpoint uses feature fusion.")] = False,
+    amodel: Annotated[
+        str | None,
+        typer.Option("--amodel", help="LAION: audio tower, HTSAT-tiny or HTSAT-base (checked against the weights).",
+                     show_default=False),
+    ] = None,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="Report format: text (stderr) or json (stdout).")]
+    = "text",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Convert an original MS-CLAP or LAION-CLAP checkpoint so --model and from_pretrained can load it.
+
+    The checkpoint is read without running pickled code; every key is mapped or listed as dropped.
+    """
+    from clapcli.errors import UsageError
+
+    if output_format not in FORMATS:
+        raise UsageError(f"--format {output_format!r}: choose one of {', '.join(FORMATS)}")
+    from clapcli.core.convert import convert_checkpoint
+
+    report = convert_checkpoint(family, checkpoint, output, tokenizer=tokenizer, fused=fused, amodel=amodel,
+                                overwrite=overwrite)
+    if output_format == "json":
+        typer.echo(report.to_json())
+    elif not quiet:
+        _print_report(report)
+
+
+def _print_report(report) -> None:
+    from clapcli.console import info
+
+    params = ", ".join(f"{name} {count:,}" for name, count in report.parameters.items() if name != "total")
+    info(f"converted {report.family} checkpoint {report.source} -> {report.output}")
+    info(f"parameters: {report.parameters['total']:,} ({params})")
+    info(f"keys: {report.mapped_keys} written, {len(report.dropped_keys)} dropped intentionally")
+    for pattern, count in sorted(report.dropped_patterns.items()):
+        info(f"  dropped {count} key(s) matching {pattern}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("convert")(convert)
