@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "clapcli.commands.convert",
     "clapcli.commands.embed",
     "clapcli.commands.models",
+    "clapcli.commands.retrieve",
 ]
 
 class _ErrorBoundary(TyperGroup):

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from clapcli.commands.library import CollectionOpt, DbOpt, PruneOpt
 from clapcli.commands.options import (
     BatchSizeOpt,
     DeviceOpt,
@@ -28,6 +29,8 @@ Examples:
   clap embed --text "a dog barking" --text "rain on a roof" --output text.jsonl
 
   find . -name '*.wav' | clap embed - --format jsonl > sounds.jsonl
+
+  clap embed ~/samples --db library.db --collection drums   # add/update a library for 'clap retrieve'
 
 Rows keep the input path (or text), duration and model id; .npy gets a FILE.npy.rows.csv beside it
 mapping row numbers to inputs. Embeddings are L2-normalized unless --no-normalize.
@@ -55,15 +58,24 @@ def embed(
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
     overwrite: OverwriteOpt = False,
+    db: DbOpt = None,
+    collection: CollectionOpt = None,
+    prune: PruneOpt = False,
 ) -> None:
     """Embed audio/image files and/or texts with a contrastive model."""
     from clapcli.commands.common import FailureLog, ModelOptions, collect_sources, progress_bar
+    from clapcli.commands.library import embed_to_library, library_requested
     from clapcli.core.embed import embed_media, embed_texts
     from clapcli.core.results import FailedInput
     from clapcli.errors import UsageError
     from clapcli.io.readers import read_text_file
     from clapcli.io.writers import EMBEDDING_FORMATS, EmbeddingWriter, format_from_path
 
+    if library_requested(db, collection, prune):  # into the library (clap retrieve) instead of a file
+        options = ModelOptions(model, device, dtype, quantize, long_audio)
+        embed_to_library(inputs, bool(text or text_file), output, fmt, db, collection, prune, options, batch_size,
+                         workers, quiet)
+        return
     texts = list(text or []) + (read_text_file(text_file, "text") if text_file else [])
     if not inputs and not texts:
         raise UsageError("nothing to embed: give input files/directories/- or --text/--text-file")

@@ -241,6 +241,16 @@ class Collection:
         """path -> content hash of every row (to skip unchanged files)."""
         return dict(self._db.execute("SELECT path, hash FROM items WHERE collection_id = ?", (self.id,)))
 
+    def hashes_for(self, paths: Sequence[str]) -> dict[str, str]:
+        """path -> content hash for those of ``paths`` that are stored."""
+        found: dict[str, str] = {}
+        for start in range(0, len(paths), 500):
+            chunk = list(paths[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            found.update(self._db.execute(
+                f"SELECT path, hash FROM items WHERE collection_id = ? AND path IN ({marks})", (self.id, *chunk)))
+        return found
+
     def needs_embedding(self, path: str, file_hash: str) -> bool:
         row = self._db.execute(
             "SELECT hash FROM items WHERE collection_id = ? AND path = ?", (self.id, path)

@@ -1,0 +1,65 @@
+"""Library options shared by ``clap embed --db`` and ``clap retrieve``, and the ``embed --db`` run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+DEFAULT_COLLECTION = "default"
+
+DbOpt = Annotated[
+    Path | None,
+    typer.Option("--db", help="Library database (SQLite). Default: $CLAPCLI_HOME/library.db "
+                 "(~/.cache/clapcli/library.db).", show_default=False, dir_okay=False),
+]
+CollectionOpt = Annotated[
+    str | None,
+    typer.Option("--collection", "-c", help=f"Collection in the library (one model each). Default: "
+                 f"{DEFAULT_COLLECTION}.", show_default=False),
+]
+PruneOpt = Annotated[bool, typer.Option("--prune", help="With --db: drop rows of files that no longer exist.")]
+
+
+def library_requested(db: Path | None, collection: str | None, prune: bool) -> bool:
+    return db is not None or collection is not None or prune
+
+
+def embed_to_library(
+    inputs: list[str] | None, has_texts: bool, output: Path | None, fmt: str | None, db: Path | None,
+    collection: str | None, prune: bool, model_options: Any, batch_size: int | None, workers: int | None,
+    quiet: bool,
+) -> None:
+    """``clap embed ... --db``: add new/changed files to a collection, skip unchanged ones, optionally prune."""
+    from clapcli.commands.common import FailureLog, collect_sources, progress_bar
+    from clapcli.console import info
+    from clapcli.errors import UsageError
+    from clapcli.store import open_store
+
+    if has_texts:
+        raise UsageError("--db stores embeddings of files; embed --text without --db (texts are queries for "
+                         "'clap retrieve')")
+    if output is not None or fmt is not None:
+        raise UsageError("--db writes into the library; drop --output/--format, or drop --db to write a file")
+    if not inputs and not prune:
+        raise UsageError("nothing to add: give files, directories, globs or - (paths on stdin) to embed into --db")
+    name = collection or DEFAULT_COLLECTION
+    if not inputs:  # --prune alone needs no model
+        with open_store(db, create=False) as store:
+            gone = store.collection(name, create=False).prune()
+        info(f"{store.path} '{name}': {len(gone)} rows of missing files pruned", quiet)
+        return
+    from clapcli.core.library import embed_into_store, open_collection
+
+    loaded = model_options.load()
+    failures = FailureLog()
+    with open_store(db) as store:
+        target = open_collection(store, name, loaded)
+        sources = collect_sources(inputs, loaded.modality)
+        with progress_bar(len(sources), "embedding", quiet) as advance:
+            summary = embed_into_store(loaded, sources, target, prune, batch_size, workers, advance, failures.add)
+        total = target.count()
+    info(f"{store.path} '{name}': {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged"
+         + (f", {len(summary.pruned)} pruned" if prune else "") + f"; {total} files in the collection", quiet)
+    failures.exit_if_any(summary.added + summary.updated, "embeddings stored", quiet=True)

@@ -1,0 +1,175 @@
+"""``clap retrieve``: find sounds by description or by example, or caption them from a list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from clapcli.commands.library import DEFAULT_COLLECTION, CollectionOpt, DbOpt
+from clapcli.commands.options import (
+    DeviceOpt,
+    DtypeOpt,
+    LongAudioOpt,
+    ModelOpt,
+    OutputOpt,
+    OverwriteOpt,
+    QuietOpt,
+)
+
+EPILOG = """\
+Examples:
+
+  clap embed ~/samples --db library.db                                  # build / update the library first
+
+  clap retrieve "vinyl crackle with soft piano" --db library.db -k 10   # text -> audio
+
+  clap retrieve query.wav --db library.db -k 10                         # audio -> audio (by example)
+
+  clap retrieve song.wav --captions captions.txt -k 5                   # audio -> text
+
+  clap retrieve "dog" --embeddings sounds.parquet                       # search a 'clap embed' output file
+
+  clap retrieve "rain" --db library.db --format json | jq .
+
+A query naming an existing file is audio; anything else is text (--text forces text).
+The model is the one the collection or file was built with; another --model is refused.
+Exit codes: 0 ok, 1 error, 2 usage, 3 some queries failed (the others are written).
+"""
+
+
+def retrieve(
+    queries: Annotated[list[str], typer.Argument(help="Texts and/or audio files (an existing file is audio).",
+                                                 show_default=False)],
+    db: DbOpt = None,
+    collection: CollectionOpt = None,
+    embeddings: Annotated[Path | None, typer.Option(
+        "--embeddings", "-e", help="Search a 'clap embed' output file (.parquet .npy .jsonl .json .csv "
+        ".safetensors) instead of the library.", show_default=False, dir_okay=False)] = None,
+    captions: Annotated[str | None, typer.Option(
+        "--captions", help="Audio -> text: rank these captions (one per line, - for stdin) for each audio query.",
+        show_default=False)] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Results per query.")] = 10,
+    approximate: Annotated[bool, typer.Option(
+        "--approximate", help="Use the faiss index beside the db (built on first use, rebuilt when the "
+        "collection changed); needs clapcli[faiss].")] = False,
+    nprobe: Annotated[int | None, typer.Option(
+        "--nprobe", min=1, help="With --approximate: index lists probed per query (more = better recall, "
+        "slower). Default: 1/32 of them.", show_default=False)] = None,
+    rebuild_index: Annotated[bool, typer.Option("--rebuild-index", help="With --approximate: rebuild the "
+                                                "index now.")] = False,
+    as_text: Annotated[bool, typer.Option("--text", help="Treat every query as text, even if a file has "
+                                          "that name.")] = False,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="table, csv, json or jsonl. Default: table on a "
+                                            "terminal, csv when piped, else from --output's extension.",
+                                            show_default=False)] = None,
+    output: OutputOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = "auto",
+    long_audio: LongAudioOpt = None,
+    quiet: QuietOpt = False,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Search audio by text or by example, or rank captions for audio, with cosine similarity."""
+    from clapcli.commands.common import FailureLog, ModelOptions
+    from clapcli.core.retrieve import LazyModel, parse_queries
+    from clapcli.errors import InputError, UsageError
+    from clapcli.io.writers import RecordOutput, default_record_format
+
+    if captions is not None and embeddings is not None:
+        raise UsageError("--captions and --embeddings are two different targets; give one")
+    if (captions is not None or embeddings is not None) and (db is not None or collection is not None):
+        raise UsageError("--db/--collection search the library; drop them with --captions or --embeddings")
+    if (nprobe is not None or rebuild_index) and not approximate:
+        raise UsageError("--nprobe and --rebuild-index go with --approximate")
+    if approximate and (captions is not None or embeddings is not None):
+        raise UsageError("--approximate searches a library collection (--db); files and captions are searched exactly")
+    parsed = parse_queries(queries, as_text)
+    fmt = default_record_format(fmt, output)
+    label = "text" if captions is not None else "path"
+    columns = (["query"] if len(parsed) > 1 else []) + ["rank", "score", label]
+    sink = RecordOutput(fmt, output, overwrite, columns)
+    lazy = LazyModel(lambda name: ModelOptions(name, device, dtype, None, long_audio).load(), model)
+    try:
+        if captions is not None:
+            results, failed = _search_captions(parsed, captions, lazy, top_k)
+        elif embeddings is not None:
+            results, failed = _search_file(parsed, embeddings, lazy, top_k)
+        else:
+            results, failed = _search_library(parsed, db, collection or DEFAULT_COLLECTION, lazy, top_k,
+                                              approximate, nprobe, rebuild_index)
+        if failed and not results:
+            raise InputError(f"{failed[0].source}: {failed[0].reason}")
+        for result in results:
+            for hit in result.hits:
+                sink.write({"query": result.query.raw, "rank": hit.rank, "score": hit.score, label: hit.path})
+    finally:
+        sink.close()
+    failures = FailureLog()
+    for failure in failed:
+        failures.add(failure)
+    failures.exit_if_any(len(results), "queries searched", quiet=True)
+
+
+def _search_captions(parsed, captions: str, lazy, top_k: int):
+    from clapcli.core.retrieve import QueryResult, embed_queries, search_labels
+    from clapcli.core.text import encode_texts
+    from clapcli.errors import UsageError
+    from clapcli.io.readers import read_text_file
+
+    texts = [q.raw for q in parsed if q.kind == "text"]
+    if texts:
+        raise UsageError(f"--captions ranks captions for audio files; '{texts[0]}' is not an existing file")
+    lines = read_text_file(captions, "captions")
+    if not lines:
+        raise UsageError(f"captions file '{captions}' has no captions")
+    matrix = encode_texts(lazy.get(), lines)  # once per run, whatever the number of queries
+    embedded, failed = embed_queries(parsed, lazy)
+    found = search_labels(lines, matrix, _stack(embedded, matrix.shape[1]), top_k)
+    return [QueryResult(q, hits) for (q, _), hits in zip(embedded, found, strict=True)], failed
+
+
+def _search_file(parsed, path: Path, lazy, top_k: int):
+    from clapcli.core.retrieve import QueryResult, check_same_model, embed_queries, search_labels
+    from clapcli.errors import UsageError
+    from clapcli.store.files import load_embedding_file
+
+    table = load_embedding_file(path)
+    if len(table.models) > 1:
+        raise UsageError(f"--embeddings {path} mixes models ({', '.join(sorted(table.models))}); "
+                         "search a file made with one model")
+    if lazy.name is None and table.models:
+        lazy.name = next(iter(table.models))
+    if table.models:
+        check_same_model(lazy.get(), next(iter(table.models)), None, f"--embeddings {path}")
+    embedded, failed = embed_queries(parsed, lazy)
+    found = search_labels(table.labels, table.vectors, _stack(embedded, lazy.get().embedding_dim), top_k)
+    return [QueryResult(q, hits) for (q, _), hits in zip(embedded, found, strict=True)], failed
+
+
+def _search_library(parsed, db: Path | None, name: str, lazy, top_k: int, approximate: bool,
+                    nprobe: int | None, rebuild: bool):
+    from clapcli.core.retrieve import QueryResult, check_same_model, embed_queries, search_collection, stored_vector
+    from clapcli.store import open_store
+
+    with open_store(db, create=False) as store:
+        target = store.collection(name, create=False)
+        if lazy.name is not None:  # an explicit --model must be the collection's
+            check_same_model(lazy.get(), target.model_id, target.dim, f"collection '{name}' in {store.path}")
+        else:
+            lazy.name = target.model_id
+        embedded, failed = embed_queries(parsed, lazy, stored_vector(target))
+        found = search_collection(target, _stack(embedded, target.dim), top_k, approximate, nprobe, rebuild)
+    return [QueryResult(q, hits) for (q, _), hits in zip(embedded, found, strict=True)], failed
+
+
+def _stack(embedded, dim: int):
+    import numpy as np
+
+    return np.stack([v for _, v in embedded]) if embedded else np.zeros((0, dim), np.float32)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("retrieve", epilog=EPILOG)(retrieve)

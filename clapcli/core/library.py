@@ -1,0 +1,103 @@
+"""``clap embed --db``: add files to a library collection, incrementally.
+
+A file is embedded only when its content hash differs from the stored one (or it is new); rows are
+committed every ``commit_rows`` embeddings, so an interrupted run loses at most that batch and the
+next run picks up where it stopped. ``prune`` drops rows whose file no longer exists.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clapcli.core.pipeline import Source, encode_stream
+from clapcli.core.results import FailedInput
+from clapcli.errors import InputError
+from clapcli.io.readers import Failure
+from clapcli.models.base import EmbeddingModel
+from clapcli.store import Collection, EmbeddingStore, ItemRow, content_hash
+
+COMMIT_ROWS = 32
+
+
+@dataclass
+class LibrarySummary:
+    """What one ``embed --db`` run did."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    pruned: list[str] = field(default_factory=list)
+    failed: list[FailedInput] = field(default_factory=list)
+
+
+def open_collection(store: EmbeddingStore, name: str, model: EmbeddingModel) -> Collection:
+    """The collection for ``model``: created on first use, refused if built with another model."""
+    return store.collection(name, model.model_id, model.embedding_dim)
+
+
+def embed_into_store(
+    model: EmbeddingModel, sources: Iterable[Source], collection: Collection, prune: bool = False,
+    batch_size: int | None = None, workers: int | None = None,
+    on_progress: Callable[[int], None] | None = None, on_failure: Callable[[FailedInput], None] | None = None,
+    commit_rows: int = COMMIT_ROWS,
+) -> LibrarySummary:
+    """Embed new or changed files into ``collection``; unchanged ones are skipped by content hash."""
+    summary = LibrarySummary()
+    known = collection.hashes()
+    hashes: dict[str, str] = {}
+    pending: list[ItemRow] = []
+    advance = on_progress or (lambda n: None)
+
+    def commit() -> None:
+        collection.upsert(pending)
+        for row in pending:
+            if row.path in known:
+                summary.updated += 1
+            else:
+                summary.added += 1
+        pending.clear()
+
+    todo = _changed(sources, known, hashes, summary, advance)
+    try:
+        for result in encode_stream(todo, model, batch_size, workers, advance):
+            if isinstance(result, FailedInput):
+                summary.failed.append(result)
+                if on_failure is not None:
+                    on_failure(result)
+                continue
+            prepared, vector = result
+            pending.append(ItemRow(prepared.source, hashes[prepared.source], vector, prepared.duration))
+            if len(pending) >= commit_rows:
+                commit()
+    finally:
+        if pending:  # also on Ctrl-C: keep what was already computed
+            commit()
+    if prune:
+        summary.pruned = collection.prune()
+    return summary
+
+
+def _changed(
+    sources: Iterable[Source], known: dict[str, str], hashes: dict[str, str], summary: LibrarySummary,
+    advance: Callable[[int], None],
+) -> Iterator[Source]:
+    """Absolute paths of new or changed files (hashing as we go); failures pass through."""
+    for source in sources:
+        if not isinstance(source, Path):
+            yield source
+            continue
+        path = os.path.abspath(source)  # the same file from another directory is the same row
+        try:
+            digest = content_hash(path)
+        except InputError as exc:
+            yield Failure(str(source), str(exc).removeprefix(f"{path}: "))
+            continue
+        if known.get(path) == digest:
+            summary.unchanged += 1
+            advance(1)
+            continue
+        hashes[path] = digest
+        yield Path(path)

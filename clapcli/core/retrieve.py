@@ -1,0 +1,166 @@
+"""``clap retrieve``: text -> audio, audio -> audio and audio -> text search.
+
+A query is an audio file when it names an existing file, otherwise a text. Targets are a library
+collection (``--db``/``--collection``), an ``embed`` output file (``--embeddings``) or a captions
+file (``--captions``, embedded once per run). The model is the collection's (or the file's) unless
+one is given, and a different one is refused, since vectors of two models are not comparable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from clapcli.core.results import FailedInput
+from clapcli.core.search import (
+    Hit,
+    exact_top_k,
+    hits_from,
+    load_or_build_index,
+    normalize,
+    search_index,
+)
+from clapcli.errors import InputError, UsageError
+from clapcli.media.kinds import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
+from clapcli.models.base import EmbeddingModel
+from clapcli.store import Collection, content_hash
+
+ModelLoader = Callable[[str | None], EmbeddingModel]
+
+
+@dataclass(frozen=True)
+class Query:
+    raw: str  # as the user gave it
+    kind: str  # "text" or "media"
+
+    @property
+    def path(self) -> Path:
+        return Path(self.raw).expanduser()
+
+
+@dataclass
+class QueryResult:
+    query: Query
+    hits: list[Hit]
+
+
+def parse_queries(raw: Sequence[str], force_text: bool = False) -> list[Query]:
+    """Existing files are media queries; a missing file with a media extension is an error, not a text."""
+    queries = []
+    for value in raw:
+        if not value.strip():
+            raise UsageError("an empty query was given; write a description or name an audio file")
+        path = Path(value).expanduser()
+        if force_text:
+            queries.append(Query(value, "text"))
+        elif path.is_file():
+            queries.append(Query(value, "media"))
+        elif path.suffix.lower() in AUDIO_EXTENSIONS | IMAGE_EXTENSIONS and " " not in value:
+            raise UsageError(f"query '{value}' looks like a file but does not exist; pass --text to search it as text")
+        else:
+            queries.append(Query(value, "text"))
+    return queries
+
+
+class LazyModel:
+    """Loads the model at most once, and only if some query has to be embedded."""
+
+    def __init__(self, loader: ModelLoader, name: str | None) -> None:
+        self.loader = loader
+        self.name = name
+        self._model: EmbeddingModel | None = None
+
+    def get(self) -> EmbeddingModel:
+        if self._model is None:
+            self._model = self.loader(self.name)
+        return self._model
+
+
+def check_same_model(model: EmbeddingModel, expected: str, dim: int | None, where: str) -> None:
+    if model.model_id != expected or (dim is not None and model.embedding_dim != dim):
+        raise UsageError(
+            f"{where} holds embeddings from model '{expected}'"
+            f"{f' ({dim}-d)' if dim is not None else ''}, not '{model.model_id}' ({model.embedding_dim}-d); "
+            f"pass --model {expected} or search a target built with this model"
+        )
+
+
+def embed_queries(
+    queries: Sequence[Query], model: LazyModel, stored: Callable[[Query], np.ndarray | None] | None = None,
+    batch_size: int | None = None, workers: int | None = None,
+) -> tuple[list[tuple[Query, np.ndarray]], list[FailedInput]]:
+    """Unit vectors for each query (a stored vector is reused for a library file whose hash matches)."""
+    from clapcli.core.embed import embed_media
+    from clapcli.core.text import encode_texts
+
+    vectors: dict[int, np.ndarray] = {}
+    failed: list[FailedInput] = []
+    media = []
+    for index, query in enumerate(queries):
+        found = stored(query) if stored is not None and query.kind == "media" else None
+        if found is not None:
+            vectors[index] = found
+        elif query.kind == "media":
+            media.append(index)
+    texts = [i for i, q in enumerate(queries) if q.kind == "text"]
+    if texts:
+        for index, vector in zip(texts, encode_texts(model.get(), [queries[i].raw for i in texts]), strict=True):
+            vectors[index] = vector
+    if media:
+        sources = [queries[i].path for i in media]
+        results = embed_media(model.get(), sources, True, batch_size, workers)
+        for index, result in zip(media, results, strict=True):
+            if isinstance(result, FailedInput):
+                failed.append(FailedInput(queries[index].raw, result.reason))
+            else:
+                vectors[index] = result.vector
+    embedded = [(q, normalize(vectors[i])[0]) for i, q in enumerate(queries) if i in vectors]
+    return embedded, failed
+
+
+def stored_vector(collection: Collection) -> Callable[[Query], np.ndarray | None]:
+    """Look-up of a query file already in the collection with the same content."""
+    def lookup(query: Query) -> np.ndarray | None:
+        path = os.path.abspath(query.path)
+        try:
+            if collection.hashes_for([path]).get(path) != content_hash(path):
+                return None
+        except InputError:
+            return None
+        return collection.vector_for(path)
+
+    return lookup
+
+
+def search_collection(
+    collection: Collection, vectors: np.ndarray, k: int, approximate: bool = False,
+    nprobe: int | None = None, rebuild: bool = False,
+) -> list[list[Hit]]:
+    """Top-k rows of the collection for each query vector (exact unless ``approximate``)."""
+    if approximate:
+        index = load_or_build_index(collection, rebuild=rebuild)
+        scores, ids = search_index(index, vectors, k, nprobe)
+        paths = collection.paths([i for i in ids.reshape(-1).tolist() if i >= 0])
+        return [_index_hits(s, i, paths) for s, i in zip(scores, ids, strict=True)]
+    stored = collection.load_matrix()
+    scores, rows = exact_top_k(stored.vectors, vectors, k)
+    paths = collection.paths(stored.ids[rows.reshape(-1)].tolist())
+    return [hits_from(s, r, ids=stored.ids, paths=paths) for s, r in zip(scores, rows, strict=True)]
+
+
+def _index_hits(scores: np.ndarray, ids: np.ndarray, paths: dict[int, str]) -> list[Hit]:
+    kept = [(float(s), int(i)) for s, i in zip(scores.tolist(), ids.tolist(), strict=True) if i >= 0]  # -1: padding
+    return [Hit(rank, s, paths.get(i, ""), i) for rank, (s, i) in enumerate(kept, start=1)]
+
+
+def search_labels(labels: list[str], matrix: np.ndarray, vectors: np.ndarray, k: int) -> list[list[Hit]]:
+    """Top-k labels (file paths or captions) of an in-memory matrix for each query vector."""
+    if matrix.shape[0] and matrix.shape[1] != vectors.shape[1]:
+        raise UsageError(f"the target holds {matrix.shape[1]}-d embeddings but the query is {vectors.shape[1]}-d; "
+                         "use the model that made them (--model)")
+    scores, rows = exact_top_k(normalize(matrix), vectors, k)
+    return [hits_from(s, r, labels=labels) for s, r in zip(scores, rows, strict=True)]
