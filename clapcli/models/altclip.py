@@ -1,0 +1,86 @@
+"""Image-text models with CLIP's interface: ``AltCLIPModel`` (XLM-R text tower, multilingual) and ``CLIPModel``.
+
+Both expose ``text_model`` / ``vision_model`` towers with ``text_projection`` / ``visual_projection``,
+so one backend serves them; the classes are picked from the config's ``model_type``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from clapcli.errors import UsageError
+from clapcli.models.base import EmbeddingModel
+from clapcli.models.hub import ModelRef, check_tokenizer, wrap_load_error
+
+# config.json model_type -> transformers model class
+MODEL_CLASSES = {"altclip": "AltCLIPModel", "clip": "CLIPModel"}
+
+
+class AltClipBackend(EmbeddingModel):
+    family = "altclip"
+    modality = "image"
+    default_template = "a photo of {}."
+
+    def __init__(self, network: Any, tokenizer: Any, image_processor: Any, model_id: str,
+                 device: torch.device, dtype: torch.dtype) -> None:
+        self.network = network
+        self.tokenizer = tokenizer
+        self.image_processor = image_processor
+        self.model_id = model_id
+        self.device = device
+        self.dtype = dtype
+        self.embedding_dim = int(network.config.projection_dim)
+        self.max_text_tokens = _max_text_tokens(network.config, tokenizer)
+
+    @classmethod
+    def load(cls, ref: ModelRef, config: dict, device: torch.device, dtype: torch.dtype,
+             long_audio: str | None = None) -> AltClipBackend:
+        import transformers
+        from transformers import AutoImageProcessor, AutoTokenizer
+
+        if long_audio is not None:
+            raise UsageError(f"--long-audio applies to audio models; '{ref.model_id}' is an image model")
+        model_class = getattr(transformers, MODEL_CLASSES[str(config.get("model_type", "")).lower()])
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(ref.location)
+            image_processor = AutoImageProcessor.from_pretrained(ref.location)
+            network = model_class.from_pretrained(ref.location, dtype=dtype)
+        except (OSError, ValueError, KeyError) as exc:
+            raise wrap_load_error(ref, exc) from None
+        check_tokenizer(tokenizer, ref)
+        network.to(device).eval()
+        return cls(network, tokenizer, image_processor, ref.model_id, device, dtype)
+
+    @property
+    def logit_scale(self) -> float:
+        return float(self.network.logit_scale.detach().float().exp())
+
+    @torch.inference_mode()
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+        tokens = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_text_tokens,
+                                return_tensors="pt").to(self.device)
+        outputs = self.network.text_model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
+        return self.network.text_projection(outputs.pooler_output).float().cpu()
+
+    def prepare(self, media: Any) -> torch.Tensor:
+        """Resize, crop and normalize one RGB PIL image on the CPU: (3, H, W) float32."""
+        return self.image_processor(images=media, return_tensors="pt")["pixel_values"][0]
+
+    @torch.inference_mode()
+    def encode_prepared(self, items: Sequence[torch.Tensor]) -> torch.Tensor:
+        pixels = torch.stack(list(items)).to(self.device, self.dtype)
+        outputs = self.network.vision_model(pixel_values=pixels)
+        return self.network.visual_projection(outputs.pooler_output).float().cpu()
+
+
+def _max_text_tokens(config: Any, tokenizer: Any) -> int:
+    """Longest tokenized text the text tower takes; tokenizers often carry no usable limit."""
+    text = config.text_config
+    positions = int(text.max_position_embeddings)
+    if config.model_type == "altclip":  # RoBERTa positions start after the padding index
+        positions -= int(text.pad_token_id or 0) + 1
+    limit = getattr(tokenizer, "model_max_length", None) or positions
+    return min(int(limit), positions)
