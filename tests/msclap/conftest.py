@@ -87,8 +87,9 @@ def tiny_gpt2_config():
 def tiny_roberta_config():
     from transformers import RobertaConfig
 
-    return RobertaConfig(vocab_size=420, hidden_size=64, num_hidden_layers=2, num_attention_heads=1,
-                         intermediate_size=128, max_position_embeddings=96, type_vocab_size=1,
+    # LAION's text projection is hard-wired to 768 inputs: keep the width, cut depth and MLP size.
+    return RobertaConfig(vocab_size=420, hidden_size=768, num_hidden_layers=2, num_attention_heads=12,
+                         intermediate_size=256, max_position_embeddings=96, type_vocab_size=1,
                          layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2)
 
 
