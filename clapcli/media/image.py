@@ -7,6 +7,7 @@ RGB. Each failure is an ``InputError`` with one line that names the file.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,9 @@ from clapcli.media.kinds import AUDIO_EXTENSIONS
 
 # Pillow's own decompression-bomb threshold (~89 Mpx); checked on the header, before decoding.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+# Pillow warns on open between that threshold and twice it; we reject those files ourselves (one line,
+# per file), so its warning would only clutter stderr. A filter, because catch_warnings is not thread-safe.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 # Leading bytes of audio containers, to say "is audio" rather than "not an image".
 AUDIO_MAGIC = (b"fLaC", b"OggS", b"ID3", b"FORM", b".snd", b"\xff\xfb", b"\xff\xf3", b"\xff\xf1")
