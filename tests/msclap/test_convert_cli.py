@@ -1,0 +1,136 @@
+"""``clap convert`` through the CLI: success report and every error path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import requires_reference
+from typer.testing import CliRunner
+
+from clapcli.cli import app
+
+pytestmark = requires_reference
+runner = CliRunner()
+
+
+def _run(*args: str):
+    return runner.invoke(app, ["convert", *map(str, args)])
+
+
+def _error_lines(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+def _saved_variant(tmp_path: Path, original_path: Path, change) -> Path:
+    checkpoint = torch.load(original_path, weights_only=True)
+    change(checkpoint["model"])
+    path = tmp_path / "variant.pth"
+    torch.save(checkpoint, path)
+    return path
+
+
+def test_convert_msclap_json_report(msclap_original, gpt2_tokenizer_dir, tmp_path) -> None:
+    output = tmp_path / "ms-clap-hf"
+    result = _run("msclap", msclap_original[1], output, "--tokenizer", gpt2_tokenizer_dir, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    original_keys = set(msclap_original[0].state_dict())
+    assert report["family"] == "msclap"
+    assert report["parameters"]["total"] == sum(v for k, v in report["parameters"].items() if k != "total")
+    dropped = set(report["dropped_keys"])
+    assert "audio_encoder.base.htsat.logmel_extractor.melW" in dropped
+    assert "audio_encoder.base.htsat.tscam_conv.weight" in dropped
+    assert dropped <= original_keys
+    # qkv is split in three, so the HF side has more keys than the original's kept ones.
+    assert report["mapped_keys"] > len(original_keys - dropped)
+    for name in ("config.json", "model.safetensors", "preprocessor_config.json", "tokenizer.json"):
+        assert (output / name).is_file()
+    assert json.loads((output / "config.json").read_text())["model_type"] == "msclap"
+
+
+def test_convert_text_report_on_stderr(msclap_original, gpt2_tokenizer_dir, tmp_path) -> None:
+    result = _run("msclap", msclap_original[1], tmp_path / "out", "--tokenizer", gpt2_tokenizer_dir)
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "parameters:" in result.stderr and "dropped" in result.stderr
+
+
+def test_missing_checkpoint(tmp_path) -> None:
+    result = _run("msclap", tmp_path / "nope.pth", tmp_path / "out")
+    assert result.exit_code == 1
+    assert len(_error_lines(result)) == 1 and "does not exist" in result.stderr
+
+
+class _Payload:
+    """Unpickling this would create a marker file: the converter must never do it."""
+
+    marker: Path
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_pickle_with_code_is_refused_and_not_run(tmp_path) -> None:
+    payload = _Payload()
+    payload.marker = tmp_path / "executed"
+    path = tmp_path / "evil.pth"
+    torch.save({"model": payload}, path)
+    result = _run("msclap", path, tmp_path / "out")
+    assert result.exit_code == 1
+    assert len(_error_lines(result)) == 1 and "arbitrary Python code" in result.stderr
+    assert not payload.marker.exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_unexpected_key(msclap_original, gpt2_tokenizer_dir, tmp_path) -> None:
+    path = _saved_variant(tmp_path, msclap_original[1], lambda sd: sd.update({"extra.weight": torch.zeros(2)}))
+    result = _run("msclap", path, tmp_path / "out", "--tokenizer", gpt2_tokenizer_dir)
+    assert result.exit_code == 1
+    assert len(_error_lines(result)) == 1 and "unexpected key" in result.stderr and "extra.weight" in result.stderr
+
+
+def test_missing_key(msclap_original, gpt2_tokenizer_dir, tmp_path) -> None:
+    path = _saved_variant(tmp_path, msclap_original[1], lambda sd: sd.pop("caption_encoder.projection.linear2.weight"))
+    result = _run("msclap", path, tmp_path / "out", "--tokenizer", gpt2_tokenizer_dir)
+    assert result.exit_code == 1
+    assert "text_projection.linear2.weight" in result.stderr and len(_error_lines(result)) == 1
+
+
+def test_existing_output_needs_overwrite(msclap_original, gpt2_tokenizer_dir, tmp_path) -> None:
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "keep.txt").write_text("mine")
+    result = _run("msclap", msclap_original[1], output, "--tokenizer", gpt2_tokenizer_dir)
+    assert result.exit_code == 1 and "--overwrite" in result.stderr
+    assert (output / "keep.txt").read_text() == "mine"
+    result = _run("msclap", msclap_original[1], output, "--tokenizer", gpt2_tokenizer_dir, "--overwrite")
+    assert result.exit_code == 0
+    assert not (output / "keep.txt").exists() and (output / "config.json").is_file()
+
+
+def test_offline_without_tokenizer(msclap_original, tmp_path) -> None:
+    result = _run("msclap", msclap_original[1], tmp_path / "out", "--tokenizer", tmp_path / "no-tokenizer")
+    assert result.exit_code == 1
+    assert "--tokenizer" in result.stderr and len(_error_lines(result)) == 1
+
+
+def test_fused_checkpoint_without_flag(laion_fused_original, roberta_tokenizer_dir, tmp_path) -> None:
+    result = _run("laion", laion_fused_original[1], tmp_path / "out", "--tokenizer", roberta_tokenizer_dir)
+    assert result.exit_code == 1
+    assert "unexpected key" in result.stderr and "--fused" in result.stderr
+
+
+def test_amodel_mismatch(laion_unfused_original, roberta_tokenizer_dir, tmp_path) -> None:
+    result = _run("laion", laion_unfused_original[1], tmp_path / "out", "--tokenizer", roberta_tokenizer_dir,
+                  "--amodel", "HTSAT-base")
+    assert result.exit_code == 1 and "HTSAT-base" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["bogus"], ["msclap", "--fused"], ["msclap", "--format", "xml"]])
+def test_usage_errors(args, msclap_original, tmp_path) -> None:
+    family, *options = args
+    result = _run(family, msclap_original[1], tmp_path / "out", *options)
+    assert result.exit_code == 2
