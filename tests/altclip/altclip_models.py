@@ -74,6 +74,17 @@ def image_processor():
                                                                                 "width": IMAGE_SIZE})
 
 
+def _spread(model):
+    """Default init gives near-identical embeddings (scores all ~1/n, a fidelity check without teeth): add noise."""
+    import torch
+
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name != "logit_scale":
+                parameter.add_(torch.randn_like(parameter) * 0.2)
+    return model
+
+
 def build_tiny_altclip(path: Path, seed: int = 0) -> Path:
     """Save a tiny random ``AltCLIPModel`` with an ``AltCLIPProcessor`` at ``path``."""
     import torch
@@ -86,7 +97,7 @@ def build_tiny_altclip(path: Path, seed: int = 0) -> Path:
                   image_size=IMAGE_SIZE, patch_size=8, projection_dim=16)
     config = AltCLIPConfig(text_config=text, vision_config=vision, projection_dim=16, logit_scale_init_value=4.6)
     torch.manual_seed(seed)
-    AltCLIPModel(config).eval().save_pretrained(path)
+    _spread(AltCLIPModel(config)).eval().save_pretrained(path)
     AltCLIPProcessor(image_processor=image_processor(), tokenizer=tokenizer).save_pretrained(path)
     return path
 
@@ -105,6 +116,6 @@ def build_tiny_clip(path: Path, seed: int = 1) -> Path:
                   image_size=IMAGE_SIZE, patch_size=8, projection_dim=16)
     config = CLIPConfig(text_config=text, vision_config=vision, projection_dim=16, logit_scale_init_value=4.6)
     torch.manual_seed(seed)
-    CLIPModel(config).eval().save_pretrained(path)
+    _spread(CLIPModel(config)).eval().save_pretrained(path)
     CLIPProcessor(image_processor=image_processor(), tokenizer=tokenizer).save_pretrained(path)
     return path
