@@ -76,7 +76,7 @@ def retrieve(
     from clapcli.commands.common import FailureLog, ModelOptions
     from clapcli.core.retrieve import LazyModel, parse_queries
     from clapcli.errors import InputError, UsageError
-    from clapcli.io.writers import RecordOutput, default_record_format
+    from clapcli.io.writers import RecordOutput, check_output_path, default_record_format
 
     if captions is not None and embeddings is not None:
         raise UsageError("--captions and --embeddings are two different targets; give one")
@@ -90,18 +90,20 @@ def retrieve(
     fmt = default_record_format(fmt, output)
     label = "text" if captions is not None else "path"
     columns = (["query"] if len(parsed) > 1 else []) + ["rank", "score", label]
-    sink = RecordOutput(fmt, output, overwrite, columns)
+    if output is not None:
+        check_output_path(output, overwrite)  # fail before loading a model, not after searching
     lazy = LazyModel(lambda name: ModelOptions(name, device, dtype, None, long_audio).load(), model)
+    if captions is not None:
+        results, failed = _search_captions(parsed, captions, lazy, top_k)
+    elif embeddings is not None:
+        results, failed = _search_file(parsed, embeddings, lazy, top_k)
+    else:
+        results, failed = _search_library(parsed, db, collection or DEFAULT_COLLECTION, lazy, top_k,
+                                          approximate, nprobe, rebuild_index)
+    if failed and not results:
+        raise InputError(f"{failed[0].source}: {failed[0].reason}")
+    sink = RecordOutput(fmt, output, overwrite, columns)
     try:
-        if captions is not None:
-            results, failed = _search_captions(parsed, captions, lazy, top_k)
-        elif embeddings is not None:
-            results, failed = _search_file(parsed, embeddings, lazy, top_k)
-        else:
-            results, failed = _search_library(parsed, db, collection or DEFAULT_COLLECTION, lazy, top_k,
-                                              approximate, nprobe, rebuild_index)
-        if failed and not results:
-            raise InputError(f"{failed[0].source}: {failed[0].reason}")
         for result in results:
             for hit in result.hits:
                 sink.write({"query": result.query.raw, "rank": hit.rank, "score": hit.score, label: hit.path})
