@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the examples are bash scripts")
 
 
 @pytest.fixture()
