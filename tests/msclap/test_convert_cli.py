@@ -134,3 +134,21 @@ def test_usage_errors(args, msclap_original, tmp_path) -> None:
     family, *options = args
     result = _run(family, msclap_original[1], tmp_path / "out", *options)
     assert result.exit_code == 2
+
+
+def test_embed_and_classify_with_converted_model(msclap_original, gpt2_tokenizer_dir, tmp_path) -> None:
+    import soundfile as sf
+
+    output = tmp_path / "ms-hf"
+    assert _run("msclap", msclap_original[1], output, "--tokenizer", gpt2_tokenizer_dir).exit_code == 0
+    clip = tmp_path / "noise.wav"
+    sf.write(clip, (0.1 * torch.randn(44100 * 2)).numpy(), 44100)
+    result = runner.invoke(app, ["embed", str(clip), "--model", str(output), "--format", "jsonl", "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout.splitlines()[0])
+    vector = next(v for v in row.values() if isinstance(v, list))
+    assert len(vector) == 48
+    result = runner.invoke(app, ["classify", str(clip), "--model", str(output), "--labels", "dog,rain",
+                                 "--format", "json", "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    assert "dog" in result.stdout and "rain" in result.stdout
