@@ -7,8 +7,7 @@ random weights, save it in the release layout, convert it with ``convert_checkpo
 and max abs difference of the L2-normalized embeddings.
 
 Needs the reference code: ``pip install --no-deps msclap==1.3.4 laion-clap==1.1.7 torchlibrosa``.
-Tokenizers are trained offline (vocab 50257 / 50265 by id padding is not needed: the checkpoints'
-vocabularies are full size; a small trained tokenizer only produces low ids).
+Tokenizers are small BPEs trained offline (no hub access); the models keep their full vocabularies.
 Run: ``python benchmarks/fidelity_convert.py``
 """
 
@@ -24,11 +23,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "msclap"))
 
+import msclap_reference as reference  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-
-import msclap_reference as reference  # noqa: E402
 
 TEXTS = ["a dog barking", "rain on a tin roof, and thunder", "music!", "a man speaking on the phone"]
 

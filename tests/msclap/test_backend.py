@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import shutil
 
+import msclap_reference as reference
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from conftest import SAMPLE_TEXTS, requires_reference
 
-import msclap_reference as reference
 from clapcli.errors import ModelLoadError, UsageError
 from clapcli.models.hub import ModelRef
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import msclap_reference as reference
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from conftest import SAMPLE_TEXTS, requires_reference
-
-import msclap_reference as reference
 
 pytestmark = requires_reference
 

@@ -83,7 +83,7 @@ def _convert(checkpoint: Path, target: Path, tokenizer: str) -> None:
     try:
         convert_checkpoint("msclap", checkpoint, target, tokenizer=tokenizer, overwrite=True)
     except ModelLoadError as exc:
-        if "tokenizer" not in str(exc):
+        if not str(exc).startswith("tokenizer '"):
             raise
         raise ModelLoadError(
             f"MS-CLAP needs the GPT-2 tokenizer ('{tokenizer}'), which is not available offline; run "
