@@ -66,7 +66,13 @@ class AltClipBackend(EmbeddingModel):
         return self.network.text_projection(outputs.pooler_output).float().cpu()
 
     def prepare(self, media: Any) -> torch.Tensor:
-        """Resize, crop and normalize one RGB PIL image on the CPU: (3, H, W) float32."""
+        """Resize, crop and normalize one image on the CPU: (3, H, W) float32."""
+        from PIL import Image
+
+        from clapcli.media.image import to_rgb
+
+        if isinstance(media, Image.Image):  # in-memory images (Python API) get the same conversion as files
+            media = to_rgb(media)
         return self.image_processor(images=media, return_tensors="pt")["pixel_values"][0]
 
     @torch.inference_mode()

@@ -164,3 +164,16 @@ def test_default_template_alias_and_options(cli, loaded_altclip, tiny_altclip, i
 def test_long_text_is_truncated_to_the_text_tower(loaded_altclip):
     vectors = loaded_altclip.encode_text(["ein Hund " * 200, "a cat"])
     assert vectors.shape == (2, 16) and torch.isfinite(vectors).all()
+
+
+def test_in_memory_images_match_files(loaded_altclip, image_files):
+    """The Python API takes PIL images; an RGBA one is composited on white exactly like the file."""
+    from clapcli.api import classify, embed_audio
+
+    names = ["rgba.png", "palette_transparent.png", "gray16.png"]
+    from_files = embed_audio(loaded_altclip, [image_files[n] for n in names])
+    in_memory = embed_audio(loaded_altclip, [Image.open(image_files[n]) for n in names])
+    assert [e.kind for e in in_memory] == ["image"] * 3
+    np.testing.assert_allclose([e.vector for e in in_memory], [e.vector for e in from_files], atol=1e-6)
+    (result,) = classify(loaded_altclip, [Image.open(image_files["rgb.png"])], LABELS)
+    assert abs(sum(p.score for p in result.predictions) - 1.0) < 1e-5
