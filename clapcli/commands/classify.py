@@ -32,6 +32,8 @@ Examples:
 
   clap classify test.wav --labels "dog,cat" --expect dog --min-score 0.5   # exit 4 if not met
 
+  clap classify cat.jpg photos/ --model altclip --labels "一只猫,一只狗,a car"   # images, any language
+
 Exit codes: 0 ok, 1 error, 2 usage, 3 some inputs failed (the rest are written), 4 --expect not met.
 """
 

@@ -32,6 +32,8 @@ Examples:
 
   clap embed ~/samples --db library.db --collection drums   # add/update a library for 'clap retrieve'
 
+  clap embed photos/ --model altclip --output photos.parquet   # image-text models embed images
+
 Rows keep the input path (or text), duration and model id; .npy gets a FILE.npy.rows.csv beside it
 mapping row numbers to inputs. Embeddings are L2-normalized unless --no-normalize.
 Exit codes: 0 ok, 1 error, 2 usage, 3 some inputs failed (the rest are written).
