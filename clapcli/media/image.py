@@ -23,7 +23,10 @@ MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 # Leading bytes of audio containers, to say "is audio" rather than "not an image".
-AUDIO_MAGIC = (b"fLaC", b"OggS", b"ID3", b"FORM", b".snd", b"\xff\xfb", b"\xff\xf3", b"\xff\xf1")
+AUDIO_MAGIC = (
+    b"fLaC", b"OggS", b"ID3", b"FORM", b".snd",
+    b"\xff\xfb", b"\xff\xfa", b"\xff\xf3", b"\xff\xf2", b"\xff\xf1",  # MPEG audio / ADTS frame sync
+)
 
 
 def load_image(path: str | Path, model_name: str | None = None) -> Image.Image:

@@ -44,7 +44,8 @@ def sound_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def broken_images(tmp_path_factory: pytest.TempPathFactory, sound_files: dict[str, Path]) -> dict[str, Path]:
-    return build_broken_images(tmp_path_factory.mktemp("images") / "broken", sound_files["wav"])
+    return build_broken_images(tmp_path_factory.mktemp("images") / "broken", sound_files["wav"],
+                               sound_files["flac"])
 
 
 @pytest.fixture(scope="session")

@@ -112,7 +112,7 @@ def _multipage_tiff(path: Path) -> Path:
     return path
 
 
-def build_broken_images(directory: Path, wav: Path) -> dict[str, Path]:
+def build_broken_images(directory: Path, wav: Path, flac: Path) -> dict[str, Path]:
     """Broken inputs: name -> path."""
     directory.mkdir(parents=True, exist_ok=True)
     good = BytesIO()
@@ -126,7 +126,8 @@ def build_broken_images(directory: Path, wav: Path) -> dict[str, Path]:
         "text.jpg": b"this is not an image at all\n" * 10,
         "bomb.png": _bomb_png(30000, 30000),  # past Pillow's hard limit (2x its warning threshold)
         "large.png": _bomb_png(10000, 10000),  # between Pillow's warning and hard limits
-        "audio_named.png": wav.read_bytes(),  # a WAV file with an image extension
+        "audio_named.png": wav.read_bytes(),  # audio files with an image extension
+        "flac_named.jpg": flac.read_bytes(),
     }
     paths = {}
     for name, data in files.items():

@@ -63,6 +63,7 @@ def test_broken_images_fail_with_one_line_naming_the_file(broken_images):
         "empty.png": "is not an image", "text.jpg": "is not an image",
         "bomb.png": "decompression bomb", "large.png": "10000x10000 is too many pixels",
         "audio_named.png": "is audio, but the model is an image model",
+        "flac_named.jpg": "is audio, but the model is an image model",
     }
     assert set(reasons) == set(broken_images)
     for name, path in broken_images.items():
