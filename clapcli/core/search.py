@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from clapcli.errors import ClapcliError, UsageError, missing_extra
+from clapcli.store.derived import build_lock, derived_path, temp_beside
 
 # Candidates per query per chunk are bounded by this many scores in flight (16 MB of float32).
 SCORES_IN_FLIGHT = 4 * 1024 * 1024
@@ -104,8 +104,7 @@ def import_faiss() -> Any:
 
 
 def index_path(db_path: Path, collection: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", collection)
-    return db_path.with_name(f"{db_path.name}.{safe}.faiss")
+    return derived_path(db_path, collection, "faiss")
 
 
 def build_index(vectors: np.ndarray, ids: np.ndarray, nlist: int | None = None, seed: int = 0) -> Any:
@@ -148,18 +147,18 @@ def load_or_build_index(collection: Any, rebuild: bool = False) -> Any:
     faiss = import_faiss()
     path = index_path(collection.store.path, collection.name)
     note_path = path.with_name(path.name + ".json")
-    expected = {"collection_id": collection.id, "version": collection.version(), "model_id": collection.model_id}
-    if not rebuild and path.exists() and _read_note(note_path) == expected:
-        try:
-            return faiss.read_index(str(path))
-        except RuntimeError:
-            pass  # unreadable (e.g. truncated by a crash): rebuild below
-    stored = collection.load_matrix()
-    if stored.vectors.shape[0] == 0:
-        raise UsageError(f"collection '{collection.name}' in {collection.store.path} is empty; nothing to index")
-    index = build_index(stored.vectors, stored.ids)
-    _save_index(faiss, index, path)
-    _write_note(note_path, {**expected, "version": stored.version})
+    with build_lock(path):  # one builder at a time, so an index never sits beside another's note
+        if not rebuild and path.exists() and _read_note(note_path) == collection.stamp():
+            try:
+                return faiss.read_index(str(path))
+            except RuntimeError:
+                pass  # unreadable (e.g. damaged): rebuild below
+        stored = collection.load_matrix()
+        if stored.vectors.shape[0] == 0:
+            raise UsageError(f"collection '{collection.name}' in {collection.store.path} is empty; nothing to index")
+        index = build_index(stored.vectors, stored.ids)
+        _save_index(faiss, index, path)
+        _write_note(note_path, {**collection.stamp(), "version": stored.version})
     return index
 
 
@@ -171,7 +170,7 @@ def _read_note(path: Path) -> dict | None:
 
 
 def _save_index(faiss: Any, index: Any, path: Path) -> None:
-    temp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    temp = temp_beside(path)
     try:
         faiss.write_index(index, str(temp))
         os.replace(temp, path)
@@ -181,6 +180,6 @@ def _save_index(faiss: Any, index: Any, path: Path) -> None:
 
 
 def _write_note(path: Path, note: dict) -> None:
-    temp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    temp = temp_beside(path)
     temp.write_text(json.dumps(note), encoding="utf-8")
     os.replace(temp, path)

@@ -26,6 +26,7 @@ from typing import TypeVar
 import numpy as np
 
 from clapcli.errors import ClapcliError, InputError, UsageError
+from clapcli.store.derived import DERIVED_SUFFIXES, derived_path, read_matrix_cache, write_matrix_cache
 
 SCHEMA_VERSION = 1
 # Large pages: a 512-d row (~2.2 kB) would waste half of a 4 kB page; 32 kB pages hold ~15.
@@ -33,6 +34,7 @@ PAGE_SIZE = 32768
 BUSY_TIMEOUT_S = 30.0
 RETRY_ATTEMPTS = 8
 HASH_CHUNK = 1 << 20
+CACHE_MIN_ROWS = 50_000  # below this, reading from SQLite takes well under a second anyway
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
@@ -198,6 +200,8 @@ class EmbeddingStore:
                 return 0
             count = db.execute("DELETE FROM items WHERE collection_id = ?", (row[0],)).rowcount
             db.execute("DELETE FROM collections WHERE id = ?", (row[0],))
+        for suffix in DERIVED_SUFFIXES:  # never trusted once the id is gone; just reclaim the space
+            derived_path(self.path, name, suffix).unlink(missing_ok=True)
         return count
 
     def integrity_check(self) -> str:
@@ -311,8 +315,25 @@ class Collection:
         self.delete_paths(gone)
         return gone
 
-    def load_matrix(self, chunk_rows: int = 8192) -> StoredMatrix:
-        """All vectors as one contiguous float32 array, read in one snapshot."""
+    def stamp(self) -> dict:
+        """What a derived file must match to be used: this collection at its current version."""
+        return {"collection_id": self.id, "version": self.version(), "model_id": self.model_id}
+
+    def load_matrix(self, chunk_rows: int = 8192, cache: bool = True) -> StoredMatrix:
+        """All vectors as one contiguous float32 array, read in one snapshot. Large collections
+        keep a matrix cache beside the db (one sequential read instead of a row per vector)."""
+        path = derived_path(self.store.path, self.name, "vectors")
+        if cache:
+            stamp = self.stamp()
+            cached = read_matrix_cache(path, stamp)
+            if cached is not None:
+                return StoredMatrix(cached[0], cached[1], stamp["version"])
+        stored = self._load_from_db(chunk_rows)
+        if cache and len(stored.ids) >= CACHE_MIN_ROWS:
+            write_matrix_cache(path, {**self.stamp(), "version": stored.version}, stored.ids, stored.vectors)
+        return stored
+
+    def _load_from_db(self, chunk_rows: int) -> StoredMatrix:
         with self.store.read() as db:
             version = self.version()
             count = self.count()

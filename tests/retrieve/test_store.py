@@ -147,3 +147,34 @@ def test_page_size_fits_many_vectors_per_page(db_path: Path) -> None:
     with open_store(db_path) as store:
         assert store.connection.execute("PRAGMA page_size").fetchone()[0] == 32768
     assert sqlite3.connect(db_path).execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def test_matrix_cache_is_used_only_when_it_matches(db_path: Path, rng: np.random.Generator, monkeypatch) -> None:
+    from clapcli.store import sqlite as store_module
+
+    monkeypatch.setattr(store_module, "CACHE_MIN_ROWS", 1)
+    cache = db_path.with_name("library.db.my set.vectors".replace(" ", "_"))
+    with open_store(db_path) as store:
+        collection = store.collection("my set", "m", 6)
+        collection.upsert(rows(rng.standard_normal((20, 6))))
+        first = collection.load_matrix()
+        assert cache.exists()
+
+        def no_db(*args):
+            raise AssertionError("should have come from the cache")
+
+        monkeypatch.setattr(collection, "_load_from_db", no_db)
+        cached = collection.load_matrix()
+        np.testing.assert_array_equal(cached.ids, first.ids)
+        np.testing.assert_array_equal(cached.vectors, first.vectors)
+        monkeypatch.undo()
+        monkeypatch.setattr(store_module, "CACHE_MIN_ROWS", 1)
+
+        collection.upsert([ItemRow("/s/new.wav", "h", np.ones(6))])  # stale now: read from SQLite
+        fresh = collection.load_matrix()
+        assert len(fresh.ids) == 21 and fresh.version == first.version + 1
+        cache.write_bytes(cache.read_bytes()[:-10])  # truncated: ignored, rewritten
+        assert len(collection.load_matrix().ids) == 21
+        assert len(collection.load_matrix(cache=False).ids) == 21
+        assert store.delete_collection("my set") == 21
+        assert not cache.exists()
