@@ -57,6 +57,7 @@ def test_wide_gray_modes_are_scaled_not_clipped(mode, values, expected):
     assert [image.getpixel((x, 0)) for x in range(2)] == [(v, v, v) for v in expected]
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # pytest resets our module filter
 def test_broken_images_fail_with_one_line_naming_the_file(broken_images):
     reasons = {
         "truncated.jpg": "is damaged or truncated", "truncated.png": "is damaged or truncated",
