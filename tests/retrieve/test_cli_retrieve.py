@@ -32,14 +32,30 @@ def sounds(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def embed_library(folder: Path, db: Path, model: Path) -> None:
+    from typer.testing import CliRunner
+
+    from clapcli.cli import app
+
+    result = CliRunner().invoke(app, ["embed", str(folder), "--db", str(db), "--model", str(model), "--quiet"])
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.fixture(scope="module")
+def shared_library(tmp_path_factory: pytest.TempPathFactory, sounds: Path, tiny_clap: Path) -> tuple[Path, Path]:
+    """One library for the tests that only read it: (db, sounds dir)."""
+    db = tmp_path_factory.mktemp("library") / "library.db"
+    embed_library(sounds, db, tiny_clap)
+    return db, sounds
+
+
 @pytest.fixture()
-def library(tmp_path: Path, sounds: Path, tiny_clap: Path, cli) -> tuple[Path, Path]:
-    """A copy of the sounds embedded into a fresh library; returns (db, sounds dir)."""
+def library(tmp_path: Path, sounds: Path, tiny_clap: Path) -> tuple[Path, Path]:
+    """A private copy of the sounds in a fresh library, for tests that change files: (db, sounds dir)."""
     folder = tmp_path / "sounds"
     shutil.copytree(sounds, folder)
     db = tmp_path / "library.db"
-    result = cli(["embed", folder, "--db", db, "--model", tiny_clap, "--quiet"])
-    assert result.exit_code == 0, result.stderr
+    embed_library(folder, db, tiny_clap)
     return db, folder
 
 
@@ -70,8 +86,8 @@ def rows_of(db: Path) -> list[tuple]:
         connection.close()
 
 
-def test_embed_db_stores_every_file_once_with_metadata(library, tiny_clap: Path) -> None:
-    db, folder = library
+def test_embed_db_stores_every_file_once_with_metadata(shared_library, tiny_clap: Path) -> None:
+    db, folder = shared_library
     rows = rows_of(db)
     assert [Path(r[0]).name for r in rows] == sorted(p.name for p in folder.iterdir())
     assert all(Path(r[0]).is_absolute() for r in rows)
@@ -112,8 +128,8 @@ def test_prune_alone_needs_no_model(library, cli) -> None:
     assert len(rows_of(db)) == 5
 
 
-def test_text_to_audio_matches_numpy_cosine(library, loaded_clap, cli) -> None:
-    db, folder = library
+def test_text_to_audio_matches_numpy_cosine(shared_library, loaded_clap, cli) -> None:
+    db, folder = shared_library
     files = sorted(folder.iterdir())
     expected, scores = cosine_ranking(model_vectors(loaded_clap, files), text_vector(loaded_clap, "dog barking"))
     result = cli(["retrieve", "dog barking", "--db", db, "-k", "4", "--format", "json"])
@@ -125,8 +141,8 @@ def test_text_to_audio_matches_numpy_cosine(library, loaded_clap, cli) -> None:
     assert {h["query"] for h in hits} == {"dog barking"}
 
 
-def test_audio_to_audio_reuses_or_embeds_the_query(library, loaded_clap, cli, tmp_path: Path) -> None:
-    db, folder = library
+def test_audio_to_audio_reuses_or_embeds_the_query(shared_library, loaded_clap, cli, tmp_path: Path) -> None:
+    db, folder = shared_library
     files = sorted(folder.iterdir())
     matrix = model_vectors(loaded_clap, files)
     outside = tmp_path / "query.wav"  # not in the library: embedded with the collection's model
@@ -173,9 +189,9 @@ def test_search_an_embed_output_file(tmp_path: Path, sounds: Path, loaded_clap, 
     assert [Path(line.split(",")[2]).name for line in lines[1:]] == [files[i].name for i in expected[:2]]
 
 
-def test_approximate_equals_exact_on_a_small_collection(library, cli) -> None:
+def test_approximate_equals_exact_on_a_small_collection(shared_library, cli) -> None:
     pytest.importorskip("faiss")
-    db, _ = library
+    db, _ = shared_library
     exact = json.loads(cli(["retrieve", "piano", "--db", db, "-k", "5", "-f", "json"]).stdout)
     result = cli(["retrieve", "piano", "--db", db, "-k", "5", "-f", "json", "--approximate"])
     assert result.exit_code == 0, result.stderr
@@ -185,8 +201,8 @@ def test_approximate_equals_exact_on_a_small_collection(library, cli) -> None:
     assert db.with_name("library.db.default.faiss").exists()
 
 
-def test_model_mismatch_is_refused(library, tmp_path: Path, tiny_clap_fused: Path, tiny_clap: Path, cli) -> None:
-    db, folder = library
+def test_model_mismatch_is_refused(shared_library, tmp_path: Path, tiny_clap_fused: Path, tiny_clap: Path, cli) -> None:
+    db, folder = shared_library
     result = cli(["retrieve", "rain", "--db", db, "--model", tiny_clap_fused])
     assert result.exit_code == 2
     assert f"holds embeddings from model '{tiny_clap.resolve()}'" in result.stderr
@@ -206,16 +222,16 @@ def test_model_mismatch_is_refused(library, tmp_path: Path, tiny_clap_fused: Pat
     (["{sounds}/a440.wav", "--db", "{db}", "-o", "{sounds}/a880.wav"], 2, "unknown extension '.wav'"),
     (["{sounds}/a440.wav", "--db", "{db}", "-o", "{db}", "-f", "csv"], 1, "already exists"),
 ])
-def test_error_paths(library, tmp_path: Path, cli, args, code, message) -> None:
-    db, folder = library
+def test_error_paths(shared_library, tmp_path: Path, cli, args, code, message) -> None:
+    db, folder = shared_library
     filled = [a.format(tmp=tmp_path, db=db, sounds=folder) for a in args]
     result = cli(["retrieve", *filled])
     assert result.exit_code == code, result.stderr
     assert message in result.stderr and result.stderr.count("error:") == 1
 
 
-def test_broken_audio_query_is_partial_failure(library, tmp_path: Path, cli) -> None:
-    db, _ = library
+def test_broken_audio_query_is_partial_failure(shared_library, tmp_path: Path, cli) -> None:
+    db, _ = shared_library
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF nonsense")
     result = cli(["retrieve", broken, "rain", "--db", db, "-k", "2", "-f", "jsonl"])
@@ -226,8 +242,8 @@ def test_broken_audio_query_is_partial_failure(library, tmp_path: Path, cli) -> 
     assert alone.exit_code == 1 and str(broken) in alone.stderr
 
 
-def test_embed_db_refuses_text_and_output(library, cli, tmp_path: Path) -> None:
-    db, folder = library
+def test_embed_db_refuses_text_and_output(shared_library, cli, tmp_path: Path) -> None:
+    db, folder = shared_library
     assert cli(["embed", "--text", "rain", "--db", db]).exit_code == 2
     result = cli(["embed", folder, "--db", db, "-o", tmp_path / "x.jsonl"])
     assert result.exit_code == 2 and "drop --output" in result.stderr
