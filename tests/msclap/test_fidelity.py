@@ -147,3 +147,37 @@ def test_laion_fused_matches_original(laion_fused_original, roberta_tokenizer_di
             ours = model.get_audio_features(input_features=mels, is_longer=flags[:, None]).pooler_output
         _assert_close(ours, reference.laion_audio_embeddings(original, mel_fusion=mels.clone(), longer=flags.clone()))
     _laion_text_check(original, directory)
+
+
+def test_loads_pr_31929_layout(msclap_converted, tmp_path) -> None:
+    """A checkpoint in the ``kamilakesbi/ms_clap`` layout (nested GPT-2 config, HTSAT classifier head and
+    old GPT-2 mask buffers kept) loads with no missing weights and gives the same embeddings."""
+    import json
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from clapcli.models.msclap import MSClapModel, MSClapProcessor
+
+    directory, _ = msclap_converted
+    legacy = tmp_path / "legacy"
+    shutil.copytree(directory, legacy)
+    config = json.loads((legacy / "config.json").read_text())
+    config["text_config"]["text_model_config"] = {"model_type": "gpt2", "n_embd": config["text_config"]["n_embd"]}
+    (legacy / "config.json").write_text(json.dumps(config))
+    weights = load_file(legacy / "model.safetensors")
+    width = config["audio_config"]["hidden_size"]
+    weights["audio_model.audio_encoder.tscam_conv.weight"] = torch.zeros(527, width, 2, 3)
+    weights["audio_model.audio_encoder.tscam_conv.bias"] = torch.zeros(527)
+    weights["text_model.h.0.attn.bias"] = torch.ones(1, 1, 4, 4)
+    save_file(weights, legacy / "model.safetensors")
+
+    model, info = MSClapModel.from_pretrained(legacy, output_loading_info=True)
+    assert not info["missing_keys"]
+    reference_model = MSClapModel.from_pretrained(directory).eval()
+    inputs = MSClapProcessor.from_pretrained(legacy)(text=SAMPLE_TEXTS, audio=_clips(44100)[:1])
+    with torch.no_grad():
+        got = model.eval()(**inputs)
+        expected = reference_model(**inputs)
+    assert (got.audio_embeds - expected.audio_embeds).abs().max().item() <= 1e-6
+    assert torch.equal(got.text_embeds, expected.text_embeds)
