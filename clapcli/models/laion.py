@@ -22,6 +22,11 @@ class AudioItem:
     windows: np.ndarray  # (n_windows, window_samples) float32
     longer: bool  # longer than one window (fusion input)
     whole: np.ndarray | None = None  # the full clip, for fusion of long audio
+    # On CPU the features are computed here, in the decode threads, overlapping the model:
+    # (model windows, channels, frames, mels) float32, and the samples above are dropped.
+    features: torch.Tensor | None = None
+    cost: int = 1  # model windows it takes (batching counts windows)
+    fusion: bool = False  # a long clip's fused stack (the model's ``is_longer`` flag)
 
 
 class LaionClap(EmbeddingModel):
@@ -81,47 +86,59 @@ class LaionClap(EmbeddingModel):
         return self.network.text_projection(outputs.pooler_output).float().cpu()
 
     def prepare(self, media: np.ndarray) -> AudioItem:
-        samples = np.asarray(media, dtype=np.float32)
+        item = self._cut(np.asarray(media, dtype=np.float32))
+        if self.device.type != "cpu":
+            return item  # features are computed batched on the accelerator in encode_prepared
+        features, _ = self._features([item])
+        no_samples = np.empty((0, self.window_samples), dtype=np.float32)  # not a view: frees the samples
+        return AudioItem(no_samples, item.longer, None, features.float(), item.cost, item.fusion)
+
+    def _cut(self, samples: np.ndarray) -> AudioItem:
         size = self.window_samples
         if len(samples) <= size:
             return AudioItem(repeat_pad(samples, size)[None], longer=False)
         if self.long_audio == "fusion":
-            return AudioItem(samples[:0].reshape(0, size), longer=True, whole=samples)
+            return AudioItem(np.empty((0, size), dtype=np.float32), longer=True, whole=samples, fusion=True)
         starts = window_starts(len(samples), size, self.long_audio)
-        return AudioItem(np.stack([samples[s : s + size] for s in starts]), longer=True)
+        return AudioItem(np.stack([samples[s : s + size] for s in starts]), longer=True, cost=len(starts))
 
     def items_cost(self, item: AudioItem) -> int:
-        return max(1, len(item.windows))
+        return item.cost
 
     @torch.inference_mode()
     def encode_prepared(self, items: Sequence[AudioItem]) -> torch.Tensor:
-        features, is_longer, owners = self._features(items)
-        outputs = self.network.audio_model(input_features=features.to(self.dtype), is_longer=is_longer)
+        if all(item.features is not None for item in items):
+            features = torch.cat([item.features for item in items])  # type: ignore[misc]
+            owners = [i for i, item in enumerate(items) for _ in range(len(item.features))]  # type: ignore[arg-type]
+        else:
+            features, owners = self._features(items)
+        outputs = self.network.audio_model(input_features=features.to(self.device, self.dtype),
+                                           is_longer=self._longer_flags(items, owners))
         window_embeddings = self.network.audio_projection(outputs.pooler_output).float().cpu()
         return _mean_per_owner(window_embeddings, owners, len(items))
 
-    def _features(self, items: Sequence[AudioItem]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
-        """(windows, channels, frames, mels) for every window of every item, its fusion flags and owners."""
+    def _features(self, items: Sequence[AudioItem]) -> tuple[torch.Tensor, list[int]]:
+        """(windows, channels, frames, mels) for every window of every item (plain windows first,
+        then fusion stacks), and the item each row belongs to."""
         mels: list[torch.Tensor] = []
-        longer: list[bool] = []
         owners: list[int] = []
         plain = [(i, w) for i, item in enumerate(items) for w in item.windows]
         if plain:
             stacked = log_mel(np.stack([w for _, w in plain]), self.mel_spec, self.device)
             for (owner, _), mel in zip(plain, stacked):
                 mels.append(mel.expand(4, -1, -1) if self.stack_four else mel[None])
-                longer.append(False)
                 owners.append(owner)
         chunk_frames = self.window_samples // self.mel_spec.hop_length + 1
         for owner, item in enumerate(items):
             if item.whole is not None:
                 mel = log_mel(item.whole[None], self.mel_spec, self.device)[0]
                 mels.append(fusion_mel(mel, chunk_frames))
-                longer.append(True)
                 owners.append(owner)
-        features = torch.stack(mels).to(self.device)
-        is_longer = torch.tensor(longer, device=self.device)[:, None]
-        return features, is_longer, owners
+        return torch.stack(mels), owners
+
+    def _longer_flags(self, items: Sequence[AudioItem], owners: list[int]) -> torch.Tensor:
+        flags = [items[o].fusion for o in owners]
+        return torch.tensor(flags, device=self.device)[:, None]
 
 
 def _mean_per_owner(embeddings: torch.Tensor, owners: list[int], count: int) -> torch.Tensor:
