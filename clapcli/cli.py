@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "clapcli.commands.classify",
     "clapcli.commands.convert",
     "clapcli.commands.embed",
+    "clapcli.commands.generate",
     "clapcli.commands.models",
     "clapcli.commands.retrieve",
 ]

@@ -53,6 +53,8 @@ GENERATION_ALIASES: dict[str, str] = {
     "base": "cvssp/audioldm2",
     "large": "cvssp/audioldm2-large",
     "music": "cvssp/audioldm2-music",
+    "audioldm2-large": "cvssp/audioldm2-large",
+    "audioldm2-music": "cvssp/audioldm2-music",
     "tts-gigaspeech": "anhnct/audioldm2_gigaspeech",
     "tts-ljspeech": "anhnct/audioldm2_ljspeech",
 }

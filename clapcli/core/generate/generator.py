@@ -1,0 +1,409 @@
+"""AudioLDM 2 text-to-audio on current transformers: load, denoise, rank, return ``GeneratedAudio``.
+
+We reuse diffusers' components and its prompt encoding, but own the GPT-2 loop (``language_model``)
+and the denoising loop, so that progress, per-prompt seeds, candidate ranking and failures are ours.
+Every operation mirrors ``AudioLDM2Pipeline.__call__`` in the same order: given the same components
+and seed, the waveform equals the pipeline's (tests/generate/test_equality.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from clapcli.core.generate.language_model import generate_hidden_states
+from clapcli.core.generate.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, check_scheduler, make_scheduler
+from clapcli.core.generate.scoring import clap_scores, rank
+from clapcli.core.results import FailedInput
+from clapcli.errors import ClapcliError, InputError, MissingDependencyError, ModelLoadError, UsageError, missing_extra
+from clapcli.models import registry
+from clapcli.models.hub import ModelRef, check_tokenizer, read_config, resolve_ref, wrap_load_error
+
+DEFAULT_GUIDANCE = 3.5  # the pipeline's default
+MAX_LENGTH_FACTOR = 6  # longest request: 6x the training length (61.4 s for the released checkpoints)
+TTS_MAX_NEW_TOKENS = 512  # the TTS checkpoints need 512 generated embeddings (diffusers docs), not 8
+MAX_CANDIDATES = 16
+
+StepCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    steps: int = DEFAULT_STEPS
+    guidance: float = DEFAULT_GUIDANCE
+    seconds: float | None = None  # None: the model's training length (10.24 s)
+    negative: str | None = None
+    candidates: int = 1  # > 1: generate that many, keep the best by CLAP score
+    seed: int | None = None  # None: a random seed, reported in the results
+    scheduler: str = DEFAULT_SCHEDULER
+    transcription: str | None = None  # text-to-speech checkpoints only
+    max_new_tokens: int | None = None  # None: 8, or 512 for TTS checkpoints
+
+
+@dataclass
+class GeneratedAudio:
+    prompt: str
+    samples: np.ndarray  # (n,) float32 mono at ``sample_rate``, as the vocoder produced it
+    sample_rate: int
+    seed: int
+    model: str
+    settings: GenerationSettings
+    score: float | None = None  # CLAP cosine similarity of the kept candidate (when ranked)
+    candidate_scores: list[float] = field(default_factory=list)  # in generation order
+    candidate: int = 0  # index of the kept candidate in generation order
+    alternatives: list[np.ndarray] = field(default_factory=list)  # the other candidates, best first
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+    def metadata(self) -> dict:
+        s = self.settings
+        return {
+            "prompt": self.prompt, "seed": self.seed, "model": self.model, "steps": s.steps,
+            "scheduler": s.scheduler, "guidance": s.guidance, "seconds": round(self.seconds, 6),
+            "negative": s.negative, "transcription": s.transcription, "candidates": s.candidates,
+            "clap_score": self.score, "candidate_scores": self.candidate_scores, "candidate": self.candidate,
+        }
+
+
+def _build_pipeline_class() -> type:
+    from diffusers import AudioLDM2Pipeline
+
+    class ClapcliAudioLDM2(AudioLDM2Pipeline):
+        """diffusers' pipeline with our GPT-2 loop in place of its GenerationMixin-based one."""
+
+        def generate_language_model(self, inputs_embeds=None, max_new_tokens=8, **model_kwargs):  # noqa: D401
+            count = max_new_tokens if max_new_tokens is not None else self.language_model.config.max_new_tokens
+            return generate_hidden_states(self.language_model, inputs_embeds, model_kwargs.get("attention_mask"),
+                                          count)
+
+    return ClapcliAudioLDM2
+
+
+class Generator:
+    """A loaded AudioLDM 2 pipeline; ``generate`` turns prompts into audio."""
+
+    def __init__(self, pipe: Any, model_id: str, is_tts: bool = False) -> None:
+        self.pipe = pipe
+        self.model_id = model_id
+        self.is_tts = is_tts
+        self.base_scheduler_config = pipe.scheduler.config
+        vocoder = pipe.vocoder.config
+        self.sample_rate = int(vocoder.sampling_rate)
+        # Same float expression as the pipeline, so frame counts and cuts agree exactly.
+        self._seconds_per_frame = np.prod(vocoder.upsample_rates) / vocoder.sampling_rate
+        self._vae_scale = int(pipe.vae_scale_factor)
+
+    # ------------------------------------------------------------------ lengths
+
+    @property
+    def device(self) -> torch.device:
+        return self.pipe._execution_device
+
+    @property
+    def default_seconds(self) -> float:
+        return float(self.pipe.unet.config.sample_size * self._vae_scale * self._seconds_per_frame)
+
+    @property
+    def min_seconds(self) -> float:
+        return float(self._seconds_per_frame * self._vae_scale)
+
+    @property
+    def max_seconds(self) -> float:
+        return round(self.default_seconds * MAX_LENGTH_FACTOR, 2)
+
+    def frames(self, seconds: float) -> tuple[int, int]:
+        """(mel frames rounded up to the VAE's multiple, samples kept), as the pipeline computes them."""
+        height = int(seconds / self._seconds_per_frame)
+        keep = int(seconds * self.sample_rate)
+        if height % self._vae_scale != 0:
+            height = int(np.ceil(height / self._vae_scale)) * self._vae_scale
+        return height, keep
+
+    # ------------------------------------------------------------------ checks
+
+    def check(self, settings: GenerationSettings) -> GenerationSettings:
+        """Validate options against this model; fill in seconds and seed."""
+        seconds = self.default_seconds if settings.seconds is None else float(settings.seconds)
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise UsageError(f"--seconds must be a positive number of seconds, got {settings.seconds}")
+        if seconds < self.min_seconds:
+            raise UsageError(f"--seconds {seconds:g} is shorter than this model's minimum of {self.min_seconds:g} s")
+        if seconds > self.max_seconds:
+            raise UsageError(
+                f"--seconds {seconds:g} is longer than this model supports ({self.max_seconds:g} s = "
+                f"{MAX_LENGTH_FACTOR}x its {self.default_seconds:g} s training length); generate shorter clips"
+            )
+        if settings.steps < 1:
+            raise UsageError(f"--steps must be at least 1, got {settings.steps}")
+        if not 1 <= settings.candidates <= MAX_CANDIDATES:
+            raise UsageError(f"--candidates must be between 1 and {MAX_CANDIDATES}, got {settings.candidates}")
+        if not math.isfinite(settings.guidance) or settings.guidance < 0:
+            raise UsageError(f"--guidance must be >= 0 (1 or less turns guidance off), got {settings.guidance}")
+        if settings.seed is not None and not 0 <= settings.seed < 2**63:
+            raise UsageError(f"--seed must be between 0 and 2^63-1, got {settings.seed}")
+        check_scheduler(settings.scheduler)
+        self._check_transcription(settings.transcription)
+        seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
+        return replace(settings, seconds=seconds, seed=seed, scheduler=settings.scheduler.strip().lower())
+
+    def _check_transcription(self, transcription: str | None) -> None:
+        if self.is_tts and not (transcription and transcription.strip()):
+            raise UsageError(f"model '{self.model_id}' is a text-to-speech checkpoint: give the words to speak "
+                             "with --transcription \"...\" (the prompt describes the voice)")
+        if not self.is_tts and transcription is not None:
+            raise UsageError(f"--transcription needs a text-to-speech checkpoint (e.g. --model tts-gigaspeech); "
+                             f"'{self.model_id}' generates audio from the prompt alone")
+
+    def planned_steps(self, settings: GenerationSettings) -> int:
+        """UNet passes per batch (Heun runs two per step), for progress bars."""
+        scheduler = make_scheduler(settings.scheduler, self.base_scheduler_config)
+        scheduler.set_timesteps(settings.steps)
+        return len(scheduler.timesteps)
+
+    # ------------------------------------------------------------------ generation
+
+    def generate(self, prompts: list[str] | str, settings: GenerationSettings | None = None,
+                 on_step: StepCallback | None = None) -> list[GeneratedAudio]:
+        """One ``GeneratedAudio`` per prompt, all in one batch; raises on any failure."""
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        for prompt in prompts:
+            check_prompt(prompt)
+        settings = self.check(settings or GenerationSettings())
+        if len(prompts) > 1 and check_scheduler(settings.scheduler).stochastic:
+            # A stochastic step draws noise from one generator: one prompt per batch keeps seeds per prompt.
+            return [audio for prompt in prompts for audio in self._run([prompt], settings, on_step)]
+        return self._run(prompts, settings, on_step)
+
+    def generate_many(self, prompts: list[str], settings: GenerationSettings, batch_size: int = 1,
+                      on_step: StepCallback | None = None) -> Iterator[GeneratedAudio | FailedInput]:
+        """One result per prompt, in prompt order, generated in batches.
+
+        A failing batch is retried prompt by prompt, so one bad prompt loses nothing else."""
+        settings = self.check(settings)
+        size = max(1, batch_size)
+        for start in range(0, len(prompts), size):
+            yield from self._batch_outcomes(prompts[start:start + size], settings, on_step)
+
+    def _batch_outcomes(self, batch: list[str], settings: GenerationSettings, on_step: StepCallback | None
+                        ) -> list[GeneratedAudio | FailedInput]:
+        outcomes: list[GeneratedAudio | FailedInput | None] = [
+            None if _prompt_problem(p) is None else FailedInput(_label(p), str(_prompt_problem(p))) for p in batch
+        ]
+        todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        groups = [todo] if todo else []
+        while groups:
+            group = groups.pop(0)
+            try:
+                for i, audio in zip(group, self.generate([batch[i] for i in group], settings, on_step)):
+                    outcomes[i] = audio
+            except (KeyboardInterrupt, MissingDependencyError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - isolate the failing prompt: retry one by one
+                if len(group) == 1:
+                    outcomes[group[0]] = FailedInput(_label(batch[group[0]]), _reason(exc))
+                else:
+                    groups.extend([i] for i in group)
+        return outcomes  # type: ignore[return-value]
+
+    @torch.no_grad()
+    def _run(self, prompts: list[str], settings: GenerationSettings, on_step: StepCallback | None
+             ) -> list[GeneratedAudio]:
+        n = settings.candidates
+        generators = [torch.Generator("cpu").manual_seed(settings.seed) for _ in prompts]  # type: ignore[arg-type]
+        audio = self._denoise(prompts, settings, generators, on_step)  # (prompts * n, samples)
+        audio = audio.numpy().reshape(len(prompts), n, -1)
+        return [self._pick(prompt, audio[i], settings) for i, prompt in enumerate(prompts)]
+
+    def _denoise(self, prompts: list[str], settings: GenerationSettings, generators: list[torch.Generator],
+                 on_step: StepCallback | None) -> torch.Tensor:
+        from diffusers.utils.torch_utils import randn_tensor
+
+        pipe, device, n = self.pipe, self.device, settings.candidates
+        guided = settings.guidance > 1.0
+        height, keep = self.frames(settings.seconds)  # type: ignore[arg-type]
+        prompt_embeds, attention_mask, generated = self._encode(prompts, settings, guided)
+        scheduler = make_scheduler(settings.scheduler, self.base_scheduler_config)
+        scheduler.set_timesteps(settings.steps, device=device)
+        shape = (n, pipe.unet.config.in_channels, height // self._vae_scale,
+                 int(pipe.vocoder.config.model_in_dim) // self._vae_scale)
+        latents = torch.cat([randn_tensor(shape, generator=g, device=device, dtype=prompt_embeds.dtype)
+                             for g in generators])
+        latents = latents * scheduler.init_noise_sigma
+        step_kwargs = _step_kwargs(scheduler, generators[0])
+        for t in scheduler.timesteps:
+            model_input = torch.cat([latents] * 2) if guided else latents
+            model_input = scheduler.scale_model_input(model_input, t)
+            noise = pipe.unet(model_input, t, encoder_hidden_states=generated, encoder_hidden_states_1=prompt_embeds,
+                              encoder_attention_mask_1=attention_mask, return_dict=False)[0]
+            if guided:
+                uncond, text = noise.chunk(2)
+                noise = uncond + settings.guidance * (text - uncond)
+            latents = scheduler.step(noise, t, latents, **step_kwargs).prev_sample
+            if on_step is not None:
+                on_step(1)
+        pipe.maybe_free_model_hooks()
+        mel = pipe.vae.decode(1 / pipe.vae.config.scaling_factor * latents).sample
+        return pipe.mel_spectrogram_to_waveform(mel)[:, :keep]
+
+    def _encode(self, prompts: list[str], settings: GenerationSettings, guided: bool):
+        tokens = settings.max_new_tokens or (TTS_MAX_NEW_TOKENS if self.is_tts else None)
+        negative = [settings.negative] * len(prompts) if guided and settings.negative else None
+        transcription = [settings.transcription] * len(prompts) if self.is_tts else None
+        try:
+            return self.pipe.encode_prompt(list(prompts), self.device, settings.candidates, guided,
+                                           transcription=transcription, negative_prompt=negative,
+                                           max_new_tokens=tokens)
+        except (ImportError, RuntimeError) as exc:
+            raise _tts_dependency_error(exc) or exc from None
+
+    def _pick(self, prompt: str, audio: np.ndarray, settings: GenerationSettings) -> GeneratedAudio:
+        result = GeneratedAudio(prompt, audio[0], self.sample_rate, int(settings.seed), self.model_id,  # type: ignore[arg-type]
+                                settings)
+        if len(audio) == 1:
+            return result
+        scores = clap_scores(self.pipe, prompt, audio, self.sample_rate, self.device, self.pipe.text_encoder.dtype)
+        order = rank(scores)
+        result.samples = audio[order[0]]
+        result.candidate = order[0]
+        result.score = float(scores[order[0]])
+        result.candidate_scores = [round(float(s), 6) for s in scores]
+        result.alternatives = [audio[i] for i in order[1:]]
+        return result
+
+
+# ---------------------------------------------------------------------- prompts
+
+
+def check_prompt(prompt: str) -> None:
+    problem = _prompt_problem(prompt)
+    if problem is not None:
+        raise InputError(f"prompt {_label(prompt)!r}: {problem}")
+
+
+def _prompt_problem(prompt: str) -> str | None:
+    if not isinstance(prompt, str) or not prompt.strip():
+        return "the prompt is empty; describe the sound to generate"
+    return None
+
+
+def _label(prompt: str) -> str:
+    text = " ".join(str(prompt).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ClapcliError):
+        return str(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def _step_kwargs(scheduler: Any, generator: torch.Generator) -> dict:
+    """``eta``/``generator`` where the scheduler's step accepts them, like the pipeline."""
+    import inspect
+
+    accepted = set(inspect.signature(scheduler.step).parameters)
+    kwargs: dict[str, Any] = {}
+    if "eta" in accepted:
+        kwargs["eta"] = 0.0
+    if "generator" in accepted:
+        kwargs["generator"] = generator
+    return kwargs
+
+
+def _tts_dependency_error(exc: BaseException) -> MissingDependencyError | None:
+    text = str(exc).lower()
+    if "phonemizer" in text:
+        return missing_extra("phonemizer", "tts")
+    if "espeak" in text:
+        return MissingDependencyError(
+            "text-to-speech needs the espeak-ng system package for phonemizer (e.g. apt-get install espeak-ng)")
+    return None
+
+
+# ---------------------------------------------------------------------- loading
+
+
+def _component_class(config: dict, name: str) -> str:
+    entry = config.get(name)
+    return str(entry[1]) if isinstance(entry, (list, tuple)) and len(entry) == 2 else ""
+
+
+def load_generator(ref: ModelRef, config: dict, device: torch.device, dtype: torch.dtype, **kw: Any) -> Generator:
+    """Registry backend: an AudioLDM 2 pipeline from a checkpoint whose family is already known."""
+    is_tts = _component_class(config, "text_encoder_2") == "VitsModel"
+    if is_tts and importlib.util.find_spec("phonemizer") is None:
+        raise missing_extra("phonemizer", "tts")
+    pipeline_class = _build_pipeline_class()
+    try:
+        pipe = pipeline_class.from_pretrained(ref.location, **_dtype_kwarg(dtype))
+    except ClapcliError:
+        raise
+    except Exception as exc:  # missing files, corrupt weights: library-specific errors
+        raise (_tts_dependency_error(exc) or wrap_load_error(ref, exc)) from None
+    check_tokenizer(pipe.tokenizer, ref)
+    if not is_tts:
+        check_tokenizer(pipe.tokenizer_2, ref)
+    _place(pipe, device, bool(kw.get("cpu_offload")))
+    pipe.set_progress_bar_config(disable=True)
+    return Generator(pipe, ref.model_id, is_tts)
+
+
+def _dtype_kwarg(dtype: torch.dtype) -> dict:
+    """diffusers renamed ``torch_dtype`` to ``dtype`` (0.36) and warns on the old name."""
+    import diffusers
+    from packaging.version import Version
+
+    return {"dtype": dtype} if Version(diffusers.__version__) >= Version("0.36") else {"torch_dtype": dtype}
+
+
+def _place(pipe: Any, device: torch.device, cpu_offload: bool) -> None:
+    if not cpu_offload:
+        pipe.to(device)
+        return
+    if device.type != "cuda":
+        raise UsageError("--cpu-offload keeps weights in CPU memory and moves each model to a CUDA GPU when it "
+                         "runs; it needs --device cuda")
+    if importlib.util.find_spec("accelerate") is None:
+        raise MissingDependencyError("--cpu-offload needs accelerate: pip install accelerate")
+    pipe.enable_model_cpu_offload(device=device)
+
+
+def open_generator(name: str | None = None, device: str | None = "auto", dtype: str = "auto",
+                   cpu_offload: bool = False) -> Generator:
+    """Resolve ``name`` (hub id, alias or directory), check it is AudioLDM 2, load it on the right device."""
+    import os
+
+    from clapcli.models.device import resolve_device, resolve_dtype
+
+    torch_device = resolve_device(device or os.environ.get("CLAPCLI_DEVICE") or "auto")
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    ref = resolve_ref(name or registry.DEFAULT_GENERATION_MODEL, registry.GENERATION_ALIASES)
+    config = read_config(ref)
+    family = registry.family_from_config(config)
+    if family != "audioldm2":
+        kind = config.get("_class_name") or config.get("model_type") or "unknown"
+        raise ModelLoadError(f"model '{ref.location}' is a '{kind}' checkpoint, not an AudioLDM 2 pipeline; "
+                             "clap generate needs one (e.g. cvssp/audioldm2; see 'clap models')")
+    _quiet_libraries()
+    return load_generator(ref, config, torch_device, torch_dtype, cpu_offload=cpu_offload)
+
+
+def _quiet_libraries() -> None:
+    """Library progress bars and warnings would drown our one-line messages on stderr."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    diffusers_logging.set_verbosity_error()
+    diffusers_logging.disable_progress_bar()

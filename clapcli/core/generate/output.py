@@ -1,0 +1,77 @@
+"""Generated audio to files: optional resampling, a peak limit (never clipping), atomic WAV/FLAC/OGG."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from clapcli.errors import OutputError, UsageError
+
+AUDIO_FORMATS = ("wav", "flac", "ogg")
+_SF_FORMAT = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}
+_SUBTYPE = {"wav": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS"}
+# Headroom below full scale: 16-bit rounding and Vorbis decoding overshoot cannot reach 1.0.
+PEAK_LIMIT = 0.99
+
+
+def audio_format(path: Path | None, explicit: str | None) -> str:
+    """``--audio-format`` wins, then the file's extension, then WAV."""
+    if explicit:
+        fmt = explicit.lower().lstrip(".")
+    elif path is not None and path.suffix:
+        fmt = path.suffix.lower().lstrip(".")
+        if fmt == "oga":
+            fmt = "ogg"
+    else:
+        fmt = "wav"
+    if fmt not in AUDIO_FORMATS:
+        raise UsageError(f"audio format '{fmt}' is not supported; use one of {', '.join(AUDIO_FORMATS)}")
+    return fmt
+
+
+def prepare_samples(samples: np.ndarray, rate: int, target_rate: int | None) -> tuple[np.ndarray, int, float]:
+    """Resample (soxr) if asked, then scale down only if the peak exceeds ``PEAK_LIMIT``.
+
+    Returns the samples, their rate and the gain applied (1.0 when untouched)."""
+    audio = np.asarray(samples, dtype=np.float64).reshape(-1)
+    if target_rate and target_rate != rate:
+        import soxr
+
+        audio = soxr.resample(audio, rate, target_rate, quality="VHQ")
+        rate = target_rate
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    gain = PEAK_LIMIT / peak if peak > PEAK_LIMIT else 1.0
+    return (audio * gain).astype(np.float32), rate, gain
+
+
+def write_audio_file(path: Path, samples: np.ndarray, rate: int, fmt: str, tags: dict | None = None) -> None:
+    """Write mono audio atomically (temp file beside ``path``, renamed when complete)."""
+    import soundfile as sf
+
+    from clapcli.io.writers import AtomicFile
+
+    try:
+        handle = AtomicFile(path, binary=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with sf.SoundFile(handle.handle, "w", samplerate=rate, channels=1, format=_SF_FORMAT[fmt],
+                          subtype=_SUBTYPE[fmt]) as sound:
+            for key, value in (tags or {}).items():
+                setattr(sound, key, value)  # before any frame: WAV's INFO chunk is written up front
+            sound.write(samples)
+    except BaseException:  # including Ctrl-C: never leave half a file behind
+        handle.discard()
+        raise
+    handle.commit()
+
+
+def file_tags(metadata: dict) -> dict:
+    """Tags soundfile can store in WAV (INFO), FLAC and OGG (Vorbis comments)."""
+    from clapcli import __version__
+
+    rest = {k: v for k, v in metadata.items() if k not in ("prompt", "path")}
+    return {"title": metadata.get("prompt", ""), "comment": json.dumps(rest, ensure_ascii=False),
+            "software": f"clapcli {__version__}"}
