@@ -99,7 +99,8 @@ def load_original_state_dict(path: str | Path) -> dict:
     if not path.is_file():
         raise ModelLoadError(f"checkpoint '{path}' does not exist; pass the path of the original .pth/.pt file")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_numpy_safe_globals()):
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else "unsafe pickle"
         raise ModelLoadError(
@@ -110,6 +111,19 @@ def load_original_state_dict(path: str | Path) -> dict:
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"checkpoint '{path}' is not a readable PyTorch checkpoint ({first})") from None
     return _unwrap(checkpoint, path)
+
+
+def _numpy_safe_globals() -> list:
+    """numpy scalars and dtypes, which training scripts leave in checkpoints (a best score, say):
+    plain data, rebuilt without running code, so allowed beside tensors."""
+    import numpy as np
+
+    try:
+        from numpy._core.multiarray import scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import scalar  # type: ignore[no-redef]
+    dtypes = [type(np.dtype(name)) for name in ("float16", "float32", "float64", "int32", "int64", "bool")]
+    return [scalar, np.dtype, *dtypes]
 
 
 def _unwrap(checkpoint: Any, path: Path) -> dict:

@@ -152,3 +152,29 @@ def test_embed_and_classify_with_converted_model(msclap_original, gpt2_tokenizer
                                  "--format", "json", "--quiet"])
     assert result.exit_code == 0, result.stderr
     assert "dog" in result.stdout and "rain" in result.stdout
+
+
+def test_numpy_scalars_beside_weights_are_accepted(msclap_original, gpt2_tokenizer_dir, tmp_path) -> None:
+    import numpy as np
+
+    checkpoint = torch.load(msclap_original[1], weights_only=True)
+    checkpoint.update(best_score=np.float64(0.25), epoch=np.int64(45))
+    path = tmp_path / "with-numpy.pth"
+    torch.save(checkpoint, path)
+    result = _run("msclap", path, tmp_path / "out", "--tokenizer", gpt2_tokenizer_dir, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["mapped_keys"] > 0
+
+
+def test_hub_release_without_gpt2_tokenizer_offline(msclap_original, tmp_path, monkeypatch) -> None:
+    from clapcli.errors import ModelLoadError
+    from clapcli.models import hub
+    from clapcli.models.msclap.original import ensure_converted
+
+    monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(hub, "fetch_file", lambda ref, name, required=True: msclap_original[1])
+    with pytest.raises(ModelLoadError) as error:
+        ensure_converted(hub.ModelRef("msclap-2023", "microsoft/msclap", False))
+    message = str(error.value)
+    assert "\n" not in message and "GPT-2 tokenizer" in message and "clap convert msclap" in message
+    assert not (tmp_path / "home" / "converted" / "microsoft--msclap" / "config.json").exists()
