@@ -28,7 +28,7 @@ from clapcli.models.base import EmbeddingModel
 from clapcli.models.loading import load_embedding_model as load_model
 
 __all__ = [
-    "Classification", "Embedding", "EmbeddingModel", "Prediction", "classify", "embed_audio", "embed_media",
+    "Classification", "Embedding", "EmbeddingModel", "Prediction", "classify", "embed_audio", "embed_images",
     "embed_text", "load_model",
 ]
 
@@ -61,6 +61,14 @@ def embed_audio(
     """Embed audio (or images, for image-text models). Raises ``InputError`` on a bad input
     unless ``skip_failures``."""
     return _collect(embed_media(model, _sources(model, inputs, sample_rate), normalize, batch_size), skip_failures)
+
+
+def embed_images(
+    model: EmbeddingModel, inputs: Iterable[Any], normalize: bool = True, batch_size: int | None = None,
+    skip_failures: bool = False,
+) -> list[Embedding]:
+    """Embed images (paths or PIL images) with an image-text model such as AltCLIP."""
+    return embed_audio(model, inputs, None, normalize, batch_size, skip_failures)
 
 
 def embed_text(model: EmbeddingModel, texts: Sequence[str], normalize: bool = True) -> list[Embedding]:

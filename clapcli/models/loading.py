@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from pathlib import Path
 from typing import Any
 
 from clapcli.errors import ClapcliError, ModelLoadError, UsageError
@@ -26,11 +27,18 @@ def default_embedding_model() -> str:
 def resolve_embedding_ref(name: str | None) -> ModelRef:
     """The checkpoint to load; original MS-CLAP ``.pth`` files are converted once into the cache."""
     ref = resolve_ref(name or default_embedding_model(), registry.EMBEDDING_ALIASES)
-    try:
-        from clapcli.models.msclap.original import ensure_converted
-    except ImportError:
-        return ref
+    if not _may_be_original_msclap(ref):
+        return ref  # skip importing the MS-CLAP port (seconds of transformers imports) for other models
+    from clapcli.models.msclap.original import ensure_converted
+
     return ensure_converted(ref)
+
+
+def _may_be_original_msclap(ref: ModelRef) -> bool:
+    """Cheap pre-check: a local file or config-less directory, or the original hub repo."""
+    if ref.is_local:
+        return not (Path(ref.location) / "config.json").is_file()
+    return ref.location.lower() == registry.EMBEDDING_ALIASES["msclap"].lower()
 
 
 def load_embedding_model(
