@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from transformers import ClapModel, ClapProcessor, pipeline
-
 from audio_fixtures import noise, speechlike, tone
+from transformers import ClapModel, ClapProcessor, pipeline
 
 LABELS = ["dog barking", "rain on roof", "piano music", "people talking"]
 
