@@ -206,4 +206,5 @@ def report_times(times: dict[str, float], per: int, unit: str = "files") -> None
 
 def report_ratio(name: str, value: float, target: str, ok: bool) -> None:
     """One line per measured ratio, parsed by the tests: ``RATIO <name> <value> target <target> PASS|MISS``."""
-    print(f"RATIO {name:<34} {value:8.3f}  target {target:<10} {'PASS' if ok else 'MISS'}")
+    shown = f"{value:8.3f}" if value == 0 or abs(value) >= 1e-3 else f"{value:8.1e}"
+    print(f"RATIO {name:<34} {shown}  target {target:<10} {'PASS' if ok else 'MISS'}")

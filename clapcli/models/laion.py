@@ -48,11 +48,7 @@ class LaionClap(EmbeddingModel):
         self.fused = bool(network.config.audio_config.enable_fusion)
         # The extractor stacks four mels (HTK filterbank) whenever it truncates by fusion.
         self.stack_four = fe.truncation == "fusion"
-        self.mel_spec = MelSpec(
-            sample_rate=self.sample_rate, n_fft=int(fe.fft_window_size), hop_length=int(fe.hop_length),
-            n_mels=int(fe.feature_size), f_min=float(fe.frequency_min), f_max=float(fe.frequency_max),
-            scale="htk" if self.stack_four else "slaney",
-        )
+        self.mel_spec = mel_spec_for(fe)
         self.embedding_dim = int(network.config.projection_dim)
         if long_audio == "fusion" and not self.fused:
             raise UsageError(f"--long-audio fusion needs a fused checkpoint; '{model_id}' is unfused (use mean)")
@@ -139,6 +135,15 @@ class LaionClap(EmbeddingModel):
     def _longer_flags(self, items: Sequence[AudioItem], owners: list[int]) -> torch.Tensor:
         flags = [items[o].fusion for o in owners]
         return torch.tensor(flags, device=self.device)[:, None]
+
+
+def mel_spec_for(fe: Any) -> MelSpec:
+    """The log-mel settings of a ``ClapFeatureExtractor`` (HTK filterbank when it truncates by fusion)."""
+    return MelSpec(
+        sample_rate=int(fe.sampling_rate), n_fft=int(fe.fft_window_size), hop_length=int(fe.hop_length),
+        n_mels=int(fe.feature_size), f_min=float(fe.frequency_min), f_max=float(fe.frequency_max),
+        scale="htk" if fe.truncation == "fusion" else "slaney",
+    )
 
 
 def _mean_per_owner(embeddings: torch.Tensor, owners: list[int], count: int) -> torch.Tensor:
