@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,12 +15,12 @@ from clapcli.commands.options import (
     InputsArg,
     LongAudioOpt,
     ModelOpt,
-    OutputOpt,
     OverwriteOpt,
     QuantizeOpt,
     QuietOpt,
     WorkersOpt,
 )
+from clapcli.commands.ray_embed import ConcurrencyOpt, EmbedOutputOpt, EngineOpt, ImportOpt, NumGpusOpt
 
 EPILOG = """\
 Examples:
@@ -34,6 +35,10 @@ Examples:
 
   clap embed photos/ --model altclip --output photos.parquet   # image-text models embed images
 
+  clap embed s3://bucket/audio/ --engine ray --output out/   # Ray Data ($RAY_ADDRESS, else local Ray)
+
+  clap embed --import out/ --db library.db                  # load those Parquet shards into a library
+
 Rows keep the input path (or text), duration and model id; .npy gets a FILE.npy.rows.csv beside it
 mapping row numbers to inputs. Embeddings are L2-normalized unless --no-normalize.
 Exit codes: 0 ok, 1 error, 2 usage, 3 some inputs failed (the rest are written).
@@ -46,7 +51,7 @@ def embed(
                                                    show_default=False)] = None,
     text_file: Annotated[str | None, typer.Option("--text-file", help="Texts to embed, one per line (- for stdin).",
                                                   show_default=False)] = None,
-    output: OutputOpt = None,
+    output: EmbedOutputOpt = None,
     fmt: Annotated[str | None, typer.Option(
         "--format", "-f", help="jsonl, json, csv, npy, parquet or safetensors. Default: from --output's extension, "
         "else jsonl.", show_default=False)] = None,
@@ -63,16 +68,27 @@ def embed(
     db: DbOpt = None,
     collection: CollectionOpt = None,
     prune: PruneOpt = False,
+    engine: EngineOpt = "local",
+    num_gpus: NumGpusOpt = 0.0,
+    concurrency: ConcurrencyOpt = 1,
+    import_dir: ImportOpt = None,
 ) -> None:
     """Embed audio/image files and/or texts with a contrastive model."""
     from clapcli.commands.common import FailureLog, ModelOptions, collect_sources, progress_bar
     from clapcli.commands.library import embed_to_library, library_requested
+    from clapcli.commands.ray_embed import run_engine, wants_engine
     from clapcli.core.embed import embed_media, embed_texts
     from clapcli.core.results import FailedInput
     from clapcli.errors import UsageError
     from clapcli.io.readers import read_text_file
     from clapcli.io.writers import EMBEDDING_FORMATS, EmbeddingWriter, format_from_path
 
+    if wants_engine(engine, import_dir):  # a Ray Data job, or loading its shards into --db
+        run_engine(inputs, bool(text or text_file), output, fmt, normalize,
+                   ModelOptions(model, device, dtype, quantize, long_audio), batch_size, quiet, overwrite, engine,
+                   num_gpus, concurrency, import_dir, db, collection)
+        return
+    output = Path(output) if output is not None else None  # type: ignore[assignment]
     if library_requested(db, collection, prune):  # into the library (clap retrieve) instead of a file
         options = ModelOptions(model, device, dtype, quantize, long_audio)
         embed_to_library(inputs, bool(text or text_file), output, fmt, db, collection, prune, options, batch_size,

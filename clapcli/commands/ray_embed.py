@@ -1,0 +1,116 @@
+"""``clap embed --engine ray`` and ``clap embed --import``: option types and the two runs (thin; the work is in
+``clapcli.core.ray_engine`` and ``clapcli.core.shards``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+ENGINES = ("local", "ray")
+SHOWN_FAILURES = 50  # failures named on stderr; all of them are in DIR/_errors/
+
+EmbedOutputOpt = Annotated[
+    str | None,
+    typer.Option("--output", "-o", help="Write to FILE (format from its extension) instead of stdout. With "
+                 "--engine ray: a directory or URI (s3://...) of Parquet shards.", show_default=False),
+]
+EngineOpt = Annotated[
+    str, typer.Option("--engine", help="local (this process) or ray (Ray Data on $RAY_ADDRESS, else a local Ray; "
+                      "needs clapcli[ray]).")
+]
+NumGpusOpt = Annotated[float, typer.Option("--num-gpus", min=0, help="--engine ray: GPUs per model actor.")]
+ConcurrencyOpt = Annotated[
+    int, typer.Option("--concurrency", min=1, help="--engine ray: model actors (one model load each).")
+]
+ImportOpt = Annotated[
+    str | None,
+    typer.Option("--import", help="Load Parquet shards (an --engine ray output DIR, or a .parquet from embed) "
+                 "into --db/--collection instead of embedding.", show_default=False),
+]
+
+
+def wants_engine(engine: str, import_dir: str | None) -> bool:
+    """True when this module, not the local embed run, handles the command."""
+    if engine not in ENGINES:
+        from clapcli.errors import UsageError
+
+        raise UsageError(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
+    return engine == "ray" or import_dir is not None
+
+
+def run_engine(
+    inputs: list[str] | None, has_texts: bool, output: str | None, fmt: str | None, normalize: bool,
+    model_options: Any, batch_size: int | None, quiet: bool, overwrite: bool, engine: str, num_gpus: float,
+    concurrency: int, import_dir: str | None, db: Path | None, collection: str | None,
+) -> None:
+    if import_dir is not None:
+        _import(import_dir, inputs, has_texts, output, engine, db, collection, quiet)
+    else:
+        _embed_ray(inputs, has_texts, output, fmt, normalize, model_options, batch_size, quiet, overwrite,
+                   num_gpus, concurrency, db, collection)
+
+
+def _embed_ray(
+    inputs: list[str] | None, has_texts: bool, output: str | None, fmt: str | None, normalize: bool,
+    model_options: Any, batch_size: int | None, quiet: bool, overwrite: bool, num_gpus: float, concurrency: int,
+    db: Path | None, collection: str | None,
+) -> None:
+    from clapcli.console import info, stderr_is_terminal
+    from clapcli.core.ray_engine import ModelSpec, RayOptions, embed_with_ray, require_ray
+    from clapcli.errors import UsageError
+
+    if has_texts:
+        raise UsageError("--engine ray embeds files; embed --text with the local engine")
+    if db is not None or collection is not None:
+        raise UsageError("--engine ray writes shards to --output DIR; load them with 'clap embed --import DIR --db'")
+    if not inputs or "-" in inputs:
+        raise UsageError("--engine ray needs input directories, files or URIs (s3://...) on the command line")
+    if output is None:
+        raise UsageError("--engine ray writes Parquet shards: give --output DIR (or s3://bucket/prefix)")
+    if fmt not in (None, "parquet"):
+        raise UsageError(f"--engine ray writes Parquet shards; --format {fmt} is not available with it")
+    require_ray()
+    spec = ModelSpec(model_options.model, model_options.device or "auto", model_options.dtype,
+                     model_options.quantize, model_options.long_audio, normalize, batch_size)
+    options = RayOptions(concurrency, num_gpus, progress=not quiet and stderr_is_terminal())
+    summary = embed_with_ray(inputs, output, spec, options, overwrite, name_failures=SHOWN_FAILURES)
+    _report_failures(summary.failures, summary.failed, output)
+    info(f"{summary.written} embeddings written to {output}" + (f", {summary.failed} failed" if summary.failed
+                                                                  else ""), quiet and not summary.failed)
+    if summary.failed:
+        from clapcli.errors import EXIT_PARTIAL
+
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _report_failures(shown: list, total: int, output: str) -> None:
+    from clapcli.console import info, input_failed
+
+    for failure in shown:
+        input_failed(failure.source, failure.reason)
+    if total > len(shown):
+        info(f"... and {total - len(shown)} more failed inputs: see {output.rstrip('/')}/_errors/")
+
+
+def _import(
+    import_dir: str, inputs: list[str] | None, has_texts: bool, output: str | None, engine: str, db: Path | None,
+    collection: str | None, quiet: bool,
+) -> None:
+    from clapcli.commands.common import progress_bar
+    from clapcli.commands.library import DEFAULT_COLLECTION
+    from clapcli.console import info
+    from clapcli.core.shards import import_shards
+    from clapcli.errors import UsageError
+    from clapcli.store import open_store
+
+    if inputs or has_texts or output is not None or engine != "local":
+        raise UsageError("--import loads existing shards into --db; drop the inputs, --text, --output and --engine")
+    name = collection or DEFAULT_COLLECTION
+    with open_store(db) as store:
+        with progress_bar(None, "importing", quiet) as advance:
+            summary = import_shards(import_dir, store, name, on_progress=advance)
+    skipped = f" ({summary.skipped_texts} text rows skipped)" if summary.skipped_texts else ""
+    info(f"{store.path} '{name}': {summary.imported} rows imported from {summary.shards} shards{skipped}; "
+         f"{summary.total} files in the collection", quiet)
