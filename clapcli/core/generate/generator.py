@@ -255,11 +255,34 @@ class Generator:
         return pipe.mel_spectrogram_to_waveform(mel)[:, :keep]
 
     def _encode(self, prompts: list[str], settings: GenerationSettings, guided: bool):
+        """Prompt conditioning for the batch, each prompt encoded on its own.
+
+        Encoding a batch together pads the T5 tokens to the longest prompt, and GPT-2 then sees the
+        padding at shifted positions: a prompt's audio would depend on its neighbours. Encoding each
+        prompt alone (cheap next to denoising) keeps every result equal to a single-prompt run; only the
+        T5 states are padded afterwards, under an attention mask, for the batched UNet."""
+        parts = [self._encode_one(prompt, settings, guided) for prompt in prompts]
+        if len(parts) == 1:
+            return parts[0]
+        halves = 2 if guided else 1
+        embeds, masks, generated = [], [], []
+        for half in range(halves):  # guided batches are [all negatives, all positives], like the pipeline
+            for prompt_embeds, mask, gen in parts:
+                size = prompt_embeds.shape[0] // halves
+                embeds.append(prompt_embeds[half * size:(half + 1) * size])
+                masks.append(mask[half * size:(half + 1) * size])
+                generated.append(gen[half * size:(half + 1) * size])
+        length = max(e.shape[1] for e in embeds)
+        embeds = [torch.nn.functional.pad(e, (0, 0, 0, length - e.shape[1])) for e in embeds]
+        masks = [torch.nn.functional.pad(m, (0, length - m.shape[1])) for m in masks]
+        return torch.cat(embeds), torch.cat(masks), torch.cat(generated)
+
+    def _encode_one(self, prompt: str, settings: GenerationSettings, guided: bool):
         tokens = settings.max_new_tokens or (TTS_MAX_NEW_TOKENS if self.is_tts else None)
-        negative = [settings.negative] * len(prompts) if guided and settings.negative else None
-        transcription = [settings.transcription] * len(prompts) if self.is_tts else None
+        negative = [settings.negative] if guided and settings.negative else None
+        transcription = [settings.transcription] if self.is_tts else None
         try:
-            return self.pipe.encode_prompt(list(prompts), self.device, settings.candidates, guided,
+            return self.pipe.encode_prompt([prompt], self.device, settings.candidates, guided,
                                            transcription=transcription, negative_prompt=negative,
                                            max_new_tokens=tokens)
         except (ImportError, RuntimeError) as exc:
