@@ -1,0 +1,69 @@
+"""Pieces of the Ray engine that need no Ray: decoding from bytes, CPU sharing, and --import of shards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from clapcli.audio.decode import load_audio
+from clapcli.core.ray_engine import RayOptions, decode_bytes, fit_to_cluster
+from clapcli.errors import InputError, UsageError
+
+
+def test_decode_from_bytes_equals_decoding_the_file(audio_files: dict[str, Path]) -> None:
+    for name, path in audio_files.items():  # m4a goes through the temp-file (PyAV) fallback
+        expected = load_audio(path, 48000).samples
+        got = decode_bytes(path.read_bytes(), str(path), 48000)
+        assert got.dtype == np.float32 and np.array_equal(got, expected), name
+
+
+def test_decode_from_bytes_fails_with_the_local_messages(broken_files: dict[str, Path]) -> None:
+    for name, path in broken_files.items():
+        with pytest.raises(InputError) as local:
+            load_audio(path, 48000)
+        with pytest.raises(InputError) as remote:
+            decode_bytes(path.read_bytes(), str(path), 48000)
+        assert str(remote.value) == str(local.value), name
+
+
+def test_cpu_actors_leave_room_for_decoding() -> None:
+    # 2 actors x 1 CPU on a 2-CPU Ray would starve the decode tasks and hang.
+    fitted = fit_to_cluster(RayOptions(concurrency=2), 2.0)
+    assert fitted.concurrency * fitted.num_cpus + fitted.decode_cpus <= 2.0
+    assert fitted.num_cpus == 0.75
+    assert fit_to_cluster(RayOptions(concurrency=2), 16.0).num_cpus == 1.0
+    assert fit_to_cluster(RayOptions(concurrency=4, num_gpus=1), 2.0).num_cpus == 1.0  # GPU actors: untouched
+    with pytest.raises(UsageError, match="--concurrency 40"):
+        fit_to_cluster(RayOptions(concurrency=40), 2.0)
+
+
+def test_import_of_a_local_parquet_file(cli, tiny_clap: Path, audio_files: dict[str, Path], tmp_path: Path) -> None:
+    from clapcli.store import open_store
+
+    inputs = [str(audio_files[k]) for k in ("flac", "ogg", "wav_8k")]
+    out = tmp_path / "e.parquet"
+    assert cli(["embed", *inputs, "-m", tiny_clap, "-o", out, "--text", "a dog"]).exit_code == 0
+    db = tmp_path / "lib.db"
+    for _ in range(2):  # a second import upserts the same rows, never duplicates them
+        result = cli(["embed", "--import", out, "--db", db, "--collection", "c"])
+        assert result.exit_code == 0, result.stderr
+        message = " ".join(result.stderr.split())  # rich wraps long lines
+        assert "'c': 3 rows imported from 1 shards (1 text rows skipped); 3 files in the collection" in message
+    table = pq.read_table(out).to_pylist()
+    with open_store(db) as store:
+        collection = store.collection("c", create=False)
+        assert collection.count() == 3
+        assert collection.model_id == table[1]["model"]
+        for row in table[1:]:
+            stored = collection.vector_for(str(Path(row["path"]).resolve()))
+            np.testing.assert_allclose(stored, np.asarray(row["embedding"], np.float32), atol=1e-7)
+
+
+def test_import_refuses_missing_shards_and_extra_arguments(cli, tmp_path: Path) -> None:
+    result = cli(["embed", "--import", tmp_path / "nothing", "--db", tmp_path / "lib.db"])
+    assert result.exit_code == 2 and "no Parquet shards there" in result.stderr
+    result = cli(["embed", "a.wav", "--import", tmp_path, "--db", tmp_path / "lib.db"])
+    assert result.exit_code == 2 and "drop the inputs" in result.stderr
