@@ -74,8 +74,9 @@ def retrieve(
 ) -> None:
     """Search audio by text or by example, or rank captions for audio, with cosine similarity."""
     from clapcli.commands.common import FailureLog, ModelOptions
-    from clapcli.core.retrieve import LazyModel, parse_queries
+    from clapcli.core.retrieve import LazyModel, parse_queries, search_captions, search_file, search_library
     from clapcli.errors import InputError, UsageError
+    from clapcli.io.readers import read_text_file
     from clapcli.io.writers import RecordOutput, check_output_path, default_record_format
 
     if captions is not None and embeddings is not None:
@@ -94,12 +95,15 @@ def retrieve(
         check_output_path(output, overwrite)  # fail before loading a model, not after searching
     lazy = LazyModel(lambda name: ModelOptions(name, device, dtype, None, long_audio).load(), model)
     if captions is not None:
-        results, failed = _search_captions(parsed, captions, lazy, top_k)
+        lines = read_text_file(captions, "captions")
+        if not lines:
+            raise UsageError(f"captions file '{captions}' has no captions")
+        results, failed = search_captions(parsed, lines, lazy, top_k)
     elif embeddings is not None:
-        results, failed = _search_file(parsed, embeddings, lazy, top_k)
+        results, failed = search_file(parsed, embeddings, lazy, top_k)
     else:
-        results, failed = _search_library(parsed, db, collection or DEFAULT_COLLECTION, lazy, top_k,
-                                          approximate, nprobe, rebuild_index)
+        results, failed = search_library(parsed, db, collection or DEFAULT_COLLECTION, lazy, top_k,
+                                         approximate, nprobe, rebuild_index)
     if failed and not results:
         raise InputError(f"{failed[0].source}: {failed[0].reason}")
     sink = RecordOutput(fmt, output, overwrite, columns)
@@ -113,64 +117,6 @@ def retrieve(
     for failure in failed:
         failures.add(failure)
     failures.exit_if_any(len(results), "queries searched", quiet=True)
-
-
-def _search_captions(parsed, captions: str, lazy, top_k: int):
-    from clapcli.core.retrieve import QueryResult, embed_queries, search_labels
-    from clapcli.core.text import encode_texts
-    from clapcli.errors import UsageError
-    from clapcli.io.readers import read_text_file
-
-    texts = [q.raw for q in parsed if q.kind == "text"]
-    if texts:
-        raise UsageError(f"--captions ranks captions for audio files; '{texts[0]}' is not an existing file")
-    lines = read_text_file(captions, "captions")
-    if not lines:
-        raise UsageError(f"captions file '{captions}' has no captions")
-    matrix = encode_texts(lazy.get(), lines)  # once per run, whatever the number of queries
-    embedded, failed = embed_queries(parsed, lazy)
-    found = search_labels(lines, matrix, _stack(embedded, matrix.shape[1]), top_k)
-    return [QueryResult(q, hits) for (q, _), hits in zip(embedded, found, strict=True)], failed
-
-
-def _search_file(parsed, path: Path, lazy, top_k: int):
-    from clapcli.core.retrieve import QueryResult, check_same_model, embed_queries, search_labels
-    from clapcli.errors import UsageError
-    from clapcli.store.files import load_embedding_file
-
-    table = load_embedding_file(path)
-    if len(table.models) > 1:
-        raise UsageError(f"--embeddings {path} mixes models ({', '.join(sorted(table.models))}); "
-                         "search a file made with one model")
-    if lazy.name is None and table.models:
-        lazy.name = next(iter(table.models))
-    if table.models:
-        check_same_model(lazy.get(), next(iter(table.models)), None, f"--embeddings {path}")
-    embedded, failed = embed_queries(parsed, lazy)
-    found = search_labels(table.labels, table.vectors, _stack(embedded, lazy.get().embedding_dim), top_k)
-    return [QueryResult(q, hits) for (q, _), hits in zip(embedded, found, strict=True)], failed
-
-
-def _search_library(parsed, db: Path | None, name: str, lazy, top_k: int, approximate: bool,
-                    nprobe: int | None, rebuild: bool):
-    from clapcli.core.retrieve import QueryResult, check_same_model, embed_queries, search_collection, stored_vector
-    from clapcli.store import open_store
-
-    with open_store(db, create=False) as store:
-        target = store.collection(name, create=False)
-        if lazy.name is not None:  # an explicit --model must be the collection's
-            check_same_model(lazy.get(), target.model_id, target.dim, f"collection '{name}' in {store.path}")
-        else:
-            lazy.name = target.model_id
-        embedded, failed = embed_queries(parsed, lazy, stored_vector(target))
-        found = search_collection(target, _stack(embedded, target.dim), top_k, approximate, nprobe, rebuild)
-    return [QueryResult(q, hits) for (q, _), hits in zip(embedded, found, strict=True)], failed
-
-
-def _stack(embedded, dim: int):
-    import numpy as np
-
-    return np.stack([v for _, v in embedded]) if embedded else np.zeros((0, dim), np.float32)
 
 
 def register(app: typer.Typer) -> None:

@@ -74,6 +74,19 @@ class LazyModel:
         self.name = name
         self._model: EmbeddingModel | None = None
 
+    @classmethod
+    def of(cls, model: EmbeddingModel | str | None, loader: ModelLoader | None = None) -> LazyModel:
+        """From an already loaded model, or a model name loaded on first use."""
+        if isinstance(model, EmbeddingModel):
+            lazy = cls(lambda name: model, model.model_id)
+            lazy._model = model
+            return lazy
+        if loader is None:
+            from clapcli.models.loading import load_embedding_model
+
+            loader = load_embedding_model
+        return cls(loader, model)
+
     def get(self) -> EmbeddingModel:
         if self._model is None:
             self._model = self.loader(self.name)
@@ -164,3 +177,84 @@ def search_labels(labels: list[str], matrix: np.ndarray, vectors: np.ndarray, k:
                          "use the model that made them (--model)")
     scores, rows = exact_top_k(normalize(matrix), vectors, k)
     return [hits_from(s, r, labels=labels) for s, r in zip(scores, rows, strict=True)]
+
+
+def search_captions(
+    parsed: Sequence[Query], lines: list[str], lazy: LazyModel, top_k: int,
+) -> tuple[list[QueryResult], list[FailedInput]]:
+    """Audio -> text: rank ``lines`` for each media query; the captions are embedded once."""
+    from clapcli.core.text import encode_texts
+
+    texts = [q.raw for q in parsed if q.kind == "text"]
+    if texts:
+        raise UsageError(f"--captions ranks captions for audio files; '{texts[0]}' is not an existing file")
+    if not lines:
+        raise UsageError("the captions file has no captions")
+    matrix = encode_texts(lazy.get(), lines)  # once per run, whatever the number of queries
+    embedded, failed = embed_queries(parsed, lazy)
+    found = search_labels(lines, matrix, _stack(embedded, matrix.shape[1]), top_k)
+    return [QueryResult(q, hits) for (q, _), hits in zip(embedded, found, strict=True)], failed
+
+
+def search_file(
+    parsed: Sequence[Query], path: Path, lazy: LazyModel, top_k: int,
+) -> tuple[list[QueryResult], list[FailedInput]]:
+    """Search the rows of a ``clap embed`` output file, with the model that wrote it."""
+    from clapcli.store.files import load_embedding_file
+
+    table = load_embedding_file(path)
+    if len(table.models) > 1:
+        raise UsageError(f"--embeddings {path} mixes models ({', '.join(sorted(table.models))}); "
+                         "search a file made with one model")
+    if lazy.name is None and table.models:
+        lazy.name = next(iter(table.models))
+    if table.models:
+        check_same_model(lazy.get(), next(iter(table.models)), None, f"--embeddings {path}")
+    embedded, failed = embed_queries(parsed, lazy)
+    found = search_labels(table.labels, table.vectors, _stack(embedded, lazy.get().embedding_dim), top_k)
+    return [QueryResult(q, hits) for (q, _), hits in zip(embedded, found, strict=True)], failed
+
+
+def search_library(
+    parsed: Sequence[Query], db: Path | None, name: str, lazy: LazyModel, top_k: int, approximate: bool = False,
+    nprobe: int | None = None, rebuild: bool = False,
+) -> tuple[list[QueryResult], list[FailedInput]]:
+    """Search a library collection with its own model (an explicit, different one is refused)."""
+    from clapcli.store import open_store
+
+    with open_store(db, create=False) as store:
+        target = store.collection(name, create=False)
+        if lazy.name is not None:  # an explicit --model must be the collection's
+            check_same_model(lazy.get(), target.model_id, target.dim, f"collection '{name}' in {store.path}")
+        else:
+            lazy.name = target.model_id
+        embedded, failed = embed_queries(parsed, lazy, stored_vector(target))
+        found = search_collection(target, _stack(embedded, target.dim), top_k, approximate, nprobe, rebuild)
+    return [QueryResult(q, hits) for (q, _), hits in zip(embedded, found, strict=True)], failed
+
+
+def _stack(embedded: list[tuple[Query, np.ndarray]], dim: int) -> np.ndarray:
+    return np.stack([v for _, v in embedded]) if embedded else np.zeros((0, dim), np.float32)
+
+
+def retrieve(
+    queries: Sequence[str], *, model: EmbeddingModel | str | None = None, db: str | Path | None = None,
+    collection: str = "default", embeddings: str | Path | None = None, captions: Sequence[str] | None = None,
+    k: int = 10, approximate: bool = False, as_text: bool = False, skip_failures: bool = False,
+) -> list[QueryResult]:
+    """The library form of ``clap retrieve``: one ``QueryResult`` (best hits first) per query.
+
+    Searches ``captions`` if given, else the ``embeddings`` file if given, else the library ``db``
+    (default ``$CLAPCLI_HOME/library.db``). Raises ``InputError`` for an unusable audio query
+    unless ``skip_failures``."""
+    parsed = parse_queries(queries, as_text)
+    lazy = LazyModel.of(model)
+    if captions is not None:
+        results, failed = search_captions(parsed, list(captions), lazy, k)
+    elif embeddings is not None:
+        results, failed = search_file(parsed, Path(embeddings), lazy, k)
+    else:
+        results, failed = search_library(parsed, None if db is None else Path(db), collection, lazy, k, approximate)
+    if failed and not skip_failures:
+        raise InputError(f"{failed[0].source}: {failed[0].reason}")
+    return results

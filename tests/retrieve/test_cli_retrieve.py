@@ -257,3 +257,17 @@ def test_default_library_under_clapcli_home(tmp_path: Path, sounds: Path, tiny_c
     result = cli(["retrieve", "beep", "--collection", "tones", "-f", "csv"])
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip().splitlines()[1].endswith("a440.wav")
+
+
+def test_library_function_matches_the_cli(shared_library, loaded_clap, cli) -> None:
+    from clapcli.core.retrieve import retrieve
+
+    db, folder = shared_library
+    results = retrieve(["rain", str(folder / "low.wav")], model=loaded_clap, db=db, k=3)
+    assert [r.query.kind for r in results] == ["text", "media"]
+    for result in results:
+        printed = json.loads(cli(["retrieve", result.query.raw, "--db", db, "-k", "3", "-f", "json"]).stdout)
+        assert [h.path for h in result.hits] == [h["path"] for h in printed]
+        np.testing.assert_allclose([h.score for h in result.hits], [h["score"] for h in printed], atol=1e-6)
+    captions = retrieve([str(folder / "low.wav")], model=loaded_clap, captions=["rain", "a low hum", "piano"], k=2)
+    assert len(captions[0].hits) == 2 and {h.path for h in captions[0].hits} <= {"rain", "a low hum", "piano"}
