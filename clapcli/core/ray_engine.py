@@ -29,7 +29,11 @@ from clapcli.core.shards import ERRORS_DIR, SHARD_PREFIX, filesystem_for, is_uri
 from clapcli.errors import ClapcliError, InputError, OutputError, UsageError, missing_extra
 
 DECODE_ROWS = 8  # files per decode task call: small, decoded audio is big (~2 MB per 10 s clip)
-EMBED_ROWS = 32  # files per actor call; the actor batches them by model windows like the local engine
+# Files per actor call (the actor then batches them by model windows like the local engine). Ray hands an
+# actor one call's worth at a time, so small calls spread a few hundred files over all actors; GPU actors
+# take more per call to fill their larger batches.
+EMBED_ROWS_CPU = 8
+EMBED_ROWS_GPU = 64
 
 
 @dataclass(frozen=True)
@@ -402,9 +406,10 @@ def _pipeline(ray: Any, inputs: list[str], sample_rate: int, spec: ModelSpec, op
         decode_batch, fn_kwargs={"sample_rate": sample_rate}, batch_format="pyarrow", batch_size=DECODE_ROWS,
         num_cpus=options.decode_cpus,
     )
+    rows = EMBED_ROWS_GPU if options.num_gpus > 0 else EMBED_ROWS_CPU
     return dataset.map_batches(
         EmbedActor, fn_constructor_kwargs={"spec": spec, "num_cpus": options.num_cpus}, batch_format="pyarrow",
-        batch_size=EMBED_ROWS, compute=ray.data.ActorPoolStrategy(size=options.concurrency),
+        batch_size=rows, compute=ray.data.ActorPoolStrategy(size=options.concurrency),
         num_gpus=options.num_gpus, num_cpus=options.num_cpus,
     )
 
