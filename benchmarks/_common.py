@@ -176,16 +176,25 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
+# CPU seconds (all threads of this process) per side, from the last ``interleaved`` call: on a shared
+# machine they show the work each side does, which bursts of load from other processes barely change.
+CPU_TIMES: dict[str, float] = {}
+
+
 def interleaved(sides: dict[str, Callable[[], object]], repeats: int) -> tuple[dict[str, float], dict[str, object]]:
-    """Run every side ``repeats`` times, alternating, and return median seconds and last results.
+    """Run every side ``repeats`` times, alternating, and return median wall seconds and last results.
 
     Alternating sides within one run means a burst of load from other processes hits both."""
     times: dict[str, list[float]] = {name: [] for name in sides}
+    cpu: dict[str, list[float]] = {name: [] for name in sides}
     results: dict[str, object] = {}
     for _ in range(repeats):
         for name, fn in sides.items():
+            start_cpu = time.process_time()
             seconds, results[name] = timed(fn)
+            cpu[name].append(time.process_time() - start_cpu)
             times[name].append(seconds)
+    CPU_TIMES.update({name: statistics.median(values) for name, values in cpu.items()})
     return {name: statistics.median(values) for name, values in times.items()}, results
 
 
@@ -201,7 +210,12 @@ def report_header(title: str, args: argparse.Namespace, extra: str = "") -> None
 
 def report_times(times: dict[str, float], per: int, unit: str = "files") -> None:
     for name, seconds in times.items():
-        print(f"time  {name:<28} {seconds:8.3f} s  ({per / seconds:7.2f} {unit}/s)")
+        cpu = f"  cpu {CPU_TIMES[name]:8.3f} s" if name in CPU_TIMES else ""
+        print(f"time  {name:<30} {seconds:8.3f} s  ({per / seconds:7.2f} {unit}/s){cpu}")
+
+
+def cpu_ratio(slow: str, fast: str) -> float:
+    return CPU_TIMES[slow] / CPU_TIMES[fast]
 
 
 def report_ratio(name: str, value: float, target: str, ok: bool) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from _common import (
+    cpu_ratio,
     interleaved,
     model_dir,
     parser,
@@ -100,6 +101,9 @@ def main() -> None:
                  times["model card + inference_mode"] / times["clapcli embed"], "(info)", True)
     overhead = times["clapcli embed"] / times["forward alone (same batches)"]
     report_ratio("embed_time_over_forward_alone", overhead, "<= 1.25", overhead <= 1.25)
+    report_ratio("embed_speedup_vs_card_cpu_time", cpu_ratio("model card loop", "clapcli embed"), "(info)", True)
+    cpu = cpu_ratio("clapcli embed", "forward alone (same batches)")
+    report_ratio("embed_cpu_over_forward_cpu", cpu, "(info)", True)
     if args.sweep:
         sweep(model, features, [int(b) for b in args.sweep.split(",")], args.repeats)
 

@@ -1,0 +1,49 @@
+"""The benchmark scripts run end to end on the tiny model and print their ratio lines.
+
+No wall times are asserted (the machine is shared); only that each script completes and reports.
+They run in this process (shared imports, the session's tiny model) except where the script itself
+spawns fresh processes (startup, memory).
+"""
+
+from __future__ import annotations
+
+import re
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+RATIO = re.compile(r"^RATIO (\S+)\s+(\S+)\s+target .+ (PASS|MISS)$", re.M)
+
+SCRIPTS = {
+    "bench_features.py": (["--files", "2"], {"features_speedup_1thread", "features_max_diff_db"}),
+    "bench_classify.py": (["--files", "2", "--labels", "3"], {"classify_speedup", "classify_top1_agreement"}),
+    "bench_embed.py": (["--files", "2", "--sweep", "1,2"], {"embed_speedup_vs_card", "embed_time_over_forward_alone"}),
+    "bench_cpu_precision.py": (["--files", "1"], {"audio_bfloat16_min_cosine", "audio_int8_min_cosine",
+                                                  "text_int8_speedup"}),
+    "bench_startup.py": (["--labels", "3"], {"help_seconds", "help_imports_torch", "classify_one_file_over_script"}),
+    "bench_memory.py": (["--files", "4"], {"memory_peak_ratio"}),
+}
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory, tiny_clap: Path) -> Path:
+    """A benchmark cache dir whose tiny model is the session's (built once)."""
+    directory = tmp_path_factory.mktemp("bench-work")
+    (directory / "tiny-clap").symlink_to(tiny_clap)
+    return directory
+
+
+@pytest.mark.parametrize("script", list(SCRIPTS))
+def test_benchmark_script_reports_ratios(script: str, work: Path, capsys: pytest.CaptureFixture,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    extra, expected = SCRIPTS[script]
+    argv = [script, "--tiny", "--repeats", "1", "--seconds", "1", "--work", str(work), *extra]
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    runpy.run_path(str(BENCHMARKS / script), run_name="__main__")
+    printed = capsys.readouterr().out
+    reported = {name for name, _, _ in RATIO.findall(printed)}
+    assert expected <= reported, printed
