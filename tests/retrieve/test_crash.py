@@ -85,3 +85,39 @@ def test_two_concurrent_writers(db_path: Path) -> None:
         assert collection.hashes()["/c/599.wav"] == "h599"
         stored = collection.load_matrix()
         assert stored.vectors.shape == (1000, 8) and len(set(stored.ids.tolist())) == 1000
+
+
+def test_killed_clap_embed_db_resumes_without_duplicates(tmp_path: Path, tiny_clap: Path) -> None:
+    """The real command: SIGKILL once the first batch is committed, then run it again."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from audio_fixtures import tone, write_soundfile
+
+    from .conftest import REPO
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for i in range(48):
+        write_soundfile(folder / f"{i:02d}.wav", tone(0.2, 16_000, 200 + 20 * i), 16_000)
+    db = tmp_path / "library.db"
+    command = [sys.executable, "-m", "clapcli", "embed", str(folder), "--db", str(db), "--model", str(tiny_clap),
+               "--batch-size", "1", "--workers", "1", "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if db.exists() and check_db(db)[0] >= 32:  # the first batch is in; the rest is in flight
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    rows, distinct = check_db(db)
+    assert rows == distinct and rows in (32, 48)
+
+    resumed = subprocess.run(command[:-1], env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{48 - rows} added, 0 updated, {rows} unchanged" in resumed.stderr
+    assert check_db(db) == (48, 48)
