@@ -333,7 +333,10 @@ def embed_with_ray(
 ) -> RayRunSummary:
     """Embed every audio file under ``inputs`` into Parquet shards in ``output``; failed inputs go to
     ``output/_errors/``. Connects to ``$RAY_ADDRESS`` when set, else starts a local Ray."""
+    from clapcli.models.loading import default_embedding_model
+
     ray = require_ray()
+    spec = replace(spec, name=spec.name or default_embedding_model())  # actors must not read their own env
     sample_rate = _probe_model(spec)
     prepare_output(output, overwrite)
     _init_ray(ray, options.progress)
@@ -381,8 +384,10 @@ def _init_ray(ray: Any, progress: bool) -> None:
     import logging
 
     if not ray.is_initialized():
-        # ray.init() honours RAY_ADDRESS (an existing cluster); without it, a local Ray on this machine.
-        ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+        if os.environ.get("RAY_ADDRESS"):  # an existing cluster (ray.init reads the variable); no local settings
+            ray.init(logging_level=logging.WARNING)
+        else:  # a local Ray on this machine, quiet
+            ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # per-dataset INFO lines are noise on stderr
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = progress

@@ -16,7 +16,7 @@ pytest.importorskip("ray.data", reason="needs the optional extra: pip install 'c
 def jobs(ray_local, cli_module, tiny_clap: Path, ray_inputs: dict[str, Path], tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("ray-out")
     directory = ray_inputs["flac"].parent
-    ray_run = cli_module(["embed", directory, "--engine", "ray", "--concurrency", "2", "-m", tiny_clap,
+    ray_run = cli_module(["embed", directory, "--engine", "ray", "--concurrency", "1", "-m", tiny_clap,
                           "--output", root / "shards", "--format", "parquet"])
     local_run = cli_module(["embed", directory, "-m", tiny_clap, "--output", root / "local.parquet"])
     return {"ray": ray_run, "local": local_run, "shards": root / "shards", "local_file": root / "local.parquet",
