@@ -89,3 +89,10 @@ def run():
         return runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture(scope="package")
+def tiny_tts(tmp_path_factory: pytest.TempPathFactory, one_thread) -> Path:
+    from tiny_audioldm2 import build_tiny_tts
+
+    return build_tiny_tts(tmp_path_factory.mktemp("generate") / "tiny-tts")

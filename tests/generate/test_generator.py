@@ -146,18 +146,3 @@ def test_not_a_pipeline(tmp_path: Path):
 def test_missing_directory():
     with pytest.raises(ModelLoadError, match="does not exist"):
         open_generator("./no/such/model", device="cpu")
-
-
-def test_tts_checkpoint_without_phonemizer(tmp_path: Path, tiny_audioldm2: Path, monkeypatch):
-    import importlib.util
-
-    index = json.loads((tiny_audioldm2 / "model_index.json").read_text())
-    index["text_encoder_2"] = ["transformers", "VitsModel"]
-    index["tokenizer_2"] = ["transformers", "VitsTokenizer"]
-    (tmp_path / "model_index.json").write_text(json.dumps(index))
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "phonemizer" else real(name, *a))
-    with pytest.raises(MissingDependencyError, match=r"pip install 'clapcli\[tts\]'"):
-        open_generator(str(tmp_path), device="cpu")
-
-

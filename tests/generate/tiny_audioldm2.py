@@ -112,3 +112,48 @@ def build_tiny_audioldm2(path: Path, seed: int = 0) -> Path:
     components = build_components(path.parent / f"_{path.name}_tok", seed)
     AudioLDM2Pipeline(**components).save_pretrained(path)
     return path
+
+
+VITS_DIM = 16
+VITS_MAX_LENGTH = 24
+VITS_SYMBOLS = list(" abcdefghijklmnopqrstuvwxyz',.!?")
+
+
+def build_tiny_tts(path: Path, seed: int = 0) -> Path:
+    """A tiny text-to-speech AudioLDM 2 (``anhnct/audioldm2_gigaspeech`` layout): VITS text encoder.
+
+    Its tokenizer maps characters (``phonemize=False``): the real ones phonemize with phonemizer."""
+    import torch
+    from diffusers import AudioLDM2Pipeline, AudioLDM2ProjectionModel, AudioLDM2UNet2DConditionModel
+    from transformers import GPT2Config, GPT2Model, VitsConfig, VitsModel, VitsTokenizer
+
+    components = build_components(path.parent / f"_{path.name}_tok", seed)
+    vocab = path.parent / f"_{path.name}_vits_vocab.json"
+    # The pipeline marks the end of the phonemes with id 182, so the vocabulary must reach it.
+    symbols = {s: i for i, s in enumerate(["<pad>", *VITS_SYMBOLS])}
+    symbols.update({f"<x{i}>": i for i in range(len(symbols), 200)})
+    vocab.write_text(json.dumps(symbols))
+    tokenizer_2 = VitsTokenizer(str(vocab), phonemize=False, add_blank=False, normalize=True, pad_token="<pad>",
+                                unk_token="<pad>", model_max_length=VITS_MAX_LENGTH)
+    torch.manual_seed(seed + 1)
+    vits = VitsModel(VitsConfig(
+        vocab_size=200, hidden_size=VITS_DIM, num_hidden_layers=1, num_attention_heads=2, ffn_dim=16, flow_size=8,
+        spectrogram_bins=9, upsample_initial_channel=8, upsample_rates=[2], upsample_kernel_sizes=[4],
+        resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1]], duration_predictor_filter_channels=8,
+        prior_encoder_num_wavenet_layers=1, posterior_encoder_num_wavenet_layers=1, duration_predictor_num_flows=1,
+        prior_encoder_num_flows=1, depth_separable_num_layers=1))
+    components.update(
+        text_encoder_2=vits.eval(), tokenizer_2=tokenizer_2,
+        projection_model=AudioLDM2ProjectionModel(text_encoder_dim=CLAP_DIM, text_encoder_1_dim=VITS_DIM,
+                                                  langauge_model_dim=LM_DIM, use_learned_position_embedding=True,
+                                                  max_seq_length=VITS_MAX_LENGTH).eval(),
+        language_model=GPT2Model(GPT2Config(n_embd=LM_DIM, n_head=2, n_layer=1, n_positions=600, vocab_size=64,
+                                            max_new_tokens=8, bos_token_id=0, eos_token_id=0)).eval(),
+        unet=AudioLDM2UNet2DConditionModel(
+            sample_size=16, in_channels=4, out_channels=4, block_out_channels=(8, 16), layers_per_block=1,
+            norm_num_groups=8, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=([None, LM_DIM, VITS_DIM],) * 2, attention_head_dim=2).eval(),
+    )
+    AudioLDM2Pipeline(**components).save_pretrained(path)
+    return path

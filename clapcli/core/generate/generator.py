@@ -364,8 +364,6 @@ def _component_class(config: dict, name: str) -> str:
 def load_generator(ref: ModelRef, config: dict, device: torch.device, dtype: torch.dtype, **kw: Any) -> Generator:
     """Registry backend: an AudioLDM 2 pipeline from a checkpoint whose family is already known."""
     is_tts = _component_class(config, "text_encoder_2") == "VitsModel"
-    if is_tts and importlib.util.find_spec("phonemizer") is None:
-        raise missing_extra("phonemizer", "tts")
     pipeline_class = _build_pipeline_class()
     try:
         pipe = pipeline_class.from_pretrained(ref.location, **_dtype_kwarg(dtype))
@@ -374,11 +372,22 @@ def load_generator(ref: ModelRef, config: dict, device: torch.device, dtype: tor
     except Exception as exc:  # missing files, corrupt weights: library-specific errors
         raise (_tts_dependency_error(exc) or wrap_load_error(ref, exc)) from None
     check_tokenizer(pipe.tokenizer, ref)
-    if not is_tts:
+    if is_tts:
+        _check_tts_tokenizer(pipe.tokenizer_2, ref)
+    else:
         check_tokenizer(pipe.tokenizer_2, ref)
     _place(pipe, device, bool(kw.get("cpu_offload")))
     pipe.set_progress_bar_config(disable=True)
     return Generator(pipe, ref.model_id, is_tts)
+
+
+def _check_tts_tokenizer(tokenizer: Any, ref: ModelRef) -> None:
+    """The TTS checkpoints turn the transcription into phonemes with phonemizer (+ espeak-ng)."""
+    if len(tokenizer) < 20:  # phoneme vocabularies are small, but not 5 placeholder tokens
+        raise ModelLoadError(f"model '{ref.location}': its phoneme tokenizer has only {len(tokenizer)} tokens "
+                             "(files missing or not cached); pass a complete local directory with --model")
+    if getattr(tokenizer, "phonemize", False) and importlib.util.find_spec("phonemizer") is None:
+        raise missing_extra("phonemizer", "tts")
 
 
 def _dtype_kwarg(dtype: torch.dtype) -> dict:
