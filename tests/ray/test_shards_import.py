@@ -67,3 +67,14 @@ def test_import_refuses_missing_shards_and_extra_arguments(cli, tmp_path: Path) 
     assert result.exit_code == 2 and "no Parquet shards there" in result.stderr
     result = cli(["embed", "a.wav", "--import", tmp_path, "--db", tmp_path / "lib.db"])
     assert result.exit_code == 2 and "drop the inputs" in result.stderr
+
+
+def test_without_the_extra_the_message_names_it(cli, monkeypatch, tmp_path: Path) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if 'clapcli[ray]' were not installed
+    monkeypatch.setitem(sys.modules, "ray.data", None)
+    result = cli(["embed", tmp_path, "--engine", "ray", "--output", tmp_path / "out"])
+    assert result.exit_code == 1
+    assert "pip install 'clapcli[ray]'" in " ".join(result.stderr.split())
+    assert not (tmp_path / "out").exists()
