@@ -338,6 +338,7 @@ def embed_with_ray(
     ray = require_ray()
     spec = replace(spec, name=spec.name or default_embedding_model())  # actors must not read their own env
     sample_rate = _probe_model(spec)
+    output = output if is_uri(output) else os.path.abspath(os.path.expanduser(output))  # workers run elsewhere
     prepare_output(output, overwrite)
     _init_ray(ray, options.progress)
     options = fit_to_cluster(options, float(ray.cluster_resources().get("CPU", 0)))
@@ -389,6 +390,7 @@ def _init_ray(ray: Any, progress: bool) -> None:
         else:  # a local Ray on this machine, quiet
             ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # per-dataset INFO lines are noise on stderr
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "progress bars disabled" (we did)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = progress
     if hasattr(context, "print_on_execution_start"):

@@ -78,3 +78,23 @@ def test_without_the_extra_the_message_names_it(cli, monkeypatch, tmp_path: Path
     assert result.exit_code == 1
     assert "pip install 'clapcli[ray]'" in " ".join(result.stderr.split())
     assert not (tmp_path / "out").exists()
+
+
+def test_output_directory_rules(tmp_path: Path) -> None:
+    from clapcli.core.ray_engine import prepare_output
+    from clapcli.core.shards import shard_files
+    from clapcli.errors import OutputError
+
+    out = tmp_path / "out"
+    prepare_output(str(out), overwrite=False)  # created when missing
+    assert out.is_dir()
+    (out / "_errors").mkdir()
+    for name in ("part-00000-a.parquet", "_errors/part-00000-a.parquet", ".part-x.parquet.part", "notes.txt"):
+        (out / name).write_bytes(b"x")
+    assert shard_files(str(out)) == [str(out / "part-00000-a.parquet")]
+    with pytest.raises(OutputError, match="already holds 2 Parquet files"):
+        prepare_output(str(out), overwrite=False)
+    prepare_output(str(out), overwrite=True)  # removes the old shards and errors, nothing else
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [".part-x.parquet.part", "_errors", "notes.txt"]
+    with pytest.raises(OutputError, match="is a file"):
+        prepare_output(str(out / "notes.txt"), overwrite=True)
