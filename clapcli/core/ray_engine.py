@@ -112,11 +112,12 @@ def _decode_via_file(data: bytes, name: str, sample_rate: int) -> np.ndarray:
             raise InputError(str(exc).replace(str(temp), name)) from None
 
 
-def decode_batch(batch: Any, sample_rate: int) -> Any:
-    """Ray map_batches function: (bytes, path) rows -> (path, samples, error) rows."""
+def decode_batch(batch: Any, sample_rate: int, scheme: str | None = None) -> Any:
+    """Ray map_batches function: (bytes, path) rows -> (path, samples, error) rows. ``scheme`` puts back
+    the ``s3://``-style prefix that Ray's listing drops, so rows name files as the user did."""
     import pyarrow as pa
 
-    paths = batch.column("path").to_pylist()
+    paths = [with_scheme(p, scheme) for p in batch.column("path").to_pylist()]
     blobs = batch.column("bytes")
     samples: list[np.ndarray | None] = []
     errors: list[str | None] = []
@@ -129,6 +130,16 @@ def decode_batch(batch: Any, sample_rate: int) -> Any:
             errors.append(_reason(exc, path))
     return pa.table({"path": pa.array(paths, pa.string()), "samples": _ragged(samples),
                      "error": pa.array(errors, pa.string())})
+
+
+def uri_scheme(inputs: list[str]) -> str | None:
+    """The object-store scheme of the inputs (Ray reads all inputs through one filesystem), if any."""
+    scheme = inputs[0].split("://", 1)[0].lower() if inputs and is_uri(inputs[0]) else None
+    return None if scheme in (None, "file", "local") else scheme
+
+
+def with_scheme(path: str, scheme: str | None) -> str:
+    return f"{scheme}://{path}" if scheme and "://" not in path else path
 
 
 def _ragged(arrays: list[np.ndarray | None]) -> Any:
@@ -410,8 +421,8 @@ def _pipeline(ray: Any, inputs: list[str], sample_rate: int, spec: ModelSpec, op
     except (FileNotFoundError, OSError, ValueError) as exc:
         raise UsageError(f"cannot list the inputs: {_first_line(exc)}") from None
     dataset = dataset.map_batches(
-        decode_batch, fn_kwargs={"sample_rate": sample_rate}, batch_format="pyarrow", batch_size=DECODE_ROWS,
-        num_cpus=options.decode_cpus,
+        decode_batch, fn_kwargs={"sample_rate": sample_rate, "scheme": uri_scheme(inputs)}, batch_format="pyarrow",
+        batch_size=DECODE_ROWS, num_cpus=options.decode_cpus,
     )
     rows = EMBED_ROWS_GPU if options.num_gpus > 0 else EMBED_ROWS_CPU
     return dataset.map_batches(

@@ -98,3 +98,21 @@ def test_output_directory_rules(tmp_path: Path) -> None:
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [".part-x.parquet.part", "_errors", "notes.txt"]
     with pytest.raises(OutputError, match="is a file"):
         prepare_output(str(out / "notes.txt"), overwrite=True)
+
+
+def test_decode_batch_keeps_uris_and_reports_failures(audio_files: dict[str, Path],
+                                                      broken_files: dict[str, Path]) -> None:
+    import pyarrow as pa
+
+    from clapcli.core.ray_engine import decode_batch, uri_scheme
+
+    assert uri_scheme(["s3://bucket/audio/"]) == "s3" and uri_scheme(["/mnt/audio", "x"]) is None
+    good, bad = audio_files["flac"], broken_files["empty"]
+    # Ray's listing of s3://bucket/... yields "bucket/..." paths; the rows must name the URI again.
+    batch = pa.table({"bytes": [good.read_bytes(), bad.read_bytes()], "path": ["bucket/a.flac", "bucket/b.wav"]})
+    out = decode_batch(batch, 48000, scheme="s3")
+    assert out.column("path").to_pylist() == ["s3://bucket/a.flac", "s3://bucket/b.wav"]
+    assert out.column("error").to_pylist() == [None, "empty file (0 bytes)"]
+    samples = out.column("samples").to_pylist()
+    assert samples[1] is None
+    np.testing.assert_array_equal(np.asarray(samples[0], np.float32), load_audio(good, 48000).samples)
