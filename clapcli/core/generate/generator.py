@@ -196,7 +196,7 @@ class Generator:
     def _batch_outcomes(self, batch: list[str], settings: GenerationSettings, on_step: StepCallback | None
                         ) -> list[GeneratedAudio | FailedInput]:
         outcomes: list[GeneratedAudio | FailedInput | None] = [
-            None if _prompt_problem(p) is None else FailedInput(_label(p), str(_prompt_problem(p))) for p in batch
+            None if _prompt_problem(p) is None else FailedInput(p, str(_prompt_problem(p))) for p in batch
         ]
         todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
         groups = [todo] if todo else []
@@ -209,7 +209,7 @@ class Generator:
                 raise
             except Exception as exc:  # noqa: BLE001 - isolate the failing prompt: retry one by one
                 if len(group) == 1:
-                    outcomes[group[0]] = FailedInput(_label(batch[group[0]]), _reason(exc))
+                    outcomes[group[0]] = FailedInput(batch[group[0]], _reason(exc))
                 else:
                     groups.extend([i] for i in group)
         return outcomes  # type: ignore[return-value]
