@@ -44,6 +44,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--steps", type=int, nargs=2, default=(2, 5), metavar=("A", "B"),
                    help="the two step counts used to split per-step and fixed cost")
     p.add_argument("--repeats", type=int, default=2, help="interleaved rounds per side (medians reported)")
+    p.add_argument("--threads", type=int, default=THREADS,
+                   help="torch threads for both sides (1 is steadier when other processes load the cores)")
     p.add_argument("--skip-default", action="store_true", help="do not run clapcli's 20-step default end to end")
     return p.parse_args()
 
@@ -159,7 +161,7 @@ def main() -> None:
     import torch
 
     args = parse_args()
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     from clapcli.core.generate import DEFAULT_SCHEDULER, DEFAULT_STEPS, PIPELINE_DEFAULT_STEPS
 
     start = time.perf_counter()
@@ -171,7 +173,7 @@ def main() -> None:
     a, b = args.steps
     print(f"== clap generate vs diffusers AudioLDM2Pipeline ({'tiny' if args.tiny else 'full-size random'} "
           f"cvssp/audioldm2 architecture, {params / 1e9:.2f}B params, {args.seconds:g} s audio, guidance 3.5) ==")
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, threads {THREADS}, "
+    print(f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, threads {args.threads}, "
           f"load avg {os.getloadavg()[0]:.2f}; components built in {build_seconds:.0f} s")
     run_ours(generator, 1, args.seconds)  # warm-up both sides (allocator, lazy inits)
     run_theirs(pipe, 1, args.seconds)
