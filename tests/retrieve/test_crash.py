@@ -34,6 +34,18 @@ def check_db(db: Path) -> tuple[int, int]:
         connection.close()
 
 
+def committed_rows(db: Path) -> int:
+    """Rows a reader sees now; 0 while the writer is still creating the file (it locks it briefly)."""
+    try:
+        connection = sqlite3.connect(db, timeout=30)
+        try:
+            return connection.execute("SELECT count(*) FROM items").fetchone()[0]
+        finally:
+            connection.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
 def test_killed_inside_a_transaction_loses_only_that_batch_then_resumes(db_path: Path) -> None:
     writer = spawn_writer(db_path, "/k", "100", "10", "--hang-in-batch", "3")
     lines = read_until(writer, "in-flight")
@@ -109,7 +121,7 @@ def test_killed_clap_embed_db_resumes_without_duplicates(tmp_path: Path, tiny_cl
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while process.poll() is None and time.monotonic() < deadline:
-        if db.exists() and check_db(db)[0] >= 32:  # the first batch is in; the rest is in flight
+        if db.exists() and committed_rows(db) >= 32:  # the first batch is in; the rest is in flight
             break
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
