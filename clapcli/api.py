@@ -8,7 +8,8 @@
     (512,)
 
 Inputs are paths (files, directories, globs) or in-memory arrays (mono or (channels, samples))
-at ``sample_rate``; images (PIL) for image-text models.
+at ``sample_rate``; images (PIL) for image-text models. ``retrieve`` searches a library
+(``clap embed --db``), an embed output file or a list of captions.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from clapcli.core.classify import classify_media, prepare_labels
 from clapcli.core.embed import embed_media, embed_texts
 from clapcli.core.pipeline import ArrayInput, Source
 from clapcli.core.results import Classification, Embedding, FailedInput, Prediction
+from clapcli.core.retrieve import retrieve
 from clapcli.errors import InputError
 from clapcli.io.readers import expand_inputs
 from clapcli.media.kinds import extensions_for
@@ -29,7 +31,7 @@ from clapcli.models.loading import load_embedding_model as load_model
 
 __all__ = [
     "Classification", "Embedding", "EmbeddingModel", "Prediction", "classify", "embed_audio", "embed_images",
-    "embed_text", "load_model",
+    "embed_text", "load_model", "retrieve",
 ]
 
 
