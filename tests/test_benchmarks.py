@@ -36,7 +36,13 @@ def work(tmp_path_factory: pytest.TempPathFactory, tiny_clap: Path) -> Path:
     return directory
 
 
-@pytest.mark.parametrize("script", list(SCRIPTS))
+# These two spawn fresh ``clap``/python processes (torch + transformers imports each): ``-m "not slow"`` skips them.
+SPAWNING = {"bench_startup.py", "bench_memory.py"}
+
+
+@pytest.mark.parametrize(
+    "script", [pytest.param(s, marks=pytest.mark.slow) if s in SPAWNING else s for s in SCRIPTS]
+)
 def test_benchmark_script_reports_ratios(script: str, work: Path, capsys: pytest.CaptureFixture,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     extra, expected = SCRIPTS[script]
