@@ -1,4 +1,4 @@
-"""``clap retrieve``: find sounds by description or by example, or caption them from a list."""
+"""``clap retrieve``: find sounds (or images) by description or by example, or caption them from a list."""
 
 from __future__ import annotations
 
@@ -33,14 +33,15 @@ Examples:
 
   clap retrieve "rain" --db library.db --format json | jq .
 
-A query naming an existing file is audio; anything else is text (--text forces text).
+A query naming an existing file is media (audio, or an image for image-text models such as
+AltCLIP); anything else is text (--text forces text).
 The model is the one the collection or file was built with; another --model is refused.
 Exit codes: 0 ok, 1 error, 2 usage, 3 some queries failed (the others are written).
 """
 
 
 def retrieve(
-    queries: Annotated[list[str], typer.Argument(help="Texts and/or audio files (an existing file is audio).",
+    queries: Annotated[list[str], typer.Argument(help="Texts and/or media files (an existing file is audio or image).",
                                                  show_default=False)],
     db: DbOpt = None,
     collection: CollectionOpt = None,
@@ -72,7 +73,7 @@ def retrieve(
     quiet: QuietOpt = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Search audio by text or by example, or rank captions for audio, with cosine similarity."""
+    """Search audio (or images) by text or by example, or rank captions, with cosine similarity."""
     from clapcli.commands.common import FailureLog, ModelOptions
     from clapcli.core.retrieve import LazyModel, parse_queries, search_captions, search_file, search_library
     from clapcli.errors import InputError, UsageError
