@@ -18,7 +18,8 @@ DeviceOpt = Annotated[
                  "Default: $CLAPCLI_DEVICE or auto.", show_default=False),
 ]
 DtypeOpt = Annotated[
-    str, typer.Option("--dtype", help="auto (float16 on CUDA, float32 elsewhere), float32, float16 or bfloat16.")
+    str, typer.Option("--dtype", help="auto (float16 on CUDA, float32 elsewhere), float32, float16 or bfloat16. "
+                      "On CPU, bfloat16 pays off only with AVX512-BF16/AMX; elsewhere it is emulated and slower.")
 ]
 QuantizeOpt = Annotated[
     str | None,
