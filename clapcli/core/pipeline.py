@@ -59,7 +59,7 @@ def prepare_one(source: Path | ArrayInput, model: EmbeddingModel) -> Prepared:
         return Prepared(str(_name(source)), model.prepare(samples), duration)
     from clapcli.media.image import load_image
 
-    image = source.data if isinstance(source, ArrayInput) else load_image(source)
+    image = source.data if isinstance(source, ArrayInput) else load_image(source, model.model_id)
     return Prepared(str(_name(source)), model.prepare(image), None)
 
 

@@ -132,6 +132,7 @@ def test_audio_given_to_image_model_fails_per_file(cli, tiny_altclip, image_file
     result, rows = _classify_json(cli, inputs, tiny_altclip)
     assert result.exit_code == 3
     assert "is audio, but" in rows[str(sound_files["wav"])]["error"]
+    assert f"'{Path(tiny_altclip).resolve()}' is an image model" in rows[str(sound_files["wav"])]["error"]
     assert "is damaged or truncated" in rows[str(broken_images["truncated.jpg"])]["error"]
     for good in (image_files["rgb.png"], image_files["la.png"]):
         assert abs(sum(p["score"] for p in rows[str(good)]["predictions"]) - 1.0) < 1e-5
