@@ -23,14 +23,6 @@ from clapcli.core.embed import embed_media, embed_texts
 from clapcli.core.pipeline import ArrayInput, Source
 from clapcli.core.results import Classification, Embedding, FailedInput, Prediction
 from clapcli.core.retrieve import retrieve
-
-
-def open_generator(*args: Any, **kwargs: Any) -> Any:
-    """Load an AudioLDM 2 generator (``clap generate``'s library): ``open_generator("cvssp/audioldm2")
-    .generate(["rain in a forest"], GenerationSettings(steps=20, seed=7))`` -> ``GeneratedAudio`` list."""
-    from clapcli.core.generate.generator import open_generator as _open
-
-    return _open(*args, **kwargs)
 from clapcli.errors import InputError
 from clapcli.io.readers import expand_inputs
 from clapcli.media.kinds import extensions_for
@@ -95,3 +87,9 @@ def classify(
     return _collect(results, skip_failures)
 
 
+def open_generator(*args: Any, **kwargs: Any) -> Any:
+    """Load an AudioLDM 2 generator (``clap generate``'s library): ``open_generator("cvssp/audioldm2")
+    .generate(["rain in a forest"], GenerationSettings(steps=20, seed=7))`` -> ``GeneratedAudio`` list."""
+    from clapcli.core.generate.generator import open_generator as _open
+
+    return _open(*args, **kwargs)
