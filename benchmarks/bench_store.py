@@ -215,12 +215,15 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--skip-clustered", action="store_true")
+    parser.add_argument("--only-clustered", action="store_true", help="just the in-memory approximate-search run")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
     args = parser.parse_args()
     import_faiss()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="clapcli-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    report = {"rows": args.rows, "dim": args.dim, "queries": args.queries, "uniform": uniform_workload(args, workdir)}
+    report: dict = {"rows": args.rows, "dim": args.dim, "queries": args.queries}
+    if not args.only_clustered:
+        report["uniform"] = uniform_workload(args, workdir)
     if not args.skip_clustered:
         report["clustered"] = clustered_workload(args)
     text = json.dumps(report, indent=2)
