@@ -35,7 +35,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clapcli.core.search import build_index, exact_top_k, import_faiss, load_or_build_index, normalize  # noqa: E402
+from clapcli.core.search import (  # noqa: E402
+    build_index,
+    exact_top_k,
+    import_faiss,
+    load_or_build_index,
+    normalize,
+    search_index,
+)
 from clapcli.store import ItemRow, open_store  # noqa: E402
 
 K = 10
@@ -118,7 +125,7 @@ def sweep(index, queries: np.ndarray, truth_ids: np.ndarray) -> list[dict]:
         times, recalls = [], []
         for query, truth in zip(queries, truth_ids, strict=True):
             start = time.perf_counter()
-            _, found = index.search(query[None, :], K)
+            _, found = search_index(index, query[None, :], K)  # clapcli's own query path
             times.append(time.perf_counter() - start)
             recalls.append(len(set(found[0].tolist()) & set(truth.tolist())) / K)
         row = {"nprobe": nprobe, "query_ms": 1000 * statistics.median(times), "recall_at_10": float(np.mean(recalls))}
