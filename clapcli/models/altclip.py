@@ -13,7 +13,7 @@ import torch
 
 from clapcli.errors import UsageError
 from clapcli.models.base import EmbeddingModel
-from clapcli.models.hub import ModelRef, check_tokenizer, wrap_load_error
+from clapcli.models.hub import ModelRef, load_pretrained
 
 # config.json model_type -> transformers model class
 MODEL_CLASSES = {"altclip": "AltCLIPModel", "clip": "CLIPModel"}
@@ -39,19 +39,12 @@ class AltClipBackend(EmbeddingModel):
     def load(cls, ref: ModelRef, config: dict, device: torch.device, dtype: torch.dtype,
              long_audio: str | None = None) -> AltClipBackend:
         import transformers
-        from transformers import AutoImageProcessor, AutoTokenizer
+        from transformers import AutoImageProcessor
 
         if long_audio is not None:
             raise UsageError(f"--long-audio applies to audio models; '{ref.model_id}' is an image model")
         model_class = getattr(transformers, MODEL_CLASSES[str(config.get("model_type", "")).lower()])
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(ref.location)
-            image_processor = AutoImageProcessor.from_pretrained(ref.location)
-            network = model_class.from_pretrained(ref.location, dtype=dtype)
-        except (OSError, ValueError, KeyError) as exc:
-            raise wrap_load_error(ref, exc) from None
-        check_tokenizer(tokenizer, ref)
-        network.to(device).eval()
+        tokenizer, image_processor, network = load_pretrained(ref, AutoImageProcessor, model_class, device, dtype)
         return cls(network, tokenizer, image_processor, ref.model_id, device, dtype)
 
     @property

@@ -9,6 +9,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from clapcli.errors import ModelLoadError
 
@@ -144,6 +145,21 @@ def check_tokenizer(tokenizer, ref: ModelRef) -> None:
             f"model '{ref.location}': its tokenizer has only {size} tokens (files missing or not cached); "
             "pass a complete local directory with --model"
         )
+
+
+def load_pretrained(ref: ModelRef, preprocessor_class: Any, model_class: Any, device: Any, dtype: Any) -> tuple:
+    """(tokenizer, preprocessor, network in eval mode on ``device``) for a standard checkpoint directory."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(ref.location)
+        preprocessor = preprocessor_class.from_pretrained(ref.location)
+        network = model_class.from_pretrained(ref.location, dtype=dtype)
+    except (OSError, ValueError, KeyError) as exc:
+        raise wrap_load_error(ref, exc) from None
+    check_tokenizer(tokenizer, ref)
+    network.to(device).eval()
+    return tokenizer, preprocessor, network
 
 
 def wrap_load_error(ref: ModelRef, exc: BaseException) -> ModelLoadError:

@@ -12,7 +12,7 @@ import torch
 from clapcli.audio.features import MelSpec, fusion_mel, log_mel, repeat_pad, window_starts
 from clapcli.errors import UsageError
 from clapcli.models.base import EmbeddingModel
-from clapcli.models.hub import ModelRef, check_tokenizer, wrap_load_error
+from clapcli.models.hub import ModelRef, load_pretrained
 
 
 @dataclass(frozen=True)
@@ -57,16 +57,9 @@ class LaionClap(EmbeddingModel):
     @classmethod
     def load(cls, ref: ModelRef, config: dict, device: torch.device, dtype: torch.dtype,
              long_audio: str | None = None) -> LaionClap:
-        from transformers import AutoTokenizer, ClapFeatureExtractor, ClapModel
+        from transformers import ClapFeatureExtractor, ClapModel
 
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(ref.location)
-            feature_extractor = ClapFeatureExtractor.from_pretrained(ref.location)
-            network = ClapModel.from_pretrained(ref.location, dtype=dtype)
-        except (OSError, ValueError, KeyError) as exc:
-            raise wrap_load_error(ref, exc) from None
-        check_tokenizer(tokenizer, ref)
-        network.to(device).eval()
+        tokenizer, feature_extractor, network = load_pretrained(ref, ClapFeatureExtractor, ClapModel, device, dtype)
         fused = bool(network.config.audio_config.enable_fusion)
         return cls(network, tokenizer, feature_extractor, ref.model_id, device, dtype,
                    long_audio or ("fusion" if fused else "mean"))
