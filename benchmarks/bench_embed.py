@@ -80,8 +80,8 @@ def main() -> None:
     def clapcli() -> np.ndarray:
         return np.stack([e.vector for e in embed_media(model, paths, batch_size=batch)])
 
-    features = torch.cat([model.prepare(librosa.load(path, sr=48000)[0][:model.window_samples]).features
-                          for path in paths])
+    features, _ = model._features([model.prepare(librosa.load(path, sr=48000)[0][:model.window_samples])
+                                   for path in paths])
 
     @torch.inference_mode()
     def forward_alone() -> None:

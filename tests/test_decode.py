@@ -42,6 +42,15 @@ def test_downmix_is_the_channel_mean(audio_files):
     np.testing.assert_allclose(decoded.samples, stereo.mean(axis=1), atol=1e-7)
 
 
+@pytest.mark.parametrize("channels", [1, 2, 6])
+def test_to_mono_equals_numpy_mean_exactly(channels):
+    samples = np.random.default_rng(channels).standard_normal((4801, channels)).astype(np.float32)
+    mono = to_mono(samples)
+    assert mono.dtype == np.float32 and mono.flags.c_contiguous
+    assert np.array_equal(mono, samples.mean(axis=1))
+    assert np.shares_memory(mono, samples) is False  # callers may keep or drop the decoded array
+
+
 def test_to_mono_and_resample_shapes():
     assert to_mono(np.ones((10, 3), np.float32)).shape == (10,)
     assert len(resample(np.zeros(16000, np.float32), 16000, 48000)) == 48000

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from clapcli.errors import UsageError
@@ -58,19 +59,20 @@ class AltClipBackend(EmbeddingModel):
         outputs = self.network.text_model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
         return self.network.text_projection(outputs.pooler_output).float().cpu()
 
-    def prepare(self, media: Any) -> torch.Tensor:
-        """Resize, crop and normalize one image on the CPU: (3, H, W) float32."""
+    def prepare(self, media: Any) -> np.ndarray:
+        """Resize, crop and normalize one image on the CPU: (3, H, W) float32, numpy (see
+        ``EmbeddingModel.prepare``)."""
         from PIL import Image
 
         from clapcli.media.image import to_rgb
 
         if isinstance(media, Image.Image):  # in-memory images (Python API) get the same conversion as files
             media = to_rgb(media)
-        return self.image_processor(images=media, return_tensors="pt")["pixel_values"][0]
+        return np.asarray(self.image_processor(images=media, return_tensors="np")["pixel_values"][0])
 
     @torch.inference_mode()
-    def encode_prepared(self, items: Sequence[torch.Tensor]) -> torch.Tensor:
-        pixels = torch.stack(list(items)).to(self.device, self.dtype)
+    def encode_prepared(self, items: Sequence[np.ndarray]) -> torch.Tensor:
+        pixels = torch.from_numpy(np.stack(items)).to(self.device, self.dtype)
         outputs = self.network.vision_model(pixel_values=pixels)
         return self.network.visual_projection(outputs.pooler_output).float().cpu()
 

@@ -38,7 +38,12 @@ class EmbeddingModel(ABC):
     @abstractmethod
     def prepare(self, media: Any) -> Any:
         """CPU-side, thread-safe work for one input (audio: mono float32 at ``sample_rate``;
-        image: a PIL image). Returns an opaque item for ``encode_prepared``."""
+        image: a PIL image). Returns an opaque item for ``encode_prepared``.
+
+        It runs in the pipeline's decode threads, so it must use numpy, not torch: a torch op big
+        enough to go parallel starts an OpenMP team in that thread, and from then on every forward
+        pass in the process runs ~25% slower on a small CPU (libgomp stops spinning at barriers
+        once it manages more threads than cores; benchmarks/README.md)."""
 
     @abstractmethod
     def encode_prepared(self, items: Sequence[Any]) -> Any:

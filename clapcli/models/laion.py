@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from clapcli.audio.features import MelSpec, fusion_mel, log_mel, repeat_pad, window_starts
+from clapcli.audio.features import MelSpec, fusion_mel, log_mel, log_mel_numpy, repeat_pad, window_starts
 from clapcli.errors import UsageError
 from clapcli.models.base import EmbeddingModel
 from clapcli.models.hub import ModelRef, load_pretrained
@@ -22,11 +22,19 @@ class AudioItem:
     windows: np.ndarray  # (n_windows, window_samples) float32
     longer: bool  # longer than one window (fusion input)
     whole: np.ndarray | None = None  # the full clip, for fusion of long audio
-    # On CPU the features are computed here, in the decode threads, overlapping the model:
-    # (model windows, channels, frames, mels) float32, and the samples above are dropped.
-    features: torch.Tensor | None = None
     cost: int = 1  # model windows it takes (batching counts windows)
     fusion: bool = False  # a long clip's fused stack (the model's ``is_longer`` flag)
+    # On CPU the log-mels are computed in the decode threads (numpy, float32), overlapping the
+    # model, and the samples above are dropped: (n_windows, frames, mels) and the whole clip's.
+    window_mels: np.ndarray | None = None
+    whole_mel: np.ndarray | None = None
+
+    @property
+    def has_mels(self) -> bool:
+        return self.window_mels is not None
+
+
+_NO_SAMPLES = np.empty((0, 0), dtype=np.float32)
 
 
 class LaionClap(EmbeddingModel):
@@ -78,9 +86,10 @@ class LaionClap(EmbeddingModel):
         item = self._cut(np.asarray(media, dtype=np.float32))
         if self.device.type != "cpu":
             return item  # features are computed batched on the accelerator in encode_prepared
-        features, _ = self._features([item])
-        no_samples = np.empty((0, self.window_samples), dtype=np.float32)  # not a view: frees the samples
-        return AudioItem(no_samples, item.longer, None, features.float(), item.cost, item.fusion)
+        # numpy only (see EmbeddingModel.prepare); float32 as the model takes them
+        window_mels = log_mel_numpy(item.windows, self.mel_spec).astype(np.float32)
+        whole_mel = None if item.whole is None else log_mel_numpy(item.whole, self.mel_spec)[0].astype(np.float32)
+        return replace(item, windows=_NO_SAMPLES, whole=None, window_mels=window_mels, whole_mel=whole_mel)
 
     def _cut(self, samples: np.ndarray) -> AudioItem:
         size = self.window_samples
@@ -96,11 +105,7 @@ class LaionClap(EmbeddingModel):
 
     @torch.inference_mode()
     def encode_prepared(self, items: Sequence[AudioItem]) -> torch.Tensor:
-        if all(item.features is not None for item in items):
-            features = torch.cat([item.features for item in items])  # type: ignore[misc]
-            owners = [i for i, item in enumerate(items) for _ in range(len(item.features))]  # type: ignore[arg-type]
-        else:
-            features, owners = self._features(items)
+        features, owners = self._features(items)
         outputs = self.network.audio_model(input_features=features.to(self.device, self.dtype),
                                            is_longer=self._longer_flags(items, owners))
         window_embeddings = self.network.audio_projection(outputs.pooler_output).float().cpu()
@@ -109,21 +114,31 @@ class LaionClap(EmbeddingModel):
     def _features(self, items: Sequence[AudioItem]) -> tuple[torch.Tensor, list[int]]:
         """(windows, channels, frames, mels) for every window of every item (plain windows first,
         then fusion stacks), and the item each row belongs to."""
+        window_mels, whole_mels = self._mels(items)
         mels: list[torch.Tensor] = []
         owners: list[int] = []
-        plain = [(i, w) for i, item in enumerate(items) for w in item.windows]
-        if plain:
-            stacked = log_mel(np.stack([w for _, w in plain]), self.mel_spec, self.device)
-            for (owner, _), mel in zip(plain, stacked):
+        for owner, item_mels in enumerate(window_mels):
+            for mel in item_mels:
                 mels.append(mel.expand(4, -1, -1) if self.stack_four else mel[None])
                 owners.append(owner)
         chunk_frames = self.window_samples // self.mel_spec.hop_length + 1
-        for owner, item in enumerate(items):
-            if item.whole is not None:
-                mel = log_mel(item.whole[None], self.mel_spec, self.device)[0]
+        for owner, mel in enumerate(whole_mels):
+            if mel is not None:
                 mels.append(fusion_mel(mel, chunk_frames))
                 owners.append(owner)
         return torch.stack(mels), owners
+
+    def _mels(self, items: Sequence[AudioItem]) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+        """Each item's window log-mels and whole-clip log-mel (fusion): as ``prepare`` computed them
+        on CPU, or one batched call on the model's device for raw items."""
+        if all(item.has_mels for item in items):
+            whole = [None if i.whole_mel is None else torch.from_numpy(i.whole_mel) for i in items]
+            return [torch.from_numpy(item.window_mels) for item in items], whole  # type: ignore[arg-type]
+        counts = [len(item.windows) for item in items]
+        windows = [w for item in items for w in item.windows]
+        stacked = log_mel(np.stack(windows), self.mel_spec, self.device) if windows else torch.empty(0)
+        whole = [None if i.whole is None else log_mel(i.whole[None], self.mel_spec, self.device)[0] for i in items]
+        return list(stacked.split(counts)), whole
 
     def _longer_flags(self, items: Sequence[AudioItem], owners: list[int]) -> torch.Tensor:
         flags = [items[o].fusion for o in owners]

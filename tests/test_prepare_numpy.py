@@ -1,0 +1,67 @@
+"""``prepare`` runs in the decode threads and must not run torch ops (EmbeddingModel.prepare).
+
+A parallel torch op in a decode thread starts an OpenMP team there; from then on libgomp manages
+more threads than cores and every forward pass in the process slows down (~25% measured on 2
+cores, benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import numpy as np
+import pytest
+import torch
+from audio_fixtures import noise
+from torch.overrides import TorchFunctionMode
+
+from clapcli.models.loading import load_embedding_model
+
+
+class ForbidTorch(TorchFunctionMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.calls.append(getattr(func, "__name__", str(func)))
+        return func(*args, **(kwargs or {}))
+
+
+def torch_calls_in_prepare(model, media) -> tuple[list[str], object]:
+    with ForbidTorch() as mode:
+        item = model.prepare(media)
+    return mode.calls, item
+
+
+@pytest.mark.parametrize("seconds", [3.0, 25.0])  # one window; several windows ("mean")
+def test_laion_prepare_is_numpy_only(loaded_clap, seconds: float) -> None:
+    calls, item = torch_calls_in_prepare(loaded_clap, noise(seconds, loaded_clap.sample_rate, seed=1))
+    assert calls == []
+    assert isinstance(item.window_mels, np.ndarray) and item.window_mels.dtype == np.float32
+    assert item.window_mels.shape[0] == item.cost
+
+
+def test_fused_prepare_is_numpy_only_and_fuses_in_the_model_thread(tiny_clap_fused) -> None:
+    model = load_embedding_model(str(tiny_clap_fused), device="cpu")
+    clip = noise(25.0, model.sample_rate, seed=2)
+    calls, item = torch_calls_in_prepare(model, clip)
+    assert calls == []
+    assert item.fusion and isinstance(item.whole_mel, np.ndarray)
+    # Same numbers as the raw path (features computed from the samples in encode_prepared).
+    assert torch.equal(model.encode_prepared([item]), model.encode_prepared([model._cut(clip)]))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts threads in /proc/self/task")
+def test_decode_threads_start_no_torch_thread_team(loaded_clap) -> None:
+    """What the rule is for: a worker preparing full 10 s clips leaves no OpenMP threads behind."""
+    if torch.get_num_threads() < 2:
+        pytest.skip("torch runs single-threaded here, so no OpenMP team can start")
+    clip = noise(10.0, loaded_clap.sample_rate, seed=3)
+    before = len(os.listdir("/proc/self/task"))
+    worker = threading.Thread(target=lambda: [loaded_clap.prepare(clip) for _ in range(2)])
+    worker.start()
+    worker.join()
+    assert len(os.listdir("/proc/self/task")) == before
