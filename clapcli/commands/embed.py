@@ -76,7 +76,7 @@ def embed(
     """Embed audio/image files and/or texts with a contrastive model."""
     from clapcli.commands.common import FailureLog, ModelOptions, collect_sources, progress_bar
     from clapcli.commands.library import embed_to_library, library_requested
-    from clapcli.commands.ray_embed import run_engine, wants_engine
+    from clapcli.commands.ray_embed import refuse_local_only_options, run_engine, wants_engine
     from clapcli.core.embed import embed_media, embed_texts
     from clapcli.core.results import FailedInput
     from clapcli.errors import UsageError
@@ -84,6 +84,7 @@ def embed(
     from clapcli.io.writers import EMBEDDING_FORMATS, EmbeddingWriter, format_from_path
 
     if wants_engine(engine, import_dir):  # a Ray Data job, or loading its shards into --db
+        refuse_local_only_options(workers, prune, import_dir)
         run_engine(inputs, bool(text or text_file), output, fmt, normalize,
                    ModelOptions(model, device, dtype, quantize, long_audio), batch_size, quiet, overwrite, engine,
                    num_gpus, concurrency, import_dir, db, collection)

@@ -40,6 +40,19 @@ def wants_engine(engine: str, import_dir: str | None) -> bool:
     return engine == "ray" or import_dir is not None
 
 
+def refuse_local_only_options(workers: int | None, prune: bool, import_dir: str | None) -> None:
+    """Options of the local engine that would otherwise be ignored silently."""
+    from clapcli.errors import UsageError
+
+    step = "--import" if import_dir is not None else "--engine ray"
+    if workers is not None:
+        raise UsageError(f"--workers sets the local engine's decode threads; {step} does not use them "
+                         "(Ray schedules its own decode tasks; --concurrency sets the model actors)")
+    if prune:
+        raise UsageError(f"--prune works with the local engine only; after {step}, run "
+                         "'clap embed --db DB --prune' to drop rows of deleted files")
+
+
 def run_engine(
     inputs: list[str] | None, has_texts: bool, output: str | None, fmt: str | None, normalize: bool,
     model_options: Any, batch_size: int | None, quiet: bool, overwrite: bool, engine: str, num_gpus: float,

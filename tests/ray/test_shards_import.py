@@ -69,6 +69,18 @@ def test_import_refuses_missing_shards_and_extra_arguments(cli, tmp_path: Path) 
     assert result.exit_code == 2 and "drop the inputs" in result.stderr
 
 
+@pytest.mark.parametrize("extra, message", [
+    (["--workers", "4"], "--workers sets the local engine's decode threads"),
+    (["--prune"], "--prune works with the local engine only"),
+])
+@pytest.mark.parametrize("mode", ["import", "ray"])
+def test_local_engine_options_are_refused_not_ignored(cli, tmp_path: Path, extra, message, mode) -> None:
+    engine = ["--import", tmp_path] if mode == "import" else ["a.wav", "--engine", "ray", "--output", tmp_path / "o"]
+    result = cli(["embed", *engine, "--db", tmp_path / "lib.db", *extra])
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 def test_without_the_extra_the_message_names_it(cli, monkeypatch, tmp_path: Path) -> None:
     import sys
 
