@@ -23,7 +23,7 @@ def stdout_is_terminal() -> bool:
 
 
 def warn(message: str) -> None:
-    stderr_console().print(f"[yellow]warning:[/] {escape(message)}")
+    stderr_console().print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
 
 def info(message: str, quiet: bool = False) -> None:

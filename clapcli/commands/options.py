@@ -23,7 +23,8 @@ DtypeOpt = Annotated[
 ]
 QuantizeOpt = Annotated[
     str | None,
-    typer.Option("--quantize", help="int8: dynamic int8 quantization of linear layers (CPU; faster, cosine ~0.99).",
+    typer.Option("--quantize", help="int8: dynamic int8 quantization of linear layers (CPU; 1.25x faster audio, "
+                 "1.7x faster text on 2 cores, cosine >= 0.999 to float32).",
                  show_default=False),
 ]
 LongAudioOpt = Annotated[

@@ -72,4 +72,21 @@ def resolve_dtype(name: str | None, device: torch.device, half_ok: bool = True) 
         return torch.float16 if device.type == "cuda" and half_ok else torch.float32
     if name == "float16" and device.type == "cpu":
         raise UsageError("--dtype float16 is not supported on CPU; use bfloat16 or float32")
+    if name == "bfloat16" and device.type == "cpu" and cpu_has_native_bfloat16() is False:
+        from clapcli.console import warn
+
+        warn("--dtype bfloat16: this CPU has no AVX512-BF16 or AMX, so bfloat16 is emulated and about 6x slower "
+             "than float32 (benchmarks/README.md); for speed on it use --quantize int8")
     return getattr(torch, name)
+
+
+def cpu_has_native_bfloat16() -> bool | None:
+    """Whether the CPU computes bfloat16 natively (AVX512-BF16 or AMX); None where we cannot tell."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as cpuinfo:
+            flags = next((line for line in cpuinfo if line.startswith("flags")), None)
+    except OSError:
+        return None  # not Linux
+    if flags is None:
+        return None  # e.g. ARM Linux, which names its features differently
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags.split(":", 1)[-1].split()))
