@@ -79,3 +79,7 @@ def test_directory_and_missing_path(tmp_path):
         load_audio(tmp_path, 48000)
     with pytest.raises(InputError, match="no such file"):
         load_audio(tmp_path / "missing.wav", 48000)
+    link = tmp_path / "link.wav"
+    link.symlink_to(tmp_path / "deleted.wav")
+    with pytest.raises(InputError, match="link.wav: a link to a missing file"):
+        load_audio(link, 48000)

@@ -33,7 +33,7 @@ def load_audio(path: str | Path, sample_rate: int | None) -> DecodedAudio:
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected an audio file")
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{path}: {missing_reason(path)}")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
     samples, rate = _decode(path)
@@ -41,6 +41,10 @@ def load_audio(path: str | Path, sample_rate: int | None) -> DecodedAudio:
     check_samples(mono, str(path))
     resampled = resample(mono, rate, sample_rate) if sample_rate else mono
     return DecodedAudio(resampled, sample_rate or rate, rate)
+
+
+def missing_reason(path: Path) -> str:
+    return "a link to a missing file" if path.is_symlink() else "no such file"
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:

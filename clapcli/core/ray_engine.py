@@ -1,7 +1,9 @@
 """``clap embed --engine ray``: embed file collections on a Ray cluster (or a local Ray) with Ray Data.
 
 Stages, all streaming:
-  ``read_binary_files`` (Ray lists and reads local paths or s3:// gs:// ... URIs through pyarrow filesystems)
+  ``read_binary_files`` (Ray lists and reads s3:// gs:// ... URIs through pyarrow filesystems; local
+  inputs are listed on the driver, as absolute paths since workers run elsewhere, so a missing or
+  unreadable file is one failure row, not a failed job)
   -> decode tasks on CPU workers (bytes -> mono float32 at the model's rate, with clapcli's own decoder)
   -> a pool of model actors, one model load each (clapcli's ``prepare``/``encode_prepared``/normalize, so
      the numbers equal the local engine's)
@@ -75,9 +77,28 @@ def require_ray() -> Any:
     return ray
 
 
-def absolute_inputs(inputs: Iterable[str]) -> list[str]:
-    """Local paths made absolute on the driver: Ray workers run in other directories (and machines)."""
-    return [raw if is_uri(raw) else os.path.abspath(os.path.expanduser(raw)) for raw in inputs]
+def list_local_inputs(inputs: list[str]) -> tuple[list[str], list[FailedInput]]:
+    """Local inputs listed on the driver as the local engine lists them, as absolute file paths
+    (Ray workers run in other directories and machines).
+
+    Ray's own listing skips dangling links silently and fails the whole job on a missing or
+    unreadable file; here those become failure rows and Ray gets only files it can read."""
+    from clapcli.audio.decode import missing_reason
+    from clapcli.io.readers import Failure, expand_inputs
+    from clapcli.media.kinds import AUDIO_EXTENSIONS
+
+    files: list[str] = []
+    failures: list[FailedInput] = []
+    for entry in expand_inputs(inputs, AUDIO_EXTENSIONS):
+        if isinstance(entry, Failure):
+            failures.append(FailedInput(entry.source, entry.reason))
+        elif not entry.exists():
+            failures.append(FailedInput(str(entry), missing_reason(entry)))
+        elif not os.access(entry, os.R_OK):
+            failures.append(FailedInput(str(entry), "not readable (permission denied)"))
+        else:
+            files.append(os.path.abspath(entry))
+    return files, failures
 
 
 # ---------------------------------------------------------------- decode (CPU tasks)
@@ -350,21 +371,45 @@ def embed_with_ray(
     spec = replace(spec, name=spec.name or default_embedding_model())  # actors must not read their own env
     sample_rate = _probe_model(spec)
     output = output if is_uri(output) else os.path.abspath(os.path.expanduser(output))  # workers run elsewhere
+    local = uri_scheme(inputs) is None and not any(is_uri(raw) for raw in inputs)
+    files, unlisted = list_local_inputs(inputs) if local else (inputs, [])
     prepare_output(output, overwrite)
+    if unlisted:
+        write_failures(output, unlisted)
+    summary = RayRunSummary(output, failed=len(unlisted))
+    if files:
+        written, failed = _run_job(ray, files, local, output, sample_rate, spec, options)
+        summary.written, summary.failed = written, summary.failed + failed
+    if summary.failed:
+        summary.failures = read_failures(output, name_failures)
+    return summary
+
+
+def _run_job(ray: Any, files: list[str], listed: bool, output: str, sample_rate: int, spec: ModelSpec,
+             options: RayOptions) -> tuple[int, int]:
+    """(embeddings written, inputs failed) of one Ray Data job over ``files``."""
     _init_ray(ray, options.progress)
     options = fit_to_cluster(options, float(ray.cluster_resources().get("CPU", 0)))
     try:
-        dataset = _pipeline(ray, absolute_inputs(inputs), sample_rate, spec, options)
+        dataset = _pipeline(ray, files, sample_rate, spec, options, listed)
         sink = _datasink(output)
         dataset.write_datasink(sink)
     except ClapcliError:
         raise
     except Exception as exc:  # Ray wraps worker failures (model load on a node, lost node...) in many types
         raise ClapcliError(f"the Ray job failed: {_first_line(exc)}") from None
-    summary = RayRunSummary(output, sink.written, sink.failed)
-    if sink.failed:
-        summary.failures = read_failures(output, name_failures)
-    return summary
+    return sink.written, sink.failed
+
+
+def write_failures(output: str, failures: list[FailedInput]) -> None:
+    """Failures found on the driver, as one more shard of ``DIR/_errors/`` (the same columns)."""
+    import pyarrow as pa
+
+    filesystem, root = filesystem_for(output)
+    shard = _Shard(filesystem, f"{root}/{ERRORS_DIR}", f"{SHARD_PREFIX}driver-{uuid.uuid4().hex[:12]}.parquet")
+    shard.add(pa.table({"path": pa.array([f.source for f in failures], pa.string()),
+                        "error": pa.array([f.reason for f in failures], pa.string())}))
+    shard.commit()
 
 
 def _probe_model(spec: ModelSpec) -> int:
@@ -408,16 +453,19 @@ def _init_ray(ray: Any, progress: bool) -> None:
         context.print_on_execution_start = False
 
 
-def _pipeline(ray: Any, inputs: list[str], sample_rate: int, spec: ModelSpec, options: RayOptions) -> Any:
+def _pipeline(ray: Any, inputs: list[str], sample_rate: int, spec: ModelSpec, options: RayOptions,
+              listed: bool = False) -> Any:
+    """``listed``: ``inputs`` are files listed on the driver (tried whatever their extension, as the
+    local engine tries explicit files); otherwise Ray lists them, keeping audio extensions."""
     from clapcli.media.kinds import AUDIO_EXTENSIONS
 
     read = ray.data.read_binary_files
     # Reading is I/O: give it the decode share, not a whole CPU (Ray < 2.60 takes it in ray_remote_args).
     share = ({"num_cpus": options.decode_cpus} if "num_cpus" in inspect.signature(read).parameters
              else {"ray_remote_args": {"num_cpus": options.decode_cpus}})
+    extensions = None if listed else sorted(e.lstrip(".") for e in AUDIO_EXTENSIONS)
     try:
-        dataset = read(inputs, include_paths=True, file_extensions=sorted(e.lstrip(".") for e in AUDIO_EXTENSIONS),
-                       **share)
+        dataset = read(inputs, include_paths=True, file_extensions=extensions, **share)
     except (FileNotFoundError, OSError, ValueError) as exc:
         raise UsageError(f"cannot list the inputs: {_first_line(exc)}") from None
     dataset = dataset.map_batches(

@@ -36,4 +36,6 @@ def ray_inputs(tmp_path_factory: pytest.TempPathFactory, audio_files: dict[str, 
     files["long"] = write_soundfile(root / "long_noise.flac", noise(23.0, 16000, seed=3), 16000)
     for name, path in broken_files.items():
         files[f"broken_{name}"] = Path(shutil.copy(path, root / "broken" / path.name))
+    files["broken_dangling_link"] = root / "broken" / "dangling_link.wav"  # Ray's listing skips these silently
+    files["broken_dangling_link"].symlink_to(root / "deleted.wav")
     return files

@@ -72,6 +72,7 @@ def test_failed_inputs_land_in_the_errors_table(jobs: dict, ray_inputs: dict[str
     assert errors.column_names == ["path", "error"]
     assert dict(zip(errors.column("path").to_pylist(), errors.column("error").to_pylist())) == expected
     assert "empty file (0 bytes)" in expected.values()
+    assert expected[str(ray_inputs["broken_dangling_link"])] == "a link to a missing file"
     result = jobs["ray"]
     assert result.exit_code == 3, result.stderr
     for path in broken:
@@ -103,6 +104,21 @@ def test_existing_shards_are_not_overwritten(jobs: dict, cli_module, tiny_clap: 
     assert result.exit_code == 1
     assert "already holds" in result.stderr and "--overwrite" in result.stderr
     assert sorted(p.name for p in jobs["shards"].rglob("*.parquet")) == before
+
+
+def test_missing_inputs_are_failure_rows_not_a_failed_job(ray_local, cli_module, tiny_clap: Path,
+                                                          ray_inputs: dict[str, Path], tmp_path: Path) -> None:
+    missing = tmp_path / "missing.wav"
+    out = tmp_path / "shards"
+    result = cli_module(["embed", ray_inputs["flac"], missing, "--engine", "ray", "-m", tiny_clap, "--output", out])
+    assert result.exit_code == 3, result.stderr
+    assert f"failed: {missing}: no such file or directory" in " ".join(result.stderr.split())
+    assert pq.read_table(out).column("path").to_pylist() == [str(ray_inputs["flac"])]
+    assert pq.read_table(out / "_errors").to_pylist() == [{"path": str(missing), "error": "no such file or directory"}]
+    # Nothing readable at all: no Ray job, the failures are still recorded.
+    result = cli_module(["embed", missing, "--engine", "ray", "-m", tiny_clap, "--output", out, "--overwrite"])
+    assert result.exit_code == 3 and "0 embeddings written" in result.stderr
+    assert not list(out.glob("part-*.parquet")) and len(pq.read_table(out / "_errors")) == 1
 
 
 def test_usage_errors_before_any_job(cli_module, tiny_clap: Path, tmp_path: Path) -> None:
