@@ -91,14 +91,19 @@ def list_local_inputs(inputs: list[str]) -> tuple[list[str], list[FailedInput]]:
     failures: list[FailedInput] = []
     for entry in expand_inputs(inputs, AUDIO_EXTENSIONS):
         if isinstance(entry, Failure):
-            failures.append(FailedInput(entry.source, entry.reason))
+            failures.append(FailedInput(_absolute(entry.source), entry.reason))
         elif not entry.exists():
-            failures.append(FailedInput(str(entry), missing_reason(entry)))
+            failures.append(FailedInput(_absolute(entry), missing_reason(entry)))
         elif not os.access(entry, os.R_OK):
-            failures.append(FailedInput(str(entry), "not readable (permission denied)"))
+            failures.append(FailedInput(_absolute(entry), "not readable (permission denied)"))
         else:
-            files.append(os.path.abspath(entry))
+            files.append(_absolute(entry))
     return files, failures
+
+
+def _absolute(path: str | Path) -> str:
+    """Absolute, as the shards' ``path`` column (without resolving links, as the local engine)."""
+    return os.path.abspath(os.path.expanduser(path))
 
 
 # ---------------------------------------------------------------- decode (CPU tasks)

@@ -128,3 +128,28 @@ def test_decode_batch_keeps_uris_and_reports_failures(audio_files: dict[str, Pat
     samples = out.column("samples").to_pylist()
     assert samples[1] is None
     np.testing.assert_array_equal(np.asarray(samples[0], np.float32), load_audio(good, 48000).samples)
+
+
+def test_local_inputs_are_listed_on_the_driver(tmp_path: Path, monkeypatch) -> None:
+    """Every local input is a file for Ray or a failure row; nothing is skipped silently."""
+    import os
+
+    from clapcli.core.ray_engine import list_local_inputs
+
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    for name in ("a.wav", "locked.flac", "notes.txt"):
+        (folder / name).write_bytes(b"x")
+    (folder / "dangling.wav").symlink_to(tmp_path / "deleted.wav")
+    explicit = tmp_path / "clip.unknown"
+    explicit.write_bytes(b"x")
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p).name != "locked.flac" and real_access(p, mode))
+    monkeypatch.chdir(tmp_path)
+    files, failures = list_local_inputs(["audio", "clip.unknown", "missing.wav"])
+    assert files == [str(folder / "a.wav"), str(explicit)]  # absolute; explicit files whatever their extension
+    assert {(f.source, f.reason) for f in failures} == {
+        (str(folder / "dangling.wav"), "a link to a missing file"),
+        (str(folder / "locked.flac"), "not readable (permission denied)"),
+        (str(tmp_path / "missing.wav"), "no such file or directory"),
+    }
