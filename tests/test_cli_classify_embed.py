@@ -23,6 +23,19 @@ def test_help_teaches(cli):
     assert cli(["--version"]).stdout.startswith("clapcli ")
 
 
+def test_help_shows_extras_and_current_defaults(cli):
+    """Rich markup must not eat "[ray]"-style extras; documented defaults follow the code."""
+    from clapcli.core.search import DEFAULT_PROBE_SHARE
+
+    def flat(args: list[str]) -> str:  # the help text without rich's box borders and line breaks
+        return " ".join(cli(args).stdout.replace("│", " ").split())
+
+    embed_help, retrieve_help = flat(["embed", "--help"]), flat(["retrieve", "--help"])
+    assert "needs clapcli[ray])" in embed_help
+    assert "needs clapcli[faiss]." in retrieve_help
+    assert f"Default: 1/{round(1 / DEFAULT_PROBE_SHARE)} of them" in retrieve_help
+
+
 def test_classify_csv_default_when_piped(cli, tiny_clap, audio_files):
     result = _classify(cli, tiny_clap, audio_files["flac"], audio_files["mp3"], "--labels", "dog,rain,music")
     assert result.exit_code == 0, result.stderr

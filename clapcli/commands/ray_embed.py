@@ -18,7 +18,7 @@ EmbedOutputOpt = Annotated[
 ]
 EngineOpt = Annotated[
     str, typer.Option("--engine", help="local (this process) or ray (Ray Data on $RAY_ADDRESS, else a local Ray; "
-                      "needs clapcli[ray]).")
+                      "needs clapcli\\[ray]).")
 ]
 NumGpusOpt = Annotated[float, typer.Option("--num-gpus", min=0, help="--engine ray: GPUs per model actor.")]
 ConcurrencyOpt = Annotated[
