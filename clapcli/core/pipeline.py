@@ -3,7 +3,7 @@
 Decoding, resampling and (on CPU) the log-mel features run in worker threads while the model runs
 on the main thread (torch releases the GIL), so the CPU never waits on I/O; on an accelerator the
 features are computed batched on the device instead. Workers run numpy only: a torch op in a
-worker thread would start an OpenMP thread team there and slow every forward pass (see
+worker thread would start an OpenMP thread team there and slow the forward passes (see
 ``EmbeddingModel.prepare``). Memory stays flat: at most ``prefetch`` decoded inputs and one batch
 are alive at a time, however many files go through.
 """

@@ -41,9 +41,9 @@ class EmbeddingModel(ABC):
         image: a PIL image). Returns an opaque item for ``encode_prepared``.
 
         It runs in the pipeline's decode threads, so it must use numpy, not torch: a torch op big
-        enough to go parallel starts an OpenMP team in that thread, and from then on every forward
-        pass in the process runs ~25% slower on a small CPU (libgomp stops spinning at barriers
-        once it manages more threads than cores; benchmarks/README.md)."""
+        enough to go parallel starts an OpenMP team in that thread, and while those teams live the
+        model's forward passes ran 20-25% slower on 2 cores (libgomp then manages more threads
+        than cores; benchmarks/README.md)."""
 
     @abstractmethod
     def encode_prepared(self, items: Sequence[Any]) -> Any:

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from image_fixtures import EXPECTED, LOSSY, pattern
 from PIL import Image
+from torch_calls import torch_calls_in
 
 from clapcli.errors import InputError
 from clapcli.media.image import load_image, to_rgb
+from clapcli.models.loading import load_embedding_model
 
 
 def _close(actual: tuple, expected: tuple, lossy: bool) -> bool:
@@ -87,20 +89,8 @@ def test_audio_file_names_the_model(sound_files, tmp_path):
 
 def test_prepare_is_numpy_only(tiny_altclip) -> None:
     """``prepare`` runs in decode threads: numpy out, no torch ops (EmbeddingModel.prepare)."""
-    from torch.overrides import TorchFunctionMode
-
-    from clapcli.models.loading import load_embedding_model
-
-    class RecordTorch(TorchFunctionMode):
-        calls: list = []
-
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            self.calls.append(func)
-            return func(*args, **(kwargs or {}))
-
     model = load_embedding_model(str(tiny_altclip), device="cpu")
-    with RecordTorch() as mode:
-        item = model.prepare(pattern(1))
-    assert mode.calls == []
+    calls, item = torch_calls_in(model.prepare, pattern(1))
+    assert calls == []
     assert isinstance(item, np.ndarray) and item.dtype == np.float32 and item.shape[0] == 3
     assert model.encode_prepared([item, item]).shape == (2, model.embedding_dim)

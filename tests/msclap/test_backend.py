@@ -106,24 +106,16 @@ def test_fusion_strategy_is_refused(pth_with_tokenizer, home) -> None:
 
 def test_prepare_equals_the_processor_and_runs_no_torch(pth_with_tokenizer, home) -> None:
     """The decode threads' log-mel (clapcli's, numpy only) gives the HF-style processor's features."""
-    from torch.overrides import TorchFunctionMode
+    from torch_calls import torch_calls_in
 
     from clapcli.models.loading import load_embedding_model
-
-    class RecordTorch(TorchFunctionMode):
-        calls: list = []
-
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            self.calls.append(func)
-            return func(*args, **(kwargs or {}))
 
     model = load_embedding_model(str(pth_with_tokenizer), device="cpu")
     rng = np.random.default_rng(11)
     for seconds in (3.0, 7.0):  # repeat-padded, exactly one window
         clip = (0.1 * rng.standard_normal(int(seconds * 44100))).astype(np.float32)
-        with RecordTorch() as mode:
-            item = model.prepare(clip)
-        assert mode.calls == []
+        calls, item = torch_calls_in(model.prepare, clip)
+        assert calls == []
         expected = model.processor.feature_extractor(clip, sampling_rate=44100)["input_features"]
         assert item.features.shape == expected.shape
         assert np.abs(item.features - expected).max() <= 1e-5
