@@ -77,6 +77,19 @@ def shared_generator(generator, tiny_audioldm2: Path, monkeypatch):
 
 
 @pytest.fixture()
+def exploding_prompts(generator, monkeypatch) -> None:
+    """Make the text encoders fail ("boom") on any batch holding a prompt containing "explode"."""
+    real = generator.pipe.encode_prompt
+
+    def encode(prompts, *args, **kwargs):
+        if any("explode" in p for p in prompts):
+            raise RuntimeError("boom")
+        return real(prompts, *args, **kwargs)
+
+    monkeypatch.setattr(generator.pipe, "encode_prompt", encode)
+
+
+@pytest.fixture()
 def run():
     """``clap`` in-process: run(args) -> result with exit_code, stdout, stderr."""
     from typer.testing import CliRunner

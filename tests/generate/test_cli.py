@@ -66,15 +66,7 @@ def test_prompts_file_batch_flac_jsonl(run, shared_generator, tmp_path: Path):
     assert all(sf.info(str(out / n)).format == "FLAC" for n in names)
 
 
-def test_failing_prompt_exit_3_others_written(run, shared_generator, generator, tmp_path: Path, monkeypatch):
-    real = generator.pipe.encode_prompt
-
-    def encode(prompts, *args, **kwargs):
-        if any("explode" in p for p in prompts):
-            raise RuntimeError("boom")
-        return real(prompts, *args, **kwargs)
-
-    monkeypatch.setattr(generator.pipe, "encode_prompt", encode)
+def test_failing_prompt_exit_3_others_written(run, shared_generator, exploding_prompts, tmp_path: Path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("rain\nexplode now\nwind\n")
     result = run(["generate", "-p", prompts, *BASE, "-d", tmp_path / "out", "-f", "json"])
