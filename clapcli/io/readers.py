@@ -2,6 +2,11 @@
 
 Problems with an input (no match, unreadable directory) are reported as ``Failure`` records
 so the remaining inputs are still processed.
+
+Directories are walked following links, but each real directory (device, inode) is entered once
+and each file is listed once per call, however many arguments, links or loops reach it: the first
+way that reaches it names it. Files named explicitly (arguments, stdin lines, glob matches) are
+always used as given.
 """
 
 from __future__ import annotations
@@ -53,39 +58,87 @@ def expand_inputs(
     inputs: Iterable[str], extensions: frozenset[str], stdin: TextIO | None = None
 ) -> Iterator[Path | Failure]:
     """Yield files (in a stable, sorted order per argument) or failures, never raising per input."""
+    seen = _Seen()
     for raw in inputs:
         if raw == "-":
             for line in read_lines(stdin or sys.stdin):
-                yield from _expand_one(line, extensions, explicit=True)
+                yield from _expand_one(line, extensions, seen)
         else:
-            yield from _expand_one(raw, extensions, explicit=True)
+            yield from _expand_one(raw, extensions, seen)
 
 
-def _expand_one(raw: str, extensions: frozenset[str], explicit: bool) -> Iterator[Path | Failure]:
+FileKey = tuple[int, int] | str
+
+
+class _Seen:
+    """What one ``expand_inputs`` call has already listed: real directories and files."""
+
+    def __init__(self) -> None:
+        self.dirs: set[tuple[int, int]] = set()
+        self.files: set[FileKey] = set()
+
+    def enter(self, directory: str) -> bool:
+        """True the first time the real directory behind ``directory`` is reached."""
+        try:
+            info = os.stat(directory)
+        except OSError:
+            return True  # os.walk reports why it cannot be read
+        key = (info.st_dev, info.st_ino)
+        if key in self.dirs:
+            return False
+        self.dirs.add(key)
+        return True
+
+    def add(self, path: Path) -> bool:
+        """Record a file; True the first time (links and hard links share the target's identity)."""
+        try:
+            info = os.stat(path)
+            key: FileKey = (info.st_dev, info.st_ino)
+        except OSError:  # a dangling link: known only by its name
+            key = os.path.abspath(path)
+        if key in self.files:
+            return False
+        self.files.add(key)
+        return True
+
+
+def _expand_one(raw: str, extensions: frozenset[str], seen: _Seen) -> Iterator[Path | Failure]:
     path = Path(raw).expanduser()
     if path.is_dir():
-        yield from _walk(path, extensions)
+        yield from _walk(path, extensions, seen)
     elif path.exists() or path.is_symlink():
+        seen.add(path)
         yield path  # an explicit file is tried whatever its extension
     elif GLOB_CHARS & set(raw):
         matches = sorted(glob.glob(os.path.expanduser(raw), recursive=True))
         if not matches:
             yield Failure(raw, "no file matches this pattern")
         for match in matches:
-            yield from (_walk(Path(match), extensions) if Path(match).is_dir() else [Path(match)])
+            if Path(match).is_dir():
+                yield from _walk(Path(match), extensions, seen)
+            else:
+                seen.add(Path(match))
+                yield Path(match)
     else:
         yield Failure(raw, "no such file or directory")
 
 
-def _walk(directory: Path, extensions: frozenset[str]) -> Iterator[Path | Failure]:
-    found = False
+def _walk(directory: Path, extensions: frozenset[str], seen: _Seen) -> Iterator[Path | Failure]:
+    found = False  # a supported file, even one listed earlier: then the directory is not "empty"
     errors: list[OSError] = []
     for root, dirs, files in os.walk(directory, onerror=errors.append, followlinks=True):
+        if not seen.enter(root):
+            # Reached again (a loop, a second link, an argument inside an earlier one): its
+            # files are already listed, and not descending is what ends a loop.
+            dirs.clear()
+            found = found or root == str(directory)
+            continue
         dirs.sort()
         for name in sorted(files):
             if Path(name).suffix.lower() in extensions and not name.startswith("._"):
                 found = True
-                yield Path(root) / name
+                if seen.add(Path(root) / name):
+                    yield Path(root) / name
     for error in errors:
         yield Failure(str(error.filename or directory), f"cannot read directory ({error.strerror})")
     if not found and not errors:
