@@ -106,9 +106,15 @@ def test_existing_output_needs_overwrite(msclap_original, gpt2_tokenizer_dir, tm
     result = _run("msclap", msclap_original[1], output, "--tokenizer", gpt2_tokenizer_dir)
     assert result.exit_code == 1 and "--overwrite" in result.stderr
     assert (output / "keep.txt").read_text() == "mine"
+    # --overwrite replaces only a directory clap convert wrote (tests/msclap/test_safety_convert.py)
     result = _run("msclap", msclap_original[1], output, "--tokenizer", gpt2_tokenizer_dir, "--overwrite")
-    assert result.exit_code == 0
-    assert not (output / "keep.txt").exists() and (output / "config.json").is_file()
+    assert result.exit_code == 1 and "not written by clap convert" in result.stderr
+    assert (output / "keep.txt").read_text() == "mine" and not (output / "config.json").exists()
+    (output / "keep.txt").unlink()
+    for _ in range(2):  # an empty directory, then the converted one, are replaced
+        result = _run("msclap", msclap_original[1], output, "--tokenizer", gpt2_tokenizer_dir, "--overwrite")
+        assert result.exit_code == 0, result.stderr
+        assert (output / "config.json").is_file()
 
 
 def test_offline_without_tokenizer(msclap_original, tmp_path) -> None:
