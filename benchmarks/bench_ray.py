@@ -26,11 +26,11 @@ from _common import model_dir, parser, report_header, report_times, setup_torch,
 
 def run_local(model_path: str, clips: list, out) -> dict[str, np.ndarray]:
     from clapcli.core.embed import embed_media
-    from clapcli.io.writers import EmbeddingWriter
+    from clapcli.io.writers import embedding_writer
     from clapcli.models.loading import load_embedding_model
 
     model = load_embedding_model(model_path, "cpu")
-    writer = EmbeddingWriter("parquet", out, overwrite=True)
+    writer = embedding_writer("parquet", out, overwrite=True)
     rows = {}
     for row in embed_media(model, clips):
         writer.write(row)

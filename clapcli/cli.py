@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 
 import click
 import typer
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from clapcli import __version__
@@ -36,15 +36,18 @@ class _ErrorBoundary(TyperGroup):
         except ClapcliError as exc:
             if debug:
                 raise
-            _error_line(escape(str(exc)))
+            _error_line(str(exc))
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            _error_line("interrupted")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:
+            from clapcli.errors import EXIT_SIGINT, EXIT_SIGTERM, Terminated
+
+            terminated = isinstance(exc, Terminated)
+            _error_line("terminated" if terminated else "interrupted")
+            raise typer.Exit(EXIT_SIGTERM if terminated else EXIT_SIGINT) from None
         except Exception as exc:
             if debug:
                 raise
-            _error_line(escape(f"unexpected {type(exc).__name__}: {exc} (set CLAPCLI_DEBUG=1 for a traceback)"))
+            _error_line(f"unexpected {type(exc).__name__}: {exc} (set CLAPCLI_DEBUG=1 for a traceback)")
             raise typer.Exit(1) from None
 
 
@@ -79,10 +82,20 @@ for _module in COMMAND_MODULES:
 
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     app()
 
 
-def _error_line(message: str) -> None:
-    from clapcli.console import stderr_console
+def _on_sigterm(signum: int, frame: object) -> None:
+    """Unwind like Ctrl-C (outputs keep their complete rows, temporary files go); a second SIGTERM
+    during that clean-up is ignored so it can finish (a SIGKILL still ends it)."""
+    from clapcli.errors import Terminated
 
-    stderr_console().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated()
+
+
+def _error_line(message: str) -> None:
+    from clapcli.console import safe, stderr_console
+
+    stderr_console().print(f"[bold red]error:[/] {safe(message)}", highlight=False, soft_wrap=True, markup=True)

@@ -43,6 +43,14 @@ class ExpectationError(ClapcliError):
     exit_code = EXIT_EXPECTATION
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (timeout, Slurm, docker stop): unwinds like Ctrl-C, so what was computed is kept."""
+
+
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
 class MissingDependencyError(ClapcliError):
     """An optional extra is needed; the message names the pip command."""
 

@@ -13,7 +13,7 @@ import pytest
 from clapcli.core.results import Embedding
 from clapcli.errors import OutputError, UsageError
 from clapcli.io.readers import Failure, expand_inputs, read_text_file
-from clapcli.io.writers import EmbeddingWriter, RecordWriter, format_from_path
+from clapcli.io.writers import embedding_writer, format_from_path, record_writer
 from clapcli.media.kinds import AUDIO_EXTENSIONS
 
 
@@ -59,7 +59,7 @@ ROWS = [
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "csv", "npy", "parquet", "safetensors"])
 def test_embedding_formats_round_trip(tmp_path, fmt):
     out = tmp_path / f"e.{fmt}"
-    writer = EmbeddingWriter(fmt, out, overwrite=False)
+    writer = embedding_writer(fmt, out, overwrite=False)
     for row in ROWS:
         writer.write(row)
     writer.close()
@@ -101,9 +101,9 @@ def test_existing_output_needs_overwrite(tmp_path):
     out = tmp_path / "e.jsonl"
     out.write_text("keep me")
     with pytest.raises(OutputError, match="--overwrite"):
-        EmbeddingWriter("jsonl", out, overwrite=False)
+        embedding_writer("jsonl", out, overwrite=False)
     assert out.read_text() == "keep me"
-    writer = EmbeddingWriter("jsonl", out, overwrite=True)
+    writer = embedding_writer("jsonl", out, overwrite=True)
     writer.write(ROWS[0])
     writer.close()
     assert json.loads(out.read_text())["path"] == "a.wav"
@@ -111,17 +111,17 @@ def test_existing_output_needs_overwrite(tmp_path):
 
 def test_binary_format_needs_a_file_and_known_extension(tmp_path):
     with pytest.raises(UsageError, match="binary"):
-        EmbeddingWriter("npy", None, overwrite=False)
+        embedding_writer("npy", None, overwrite=False)
     with pytest.raises(UsageError, match="unknown extension"):
         format_from_path(tmp_path / "x.xlsx", None, ("csv", "json"), "csv")
     with pytest.raises(OutputError, match="does not exist"):
-        EmbeddingWriter("jsonl", tmp_path / "no" / "x.jsonl", overwrite=False)
+        embedding_writer("jsonl", tmp_path / "no" / "x.jsonl", overwrite=False)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "json", "table"])
 def test_record_writer_formats(fmt):
     stream = io.StringIO()
-    writer = RecordWriter(fmt, stream, ["path", "score"])
+    writer = record_writer(fmt, None, False, ["path", "score"], stream=stream)
     writer.write({"path": "a.wav", "score": 0.5})
     writer.close()
     text = stream.getvalue()

@@ -72,7 +72,7 @@ def classify(
     from clapcli.core.results import FailedInput
     from clapcli.errors import ExpectationError, UsageError
     from clapcli.io.readers import read_text_file
-    from clapcli.io.writers import RecordOutput, default_record_format
+    from clapcli.io.writers import default_record_format, record_writer
 
     if not inputs:
         raise UsageError("give at least one input file, directory, glob or - (see clap classify --help)")
@@ -81,30 +81,26 @@ def classify(
         raise UsageError(f"--expect '{expect}' is not one of the labels")
     fmt = default_record_format(fmt, output)
     columns = ["path", "rank", "label", "score"] if fmt in ("table", "csv") else []
-    sink = RecordOutput(fmt, output, overwrite, columns, title=None)
+    sink = record_writer(fmt, output, overwrite, columns)
     loaded = ModelOptions(model, device, dtype, quantize, long_audio).load()
     label_set = prepare_labels(loaded, label_list, template)
     sources = collect_sources(inputs, loaded.modality)
     failures = FailureLog()
     unmet: list[str] = []
     done = 0
-    try:
-        with progress_bar(len(sources), "classifying", quiet) as advance:
-            for result in classify_media(loaded, sources, label_set, top_k, batch_size, workers, advance):
-                if isinstance(result, FailedInput):
-                    failures.add(result)
-                    if fmt in ("json", "jsonl"):
-                        sink.write({"path": result.source, "error": result.reason})
-                    continue
-                done += 1
-                for record in _records(result, fmt):
-                    sink.write(record)
-                try:
-                    check_expectation(result, expect, min_score)
-                except ExpectationError as exc:
-                    unmet.append(str(exc))
-    finally:
-        sink.close()  # what was computed is written even on Ctrl-C
+    with sink, progress_bar(len(sources), "classifying", quiet) as advance:
+        for result in classify_media(loaded, sources, label_set, top_k, batch_size, workers, advance):
+            if isinstance(result, FailedInput):
+                failures.add(result)
+                sink.write_failure(result.source, result.reason)
+                continue
+            done += 1
+            for record in _records(result, fmt):
+                sink.write(record)
+            try:
+                check_expectation(result, expect, min_score)
+            except ExpectationError as exc:
+                unmet.append(str(exc))
     if unmet:
         from clapcli.console import expectation_failed
 

@@ -81,7 +81,7 @@ def embed(
     from clapcli.core.results import FailedInput
     from clapcli.errors import UsageError
     from clapcli.io.readers import read_text_file
-    from clapcli.io.writers import EMBEDDING_FORMATS, EmbeddingWriter, format_from_path
+    from clapcli.io.writers import EMBEDDING_FORMATS, embedding_writer, format_from_path
 
     if wants_engine(engine, import_dir):  # a Ray Data job, or loading its shards into --db
         refuse_local_only_options(workers, prune, import_dir)
@@ -101,11 +101,11 @@ def embed(
     if inputs and text_file == "-" and "-" in inputs:
         raise UsageError("stdin can feed either paths (-) or --text-file -, not both")
     fmt = format_from_path(output, fmt, EMBEDDING_FORMATS, "jsonl")
-    writer = EmbeddingWriter(fmt, output, overwrite)
+    writer = embedding_writer(fmt, output, overwrite)
     loaded = ModelOptions(model, device, dtype, quantize, long_audio).load()
     failures = FailureLog()
     done = 0
-    try:
+    with writer:  # what was computed is written even on Ctrl-C / SIGTERM
         for row in embed_texts(loaded, texts, normalize):
             writer.write(row)
             done += 1
@@ -114,11 +114,10 @@ def embed(
             for result in embed_media(loaded, sources, normalize, batch_size, workers, advance):
                 if isinstance(result, FailedInput):
                     failures.add(result)
+                    writer.write_failure(result.source, result.reason)
                     continue
                 writer.write(result)
                 done += 1
-    finally:
-        writer.close()  # what was computed is written even on Ctrl-C
     failures.exit_if_any(done, "embeddings written", quiet)
 
 

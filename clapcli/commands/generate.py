@@ -106,7 +106,7 @@ def generate(
     with progress_bar(batches * generator.planned_steps(settings), "generating", quiet) as advance:
         results = generator.generate_many(prompt_list, settings, batch_size, on_step=advance)
         for index, result in enumerate(results):  # one per prompt, in order
-            record = _handle(result, targets[index], sample_rate, tags, keep_candidates, failures, quiet)
+            record = _handle(result, targets[index], sample_rate, tags, keep_candidates, failures, quiet, overwrite)
             records.append(record)
             if summary_fmt == "jsonl":
                 _emit_jsonl(record)
@@ -189,7 +189,8 @@ def _targets(prompts: list[str], output: Path | None, output_dir: Path | None, f
 # ---------------------------------------------------------------------- results
 
 
-def _handle(result, target: Path, sample_rate: int | None, tags: bool, keep: bool, failures, quiet: bool) -> dict:
+def _handle(result, target: Path, sample_rate: int | None, tags: bool, keep: bool, failures, quiet: bool,
+            overwrite: bool) -> dict:
     from clapcli.console import info
     from clapcli.core.generate.output import audio_format, file_tags, prepare_samples, write_audio_file
     from clapcli.core.results import FailedInput
@@ -203,9 +204,9 @@ def _handle(result, target: Path, sample_rate: int | None, tags: bool, keep: boo
     try:
         samples, rate, gain = prepare_samples(result.samples, result.sample_rate, sample_rate)
         record.update(sample_rate=rate, format=fmt, gain=round(gain, 6))
-        write_audio_file(target, samples, rate, fmt, file_tags(record) if tags else None)
+        write_audio_file(target, samples, rate, fmt, file_tags(record) if tags else None, overwrite)
         if keep:
-            record["alternatives"] = _write_alternatives(result, target, sample_rate, fmt, tags, record)
+            record["alternatives"] = _write_alternatives(result, target, sample_rate, fmt, tags, record, overwrite)
     except (ClapcliError, OSError) as exc:
         reason = str(exc) if isinstance(exc, ClapcliError) else f"{target}: cannot write ({exc})"
         failures.add(FailedInput(result.prompt, reason))
@@ -215,15 +216,15 @@ def _handle(result, target: Path, sample_rate: int | None, tags: bool, keep: boo
     return record
 
 
-def _write_alternatives(result, target: Path, sample_rate: int | None, fmt: str, tags: bool, record: dict
-                        ) -> list[str]:
+def _write_alternatives(result, target: Path, sample_rate: int | None, fmt: str, tags: bool, record: dict,
+                        overwrite: bool) -> list[str]:
     from clapcli.core.generate.output import file_tags, prepare_samples, write_audio_file
 
     written = []
     for rank, samples in enumerate(result.alternatives, start=2):
         path = target.with_name(f"{target.stem}.{rank}{target.suffix}")
         audio, rate, _ = prepare_samples(samples, result.sample_rate, sample_rate)
-        write_audio_file(path, audio, rate, fmt, file_tags({**record, "rank": rank}) if tags else None)
+        write_audio_file(path, audio, rate, fmt, file_tags({**record, "rank": rank}) if tags else None, overwrite)
         written.append(str(path))
     return written
 

@@ -12,16 +12,15 @@ def models(
                                             show_default=False)] = None,
 ) -> None:
     """List model aliases (usable with --model) and the families they belong to."""
-    from clapcli.io.writers import RecordOutput, default_record_format
+    from clapcli.io.writers import default_record_format, record_writer
     from clapcli.models import registry
 
     fmt = default_record_format(fmt, None)
-    sink = RecordOutput(fmt, None, False, ["alias", "model", "used_by"], title="clapcli models")
-    for alias, target in registry.EMBEDDING_ALIASES.items():
-        sink.write({"alias": alias, "model": target, "used_by": "embed, classify, retrieve"})
-    for alias, target in registry.GENERATION_ALIASES.items():
-        sink.write({"alias": alias, "model": target, "used_by": "generate"})
-    sink.close()
+    with record_writer(fmt, None, False, ["alias", "model", "used_by"], title="clapcli models") as sink:
+        for alias, target in registry.EMBEDDING_ALIASES.items():
+            sink.write({"alias": alias, "model": target, "used_by": "embed, classify, retrieve"})
+        for alias, target in registry.GENERATION_ALIASES.items():
+            sink.write({"alias": alias, "model": target, "used_by": "generate"})
     if fmt == "table":
         from clapcli.console import stderr_console
 

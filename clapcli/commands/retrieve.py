@@ -78,7 +78,7 @@ def retrieve(
     from clapcli.core.retrieve import LazyModel, parse_queries, search_captions, search_file, search_library
     from clapcli.errors import InputError, UsageError
     from clapcli.io.readers import read_text_file
-    from clapcli.io.writers import RecordOutput, check_output_path, default_record_format
+    from clapcli.io.writers import check_output_path, default_record_format, record_writer
 
     if captions is not None and embeddings is not None:
         raise UsageError("--captions and --embeddings are two different targets; give one")
@@ -107,13 +107,10 @@ def retrieve(
                                          approximate, nprobe, rebuild_index)
     if failed and not results:
         raise InputError(f"{failed[0].source}: {failed[0].reason}")
-    sink = RecordOutput(fmt, output, overwrite, columns)
-    try:
+    with record_writer(fmt, output, overwrite, columns) as sink:
         for result in results:
             for hit in result.hits:
                 sink.write({"query": result.query.raw, "rank": hit.rank, "score": hit.score, label: hit.path})
-    finally:
-        sink.close()
     failures = FailureLog()
     for failure in failed:
         failures.add(failure)

@@ -193,13 +193,10 @@ def _reason(exc: BaseException, name: str) -> str:
 
 
 def embedding_schema(dim: int) -> Any:
-    """The local ``embed --format parquet`` columns (``clapcli.io.writers``) plus ``error``."""
-    import pyarrow as pa
+    """The local ``embed --format parquet`` columns (``clapcli.io.arrow``) plus ``error``."""
+    from clapcli.io.arrow import embedding_schema as schema
 
-    return pa.schema([
-        ("path", pa.string()), ("text", pa.string()), ("kind", pa.string()), ("duration", pa.float64()),
-        ("model", pa.string()), ("embedding", pa.list_(pa.float32(), dim)), ("error", pa.string()),
-    ])
+    return schema(dim, with_error=True)
 
 
 class EmbedActor:
@@ -227,27 +224,14 @@ class EmbedActor:
         return self._table(list(results))
 
     def _table(self, results: list[Any]) -> Any:
-        import pyarrow as pa
-
         from clapcli.core.results import Embedding
+        from clapcli.io.arrow import embedding_table
         from clapcli.io.writers import embedding_record
 
-        dim = self.model.embedding_dim
         good = [r for r in results if isinstance(r, Embedding)]
-        meta = [embedding_record(r, with_vector=False) for r in good]
-        failed = [r for r in results if isinstance(r, FailedInput)]
-        flat = np.concatenate([np.asarray(r.vector, np.float32) for r in good] + [np.zeros(dim * len(failed),
-                                                                                           np.float32)])
-        columns = {
-            "path": [m.get("path") for m in meta] + [f.source for f in failed],
-            "text": [None] * len(results),
-            "kind": [m["kind"] for m in meta] + [None] * len(failed),
-            "duration": [m["duration"] for m in meta] + [None] * len(failed),
-            "model": [m["model"] for m in meta] + [None] * len(failed),
-            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), dim),
-            "error": [None] * len(good) + [f.reason for f in failed],
-        }
-        return pa.table(columns, schema=self.schema)
+        errors = [{"path": r.source, "error": r.reason} for r in results if isinstance(r, FailedInput)]
+        return embedding_table([embedding_record(r, with_vector=False) for r in good], [r.vector for r in good],
+                               errors, dim=self.model.embedding_dim, with_error=True)
 
 
 def _rows(batch: Any) -> Iterable[tuple[str, np.ndarray | None, str | None]]:

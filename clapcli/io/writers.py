@@ -1,27 +1,33 @@
-"""Writers for records (table/CSV/JSON/JSONL) and embeddings (NPY/Parquet/JSONL/CSV/JSON/safetensors).
+"""Writers: one small class per format, chosen from a dict (records and embeddings).
 
-Files are written to a temporary name beside the target and renamed when complete, so a reader
-never sees half a file; whatever was computed before an interruption is still written.
+A writer streams to stdout or to an ``OutputFile`` (``clapcli.io.target``), which publishes the
+file only when it is complete and never replaces what it was not asked to. A write error (a full
+disk) removes the partial file and raises one ``OutputError``; an interruption still publishes the
+complete rows written so far. Failed inputs appear in JSON and JSONL outputs as
+``{"path": ..., "error": ...}`` rows; the other formats have no place for them (stderr names them).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-import os
 import sys
-import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import numpy as np
 
 from clapcli.core.results import Embedding
-from clapcli.errors import OutputError, UsageError
+from clapcli.errors import UsageError
+from clapcli.io.target import OutputFile
+from clapcli.text import printable
 
 RECORD_FORMATS = ("table", "csv", "json", "jsonl")
 EMBEDDING_FORMATS = ("jsonl", "json", "csv", "npy", "parquet", "safetensors")
 BINARY_FORMATS = frozenset({"npy", "parquet", "safetensors"})
+PARQUET_ROW_GROUP = 4096
 
 
 def format_from_path(path: str | Path | None, explicit: str | None, allowed: tuple[str, ...], default: str) -> str:
@@ -42,124 +48,8 @@ def format_from_path(path: str | Path | None, explicit: str | None, allowed: tup
 
 
 def check_output_path(path: Path, overwrite: bool) -> None:
-    """Refuse to clobber an existing file and fail early on an unwritable location."""
-    if path.is_dir():
-        raise OutputError(f"--output {path} is a directory; give a file name")
-    if path.exists() and not overwrite:
-        raise OutputError(f"--output {path} already exists; pass --overwrite to replace it")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"--output {path}: directory '{parent}' does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"--output {path}: directory '{parent}' is not writable")
-
-
-class AtomicFile:
-    """A temporary file beside ``path``; ``commit`` renames it into place."""
-
-    def __init__(self, path: Path, binary: bool) -> None:
-        self.path = path
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
-        os.close(fd)
-        self.temp = Path(temp)
-        self.handle: IO[Any] = open(temp, "wb") if binary else open(temp, "w", encoding="utf-8", newline="")
-
-    def commit(self) -> None:
-        self.handle.close()
-        os.replace(self.temp, self.path)
-
-    def discard(self) -> None:
-        self.handle.close()
-        self.temp.unlink(missing_ok=True)
-
-
-# ---------------------------------------------------------------- records
-
-
-class RecordWriter:
-    """Streams dict records to a text stream in one format."""
-
-    def __init__(self, fmt: str, stream: IO[str], columns: list[str], title: str | None = None) -> None:
-        self.fmt = fmt
-        self.stream = stream
-        self.columns = columns
-        self.title = title
-        self.count = 0
-        self._rows: list[dict] = []
-        self._csv = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore") if fmt == "csv" else None
-
-    def write(self, record: dict) -> None:
-        if self.fmt == "csv":
-            if self.count == 0:
-                self._csv.writeheader()  # type: ignore[union-attr]
-            self._csv.writerow({k: _csv_value(v) for k, v in record.items()})  # type: ignore[union-attr]
-        elif self.fmt == "jsonl":
-            self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-        else:
-            self._rows.append(record)
-        self.count += 1
-        if self.fmt in ("csv", "jsonl"):
-            self.stream.flush()  # a pipe reader sees each row as soon as it is computed
-
-    def close(self) -> None:
-        if self.fmt == "json":
-            json.dump(self._rows, self.stream, ensure_ascii=False, indent=2)
-            self.stream.write("\n")
-        elif self.fmt == "table":
-            _print_table(self._rows, self.columns, self.title, self.stream)
-        elif self.fmt == "csv" and self.count == 0:
-            self._csv.writeheader()  # type: ignore[union-attr]
-        self.stream.flush()
-
-
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
-    return value
-
-
-def _print_table(rows: list[dict], columns: list[str], title: str | None, stream: IO[str]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, show_lines=False, header_style="bold")
-    for column in columns:
-        table.add_column(column, overflow="fold", justify="right" if column in ("rank", "score") else "left")
-    for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
-    Console(file=stream, soft_wrap=False).print(table)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
-
-
-class RecordOutput:
-    """A record writer bound to stdout or an atomically written file."""
-
-    def __init__(self, fmt: str, output: Path | None, overwrite: bool, columns: list[str], title: str | None = None):
-        self.file = None
-        if output is not None:
-            check_output_path(output, overwrite)
-            self.file = AtomicFile(output, binary=False)
-            stream = self.file.handle
-        else:
-            stream = sys.stdout
-        self.writer = RecordWriter(fmt, stream, columns, title)
-
-    def write(self, record: dict) -> None:
-        self.writer.write(record)
-
-    def close(self) -> None:
-        self.writer.close()
-        if self.file is not None:
-            self.file.commit()
+    """Fail early (before loading a model) on an output that cannot or must not be written."""
+    OutputFile(path, overwrite, binary=False)  # inspects only; nothing is created
 
 
 def default_record_format(explicit: str | None, output: Path | None) -> str:
@@ -167,6 +57,211 @@ def default_record_format(explicit: str | None, output: Path | None) -> str:
     if explicit or output is not None:
         return format_from_path(output, explicit, RECORD_FORMATS, "csv")
     return "table" if sys.stdout.isatty() else "csv"
+
+
+class Destination:
+    """stdout (or any stream) or an ``OutputFile``; turns a failed file write into one ``OutputError``."""
+
+    def __init__(self, file: OutputFile | None = None, stream: IO[Any] | None = None) -> None:
+        self.file = file
+        self._stream = stream
+        self.failed = False
+
+    @classmethod
+    def open(cls, output: Path | None, overwrite: bool, binary: bool) -> Destination:
+        return cls(file=OutputFile(output, overwrite, binary)) if output is not None else cls()
+
+    @property
+    def stream(self) -> IO[Any]:
+        if self.file is not None:
+            return self.file.handle
+        return self._stream or sys.stdout
+
+    @property
+    def name(self) -> str:
+        return str(self.file.requested) if self.file is not None else "stdout"
+
+    @contextmanager
+    def guard(self):
+        try:
+            yield
+        except OSError as exc:
+            if self.file is None:
+                raise  # stdout: a closed pipe is the CLI boundary's business
+            self.failed = True
+            raise self.file.write_failed(exc) from None
+
+    def commit(self) -> None:
+        if self.file is not None:
+            self.file.commit()
+        else:
+            self.stream.flush()
+
+    def discard(self) -> None:
+        if self.file is not None:
+            self.file.discard()
+
+
+class Writer:
+    """Base: ``write`` rows, ``write_failure`` for inputs that failed, ``close`` to publish."""
+
+    binary: ClassVar[bool] = False
+
+    def __init__(self, destination: Destination) -> None:
+        self.destination = destination
+        self.count = 0
+        self.closed = False
+
+    @property
+    def stream(self) -> IO[Any]:
+        return self.destination.stream
+
+    def write(self, row: Any) -> None:
+        with self.destination.guard():
+            self._write(row)
+        self.count += 1
+
+    def write_failure(self, source: str, reason: str, key: str = "path") -> None:
+        """Formats with a place for failures (JSON, JSONL) list them; the others ignore them."""
+
+    def close(self) -> None:
+        """Finish and publish: what was written so far becomes a valid, complete file."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.destination.failed:
+            return  # the partial file is already gone
+        with self.destination.guard():
+            self._finish()
+        self.destination.commit()
+
+    def _write(self, row: Any) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        """What a format writes at the end (a closing bracket, a binary file)."""
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is not None and self.count == 0:
+            self.closed = True
+            self.destination.discard()  # interrupted before any row: publish nothing
+            return
+        self.close()  # on Ctrl-C/SIGTERM too: the complete rows are kept
+
+
+# ---------------------------------------------------------------- records
+
+
+class RecordWriter(Writer):
+    """dict records in one format; ``columns`` name the fields of tabular formats."""
+
+    def __init__(self, destination: Destination, columns: list[str], title: str | None = None) -> None:
+        super().__init__(destination)
+        self.columns = columns
+        self.title = title
+
+
+class CsvRecords(RecordWriter):
+    def _write(self, record: dict) -> None:
+        if self.count == 0:
+            self._header()
+        self.stream.write(_csv_line([_csv_value(record.get(c)) for c in self.columns]))
+        self.stream.flush()  # a pipe reader sees each row as soon as it is computed
+
+    def _header(self) -> None:
+        self.stream.write(_csv_line(self.columns))
+
+    def _finish(self) -> None:
+        if self.count == 0:
+            self._header()
+
+
+class JsonlRecords(RecordWriter):
+    def _write(self, record: dict) -> None:
+        self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+    def write_failure(self, source: str, reason: str, key: str = "path") -> None:
+        self.write({key: source, "error": reason})
+
+
+class JsonRecords(RecordWriter):
+    """A JSON array, streamed element by element (memory stays flat)."""
+
+    def _write(self, record: dict) -> None:
+        separator = "[\n" if self.count == 0 else ",\n"
+        self.stream.write(separator + _indent(json.dumps(record, ensure_ascii=False, indent=2)))
+
+    def write_failure(self, source: str, reason: str, key: str = "path") -> None:
+        self.write({key: source, "error": reason})
+
+    def _finish(self) -> None:
+        self.stream.write("[]\n" if self.count == 0 else "\n]\n")
+
+
+class TableRecords(RecordWriter):
+    """A rich table for a human on a terminal (built at the end, so columns fit)."""
+
+    def __init__(self, destination: Destination, columns: list[str], title: str | None = None) -> None:
+        super().__init__(destination, columns, title)
+        self._rows: list[dict] = []
+
+    def _write(self, record: dict) -> None:
+        self._rows.append(record)
+
+    def _finish(self) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=self.title, show_lines=False, header_style="bold")
+        for column in self.columns:
+            table.add_column(column, overflow="fold", justify="right" if column in ("rank", "score") else "left")
+        for row in self._rows:
+            table.add_row(*(_cell(row.get(c)) for c in self.columns))
+        Console(file=self.stream, soft_wrap=False).print(table)
+
+
+RECORD_WRITERS: dict[str, type[RecordWriter]] = {
+    "table": TableRecords, "csv": CsvRecords, "json": JsonRecords, "jsonl": JsonlRecords,
+}
+
+
+def record_writer(fmt: str, output: Path | None, overwrite: bool, columns: list[str],
+                  title: str | None = None, stream: IO[str] | None = None) -> RecordWriter:
+    """The writer for ``fmt`` bound to ``output`` (a file), ``stream``, or stdout."""
+    destination = Destination(stream=stream) if stream is not None else Destination.open(output, overwrite, False)
+    return RECORD_WRITERS[fmt](destination, columns, title)
+
+
+def _csv_line(values: list[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(values)
+    return buffer.getvalue()  # one write per row: an interruption never leaves half a row
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return printable(str(value))  # a file name must not drive the terminal
+
+
+def _indent(text: str) -> str:
+    return "  " + text.replace("\n", "\n  ")
 
 
 # ---------------------------------------------------------------- embeddings
@@ -184,141 +279,159 @@ def embedding_record(row: Embedding, with_vector: bool = True) -> dict:
     return record
 
 
-class EmbeddingWriter:
-    """Writes ``Embedding`` rows. Text formats stream; binary ones build their file on close."""
+class EmbeddingWriter(Writer):
+    """Writes ``Embedding`` rows."""
 
-    columns = ["source", "kind", "duration", "model"]
 
-    def __init__(self, fmt: str, output: Path | None, overwrite: bool) -> None:
-        if fmt in BINARY_FORMATS and output is None:
-            raise UsageError(f"--format {fmt} writes a binary file; give --output FILE.{fmt}")
-        self.fmt = fmt
-        self.output = output
-        self.file = None
-        if output is not None:
-            check_output_path(output, overwrite)
-            if fmt == "npy":
-                check_output_path(_npy_rows_path(output), overwrite)
-            self.file = AtomicFile(output, binary=fmt in BINARY_FORMATS)
-        self.stream = self.file.handle if self.file and fmt not in BINARY_FORMATS else sys.stdout
-        self.count = 0
+class JsonlEmbeddings(EmbeddingWriter):
+    def _write(self, row: Embedding) -> None:
+        self.stream.write(json.dumps(embedding_record(row), ensure_ascii=False) + "\n")
+
+    def write_failure(self, source: str, reason: str, key: str = "path") -> None:
+        with self.destination.guard():
+            self.stream.write(json.dumps({key: source, "error": reason}, ensure_ascii=False) + "\n")
+
+
+class JsonEmbeddings(EmbeddingWriter):
+    def __init__(self, destination: Destination) -> None:
+        super().__init__(destination)
+        self._elements = 0
+
+    def _write(self, row: Embedding) -> None:
+        self._element(embedding_record(row))
+
+    def write_failure(self, source: str, reason: str, key: str = "path") -> None:
+        with self.destination.guard():
+            self._element({key: source, "error": reason})
+
+    def _element(self, record: dict) -> None:
+        separator = "[\n" if self._elements == 0 else ",\n"
+        self.stream.write(separator + json.dumps(record, ensure_ascii=False))
+        self._elements += 1
+
+    def _finish(self) -> None:
+        self.stream.write("[]\n" if self._elements == 0 else "\n]\n")
+
+
+class CsvEmbeddings(EmbeddingWriter):
+    """Metadata columns, then one column per dimension (e0, e1, ...)."""
+
+    def _write(self, row: Embedding) -> None:
+        record = embedding_record(row, with_vector=False)
+        if self.count == 0:
+            self.stream.write(_csv_line(list(record) + [f"e{i}" for i in range(len(row.vector))]))
+        self.stream.write(_csv_line([_csv_value(v) for v in record.values()] + [f"{x:.8g}" for x in row.vector]))
+
+
+class _MatrixEmbeddings(EmbeddingWriter):
+    """Binary formats: rows are collected and the file is built at the end."""
+
+    binary = True
+
+    def __init__(self, destination: Destination) -> None:
+        super().__init__(destination)
         self._vectors: list[np.ndarray] = []
         self._meta: list[dict] = []
-        self._parquet = None
-        self._csv = None
-        self._json_open = False
 
-    def write(self, row: Embedding) -> None:
-        if self.fmt == "jsonl":
-            self.stream.write(json.dumps(embedding_record(row), ensure_ascii=False) + "\n")
-        elif self.fmt == "json":
-            separator = "[\n" if self.count == 0 else ",\n"
-            self.stream.write(separator + json.dumps(embedding_record(row), ensure_ascii=False))
-        elif self.fmt == "csv":
-            self._write_csv(row)
-        else:
-            self._vectors.append(np.asarray(row.vector, dtype=np.float32))
-            self._meta.append(embedding_record(row, with_vector=False))
-            if self.fmt == "parquet" and len(self._vectors) >= 4096:
-                self._flush_parquet()
-        self.count += 1
-
-    def _write_csv(self, row: Embedding) -> None:
-        record = embedding_record(row, with_vector=False)
-        if self._csv is None:
-            fields = list(record) + [f"e{i}" for i in range(len(row.vector))]
-            self._csv = csv.writer(self.stream)
-            self._csv.writerow(fields)
-        self._csv.writerow([_csv_value(v) if v is not None else "" for v in record.values()]
-                           + [f"{x:.8g}" for x in row.vector])
-
-    def _flush_parquet(self) -> None:
-        import pyarrow.parquet as pq
-
-        if not self._vectors:
-            return
-        table = _arrow_table(self._meta, self._vectors)
-        if self._parquet is None:
-            self._parquet = pq.ParquetWriter(self.file.handle, table.schema)  # type: ignore[union-attr]
-        self._parquet.write_table(table)
-        self._vectors, self._meta = [], []
-
-    def close(self) -> None:
-        if self.fmt == "json":
-            self.stream.write("[]\n" if self.count == 0 else "\n]\n")
-        elif self.fmt == "parquet":
-            self._flush_parquet()
-            if self._parquet is None:
-                import pyarrow.parquet as pq
-
-                pq.write_table(_arrow_table([], []), self.file.handle)  # type: ignore[union-attr]
-            else:
-                self._parquet.close()
-        elif self.fmt == "npy":
-            self._write_npy()
-        elif self.fmt == "safetensors":
-            self._write_safetensors()
-        self.stream.flush()
-        if self.file is not None:
-            self.file.commit()
+    def _write(self, row: Embedding) -> None:
+        self._vectors.append(np.asarray(row.vector, dtype=np.float32))
+        self._meta.append(embedding_record(row, with_vector=False))
 
     def _matrix(self) -> np.ndarray:
         return np.stack(self._vectors) if self._vectors else np.zeros((0, 0), dtype=np.float32)
 
-    def _write_npy(self) -> None:
-        np.save(self.file.handle, self._matrix())  # type: ignore[union-attr]
-        rows_path = _npy_rows_path(self.output)  # type: ignore[arg-type]
-        rows = AtomicFile(rows_path, binary=False)
-        writer = csv.DictWriter(rows.handle, fieldnames=["row", "path", "text", "kind", "duration", "model"])
-        writer.writeheader()
-        for index, meta in enumerate(self._meta):
-            writer.writerow({"row": index, **meta})
+
+class NpyEmbeddings(_MatrixEmbeddings):
+    """An (n, dim) float32 matrix, and FILE.npy.rows.csv beside it mapping rows to inputs."""
+
+    def __init__(self, destination: Destination) -> None:
+        super().__init__(destination)
+        file = destination.file
+        assert file is not None
+        self.rows = OutputFile(npy_rows_path(file.requested), file.overwrite, binary=False)
+
+    def _finish(self) -> None:
+        np.save(self.stream, self._matrix())
+        self._write_rows()
+
+    def _write_rows(self) -> None:
+        rows = Destination(file=self.rows)
+        with rows.guard():
+            writer = csv.DictWriter(rows.stream, fieldnames=["row", "path", "text", "kind", "duration", "model"])
+            writer.writeheader()
+            for index, meta in enumerate(self._meta):
+                writer.writerow({"row": index, **meta})
         rows.commit()
 
-    def _write_safetensors(self) -> None:
+
+class ParquetEmbeddings(_MatrixEmbeddings):
+    """Row groups of ``PARQUET_ROW_GROUP`` rows are flushed as they fill (memory stays flat)."""
+
+    def __init__(self, destination: Destination) -> None:
+        super().__init__(destination)
+        self._parquet = None
+
+    def _write(self, row: Embedding) -> None:
+        super()._write(row)
+        if len(self._vectors) >= PARQUET_ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow.parquet as pq
+
+        from clapcli.io.arrow import embedding_table
+
+        if not self._vectors:
+            return
+        table = embedding_table(self._meta, self._vectors)
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.stream, table.schema)
+        self._parquet.write_table(table)
+        self._vectors, self._meta = [], []
+
+    def _finish(self) -> None:
+        import pyarrow.parquet as pq
+
+        from clapcli.io.arrow import embedding_table
+
+        self._flush()
+        if self._parquet is None:
+            pq.write_table(embedding_table([], []), self.stream)
+        else:
+            self._parquet.close()
+
+
+class SafetensorsEmbeddings(_MatrixEmbeddings):
+    """One ``embeddings`` tensor; the rows' metadata as JSON in the file's metadata."""
+
+    def _finish(self) -> None:
         from safetensors.numpy import save
 
         metadata = {"rows": json.dumps(self._meta, ensure_ascii=False)}
-        self.file.handle.write(save({"embeddings": self._matrix()}, metadata=metadata))  # type: ignore[union-attr]
+        self.stream.write(save({"embeddings": self._matrix()}, metadata=metadata))
 
 
-def _npy_rows_path(output: Path) -> Path:
+EMBEDDING_WRITERS: dict[str, type[EmbeddingWriter]] = {
+    "jsonl": JsonlEmbeddings, "json": JsonEmbeddings, "csv": CsvEmbeddings,
+    "npy": NpyEmbeddings, "parquet": ParquetEmbeddings, "safetensors": SafetensorsEmbeddings,
+}
+
+
+def embedding_writer(fmt: str, output: Path | None, overwrite: bool) -> EmbeddingWriter:
+    """The writer for ``fmt``, to ``output`` or stdout (text formats only)."""
+    cls = EMBEDDING_WRITERS[fmt]
+    if cls.binary and output is None:
+        raise UsageError(f"--format {fmt} writes a binary file; give --output FILE.{fmt}")
+    return cls(Destination.open(output, overwrite, cls.binary))
+
+
+def npy_rows_path(output: Path) -> Path:
     """The CSV beside an .npy that maps row numbers back to inputs."""
     return output.with_name(output.name + ".rows.csv")
 
 
-def _arrow_table(meta: list[dict], vectors: list[np.ndarray]):
-    import pyarrow as pa
-
-    dim = len(vectors[0]) if vectors else 0
-    flat = np.concatenate(vectors) if vectors else np.zeros(0, dtype=np.float32)
-    embedding = pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa.float32()), dim) if dim else pa.array(
-        [], type=pa.list_(pa.float32()))
-    return pa.table({
-        "path": pa.array([m.get("path") for m in meta], type=pa.string()),
-        "text": pa.array([m.get("text") for m in meta], type=pa.string()),
-        "kind": pa.array([m["kind"] for m in meta], type=pa.string()),
-        "duration": pa.array([m["duration"] for m in meta], type=pa.float64()),
-        "model": pa.array([m["model"] for m in meta], type=pa.string()),
-        "embedding": embedding,
-    })
-
-
-def write_audio(path: Path, samples: np.ndarray, sample_rate: int, fmt: str | None = None) -> None:
-    """Write mono float audio atomically (WAV/FLAC/OGG by extension)."""
-    import soundfile as sf
-
-    fmt = (fmt or path.suffix.lstrip(".") or "wav").upper()
-    handle = AtomicFile(path, binary=True)
-    try:
-        sf.write(handle.handle, np.asarray(samples, dtype=np.float32), sample_rate, format=fmt)
-    except BaseException:
-        handle.discard()
-        raise
-    handle.commit()
-
-
 __all__ = [
-    "AtomicFile", "EmbeddingWriter", "RecordOutput", "RecordWriter", "check_output_path",
-    "default_record_format", "format_from_path", "write_audio",
+    "EMBEDDING_FORMATS", "EMBEDDING_WRITERS", "RECORD_FORMATS", "RECORD_WRITERS", "Destination", "EmbeddingWriter",
+    "RecordWriter", "check_output_path", "default_record_format", "embedding_record", "embedding_writer",
+    "format_from_path", "npy_rows_path", "record_writer",
 ]

@@ -113,12 +113,12 @@ def test_empty_collection_cannot_be_indexed(db_path: Path) -> None:
 
 def _write_text_formats(tmp_path: Path, vectors: np.ndarray) -> list[Path]:
     from clapcli.core.results import Embedding
-    from clapcli.io.writers import EmbeddingWriter
+    from clapcli.io.writers import embedding_writer
 
     written = []
     for fmt in ("jsonl", "json", "csv"):
         path = tmp_path / f"e.{fmt}"
-        writer = EmbeddingWriter(fmt, path, overwrite=False)
+        writer = embedding_writer(fmt, path, overwrite=False)
         for i, v in enumerate(vectors):
             writer.write(Embedding(f"/a/{i}.wav", "audio", v, "laion/x", 1.0))
         writer.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clapcli.errors import OutputError, UsageError
+from clapcli.errors import UsageError
 
 AUDIO_FORMATS = ("wav", "flac", "ogg")
 _SF_FORMAT = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}
@@ -46,22 +46,23 @@ def prepare_samples(samples: np.ndarray, rate: int, target_rate: int | None) -> 
     return (audio * gain).astype(np.float32), rate, gain
 
 
-def write_audio_file(path: Path, samples: np.ndarray, rate: int, fmt: str, tags: dict | None = None) -> None:
-    """Write mono audio atomically (temp file beside ``path``, renamed when complete)."""
+def write_audio_file(path: Path, samples: np.ndarray, rate: int, fmt: str, tags: dict | None = None,
+                     overwrite: bool = False) -> None:
+    """Write mono audio atomically (temp file beside ``path``, published when complete; an existing
+    file is replaced only with ``overwrite``)."""
     import soundfile as sf
 
-    from clapcli.io.writers import AtomicFile
+    from clapcli.io.target import OutputFile
 
-    try:
-        handle = AtomicFile(path, binary=True)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    handle = OutputFile(path, overwrite, binary=True, label="output")
     try:
         with sf.SoundFile(handle.handle, "w", samplerate=rate, channels=1, format=_SF_FORMAT[fmt],
                           subtype=_SUBTYPE[fmt]) as sound:
             for key, value in (tags or {}).items():
                 setattr(sound, key, value)  # before any frame: WAV's INFO chunk is written up front
             sound.write(samples)
+    except OSError as exc:
+        raise handle.write_failed(exc) from None
     except BaseException:  # including Ctrl-C: never leave half a file behind
         handle.discard()
         raise
