@@ -222,7 +222,7 @@ def search_library(
     """Search a library collection with its own model (an explicit, different one is refused)."""
     from clapcli.store import open_store
 
-    with open_store(db, create=False) as store:
+    with open_store(db, readonly=True) as store:  # searching never changes the library
         target = store.collection(name, create=False)
         if lazy.name is not None:  # an explicit --model must be the collection's
             check_same_model(lazy.get(), target.model_id, target.dim, f"collection '{name}' in {store.path}")

@@ -33,13 +33,21 @@ def derived_path(db_path: Path, collection: str, suffix: str) -> Path:
 
 @contextmanager
 def build_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock on ``path.lock`` (no-op where fcntl is missing)."""
+    """An exclusive advisory lock on ``path.lock`` (no-op where fcntl is missing, or where the
+    lock file cannot be created: a read-only directory, whose derived files can still be read)."""
     try:
         import fcntl
     except ImportError:  # Windows: renames are still atomic; only the race window stays
         yield
         return
-    with open(path.with_name(path.name + ".lock"), "a") as handle:
+    try:
+        handle = open(path.with_name(path.name + ".lock"), "a")
+    except OSError:  # a directory we cannot write: nobody else can build there either
+        handle = None
+    if handle is None:
+        yield
+        return
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -5,6 +5,8 @@ file: path unique within its collection, content hash, duration, model id, creat
 L2-normalized float32 vector as a BLOB). ``version`` grows with every write so derived files
 (the approximate index beside the db) know when they are stale.
 
+The file format (recognising a library, read-only opening, migrations) lives in ``schema.py``.
+
 Crash safety comes from SQLite itself: a batch is one ``BEGIN IMMEDIATE … COMMIT``; a killed
 writer loses only its open transaction, and ``UNIQUE(collection_id, path)`` + upsert means a
 rerun never duplicates a row.
@@ -26,37 +28,12 @@ from typing import TypeVar
 import numpy as np
 
 from clapcli.errors import ClapcliError, InputError, UsageError
+from clapcli.store import schema
 from clapcli.store.derived import DERIVED_SUFFIXES, derived_path, read_matrix_cache, write_matrix_cache
 
-SCHEMA_VERSION = 1
-# Large pages: a 512-d row (~2.2 kB) would waste half of a 4 kB page; 32 kB pages hold ~15.
-PAGE_SIZE = 32768
-BUSY_TIMEOUT_S = 30.0
 RETRY_ATTEMPTS = 8
 HASH_CHUNK = 1 << 20
 CACHE_MIN_ROWS = 50_000  # below this, reading from SQLite takes well under a second anyway
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS collections (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    model_id TEXT NOT NULL,
-    dim INTEGER NOT NULL CHECK (dim > 0),
-    created REAL NOT NULL,
-    version INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS items (
-    id INTEGER PRIMARY KEY,
-    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
-    path TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    duration REAL,
-    model_id TEXT NOT NULL,
-    created REAL NOT NULL,
-    vector BLOB NOT NULL,
-    UNIQUE (collection_id, path)
-);
-"""
 
 T = TypeVar("T")
 
@@ -105,12 +82,15 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 
 def _retry(action: Callable[[], T], what: str) -> T:
     """Run ``action``, retrying with jittered backoff when another process holds the lock
-    (the busy timeout already waited; this covers the cases SQLite reports without waiting)."""
+    (the busy timeout already waited; this covers the cases SQLite reports without waiting).
+    Other errors propagate unchanged, for the caller to name."""
     for attempt in range(RETRY_ATTEMPTS):
         try:
             return action()
         except sqlite3.OperationalError as exc:
-            if not _is_busy(exc) or attempt == RETRY_ATTEMPTS - 1:
+            if not _is_busy(exc):
+                raise
+            if attempt == RETRY_ATTEMPTS - 1:
                 raise ClapcliError(f"{what}: {exc}; another process may be holding the database") from None
             time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
     raise AssertionError("unreachable")
@@ -119,9 +99,10 @@ def _retry(action: Callable[[], T], what: str) -> T:
 class EmbeddingStore:
     """An open library database. Not shared across threads; open one per process."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, connection: sqlite3.Connection, readonly: bool = False) -> None:
         self.path = path
         self.connection = connection
+        self.readonly = readonly
 
     def __enter__(self) -> EmbeddingStore:
         return self
@@ -136,13 +117,21 @@ class EmbeddingStore:
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE`` takes the write lock up front, so two writers
         queue on the busy timeout instead of failing on a read-to-write upgrade)."""
-        _retry(lambda: self.connection.execute("BEGIN IMMEDIATE"), f"--db {self.path}")
+        if self.readonly:
+            raise ClapcliError(f"--db {self.path} was opened read-only; this needs 'clap embed --db'")
+        self._locked("BEGIN IMMEDIATE")
         try:
             yield self.connection
         except BaseException:
             self.connection.rollback()
             raise
-        _retry(lambda: self.connection.execute("COMMIT"), f"--db {self.path}")
+        self._locked("COMMIT")
+
+    def _locked(self, statement: str) -> None:
+        try:
+            _retry(lambda: self.connection.execute(statement), f"--db {self.path}")
+        except sqlite3.OperationalError as exc:  # e.g. a full disk or a read-only file
+            raise ClapcliError(f"--db {self.path}: {exc}") from None
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -383,53 +372,31 @@ class Collection:
         return None if row is None else np.frombuffer(row[0], dtype="<f4").copy()
 
 
-def open_store(path: str | Path | None = None, create: bool = True) -> EmbeddingStore:
-    """Open (and with ``create``, initialise) the library at ``path`` (default: ``default_db_path()``)."""
+def open_store(path: str | Path | None = None, create: bool = True, readonly: bool = False) -> EmbeddingStore:
+    """Open the library at ``path`` (default: ``default_db_path()``).
+
+    A writer (the default) creates the file when ``create``, and brings it up to the current
+    schema. With ``readonly`` (searching, listing) nothing is created, migrated or written: a
+    file that is not a clapcli library is refused and left exactly as it was."""
     path = Path(path).expanduser() if path is not None else default_db_path()
     if not path.exists():
-        if not create:
+        if not create or readonly:
             raise UsageError(f"--db {path} does not exist; create it with 'clap embed FILES --db {path}'")
         path.parent.mkdir(parents=True, exist_ok=True)
     elif path.is_dir():
         raise UsageError(f"--db {path} is a directory; give a database file name")
     try:
-        connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
-    except sqlite3.Error as exc:
+        if readonly:
+            return EmbeddingStore(path, _retry(lambda: schema.open_reader(path), f"--db {path}"), readonly=True)
+        connection = _retry(lambda: schema.open_writer(path), f"--db {path}")
+    except sqlite3.DatabaseError as exc:
         raise ClapcliError(f"--db {path}: cannot open ({exc})") from None
     try:
-        _retry(lambda: _initialise(connection), f"--db {path}")
+        _retry(lambda: schema.migrate(connection, path), f"--db {path}")
     except sqlite3.DatabaseError as exc:
         connection.close()
-        raise ClapcliError(f"--db {path} is not a clapcli library ({exc})") from None
+        raise ClapcliError(f"--db {path}: cannot bring it up to date ({exc})") from None
     except BaseException:
         connection.close()
         raise
     return EmbeddingStore(path, connection)
-
-
-def _initialise(connection: sqlite3.Connection) -> None:
-    connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise ClapcliError("this library was written by a newer clapcli; upgrade clapcli to read it")
-    if version == 0:
-        connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only takes effect on an empty file
-    if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-        connection.execute("PRAGMA journal_mode = WAL")
-    # FULL: a committed batch survives power loss too, at one fsync per batch.
-    connection.execute("PRAGMA synchronous = FULL")
-    connection.execute("PRAGMA foreign_keys = ON")
-    if version < SCHEMA_VERSION:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements():  # not executescript: it would commit on its own
-                connection.execute(statement)
-            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except BaseException:
-            connection.rollback()
-            raise
-        connection.execute("COMMIT")
-
-
-def _statements() -> list[str]:
-    return [s.strip() for s in SCHEMA.split(";") if s.strip()]
