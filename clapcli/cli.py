@@ -34,9 +34,10 @@ class _ErrorBoundary(TyperGroup):
         except (typer.Exit, click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except ClapcliError as exc:
-            if debug:
+            if debug and not exc.reported:
                 raise
-            _error_line(str(exc))
+            if not exc.reported:
+                _error_line(str(exc))
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:
             from clapcli.errors import EXIT_SIGINT, EXIT_SIGTERM, Terminated
@@ -74,6 +75,9 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """Audio-text toolkit. Exit codes: 0 ok, 1 error, 2 usage, 3 some inputs failed, 4 --expect not met."""
+    from clapcli.commands.output import Output, route_warnings
+
+    route_warnings(Output())
 
 
 for _module in COMMAND_MODULES:
@@ -96,6 +100,6 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def _error_line(message: str) -> None:
-    from clapcli.console import safe, stderr_console
+    from clapcli.commands.output import Output
 
-    stderr_console().print(f"[bold red]error:[/] {safe(message)}", highlight=False, soft_wrap=True, markup=True)
+    Output().error(message)

@@ -17,6 +17,7 @@ class ClapcliError(Exception):
     """A failure with a message written for the user (one line, says what to do)."""
 
     exit_code = EXIT_ERROR
+    reported = False  # True when the command already told the user (the boundary then only exits)
 
 
 class UsageError(ClapcliError):
@@ -41,6 +42,17 @@ class ExpectationError(ClapcliError):
     """A CI expectation (--expect / --min-score) was not met."""
 
     exit_code = EXIT_EXPECTATION
+
+
+class PartialFailure(ClapcliError):
+    """Some inputs failed; the others were processed and written (each failure was named already)."""
+
+    exit_code = EXIT_PARTIAL
+    reported = True
+
+
+class ClapcliWarning(UserWarning):
+    """Something the user should know that does not stop the run; the CLI shows it as one line."""
 
 
 class Terminated(KeyboardInterrupt):

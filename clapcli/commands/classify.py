@@ -67,7 +67,8 @@ def classify(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Score each input against text labels (zero-shot) and report the best ones."""
-    from clapcli.commands.common import FailureLog, ModelOptions, collect_sources, progress_bar
+    from clapcli.commands.common import FailureLog, ModelOptions, collect_sources
+    from clapcli.commands.output import Output
     from clapcli.core.classify import check_expectation, classify_media, prepare_labels
     from clapcli.core.results import FailedInput
     from clapcli.errors import ExpectationError, UsageError
@@ -85,10 +86,11 @@ def classify(
     loaded = ModelOptions(model, device, dtype, quantize, long_audio).load()
     label_set = prepare_labels(loaded, label_list, template)
     sources = collect_sources(inputs, loaded.modality)
-    failures = FailureLog()
+    out = Output(quiet)
+    failures = FailureLog(out)
     unmet: list[str] = []
     done = 0
-    with sink, progress_bar(len(sources), "classifying", quiet) as advance:
+    with sink, out.progress(len(sources), "classifying") as advance:
         for result in classify_media(loaded, sources, label_set, top_k, batch_size, workers, advance):
             if isinstance(result, FailedInput):
                 failures.add(result)
@@ -102,12 +104,12 @@ def classify(
             except ExpectationError as exc:
                 unmet.append(str(exc))
     if unmet:
-        from clapcli.console import expectation_failed
-
         for message in unmet:
-            expectation_failed(message)
-        raise typer.Exit(4)
-    failures.exit_if_any(done, "inputs classified", quiet)
+            out.expectation_failed(message)
+        error = ExpectationError(f"{len(unmet)} of {done} inputs did not meet the expectation")
+        error.reported = True
+        raise error
+    failures.finish(done, "inputs classified")
 
 
 def _records(result, fmt: str) -> list[dict]:

@@ -1,18 +1,13 @@
-"""Glue shared by the commands: model loading from options, progress, the end-of-run summary."""
+"""Glue shared by the commands: model loading from options, input collection, failure accounting."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import typer
-
-from clapcli.console import input_failed, stderr_console
+from clapcli.commands.output import Output
 from clapcli.core.results import FailedInput
-from clapcli.errors import EXIT_PARTIAL, UsageError
+from clapcli.errors import PartialFailure, UsageError
 
 
 @dataclass
@@ -38,35 +33,21 @@ def collect_sources(inputs: list[str], modality: str) -> list:
     return list(expand_inputs(inputs, extensions_for(modality)))
 
 
-@contextmanager
-def progress_bar(total: int | None, description: str, quiet: bool) -> Iterator[Any]:
-    """A rich progress bar on stderr when it is a terminal; yields ``advance(n)``."""
-    if quiet or not sys.stderr.isatty():
-        yield lambda n=1: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=stderr_console(), transient=True) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda n=1: progress.advance(task, n)
-
-
 class FailureLog:
-    """Names each failed input on stderr as it happens and decides the exit code at the end."""
+    """Names each failed input on stderr as it happens; ``finish`` prints the summary and raises
+    ``PartialFailure`` (exit 3, mapped at the CLI boundary) when any input failed."""
 
-    def __init__(self) -> None:
+    def __init__(self, output: Output) -> None:
+        self.output = output
         self.failed: list[FailedInput] = []
 
     def add(self, failure: FailedInput) -> None:
         self.failed.append(failure)
-        input_failed(failure.source, failure.reason)
+        self.output.failed(failure.source, failure.reason)
 
-    def exit_if_any(self, done: int, what: str, quiet: bool) -> None:
-        if not quiet or self.failed:
-            stderr_console().print(
-                f"{done} {what}" + (f", [red]{len(self.failed)} failed[/]" if self.failed else ""),
-                highlight=False,
-            )
+    def finish(self, done: int, what: str, summary: bool = True) -> None:
+        if self.failed or (summary and not self.output.quiet):
+            failed = f", [red]{len(self.failed)} failed[/]" if self.failed else ""
+            self.output.summary(f"{done} {what}{failed}")
         if self.failed:
-            raise typer.Exit(EXIT_PARTIAL)
+            raise PartialFailure(f"{len(self.failed)} of {done + len(self.failed)} inputs failed")

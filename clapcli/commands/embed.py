@@ -74,8 +74,9 @@ def embed(
     import_dir: ImportOpt = None,
 ) -> None:
     """Embed audio/image files and/or texts with a contrastive model."""
-    from clapcli.commands.common import FailureLog, ModelOptions, collect_sources, progress_bar
+    from clapcli.commands.common import FailureLog, ModelOptions, collect_sources
     from clapcli.commands.library import embed_to_library, library_requested
+    from clapcli.commands.output import Output
     from clapcli.commands.ray_embed import refuse_local_only_options, run_engine, wants_engine
     from clapcli.core.embed import embed_media, embed_texts
     from clapcli.core.results import FailedInput
@@ -103,14 +104,15 @@ def embed(
     fmt = format_from_path(output, fmt, EMBEDDING_FORMATS, "jsonl")
     writer = embedding_writer(fmt, output, overwrite)
     loaded = ModelOptions(model, device, dtype, quantize, long_audio).load()
-    failures = FailureLog()
+    out = Output(quiet)
+    failures = FailureLog(out)
     done = 0
     with writer:  # what was computed is written even on Ctrl-C / SIGTERM
         for row in embed_texts(loaded, texts, normalize):
             writer.write(row)
             done += 1
         sources = collect_sources(inputs or [], loaded.modality)
-        with progress_bar(len(sources), "embedding", quiet) as advance:
+        with out.progress(len(sources), "embedding") as advance:
             for result in embed_media(loaded, sources, normalize, batch_size, workers, advance):
                 if isinstance(result, FailedInput):
                     failures.add(result)
@@ -118,7 +120,7 @@ def embed(
                     continue
                 writer.write(result)
                 done += 1
-    failures.exit_if_any(done, "embeddings written", quiet)
+    failures.finish(done, "embeddings written")
 
 
 def register(app: typer.Typer) -> None:

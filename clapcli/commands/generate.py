@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from clapcli.commands.options import DeviceOpt, DtypeOpt, OverwriteOpt, QuietOpt
+from clapcli.commands.output import Output
 
 EPILOG = """\
 Examples:
@@ -83,7 +83,7 @@ def generate(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Generate audio from text with AudioLDM 2 (sound effects, music, speech)."""
-    from clapcli.commands.common import FailureLog, progress_bar
+    from clapcli.commands.common import FailureLog
     from clapcli.core.generate import DEFAULT_SCHEDULER, DEFAULT_STEPS, GenerationSettings, open_generator
     from clapcli.core.generate.output import audio_format
     from clapcli.errors import UsageError
@@ -100,21 +100,20 @@ def generate(
         raise UsageError("--keep-candidates needs --candidates 2 or more")
     generator = open_generator(model, device, dtype, cpu_offload)
     settings = generator.check(settings)
-    failures = FailureLog()
+    out = Output(quiet)
+    failures = FailureLog(out)
     records: list[dict] = []
     batches = -(-len(prompt_list) // batch_size)
-    with progress_bar(batches * generator.planned_steps(settings), "generating", quiet) as advance:
+    with out.progress(batches * generator.planned_steps(settings), "generating") as advance:
         results = generator.generate_many(prompt_list, settings, batch_size, on_step=advance)
         for index, result in enumerate(results):  # one per prompt, in order
-            record = _handle(result, targets[index], sample_rate, tags, keep_candidates, failures, quiet, overwrite)
+            record = _handle(result, targets[index], sample_rate, tags, keep_candidates, failures, out, overwrite)
             records.append(record)
             if summary_fmt == "jsonl":
-                _emit_jsonl(record)
+                out.jsonl(record)
     if summary_fmt == "json":
-        import json
-
-        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=2) + "\n")
-    failures.exit_if_any(len(prompt_list) - len(failures.failed), "files written", quiet)
+        out.json(records)
+    failures.finish(len(prompt_list) - len(failures.failed), "files written")
 
 
 # ---------------------------------------------------------------------- options
@@ -189,9 +188,8 @@ def _targets(prompts: list[str], output: Path | None, output_dir: Path | None, f
 # ---------------------------------------------------------------------- results
 
 
-def _handle(result, target: Path, sample_rate: int | None, tags: bool, keep: bool, failures, quiet: bool,
+def _handle(result, target: Path, sample_rate: int | None, tags: bool, keep: bool, failures, out: Output,
             overwrite: bool) -> dict:
-    from clapcli.console import info
     from clapcli.core.generate.output import audio_format, file_tags, prepare_samples, write_audio_file
     from clapcli.core.results import FailedInput
     from clapcli.errors import ClapcliError
@@ -212,7 +210,7 @@ def _handle(result, target: Path, sample_rate: int | None, tags: bool, keep: boo
         failures.add(FailedInput(result.prompt, reason))
         return {"prompt": result.prompt, "error": reason}
     score = "" if result.score is None else f", CLAP {result.score:.3f}"
-    info(f"wrote {target} ({result.seconds:.2f} s, seed {result.seed}{score})", quiet)
+    out.note(f"wrote {target} ({result.seconds:.2f} s, seed {result.seed}{score})")
     return record
 
 
@@ -227,13 +225,6 @@ def _write_alternatives(result, target: Path, sample_rate: int | None, fmt: str,
         write_audio_file(path, audio, rate, fmt, file_tags({**record, "rank": rank}) if tags else None, overwrite)
         written.append(str(path))
     return written
-
-
-def _emit_jsonl(record: dict) -> None:
-    import json
-
-    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
 
 
 def register(app: typer.Typer) -> None:

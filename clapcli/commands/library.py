@@ -32,8 +32,8 @@ def embed_to_library(
     quiet: bool,
 ) -> None:
     """``clap embed ... --db``: add new/changed files to a collection, skip unchanged ones, optionally prune."""
-    from clapcli.commands.common import FailureLog, collect_sources, progress_bar
-    from clapcli.console import info
+    from clapcli.commands.common import FailureLog, collect_sources
+    from clapcli.commands.output import Output
     from clapcli.errors import UsageError
     from clapcli.store import open_store
 
@@ -44,22 +44,23 @@ def embed_to_library(
         raise UsageError("--db writes into the library; drop --output/--format, or drop --db to write a file")
     if not inputs and not prune:
         raise UsageError("nothing to add: give files, directories, globs or - (paths on stdin) to embed into --db")
+    out = Output(quiet)
     name = collection or DEFAULT_COLLECTION
     if not inputs:  # --prune alone needs no model
         with open_store(db, create=False) as store:
             gone = store.collection(name, create=False).prune()
-        info(f"{store.path} '{name}': {len(gone)} rows of missing files pruned", quiet)
+        out.note(f"{store.path} '{name}': {len(gone)} rows of missing files pruned")
         return
     from clapcli.core.library import embed_into_store, open_collection
 
     loaded = model_options.load()
-    failures = FailureLog()
+    failures = FailureLog(out)
     with open_store(db) as store:
         target = open_collection(store, name, loaded)
         sources = collect_sources(inputs, loaded.modality)
-        with progress_bar(len(sources), "embedding", quiet) as advance:
+        with out.progress(len(sources), "embedding") as advance:
             summary = embed_into_store(loaded, sources, target, prune, batch_size, workers, advance, failures.add)
         total = target.count()
-    info(f"{store.path} '{name}': {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged"
-         + (f", {len(summary.pruned)} pruned" if prune else "") + f"; {total} files in the collection", quiet)
-    failures.exit_if_any(summary.added + summary.updated, "embeddings stored", quiet=True)
+    out.note(f"{store.path} '{name}': {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged"
+         + (f", {len(summary.pruned)} pruned" if prune else "") + f"; {total} files in the collection")
+    failures.finish(summary.added + summary.updated, "embeddings stored", summary=False)

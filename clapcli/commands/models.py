@@ -22,10 +22,10 @@ def models(
         for alias, target in registry.GENERATION_ALIASES.items():
             sink.write({"alias": alias, "model": target, "used_by": "generate"})
     if fmt == "table":
-        from clapcli.console import stderr_console
+        from clapcli.commands.output import Output
 
         families = ", ".join(f"{f.name} ({f.description})" for f in registry.FAMILIES.values())
-        stderr_console().print(f"families: {families}\nany local directory or hub id of these families works too.")
+        Output().note(f"families: {families}; any local directory or hub id of these families works too.")
 
 
 def register(app: typer.Typer) -> None:

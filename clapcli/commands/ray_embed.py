@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from clapcli.commands.output import Output, safe
+
 ENGINES = ("local", "ray")
 SHOWN_FAILURES = 50  # failures named on stderr; all of them are in DIR/_errors/
 
@@ -70,7 +72,6 @@ def _embed_ray(
     model_options: Any, batch_size: int | None, quiet: bool, overwrite: bool, num_gpus: float, concurrency: int,
     db: Path | None, collection: str | None,
 ) -> None:
-    from clapcli.console import info, stderr_is_terminal
     from clapcli.core.ray_engine import ModelSpec, RayOptions, embed_with_ray, require_ray
     from clapcli.errors import UsageError
 
@@ -85,35 +86,32 @@ def _embed_ray(
     if fmt not in (None, "parquet"):
         raise UsageError(f"--engine ray writes Parquet shards; --format {fmt} is not available with it")
     require_ray()
+    out = Output(quiet)
     spec = ModelSpec(model_options.model, model_options.device or "auto", model_options.dtype,
                      model_options.quantize, model_options.long_audio, normalize, batch_size)
-    options = RayOptions(concurrency, num_gpus, progress=not quiet and stderr_is_terminal())
+    options = RayOptions(concurrency, num_gpus, progress=out.progress_on_terminal)
     summary = embed_with_ray(inputs, output, spec, options, overwrite, name_failures=SHOWN_FAILURES)
-    _report_failures(summary.failures, summary.failed, output)
-    info(f"{summary.written} embeddings written to {output}" + (f", {summary.failed} failed" if summary.failed
-                                                                  else ""), quiet and not summary.failed)
+    _report_failures(out, summary.failures, summary.failed, output)
     if summary.failed:
-        from clapcli.errors import EXIT_PARTIAL
+        from clapcli.errors import PartialFailure
 
-        raise typer.Exit(EXIT_PARTIAL)
+        out.summary(f"{summary.written} embeddings written to {output}, [red]{summary.failed} failed[/]")
+        raise PartialFailure(f"{summary.failed} inputs failed")
+    out.note(f"{summary.written} embeddings written to {output}")
 
 
-def _report_failures(shown: list, total: int, output: str) -> None:
-    from clapcli.console import info, input_failed
-
+def _report_failures(out: Output, shown: list, total: int, output: str) -> None:
     for failure in shown:
-        input_failed(failure.source, failure.reason)
+        out.failed(failure.source, failure.reason)
     if total > len(shown):
-        info(f"... and {total - len(shown)} more failed inputs: see {output.rstrip('/')}/_errors/")
+        out.summary(safe(f"... and {total - len(shown)} more failed inputs: see {output.rstrip('/')}/_errors/"))
 
 
 def _import(
     import_dir: str, inputs: list[str] | None, has_texts: bool, output: str | None, engine: str, db: Path | None,
     collection: str | None, quiet: bool,
 ) -> None:
-    from clapcli.commands.common import progress_bar
     from clapcli.commands.library import DEFAULT_COLLECTION
-    from clapcli.console import info
     from clapcli.core.shards import import_shards
     from clapcli.errors import UsageError
     from clapcli.store import open_store
@@ -121,9 +119,10 @@ def _import(
     if inputs or has_texts or output is not None or engine != "local":
         raise UsageError("--import loads existing shards into --db; drop the inputs, --text, --output and --engine")
     name = collection or DEFAULT_COLLECTION
+    out = Output(quiet)
     with open_store(db) as store:
-        with progress_bar(None, "importing", quiet) as advance:
+        with out.progress(None, "importing") as advance:
             summary = import_shards(import_dir, store, name, on_progress=advance)
     skipped = f" ({summary.skipped_texts} text rows skipped)" if summary.skipped_texts else ""
-    info(f"{store.path} '{name}': {summary.imported} rows imported from {summary.shards} shards{skipped}; "
-         f"{summary.total} files in the collection", quiet)
+    out.note(f"{store.path} '{name}': {summary.imported} rows imported from {summary.shards} shards{skipped}; "
+             f"{summary.total} files in the collection")

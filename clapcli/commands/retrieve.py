@@ -75,6 +75,7 @@ def retrieve(
 ) -> None:
     """Search audio (or images) by text or by example, or rank captions, with cosine similarity."""
     from clapcli.commands.common import FailureLog, ModelOptions
+    from clapcli.commands.output import Output
     from clapcli.core.retrieve import LazyModel, parse_queries, search_captions, search_file, search_library
     from clapcli.errors import InputError, UsageError
     from clapcli.io.readers import read_text_file
@@ -111,10 +112,10 @@ def retrieve(
         for result in results:
             for hit in result.hits:
                 sink.write({"query": result.query.raw, "rank": hit.rank, "score": hit.score, label: hit.path})
-    failures = FailureLog()
+    failures = FailureLog(Output(quiet=True))
     for failure in failed:
         failures.add(failure)
-    failures.exit_if_any(len(results), "queries searched", quiet=True)
+    failures.finish(len(results), "queries searched", summary=False)
 
 
 def register(app: typer.Typer) -> None:

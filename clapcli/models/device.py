@@ -73,10 +73,13 @@ def resolve_dtype(name: str | None, device: torch.device, half_ok: bool = True) 
     if name == "float16" and device.type == "cpu":
         raise UsageError("--dtype float16 is not supported on CPU; use bfloat16 or float32")
     if name == "bfloat16" and device.type == "cpu" and cpu_has_native_bfloat16() is False:
-        from clapcli.console import warn
+        import warnings
 
-        warn("--dtype bfloat16: this CPU has no AVX512-BF16 or AMX, so bfloat16 is emulated and about 6x slower "
-             "than float32 (benchmarks/README.md); for speed on it use --quantize int8")
+        from clapcli.errors import ClapcliWarning
+
+        warnings.warn("--dtype bfloat16: this CPU has no AVX512-BF16 or AMX, so bfloat16 is emulated and about 6x "
+                      "slower than float32 (benchmarks/README.md); for speed on it use --quantize int8",
+                      ClapcliWarning, stacklevel=2)
     return getattr(torch, name)
 
 
