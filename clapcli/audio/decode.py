@@ -2,18 +2,32 @@
 
 soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis, Opus and MP3; PyAV, which bundles FFmpeg,
 reads AAC/M4A and other containers so users need no system ffmpeg.
+
+Files are read in blocks (``open_audio``): each block is downmixed and resampled as it arrives
+(soxr's ``ResampleStream`` gives the same samples as its one-shot ``resample``, bit for bit), so a
+long file is never held at its own rate or in several channels, and a caller that cuts windows
+from the blocks never needs the whole clip at all.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from clapcli.errors import InputError
 from clapcli.media.kinds import AUDIO_EXTENSIONS  # noqa: F401  (re-exported)
+
+# Sample rates clapcli accepts. Outside them the header is damaged or the file is not audio, and soxr
+# crashes the whole process (segfault) on ratios such as 1 Hz -> 48 kHz instead of raising.
+MIN_RATE = 1000
+MAX_RATE = 768000
+# Source frames per read: large enough that per-call costs vanish, small beside any long file (2 MB stereo).
+BLOCK_FRAMES = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -27,8 +41,68 @@ class DecodedAudio:
         return len(self.samples) / self.sample_rate
 
 
+@dataclass(frozen=True)
+class AudioStream:
+    """One input as mono float32 blocks at ``sample_rate``, decoded on demand each time ``blocks()``
+    is called: a long file is read block by block instead of whole."""
+
+    name: str
+    length: int  # samples at sample_rate (from the header: the resampled length of its frames)
+    sample_rate: int
+    source_rate: int
+    open_blocks: Callable[[], Iterator[np.ndarray]]
+
+    @classmethod
+    def of_array(cls, name: str, samples: np.ndarray, sample_rate: int, source_rate: int) -> AudioStream:
+        """Mono samples already in memory, served in blocks (views, no copies)."""
+        return cls(name, len(samples), sample_rate, source_rate, partial(_array_blocks, samples))
+
+    @property
+    def duration(self) -> float:
+        return self.length / self.sample_rate
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """Exactly ``length`` samples in blocks; ``InputError`` if the file ends early."""
+        produced = 0
+        for block in self.open_blocks():
+            block = block[: self.length - produced]
+            produced += len(block)
+            if len(block):
+                yield block
+        if produced < self.length:
+            raise InputError(f"{self.name}: ended after {produced} of the {self.length} samples its header "
+                             "announces; the file is truncated")
+
+    def read(self) -> np.ndarray:
+        """All samples in one array (as many as the decoder gives, like ``soundfile.read``)."""
+        out = np.empty(self.length, dtype=np.float32)
+        filled = 0
+        for block in self.open_blocks():
+            block = block[: self.length - filled]
+            out[filled : filled + len(block)] = block
+            filled += len(block)
+        if filled == 0:
+            raise InputError(f"{self.name}: contains no audio samples")
+        return out[:filled]
+
+
 def load_audio(path: str | Path, sample_rate: int | None) -> DecodedAudio:
     """Decode ``path``, downmix by mean and resample to ``sample_rate`` (None keeps the file's rate)."""
+    stream = open_audio(path, sample_rate)
+    try:
+        samples = stream.read()
+    except _SoundfileReadError as exc:  # libsndfile opened it but cannot decode it: try FFmpeg
+        stream = _av_stream(Path(path), sample_rate, exc.__cause__)
+        samples = stream.read()
+    return DecodedAudio(samples, stream.sample_rate, stream.source_rate)
+
+
+def open_audio(path: str | Path, sample_rate: int | None) -> AudioStream:
+    """``path`` as an ``AudioStream`` of mono float32 at ``sample_rate`` (None: the file's rate).
+
+    libsndfile formats are decoded block by block when read; PyAV formats (AAC/M4A...) are decoded
+    here, whole but already mono at ``sample_rate``. Fails (``InputError``) on a missing, empty or
+    unreadable file and on a sample rate outside ``MIN_RATE``..``MAX_RATE``, before any resampling."""
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected an audio file")
@@ -36,11 +110,37 @@ def load_audio(path: str | Path, sample_rate: int | None) -> DecodedAudio:
         raise InputError(f"{path}: {missing_reason(path)}")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
-    samples, rate = _decode(path)
-    mono = to_mono(samples)
-    check_samples(mono, str(path))
-    resampled = resample(mono, rate, sample_rate) if sample_rate else mono
-    return DecodedAudio(resampled, sample_rate or rate, rate)
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(str(path)) as opened:
+            rate, frames = int(opened.samplerate), int(opened.frames)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        return _av_stream(path, sample_rate, exc)
+    check_rate(rate, str(path))
+    if frames <= 0:
+        raise InputError(f"{path}: contains no audio samples")
+    target = sample_rate or rate
+    return AudioStream(str(path), resampled_length(frames, rate, target), target, rate,
+                       partial(_soundfile_blocks, path, target))
+
+
+def check_rate(rate: float, name: str) -> float:
+    """``rate``, or ``InputError`` naming ``name`` when it is not a sane audio rate (checked before
+    any resampling: soxr crashes the process on ratios such as 1 Hz -> 48 kHz)."""
+    try:
+        sane = MIN_RATE <= float(rate) <= MAX_RATE
+    except (TypeError, ValueError):
+        sane = False
+    if not sane:
+        raise InputError(f"{name}: sample rate {rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz; the header is "
+                         "damaged or this is not audio (re-export it at a standard rate)")
+    return rate
+
+
+def resampled_length(frames: int, source_rate: int, target_rate: int) -> int:
+    """How many samples soxr gives for ``frames`` input frames: round half up of frames * ratio."""
+    return (2 * frames * target_rate + source_rate) // (2 * source_rate)
 
 
 def missing_reason(path: Path) -> str:
@@ -67,36 +167,80 @@ def _channel_mean(samples: np.ndarray) -> np.ndarray:
 def check_samples(samples: np.ndarray, name: str) -> None:
     if samples.size == 0:
         raise InputError(f"{name}: contains no audio samples")
+    check_finite(samples, name)
+
+
+def check_finite(samples: np.ndarray, name: str) -> None:
     if not np.isfinite(samples).all():
         raise InputError(f"{name}: contains NaN or infinite samples; re-export the file")
 
 
-def resample(samples: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
+def resample(samples: np.ndarray, source_rate: int, target_rate: int, name: str = "input") -> np.ndarray:
     if source_rate == target_rate:
         return samples
+    check_rate(source_rate, name)  # soxr segfaults on absurd ratios
     import soxr
 
     return soxr.resample(samples, source_rate, target_rate, quality="HQ").astype(np.float32, copy=False)
 
 
-def _decode(path: Path) -> tuple[np.ndarray, int]:
+class _Resampler:
+    """Streaming soxr: blocks in, blocks out, the same samples as one ``soxr.resample`` call."""
+
+    def __init__(self, source_rate: int, target_rate: int) -> None:
+        self.stream = None
+        if source_rate != target_rate:
+            import soxr
+
+            self.stream = soxr.ResampleStream(source_rate, target_rate, 1, dtype="float32", quality="HQ")
+
+    def __call__(self, block: np.ndarray, last: bool) -> np.ndarray:
+        if self.stream is None:
+            return block
+        return self.stream.resample_chunk(block, last=last)
+
+
+class _SoundfileReadError(InputError):
+    """libsndfile opened the file but failed while decoding it."""
+
+
+def _soundfile_blocks(path: Path, target_rate: int) -> Iterator[np.ndarray]:
     import soundfile as sf
 
+    with sf.SoundFile(str(path)) as opened:
+        resampler = _Resampler(int(opened.samplerate), target_rate)
+        while True:
+            try:
+                block = opened.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+                raise _SoundfileReadError(f"{path}: not a readable audio file ({_short_reason(exc)})") from exc
+            mono = to_mono(block)
+            check_finite(mono, str(path))
+            last = len(block) < BLOCK_FRAMES
+            yield resampler(mono, last)
+            if last:
+                return
+
+
+def _array_blocks(samples: np.ndarray) -> Iterator[np.ndarray]:
+    for start in range(0, len(samples), BLOCK_FRAMES):
+        yield samples[start : start + BLOCK_FRAMES]
+
+
+def _av_stream(path: Path, sample_rate: int | None, soundfile_error: BaseException | None) -> AudioStream:
     try:
-        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        return samples, int(rate)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        soundfile_error = exc
-    try:
-        return _decode_with_av(path)
+        samples, rate = _decode_with_av(path, sample_rate)
     except InputError:
         raise
     except Exception as exc:  # PyAV raises many types (InvalidDataError, ValueError...)
-        reason = _short_reason(soundfile_error, exc)
+        reason = _short_reason(*(e for e in (soundfile_error, exc) if e is not None))
         raise InputError(f"{path}: not a readable audio file ({reason})") from None
+    check_samples(samples, str(path))
+    return AudioStream.of_array(str(path), samples, sample_rate or rate, rate)
 
 
-def _decode_with_av(path: Path) -> tuple[np.ndarray, int]:
+def _decode_with_av(path: Path, sample_rate: int | None) -> tuple[np.ndarray, int]:
+    """Mono float32 at ``sample_rate`` (None: the stream's rate), frame by frame, and the stream's rate."""
     try:
         import av
     except ImportError:  # pragma: no cover - av is a base dependency
@@ -105,17 +249,22 @@ def _decode_with_av(path: Path) -> tuple[np.ndarray, int]:
         if not container.streams.audio:
             raise InputError(f"{path}: has no audio stream")
         stream = container.streams.audio[0]
+        rate = int(check_rate(stream.rate or stream.codec_context.sample_rate or 0, str(path)))
+        resampler = _Resampler(rate, sample_rate or rate)
         chunks = []
-        rate = stream.rate or stream.codec_context.sample_rate
         for frame in container.decode(stream):
-            array = frame.to_ndarray()
-            chunks.append(_frame_to_frames_channels(array, frame.format.is_planar, len(frame.layout.channels)))
+            array = _frame_to_frames_channels(frame.to_ndarray(), frame.format.is_planar, len(frame.layout.channels))
+            chunks.append(resampler(to_mono(_as_float(array)), last=False))
     if not chunks:
         raise InputError(f"{path}: contains no audio samples")
-    data = np.concatenate(chunks, axis=0)
+    chunks.append(resampler(np.zeros(0, np.float32), last=True))
+    return np.concatenate(chunks), rate
+
+
+def _as_float(data: np.ndarray) -> np.ndarray:
     if np.issubdtype(data.dtype, np.integer):
-        data = data.astype(np.float32) / float(np.iinfo(data.dtype).max + 1)
-    return data.astype(np.float32, copy=False), int(rate)
+        return data.astype(np.float32) / float(np.iinfo(data.dtype).max + 1)
+    return data.astype(np.float32, copy=False)
 
 
 def _frame_to_frames_channels(array: np.ndarray, planar: bool, channels: int) -> np.ndarray:

@@ -7,8 +7,10 @@ device, so a whole batch of windows is one STFT call instead of a Python loop pe
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -87,10 +89,15 @@ def _frame_buffer(n_fft: int) -> np.ndarray:
 
 
 def _log_mel_clip(clip: np.ndarray, spec: MelSpec, out: np.ndarray) -> None:
+    _log_mel_frames(_reflect_pad(clip, spec.n_fft // 2), spec, out)
+
+
+def _log_mel_frames(padded: np.ndarray, spec: MelSpec, out: np.ndarray) -> None:
+    """Log-mel of the ``len(out)`` frames starting at ``padded[0]`` (``padded``: samples with the
+    clip's reflect padding where it has edges), into ``out`` (float64)."""
     import scipy.fft
     from numpy.lib.stride_tricks import as_strided
 
-    padded = _reflect_pad(clip, spec.n_fft // 2)
     step = padded.strides[0]
     framed = as_strided(padded, (out.shape[0], spec.n_fft), (spec.hop_length * step, step), writeable=False)
     window = _window(spec.n_fft)
@@ -183,6 +190,93 @@ def window_starts(n_samples: int, window: int, strategy: str) -> list[int]:
     # "mean": evenly spaced full windows covering the clip (the last one ends at the clip's end).
     count = -(-n_samples // window)
     return [round(i * (n_samples - window) / (count - 1)) for i in range(count)]
+
+
+def stream_windows(blocks: Iterable[np.ndarray], starts: Sequence[int], size: int,
+                   per_chunk: int) -> Iterator[np.ndarray]:
+    """(count, size) float32 arrays of the windows at ``starts`` (sorted), ``per_chunk`` at a time,
+    cut from a clip given in blocks. Holds one chunk plus about one window and one block of samples,
+    whatever the clip's length; stops reading once the last window is complete."""
+    remaining = list(starts)
+    buffer = np.empty(0, dtype=np.float32)
+    offset = 0  # clip index of buffer[0]
+    chunk = np.empty((min(per_chunk, len(remaining)), size), dtype=np.float32)
+    filled = 0
+    for block in blocks:
+        if not remaining:
+            break
+        buffer = np.concatenate([buffer, block])
+        drop = min(remaining[0] - offset, len(buffer))  # samples before the next window are done with
+        buffer, offset = buffer[drop:], offset + drop
+        while remaining and remaining[0] + size <= offset + len(buffer):
+            chunk[filled] = buffer[remaining[0] - offset : remaining[0] - offset + size]
+            filled += 1
+            remaining.pop(0)
+            if filled == len(chunk):
+                yield chunk
+                chunk = np.empty((min(per_chunk, len(remaining)), size), dtype=np.float32)
+                filled = 0
+    if remaining:
+        raise ValueError(f"the clip ended before its window at sample {remaining[0]}")
+
+
+@dataclass(frozen=True)
+class StreamedWindows:
+    """A long clip's model windows, cut from its stream only when encoded, chunk by chunk: memory
+    stays flat in the clip's length. ``to_item`` turns (count, size) windows into the model's
+    ordinary prepared item (numpy only: chunks may be cut in a decode thread)."""
+
+    blocks: Callable[[], Iterator[np.ndarray]]
+    starts: tuple[int, ...]
+    size: int
+    to_item: Callable[[np.ndarray], Any]
+
+    @property
+    def cost(self) -> int:
+        return len(self.starts)
+
+    def chunks(self, per_chunk: int) -> Iterator[tuple[Any, int]]:
+        """(item, windows in it) for consecutive chunks of at most ``per_chunk`` windows."""
+        for windows in stream_windows(self.blocks(), self.starts, self.size, per_chunk):
+            yield self.to_item(windows), len(windows)
+
+
+def log_mel_of_blocks(blocks: Iterable[np.ndarray], length: int, spec: MelSpec) -> np.ndarray:
+    """(frames, n_mels) float32 log-mel of a whole clip of ``length`` samples given in blocks: the
+    numbers of ``log_mel_numpy(clip)[0].astype(float32)``, holding the mel (1/7.5 of the samples
+    for LAION's 64 mels per 480-sample hop) and about one block of samples, never the clip."""
+    half = spec.n_fft // 2
+    if length <= half:  # numpy's repeated reflection needs the whole (tiny) clip
+        return log_mel_numpy(np.concatenate(list(blocks)), spec)[0].astype(np.float32)
+    out = np.empty((1 + length // spec.hop_length, spec.n_mels), dtype=np.float32)
+    done = 0  # frames written
+    pending = np.empty(0, dtype=np.float32)  # padded samples from frame ``done``'s first on
+    tail = np.empty(0, dtype=np.float32)  # the clip's last half + 1 samples so far (the end's reflection)
+    started = False
+    for block in blocks:
+        tail = np.concatenate([tail, block])[-(half + 1):]
+        pending = np.concatenate([pending, block])
+        if not started and len(pending) > half:
+            pending = np.concatenate([pending[half:0:-1], pending])  # the start's reflection
+            started = True
+        if started:
+            done, pending = _mel_rows(pending, spec, out, done)
+    if not started:
+        raise ValueError("the clip ended before its length")
+    done, _ = _mel_rows(np.concatenate([pending, tail[-2::-1]]), spec, out, done)
+    if done != len(out):
+        raise ValueError("the clip ended before its length")
+    return out
+
+
+def _mel_rows(padded: np.ndarray, spec: MelSpec, out: np.ndarray, done: int) -> tuple[int, np.ndarray]:
+    """Fill the frames of ``out`` from ``done`` on that ``padded`` holds whole; the samples left over."""
+    count = min(len(out) - done, max(0, 1 + (len(padded) - spec.n_fft) // spec.hop_length))
+    if count:
+        rows = np.empty((count, spec.n_mels), dtype=np.float64)
+        _log_mel_frames(padded, spec, rows)
+        out[done : done + count] = rows
+    return done + count, padded[count * spec.hop_length :]
 
 
 def fusion_mel(mel: torch.Tensor, chunk_frames: int) -> torch.Tensor:

@@ -5,18 +5,23 @@ on the main thread (torch releases the GIL), so the CPU never waits on I/O; on a
 features are computed batched on the device instead. Workers run numpy only: a torch op in a
 worker thread would start an OpenMP thread team there and slow the forward passes (see
 ``EmbeddingModel.prepare``). Memory stays flat: at most ``prefetch`` decoded inputs and one batch
-are alive at a time, however many files go through.
+are alive at a time, however many files go through; and audio longer than ``STREAM_SECONDS`` is
+never decoded whole: its windows are cut from the file block by block and go through the model
+``batch_size`` at a time, their mean accumulated as a running sum.
 """
 
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -55,31 +60,42 @@ def default_workers() -> int:
     return max(2, min(8, os.cpu_count() or 2))
 
 
+# Audio longer than this is handed to the model as a stream: decoded, cut into windows and encoded
+# chunk by chunk (at most ``batch_size`` windows at a time) instead of held whole, so memory stays
+# flat in a file's length. Shorter audio is decoded whole in the decode threads, as before.
+STREAM_SECONDS = 60.0
+
+
 def prepare_one(source: Path | ArrayInput, model: EmbeddingModel) -> Prepared:
     """Decode and preprocess one input; raises ``InputError`` with the reason."""
     if model.modality == "audio":
-        samples, duration = _audio_samples(source, model)
-        return Prepared(str(_name(source)), model.prepare(samples), duration)
+        media, duration = _audio_media(source, model)
+        return Prepared(str(_name(source)), model.prepare(media), duration)
     from clapcli.media.image import load_image
 
     image = source.data if isinstance(source, ArrayInput) else load_image(source, model.model_id)
     return Prepared(str(_name(source)), model.prepare(image), None)
 
 
-def _audio_samples(source: Path | ArrayInput, model: EmbeddingModel) -> tuple[np.ndarray, float]:
-    from clapcli.audio.decode import check_samples, load_audio, resample, to_mono
+def _audio_media(source: Path | ArrayInput, model: EmbeddingModel) -> tuple[Any, float]:
+    """Mono samples at the model's rate, or an ``AudioStream`` of them for long audio."""
+    from clapcli.audio.decode import AudioStream, check_rate, check_samples, open_audio, resample, to_mono
 
     rate = model.sample_rate
     if isinstance(source, ArrayInput):
         samples = to_mono(np.asarray(source.data, dtype=np.float32).T if np.ndim(source.data) == 2 else
                           np.asarray(source.data, dtype=np.float32))
         check_samples(samples, source.name)
-        source_rate = source.sample_rate or rate
-        return resample(samples, source_rate, rate), len(samples) / source_rate  # type: ignore[arg-type]
-    if _looks_like_image(source):
-        raise InputError(f"{source}: is an image, but '{model.model_id}' is an audio model")
-    decoded = load_audio(source, rate)
-    return decoded.samples, decoded.duration
+        source_rate = check_rate(rate if source.sample_rate is None else source.sample_rate, source.name)
+        resampled = resample(samples, source_rate, rate, source.name)  # type: ignore[arg-type]
+        stream = AudioStream.of_array(source.name, resampled, rate, source_rate)  # type: ignore[arg-type]
+        duration = len(samples) / source_rate
+    else:
+        if _looks_like_image(source):
+            raise InputError(f"{source}: is an image, but '{model.model_id}' is an audio model")
+        stream = open_audio(source, rate)
+        duration = stream.duration
+    return (stream if stream.duration > STREAM_SECONDS else stream.read()), duration
 
 
 def _looks_like_image(path: Path) -> bool:
@@ -158,12 +174,35 @@ def encode_stream(
         if isinstance(group, FailedInput):
             yield group
         else:
-            yield from _encode_group(group, model)
+            yield from _encode_group(group, model, batch_size)
         if on_progress is not None:
             on_progress(1 if isinstance(group, FailedInput) else len(group))
 
 
-def _encode_group(group: list[Prepared], model: EmbeddingModel) -> Iterator[tuple[Prepared, np.ndarray] | FailedInput]:
+@runtime_checkable
+class Chunked(Protocol):
+    """A prepared long input whose windows come chunk by chunk (``clapcli.audio.features.StreamedWindows``)."""
+
+    def chunks(self, per_chunk: int) -> Iterator[tuple[Any, int]]: ...
+
+
+def _encode_group(group: list[Prepared], model: EmbeddingModel,
+                  batch_size: int) -> Iterator[tuple[Prepared, np.ndarray] | FailedInput]:
+    """Runs of ordinary items go through the model together; a chunked item goes alone, by chunks."""
+    run: list[Prepared] = []
+    for prepared in group:
+        if isinstance(prepared.item, Chunked):
+            yield from _encode_items(run, model)
+            run = []
+            yield _encode_chunked(prepared, model, batch_size)
+        else:
+            run.append(prepared)
+    yield from _encode_items(run, model)
+
+
+def _encode_items(group: list[Prepared], model: EmbeddingModel) -> Iterator[tuple[Prepared, np.ndarray] | FailedInput]:
+    if not group:
+        return
     try:
         vectors = model.encode_prepared([p.item for p in group]).numpy()
     except (RuntimeError, ValueError) as exc:
@@ -171,9 +210,68 @@ def _encode_group(group: list[Prepared], model: EmbeddingModel) -> Iterator[tupl
             yield FailedInput(group[0].source, f"the model could not process it ({_first_line(exc)})")
             return
         for single in group:
-            yield from _encode_group([single], model)
+            yield from _encode_items([single], model)
         return
     yield from zip(group, vectors)
+
+
+def _encode_chunked(prepared: Prepared, model: EmbeddingModel,
+                    batch_size: int) -> tuple[Prepared, np.ndarray] | FailedInput:
+    """The mean of a long input's window embeddings, ``batch_size`` windows per forward pass: a running
+    sum of each chunk's mean times its window count. Decoding happens here, so its errors are this input's."""
+    total: np.ndarray | None = None
+    windows = 0
+    try:
+        with closing(_read_ahead(prepared.item.chunks(batch_size))) as chunks:
+            for item, count in chunks:
+                chunk_sum = model.encode_prepared([item]).numpy()[0].astype(np.float64) * count
+                total = chunk_sum if total is None else total + chunk_sum
+                windows += count
+    except InputError as exc:
+        return FailedInput(prepared.source, _strip_name(str(exc), prepared.source))
+    except (RuntimeError, ValueError) as exc:
+        return FailedInput(prepared.source, f"the model could not process it ({_first_line(exc)})")
+    except MemoryError:
+        return FailedInput(prepared.source, "out of memory while decoding; is the file enormous?")
+    if total is None:
+        return FailedInput(prepared.source, "contains no audio samples")
+    return prepared, (total / windows).astype(np.float32)
+
+
+def _read_ahead(chunks: Iterator[Any], depth: int = 1) -> Iterator[Any]:
+    """``chunks``, produced by a helper thread up to ``depth`` ahead, so decoding, resampling and
+    log-mel of the next chunk (numpy only, like the decode threads) overlap the model's forward pass."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                ready.put((chunk, None))
+                if stop.is_set():
+                    return
+            ready.put((end, None))
+        except BaseException as exc:  # handed to the consumer, which raises it as this input's failure
+            ready.put((end, exc))
+
+    worker = threading.Thread(target=produce, name="clapcli-decode-long", daemon=True)
+    worker.start()
+    try:
+        while True:
+            chunk, error = ready.get()
+            if chunk is end:
+                if error is not None:
+                    raise error
+                return
+            yield chunk
+    finally:
+        stop.set()
+        while worker.is_alive():  # a producer blocked on the full queue gets its slot, sees stop, ends
+            try:
+                ready.get(timeout=0.05)
+            except queue.Empty:
+                pass
 
 
 def _first_line(exc: BaseException) -> str:

@@ -9,7 +9,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from clapcli.audio.features import MelSpec, fusion_mel, log_mel, log_mel_numpy, repeat_pad, window_starts
+from clapcli.audio.decode import AudioStream
+from clapcli.audio.features import (
+    MelSpec,
+    StreamedWindows,
+    fusion_mel,
+    log_mel,
+    log_mel_numpy,
+    log_mel_of_blocks,
+    repeat_pad,
+    window_starts,
+)
 from clapcli.errors import UsageError
 from clapcli.models.base import EmbeddingModel
 from clapcli.models.hub import ModelRef, load_pretrained
@@ -82,14 +92,35 @@ class LaionClap(EmbeddingModel):
         outputs = self.network.text_model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
         return self.network.text_projection(outputs.pooler_output).float().cpu()
 
-    def prepare(self, media: np.ndarray) -> AudioItem:
-        item = self._cut(np.asarray(media, dtype=np.float32))
+    def prepare(self, media: np.ndarray | AudioStream) -> AudioItem | StreamedWindows:
+        """An item for ``encode_prepared``; for a long ``AudioStream``, its windows cut lazily chunk by
+        chunk (``StreamedWindows``) or, for fusion, its whole-clip mel computed block by block."""
+        if isinstance(media, AudioStream):
+            if media.length > self.window_samples:
+                return self._prepare_stream(media)
+            media = media.read()
+        return self._with_mels(self._cut(np.asarray(media, dtype=np.float32)))
+
+    def _with_mels(self, item: AudioItem) -> AudioItem:
         if self.device.type != "cpu":
             return item  # features are computed batched on the accelerator in encode_prepared
         # numpy only (see EmbeddingModel.prepare); float32 as the model takes them
         window_mels = log_mel_numpy(item.windows, self.mel_spec).astype(np.float32)
         whole_mel = None if item.whole is None else log_mel_numpy(item.whole, self.mel_spec)[0].astype(np.float32)
         return replace(item, windows=_NO_SAMPLES, whole=None, window_mels=window_mels, whole_mel=whole_mel)
+
+    def _prepare_stream(self, stream: AudioStream) -> AudioItem | StreamedWindows:
+        size = self.window_samples
+        if self.long_audio == "fusion":  # needs the whole clip's mel (not its samples), on any device
+            frames = size // self.mel_spec.hop_length + 1
+            return AudioItem(_NO_SAMPLES, longer=True, fusion=True,
+                             window_mels=np.empty((0, frames, self.mel_spec.n_mels), dtype=np.float32),
+                             whole_mel=log_mel_of_blocks(stream.blocks(), stream.length, self.mel_spec))
+        starts = window_starts(stream.length, size, self.long_audio)
+        return StreamedWindows(stream.blocks, tuple(starts), size, self._windows_item)
+
+    def _windows_item(self, windows: np.ndarray) -> AudioItem:
+        return self._with_mels(AudioItem(windows, longer=True, cost=len(windows)))
 
     def _cut(self, samples: np.ndarray) -> AudioItem:
         size = self.window_samples
@@ -131,14 +162,28 @@ class LaionClap(EmbeddingModel):
     def _mels(self, items: Sequence[AudioItem]) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
         """Each item's window log-mels and whole-clip log-mel (fusion): as ``prepare`` computed them
         on CPU, or one batched call on the model's device for raw items."""
-        if all(item.has_mels for item in items):
-            whole = [None if i.whole_mel is None else torch.from_numpy(i.whole_mel) for i in items]
-            return [torch.from_numpy(item.window_mels) for item in items], whole  # type: ignore[arg-type]
-        counts = [len(item.windows) for item in items]
-        windows = [w for item in items for w in item.windows]
-        stacked = log_mel(np.stack(windows), self.mel_spec, self.device) if windows else torch.empty(0)
-        whole = [None if i.whole is None else log_mel(i.whole[None], self.mel_spec, self.device)[0] for i in items]
-        return list(stacked.split(counts)), whole
+        raw = [item for item in items if not item.has_mels]
+        windows = [w for item in raw for w in item.windows]
+        computed = log_mel(np.stack(windows), self.mel_spec, self.device) if windows else None
+        counts = iter(len(item.windows) for item in raw)
+        window_mels: list[torch.Tensor] = []
+        whole: list[torch.Tensor | None] = []
+        used = 0
+        for item in items:
+            if item.has_mels:
+                window_mels.append(self._on_device(item.window_mels, computed))
+                whole.append(None if item.whole_mel is None else self._on_device(item.whole_mel, computed))
+                continue
+            count = next(counts)
+            window_mels.append(computed[used : used + count] if computed is not None else torch.empty(0))
+            used += count
+            whole.append(None if item.whole is None else log_mel(item.whole[None], self.mel_spec, self.device)[0])
+        return window_mels, whole
+
+    def _on_device(self, mel: np.ndarray, computed: torch.Tensor | None) -> torch.Tensor:
+        """A mel computed in ``prepare``; beside mels computed on the device, in their place and dtype."""
+        tensor = torch.from_numpy(mel)
+        return tensor if computed is None else tensor.to(computed.device, computed.dtype)
 
     def _longer_flags(self, items: Sequence[AudioItem], owners: list[int]) -> torch.Tensor:
         flags = [items[o].fusion for o in owners]

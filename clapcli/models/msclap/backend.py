@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from clapcli.audio.features import MelSpec, log_mel_numpy, window_starts
+from clapcli.audio.decode import AudioStream
+from clapcli.audio.features import MelSpec, StreamedWindows, log_mel_numpy, window_starts
 from clapcli.errors import ModelLoadError, UsageError
 from clapcli.models.base import EmbeddingModel
 from clapcli.models.hub import ModelRef, check_tokenizer, wrap_load_error
@@ -20,6 +21,10 @@ class MSClapItem:
     """Log-mel features of each model window of one clip: (windows, 1, frames, mels) float32."""
 
     features: np.ndarray
+
+    @property
+    def cost(self) -> int:
+        return len(self.features)
 
 
 class MSClapBackend(EmbeddingModel):
@@ -77,17 +82,29 @@ class MSClapBackend(EmbeddingModel):
         embeds, _ = self.network._text_embeds(tokens["input_ids"], tokens["attention_mask"])
         return embeds.float().cpu()
 
-    def prepare(self, media: np.ndarray) -> MSClapItem:
-        samples = np.asarray(media, dtype=np.float32).reshape(-1)
+    def prepare(self, media: np.ndarray | AudioStream) -> MSClapItem | StreamedWindows:
+        """An item for ``encode_prepared``; for a long ``AudioStream``, its windows cut lazily chunk by
+        chunk when encoded (``StreamedWindows``), so the clip is never held whole."""
         size = self.window_samples
+        if isinstance(media, AudioStream):
+            if media.length > size:
+                starts = window_starts(media.length, size, self.long_audio)
+                return StreamedWindows(media.blocks, tuple(starts), size, self._windows_item)
+            media = media.read()
+        samples = np.asarray(media, dtype=np.float32).reshape(-1)
         if samples.size == 0:
             raise ValueError("empty audio")
         starts = window_starts(len(samples), size, self.long_audio)
-        windows = np.stack([self.extractor.fit_window(samples[start : start + size]) for start in starts])
+        return self._windows_item(np.stack([self.extractor.fit_window(samples[start : start + size])
+                                            for start in starts]))
+
+    def _windows_item(self, windows: np.ndarray) -> MSClapItem:
+        """Window-sized clips -> their log-mels (float32 and float64 samples give the same numbers:
+        the frames are windowed in float64)."""
         return MSClapItem(log_mel_numpy(windows, self.mel_spec)[:, None].astype(np.float32))
 
-    def items_cost(self, item: MSClapItem) -> int:
-        return len(item.features)
+    def items_cost(self, item: MSClapItem | StreamedWindows) -> int:
+        return item.cost
 
     @torch.inference_mode()
     def encode_prepared(self, items: Sequence[MSClapItem]) -> torch.Tensor:
