@@ -25,6 +25,7 @@ SCRIPTS = {
                                                   "text_int8_speedup"}),
     "bench_startup.py": (["--labels", "3"], {"help_seconds", "help_imports_torch", "classify_one_file_over_script"}),
     "bench_memory.py": (["--files", "4"], {"memory_peak_ratio"}),
+    "bench_long_audio.py": (["--short-minutes", "1.2", "--long-minutes", "3"], {"long_audio_peak_ratio_tiny"}),
 }
 
 
@@ -36,8 +37,8 @@ def work(tmp_path_factory: pytest.TempPathFactory, tiny_clap: Path) -> Path:
     return directory
 
 
-# These two spawn fresh ``clap``/python processes (torch + transformers imports each): ``-m "not slow"`` skips them.
-SPAWNING = {"bench_startup.py", "bench_memory.py"}
+# These spawn fresh ``clap``/python processes (torch + transformers imports each): ``-m "not slow"`` skips them.
+SPAWNING = {"bench_startup.py", "bench_memory.py", "bench_long_audio.py"}
 
 
 @pytest.mark.parametrize(
