@@ -125,10 +125,11 @@ def build_sides(components: dict):
     """(clapcli Generator, diffusers pipeline) over the very same modules."""
     from diffusers import AudioLDM2Pipeline
 
-    from clapcli.core.generate.generator import Generator, _build_pipeline_class
+    from clapcli.core.generate.generator import Generator
+    from clapcli.models.audioldm2 import pipeline_class
 
     lm_head = components.pop("lm_head")
-    ours = _build_pipeline_class()(**components, language_model=lm_head.transformer)
+    ours = pipeline_class()(**components, language_model=lm_head.transformer)
     theirs = AudioLDM2Pipeline(**components, language_model=lm_head)
     for pipe in (ours, theirs):
         pipe.set_progress_bar_config(disable=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clapcli.core.classify import classify_media, prepare_labels
 from clapcli.core.embed import embed_media, embed_texts
@@ -28,6 +28,9 @@ from clapcli.io.readers import expand_inputs
 from clapcli.media.kinds import extensions_for
 from clapcli.models.base import EmbeddingModel
 from clapcli.models.loading import load_embedding_model as load_model
+
+if TYPE_CHECKING:
+    from clapcli.core.generate.generator import Generator
 
 __all__ = [
     "Classification", "Embedding", "EmbeddingModel", "Prediction", "classify", "embed_audio", "embed_images",
@@ -87,9 +90,10 @@ def classify(
     return _collect(results, skip_failures)
 
 
-def open_generator(*args: Any, **kwargs: Any) -> Any:
+def open_generator(name: str | None = None, device: str = "auto", dtype: str = "auto",
+                   cpu_offload: bool = False) -> Generator:
     """Load an AudioLDM 2 generator (``clap generate``'s library): ``open_generator("cvssp/audioldm2")
     .generate(["rain in a forest"], GenerationSettings(steps=20, seed=7))`` -> ``GeneratedAudio`` list."""
     from clapcli.core.generate.generator import open_generator as _open
 
-    return _open(*args, **kwargs)
+    return _open(name, device, dtype, cpu_offload)

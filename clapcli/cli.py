@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import os
 import signal
 
 import click
 import typer
 from typer.core import TyperGroup
 
-from clapcli import __version__
+from clapcli import __version__, settings
 
 # Each module defines ``register(app)``; none imports torch at module level (fast --help).
 COMMAND_MODULES = [
@@ -28,7 +27,7 @@ class _ErrorBoundary(TyperGroup):
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         from clapcli.errors import ClapcliError
 
-        debug = os.environ.get("CLAPCLI_DEBUG") == "1"
+        debug = settings.debug()
         try:
             return super().invoke(ctx)
         except (typer.Exit, click.exceptions.Exit, click.ClickException, click.Abort):

@@ -1,27 +1,38 @@
-"""Load a model by hub id, alias or local directory: one load per run, eval mode, chosen device."""
+"""The one owner of "a name -> a ready model": alias / hub id / local directory, device, dtype, family
+from the config, dispatch through the registry (every family, generation included)."""
 
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from clapcli import settings
 from clapcli.errors import ClapcliError, ModelLoadError, UsageError
 from clapcli.models import registry
 from clapcli.models.base import LONG_AUDIO_STRATEGIES, EmbeddingModel
 from clapcli.models.hub import ModelRef, read_config, resolve_ref, wrap_load_error
 
+if TYPE_CHECKING:
+    from clapcli.models.audioldm2 import AudioLDM2Pipe
+
 QUANTIZE_CHOICES = ("none", "int8")
 
 
+TASKS = ("embed", "generate")
+
+
 def import_backend(path: str) -> Any:
+    """``package.module:Attribute[.attribute]`` -> the object (a backend's ``load``)."""
     module_name, _, attribute = path.partition(":")
-    return getattr(importlib.import_module(module_name), attribute)
+    target: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    return target
 
 
 def default_embedding_model() -> str:
-    return os.environ.get("CLAPCLI_MODEL") or registry.DEFAULT_EMBEDDING_MODEL
+    return settings.default_model() or registry.DEFAULT_EMBEDDING_MODEL
 
 
 def resolve_embedding_ref(name: str | None) -> ModelRef:
@@ -41,6 +52,59 @@ def _may_be_original_msclap(ref: ModelRef) -> bool:
     return ref.location.lower() == registry.EMBEDDING_ALIASES["msclap"].lower()
 
 
+def load_model(
+    name: str | None = None,
+    task: str = "embed",
+    device: str = "auto",
+    dtype: str = "auto",
+    **options: Any,
+) -> Any:
+    """The one way from a name (alias, hub id, local directory) to a ready model, for every family.
+
+    ``task`` picks the alias table and default model ("embed": contrastive models, "generate":
+    AudioLDM 2); the family is read from the checkpoint's config and its registry backend builds
+    the model on the resolved device and dtype. ``options`` go to the backend (``long_audio`` for
+    audio encoders, ``cpu_offload`` for pipelines)."""
+    from clapcli.models.device import resolve_device, resolve_dtype
+
+    if task not in TASKS:
+        raise UsageError(f"task {task!r}: choose one of {', '.join(TASKS)}")
+    _quiet_transformers()
+    torch_device = resolve_device(device or settings.default_device())
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    if task == "embed":
+        ref = resolve_embedding_ref(name)
+    else:
+        ref = resolve_ref(name or registry.DEFAULT_GENERATION_MODEL, registry.GENERATION_ALIASES)
+    config = read_config(ref)
+    family = _family(ref, config, task)
+    backend = import_backend(family.backend)
+    try:
+        return backend(ref, config, torch_device, torch_dtype, **options)
+    except ClapcliError:
+        raise
+    except Exception as exc:  # corrupt weights raise library-specific errors (e.g. SafetensorError)
+        raise wrap_load_error(ref, exc) from None
+
+
+def _family(ref: ModelRef, config: dict, task: str) -> registry.Family:
+    name = registry.family_from_config(config)
+    kind = config.get("_class_name") or config.get("model_type") or "unknown"
+    if name is None:
+        raise ModelLoadError(
+            f"model '{ref.location}' is a '{kind}' checkpoint, which clapcli does not serve; run 'clap models'"
+        )
+    family = registry.FAMILIES[name]
+    if task == "embed" and family.modality == "generation":
+        raise ModelLoadError(
+            f"model '{ref.location}' is a text-to-audio generator; use it with 'clap generate', not for embeddings"
+        )
+    if task == "generate" and family.modality != "generation":
+        raise ModelLoadError(f"model '{ref.location}' is a '{kind}' checkpoint, not an AudioLDM 2 pipeline; "
+                             "clap generate needs one (e.g. cvssp/audioldm2; see 'clap models')")
+    return family
+
+
 def load_embedding_model(
     name: str | None = None,
     device: str = "auto",
@@ -49,38 +113,20 @@ def load_embedding_model(
     long_audio: str | None = None,
 ) -> EmbeddingModel:
     """Load a contrastive model (audio-text or image-text) ready for inference."""
-    from clapcli.models.device import resolve_device, resolve_dtype
-
     if long_audio is not None and long_audio not in LONG_AUDIO_STRATEGIES:
         raise UsageError(f"--long-audio {long_audio!r}: choose one of {', '.join(LONG_AUDIO_STRATEGIES)}")
     if quantize not in (None, *QUANTIZE_CHOICES):
         raise UsageError(f"--quantize {quantize!r}: choose one of {', '.join(QUANTIZE_CHOICES)}")
-    _quiet_transformers()
-    torch_device = resolve_device(device or os.environ.get("CLAPCLI_DEVICE") or "auto")
-    torch_dtype = resolve_dtype(dtype, torch_device)
-    ref = resolve_embedding_ref(name)
-    config = read_config(ref)
-    family_name = registry.family_from_config(config)
-    if family_name is None:
-        kind = config.get("_class_name") or config.get("model_type") or "unknown"
-        raise ModelLoadError(
-            f"model '{ref.location}' is a '{kind}' checkpoint, which clapcli does not serve; run 'clap models'"
-        )
-    family = registry.FAMILIES[family_name]
-    if family.modality == "generation":
-        raise ModelLoadError(
-            f"model '{ref.location}' is a text-to-audio generator; use it with 'clap generate', not for embeddings"
-        )
-    backend = import_backend(family.backend)
-    try:
-        model = backend.load(ref, config, torch_device, torch_dtype, long_audio=long_audio)
-    except ClapcliError:
-        raise
-    except Exception as exc:  # corrupt weights raise library-specific errors (e.g. SafetensorError)
-        raise wrap_load_error(ref, exc) from None
+    model = load_model(name, "embed", device, dtype, long_audio=long_audio)
     if quantize == "int8":
-        quantize_dynamic_int8(model, torch_device)
+        quantize_dynamic_int8(model, model.device)
     return model
+
+
+def load_generation_pipeline(name: str | None = None, device: str = "auto", dtype: str = "auto",
+                             cpu_offload: bool = False) -> AudioLDM2Pipe:
+    """Load an AudioLDM 2 pipeline (components on their device, our language-model loop)."""
+    return load_model(name, "generate", device, dtype, cpu_offload=cpu_offload)
 
 
 def _quiet_transformers() -> None:

@@ -14,15 +14,16 @@ from dataclasses import dataclass
 class Family:
     name: str
     modality: str  # "audio" or "image" for embedding models, "generation" for text-to-audio
-    backend: str  # "package.module:ClassName", imported only when the model is loaded
+    backend: str  # "package.module:loader" (a function or Class.load), imported only when the model is loaded
     description: str
 
 
 FAMILIES: dict[str, Family] = {
-    "laion-clap": Family("laion-clap", "audio", "clapcli.models.laion:LaionClap", "LAION CLAP (ClapModel)"),
-    "msclap": Family("msclap", "audio", "clapcli.models.msclap.backend:MSClapBackend", "Microsoft CLAP (clapcli port)"),
-    "altclip": Family("altclip", "image", "clapcli.models.altclip:AltClipBackend", "AltCLIP / CLIP image-text"),
-    "audioldm2": Family("audioldm2", "generation", "clapcli.core.generate:load_generator", "AudioLDM 2 (diffusers)"),
+    "laion-clap": Family("laion-clap", "audio", "clapcli.models.laion:LaionClap.load", "LAION CLAP (ClapModel)"),
+    "msclap": Family("msclap", "audio", "clapcli.models.msclap.backend:MSClapBackend.load",
+                     "Microsoft CLAP (clapcli port)"),
+    "altclip": Family("altclip", "image", "clapcli.models.altclip:AltClipBackend.load", "AltCLIP / CLIP image-text"),
+    "audioldm2": Family("audioldm2", "generation", "clapcli.models.audioldm2:load", "AudioLDM 2 (diffusers)"),
 }
 
 # config.json "model_type" -> family

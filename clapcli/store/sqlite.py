@@ -40,8 +40,9 @@ T = TypeVar("T")
 
 def default_db_path() -> Path:
     """``$CLAPCLI_HOME/library.db`` (``CLAPCLI_HOME`` defaults to ``~/.cache/clapcli``)."""
-    home = os.environ.get("CLAPCLI_HOME") or "~/.cache/clapcli"
-    return Path(home).expanduser() / "library.db"
+    from clapcli import settings
+
+    return settings.home() / "library.db"
 
 
 def content_hash(path: str | Path) -> str:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from clapcli.core.generate import GenerationSettings
-from clapcli.core.generate.language_model import generate_hidden_states
+from clapcli.models.audioldm2.language_model import generate_hidden_states
 from clapcli.core.generate.schedulers import make_scheduler
 
 from .conftest import SECONDS, STEPS

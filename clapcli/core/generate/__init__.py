@@ -12,12 +12,11 @@ from clapcli.core.generate.generator import (
     GeneratedAudio,
     GenerationSettings,
     Generator,
-    load_generator,
     open_generator,
 )
 from clapcli.core.generate.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, PIPELINE_DEFAULT_STEPS, SCHEDULERS
 
 __all__ = [
     "DEFAULT_GUIDANCE", "DEFAULT_SCHEDULER", "DEFAULT_STEPS", "MAX_LENGTH_FACTOR", "PIPELINE_DEFAULT_STEPS",
-    "SCHEDULERS", "GeneratedAudio", "GenerationSettings", "Generator", "load_generator", "open_generator",
+    "SCHEDULERS", "GeneratedAudio", "GenerationSettings", "Generator", "open_generator",
 ]

@@ -1,4 +1,5 @@
-"""AudioLDM 2 text-to-audio on current transformers: load, denoise, rank, return ``GeneratedAudio``.
+"""AudioLDM 2 text-to-audio on current transformers: denoise, rank, return ``GeneratedAudio``
+(loading is ``clapcli.models.audioldm2``'s).
 
 We reuse diffusers' components and its prompt encoding, but own the GPT-2 loop (``language_model``)
 and the denoising loop, so that progress, per-prompt seeds, candidate ranking and failures are ours.
@@ -8,7 +9,6 @@ and seed, the waveform equals the pipeline's (tests/generate/test_equality.py).
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import secrets
 from collections.abc import Callable, Iterator
@@ -18,13 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from clapcli.core.generate.language_model import generate_hidden_states
 from clapcli.core.generate.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, check_scheduler, make_scheduler
 from clapcli.core.generate.scoring import clap_scores, rank
 from clapcli.core.results import FailedInput
-from clapcli.errors import ClapcliError, InputError, MissingDependencyError, ModelLoadError, UsageError, missing_extra
-from clapcli.models import registry
-from clapcli.models.hub import ModelRef, check_tokenizer, read_config, resolve_ref, wrap_load_error
+from clapcli.errors import ClapcliError, InputError, MissingDependencyError, UsageError
+from clapcli.models.audioldm2 import tts_dependency_error
 
 DEFAULT_GUIDANCE = 3.5  # the pipeline's default
 MAX_LENGTH_FACTOR = 6  # longest request: 6x the training length (61.4 s for the released checkpoints)
@@ -72,20 +70,6 @@ class GeneratedAudio:
             "negative": s.negative, "transcription": s.transcription, "candidates": s.candidates,
             "clap_score": self.score, "candidate_scores": self.candidate_scores, "candidate": self.candidate,
         }
-
-
-def _build_pipeline_class() -> type:
-    from diffusers import AudioLDM2Pipeline
-
-    class ClapcliAudioLDM2(AudioLDM2Pipeline):
-        """diffusers' pipeline with our GPT-2 loop in place of its GenerationMixin-based one."""
-
-        def generate_language_model(self, inputs_embeds=None, max_new_tokens=8, **model_kwargs):  # noqa: D401
-            count = max_new_tokens if max_new_tokens is not None else self.language_model.config.max_new_tokens
-            return generate_hidden_states(self.language_model, inputs_embeds, model_kwargs.get("attention_mask"),
-                                          count)
-
-    return ClapcliAudioLDM2
 
 
 class Generator:
@@ -286,7 +270,7 @@ class Generator:
                                            transcription=transcription, negative_prompt=negative,
                                            max_new_tokens=tokens)
         except (ImportError, RuntimeError) as exc:
-            raise _tts_dependency_error(exc) or exc from None
+            raise tts_dependency_error(exc) or exc from None
 
     def _pick(self, prompt: str, audio: np.ndarray, settings: GenerationSettings) -> GeneratedAudio:
         result = GeneratedAudio(prompt, audio[0], self.sample_rate, int(settings.seed), self.model_id,  # type: ignore[arg-type]
@@ -343,99 +327,10 @@ def _step_kwargs(scheduler: Any, generator: torch.Generator) -> dict:
     return kwargs
 
 
-def _tts_dependency_error(exc: BaseException) -> MissingDependencyError | None:
-    text = str(exc).lower()
-    if "phonemizer" in text:
-        return missing_extra("phonemizer", "tts")
-    if "espeak" in text:
-        return MissingDependencyError(
-            "text-to-speech needs the espeak-ng system package for phonemizer (e.g. apt-get install espeak-ng)")
-    return None
-
-
-# ---------------------------------------------------------------------- loading
-
-
-def _component_class(config: dict, name: str) -> str:
-    entry = config.get(name)
-    return str(entry[1]) if isinstance(entry, (list, tuple)) and len(entry) == 2 else ""
-
-
-def load_generator(ref: ModelRef, config: dict, device: torch.device, dtype: torch.dtype, **kw: Any) -> Generator:
-    """Registry backend: an AudioLDM 2 pipeline from a checkpoint whose family is already known."""
-    is_tts = _component_class(config, "text_encoder_2") == "VitsModel"
-    pipeline_class = _build_pipeline_class()
-    try:
-        pipe = pipeline_class.from_pretrained(ref.location, **_dtype_kwarg(dtype))
-    except ClapcliError:
-        raise
-    except Exception as exc:  # missing files, corrupt weights: library-specific errors
-        raise (_tts_dependency_error(exc) or wrap_load_error(ref, exc)) from None
-    check_tokenizer(pipe.tokenizer, ref)
-    if is_tts:
-        _check_tts_tokenizer(pipe.tokenizer_2, ref)
-    else:
-        check_tokenizer(pipe.tokenizer_2, ref)
-    _place(pipe, device, bool(kw.get("cpu_offload")))
-    pipe.set_progress_bar_config(disable=True)
-    return Generator(pipe, ref.model_id, is_tts)
-
-
-def _check_tts_tokenizer(tokenizer: Any, ref: ModelRef) -> None:
-    """The TTS checkpoints turn the transcription into phonemes with phonemizer (+ espeak-ng)."""
-    if len(tokenizer) < 20:  # phoneme vocabularies are small, but not 5 placeholder tokens
-        raise ModelLoadError(f"model '{ref.location}': its phoneme tokenizer has only {len(tokenizer)} tokens "
-                             "(files missing or not cached); pass a complete local directory with --model")
-    if getattr(tokenizer, "phonemize", False) and importlib.util.find_spec("phonemizer") is None:
-        raise missing_extra("phonemizer", "tts")
-
-
-def _dtype_kwarg(dtype: torch.dtype) -> dict:
-    """diffusers renamed ``torch_dtype`` to ``dtype`` (0.36) and warns on the old name."""
-    import diffusers
-    from packaging.version import Version
-
-    return {"dtype": dtype} if Version(diffusers.__version__) >= Version("0.36") else {"torch_dtype": dtype}
-
-
-def _place(pipe: Any, device: torch.device, cpu_offload: bool) -> None:
-    if not cpu_offload:
-        pipe.to(device)
-        return
-    if device.type != "cuda":
-        raise UsageError("--cpu-offload keeps weights in CPU memory and moves each model to a CUDA GPU when it "
-                         "runs; it needs --device cuda")
-    if importlib.util.find_spec("accelerate") is None:
-        raise MissingDependencyError("--cpu-offload needs accelerate: pip install accelerate")
-    pipe.enable_model_cpu_offload(device=device)
-
-
 def open_generator(name: str | None = None, device: str | None = "auto", dtype: str = "auto",
                    cpu_offload: bool = False) -> Generator:
     """Resolve ``name`` (hub id, alias or directory), check it is AudioLDM 2, load it on the right device."""
-    import os
+    from clapcli.models.loading import load_generation_pipeline
 
-    from clapcli.models.device import resolve_device, resolve_dtype
-
-    torch_device = resolve_device(device or os.environ.get("CLAPCLI_DEVICE") or "auto")
-    torch_dtype = resolve_dtype(dtype, torch_device)
-    ref = resolve_ref(name or registry.DEFAULT_GENERATION_MODEL, registry.GENERATION_ALIASES)
-    config = read_config(ref)
-    family = registry.family_from_config(config)
-    if family != "audioldm2":
-        kind = config.get("_class_name") or config.get("model_type") or "unknown"
-        raise ModelLoadError(f"model '{ref.location}' is a '{kind}' checkpoint, not an AudioLDM 2 pipeline; "
-                             "clap generate needs one (e.g. cvssp/audioldm2; see 'clap models')")
-    _quiet_libraries()
-    return load_generator(ref, config, torch_device, torch_dtype, cpu_offload=cpu_offload)
-
-
-def _quiet_libraries() -> None:
-    """Library progress bars and warnings would drown our one-line messages on stderr."""
-    from diffusers.utils import logging as diffusers_logging
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    diffusers_logging.set_verbosity_error()
-    diffusers_logging.disable_progress_bar()
+    loaded = load_generation_pipeline(name, device or "auto", dtype, cpu_offload=cpu_offload)
+    return Generator(loaded.pipe, loaded.model_id, loaded.is_tts)
