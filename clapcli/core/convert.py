@@ -369,9 +369,11 @@ def count_parameters(model) -> dict[str, int]:
 def load_tokenizer(name: str, family: str, vocab_size: int):
     from transformers import AutoTokenizer
 
-    from clapcli.models.hub import offline
+    from clapcli.models.hub import hub_reachable, offline
 
     path = Path(name).expanduser()
+    if not path.exists():
+        hub_reachable()  # a silent hub turns the run offline in seconds instead of minutes of retries
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path) if path.exists() else name)
     except Exception as exc:  # noqa: BLE001 - any failure here means "tokenizer unavailable"

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clapcli.errors import ModelLoadError
+from clapcli.errors import ModelLoadError, UsageError
+
+# Seconds a hub request may wait to connect or for an answer (CLAPCLI_HUB_TIMEOUT overrides).
+DEFAULT_HUB_TIMEOUT = 10.0
 
 # A real tokenizer for these families has tens of thousands of entries; transformers can
 # silently hand back a 5-token one when the files are missing (DESIGN.md §5).
@@ -60,7 +63,79 @@ def resolve_ref(name: str, aliases: dict[str, str]) -> ModelRef:
 
 
 def offline() -> bool:
+    """HF_HUB_OFFLINE is set, or the hub did not answer the probe earlier in this run."""
+    return _offline_by_env() or any(reason is not None for reason in _unreachable.values())
+
+
+def _offline_by_env() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def hub_timeout() -> float:
+    """Connect/read timeout for hub requests, in seconds."""
+    raw = os.environ.get("CLAPCLI_HUB_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_HUB_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 3600:
+        raise UsageError(f"CLAPCLI_HUB_TIMEOUT={raw!r}: pass a number of seconds, e.g. 10")
+    return value
+
+
+# endpoint -> None when it answered, else why not; one probe per endpoint and run.
+_unreachable: dict[str, str | None] = {}
+
+
+def hub_reachable() -> bool:
+    """Whether the hub answers, asked once per run with a bounded request (DESIGN.md §5).
+
+    huggingface_hub retries a silent hub for minutes (a 60 s timeout, 5 retries, per file). When the
+    probe gets no answer, the rest of the run reads only the local cache, as with HF_HUB_OFFLINE=1:
+    huggingface_hub and transformers check ``constants.HF_HUB_OFFLINE`` on every call."""
+    from huggingface_hub import constants
+
+    if _offline_by_env() or constants.HF_HUB_OFFLINE:
+        return False
+    endpoint = constants.ENDPOINT  # read by huggingface_hub at import: the endpoint its own calls use
+    if endpoint not in _unreachable:
+        _unreachable[endpoint] = _probe(endpoint, hub_timeout())
+        if _unreachable[endpoint] is not None:
+            constants.HF_HUB_OFFLINE = True
+    return _unreachable[endpoint] is None
+
+
+def _probe(endpoint: str, timeout: float) -> str | None:
+    """One HEAD request: None on any HTTP answer (even 404), else why there was none."""
+    from huggingface_hub.utils import get_session  # its proxy, certificate and header settings
+
+    try:
+        get_session().head(endpoint, timeout=timeout, follow_redirects=False)
+    except Exception as exc:  # noqa: BLE001 - no answer of any kind (timeout, refused, DNS, TLS) = unreachable
+        if "timeout" in type(exc).__name__.lower():
+            return f"{endpoint} did not answer within {timeout:g} s"
+        return f"{endpoint} could not be reached: {type(exc).__name__}"
+    return None
+
+
+def _unreachable_reason() -> str:
+    from huggingface_hub import constants
+
+    reason = _unreachable.get(constants.ENDPOINT)
+    if _offline_by_env() or (reason is None and constants.HF_HUB_OFFLINE):
+        return "offline mode: HF_HUB_OFFLINE is set"
+    if reason is None:  # the probe got an answer, the file request did not get a usable one
+        return f"{constants.ENDPOINT} answered, but not with this file; check HF_ENDPOINT, proxies and the network"
+    return reason
+
+
+def _not_cached(ref: ModelRef) -> NotCached:
+    return NotCached(
+        f"model '{ref.location}' is not in the local cache and the hub cannot be reached "
+        f"({_unreachable_reason()}); pass a local directory with --model"
+    )
 
 
 def fetch_file(ref: ModelRef, filename: str, required: bool = True) -> Path | None:
@@ -80,13 +155,11 @@ def fetch_file(ref: ModelRef, filename: str, required: bool = True) -> Path | No
         RepositoryNotFoundError,
     )
 
+    cache_only = not hub_reachable()
     try:
-        return Path(hf_hub_download(ref.location, filename))
+        return Path(hf_hub_download(ref.location, filename, etag_timeout=hub_timeout(), local_files_only=cache_only))
     except LocalEntryNotFoundError:  # a subclass of EntryNotFoundError: must come first
-        raise NotCached(
-            f"model '{ref.location}' is not in the local cache and the hub cannot be reached; "
-            "pass a local directory with --model"
-        ) from None
+        raise _not_cached(ref) from None
     except EntryNotFoundError:
         if required:
             raise FileMissing(f"model '{ref.location}' has no {filename} on the hub") from None
@@ -118,18 +191,26 @@ def read_config(ref: ModelRef) -> dict:
             not_cached = True
             continue
         try:
-            return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+            config = json.loads(path.read_text(encoding="utf-8"))  # type: ignore[union-attr]
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"model '{ref.location}': {filename} is unreadable ({exc}); re-download it") from None
+        if not isinstance(config, dict):
+            raise ModelLoadError(
+                f"model '{ref.location}': {filename} holds a JSON {_json_kind(config)}, not an object of "
+                "settings; fix or re-download it"
+            )
+        return config
     if not_cached:
-        raise ModelLoadError(
-            f"model '{ref.location}' is not in the local cache and the hub cannot be reached; "
-            "pass a local directory with --model"
-        )
+        raise _not_cached(ref)
     where = "directory" if ref.is_local else "model"
     raise ModelLoadError(
         f"{where} '{ref.location}' has no config.json or model_index.json; is it a Hugging Face checkpoint?"
     )
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "array", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def checkpoint_dir(ref: ModelRef) -> str:
@@ -164,7 +245,38 @@ def load_pretrained(ref: ModelRef, preprocessor_class: Any, model_class: Any, de
 
 def wrap_load_error(ref: ModelRef, exc: BaseException) -> ModelLoadError:
     """One line for an exception raised inside ``from_pretrained``."""
+    report = _loading_report(exc)
+    if report is not None:
+        return ModelLoadError(f"model '{ref.location}' does not match its config.json: {report}")
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if len(text) > 200:
         text = text[:200] + "..."
     return ModelLoadError(f"model '{ref.location}' could not be loaded: {text}")
+
+
+def _loading_report(exc: BaseException) -> str | None:
+    """The gist of transformers' load report, for its "look at the above report" errors.
+
+    transformers logs that report as a warning (silenced here, as it would drown our one line) and
+    then raises without it; the details are still in ``loading_info`` in the raising frames."""
+    if "above report" not in str(exc):
+        return None
+    info = None
+    traceback = exc.__traceback__
+    while traceback is not None:
+        info = traceback.tb_frame.f_locals.get("loading_info", info)
+        traceback = traceback.tb_next
+    # a weight matrix first: its two dimensions show more of the mismatch than a bias
+    mismatched = sorted(getattr(info, "mismatched_keys", None) or (), key=lambda m: (not m[0].endswith("weight"), m[0]))
+    if mismatched:
+        key, in_checkpoint, in_config = mismatched[0]
+        return (
+            f"{len(mismatched)} weight(s) have other shapes, e.g. '{key}' is {tuple(in_checkpoint)} in the "
+            f"checkpoint but {tuple(in_config)} per config.json; fix config.json or re-download the model"
+        )
+    errors = getattr(info, "conversion_errors", None) or {}
+    if errors:
+        key, detail = sorted(errors.items())[0]
+        first = str(detail).strip().splitlines()[0][:160] if str(detail).strip() else "conversion failed"
+        return f"{len(errors)} weight(s) could not be converted, e.g. '{key}' ({first}); re-download the model"
+    return "its weights do not fit the architecture config.json describes; fix config.json or re-download the model"
