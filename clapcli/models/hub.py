@@ -73,8 +73,10 @@ def _offline_by_env() -> bool:
 
 def hub_timeout() -> float:
     """Connect/read timeout for hub requests, in seconds."""
-    raw = os.environ.get("CLAPCLI_HUB_TIMEOUT", "").strip()
-    if not raw:
+    from clapcli import settings
+
+    raw = settings.env("HUB_TIMEOUT")
+    if raw is None:
         return DEFAULT_HUB_TIMEOUT
     try:
         value = float(raw)
