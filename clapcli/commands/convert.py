@@ -29,7 +29,11 @@ def convert(
     ] = None,
     output_format: Annotated[str, typer.Option("--format", "-f", help="Report format: text (stderr) or json (stdout).")]
     = "text",
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an output directory an earlier clap convert wrote "
+                     "(never one holding other files)."),
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Convert an original MS-CLAP or LAION-CLAP checkpoint so --model and from_pretrained can load it.
