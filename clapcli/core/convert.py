@@ -97,9 +97,7 @@ def load_original_state_dict(path: str | Path) -> dict:
 
     import torch
 
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise ModelLoadError(f"checkpoint '{path}' does not exist; pass the path of the original .pth/.pt file")
+    path = _existing_checkpoint(path)
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
@@ -113,6 +111,13 @@ def load_original_state_dict(path: str | Path) -> dict:
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"checkpoint '{path}' is not a readable PyTorch checkpoint ({first})") from None
     return _unwrap(checkpoint, path)
+
+
+def _existing_checkpoint(path: str | Path) -> Path:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ModelLoadError(f"checkpoint '{path}' does not exist; pass the path of the original .pth/.pt file")
+    return path
 
 
 def _numpy_safe_globals() -> list:
@@ -482,7 +487,7 @@ def convert_checkpoint(
     if family == "msclap" and (fused or amodel):
         raise UsageError("--fused and --amodel apply to 'laion' checkpoints only")
     output = Path(output).expanduser()
-    target = _prepare_output(output, Path(checkpoint), overwrite)  # before the slow part: fail fast
+    target = _prepare_output(output, _existing_checkpoint(checkpoint), overwrite)  # before the slow part
     _quiet_transformers()
     source = str(Path(checkpoint).expanduser())
     state = load_original_state_dict(checkpoint)
