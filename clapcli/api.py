@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 from clapcli.core.classify import classify_media, prepare_labels
 from clapcli.core.embed import embed_media, embed_texts
 from clapcli.core.pipeline import ArrayInput, Source
-from clapcli.core.results import Classification, Embedding, FailedInput, Prediction
 from clapcli.core.retrieve import retrieve
 from clapcli.errors import InputError
 from clapcli.io.readers import expand_inputs
 from clapcli.media.kinds import extensions_for
 from clapcli.models.base import EmbeddingModel
 from clapcli.models.loading import load_embedding_model as load_model
+from clapcli.results import Classification, Embedding, FailedInput, Prediction
 
 if TYPE_CHECKING:
     from clapcli.core.generate.generator import Generator

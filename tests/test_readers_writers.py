@@ -10,11 +10,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from clapcli.core.results import Embedding
 from clapcli.errors import OutputError, UsageError
-from clapcli.io.readers import Failure, expand_inputs, read_text_file
+from clapcli.io.readers import expand_inputs, read_text_file
 from clapcli.io.writers import embedding_writer, format_from_path, record_writer
 from clapcli.media.kinds import AUDIO_EXTENSIONS
+from clapcli.results import Embedding
+from clapcli.results import FailedInput as Failure
 
 
 def _tree(tmp_path: Path) -> Path:

@@ -24,9 +24,9 @@ from audio_fixtures import noise
 
 from clapcli.audio.decode import load_audio, open_audio
 from clapcli.core.pipeline import STREAM_SECONDS, ArrayInput, encode_stream
-from clapcli.core.results import FailedInput
 from clapcli.errors import InputError
 from clapcli.models.loading import load_embedding_model
+from clapcli.results import FailedInput
 
 # ---------------------------------------------------------------------- item 8: absurd sample rates
 
@@ -81,7 +81,7 @@ def test_array_input_with_a_bad_rate_fails_that_input(loaded_clap, rate):
     results = list(encode_stream([bad, good], loaded_clap))
     assert isinstance(results[0], FailedInput) and results[0].source == "bad clip"
     assert f"sample rate {rate} Hz is outside" in results[0].reason
-    assert results[1][0].source == "good"
+    assert results[1].source == "good"
 
 
 def test_python_api_with_a_1hz_array_raises_one_line(tiny_clap):
@@ -137,7 +137,7 @@ def tiny_msclap():
     from clapcli.models.msclap.feature_extraction import MSClapFeatureExtractor
 
     text = MSClapTextConfig(vocab_size=420, n_positions=96, n_embd=64, hidden_size=64, num_hidden_layers=1,
-                            num_attention_heads=1, projection_dim=48)
+                            num_attention_heads=1, projection_dim=48, bos_token_id=419, eos_token_id=419)
     audio = MSClapAudioConfig(patch_embeds_hidden_size=16, depths=[1, 1, 2, 1], num_attention_heads=[1, 2, 2, 4],
                               hidden_size=128, num_hidden_layers=4, num_mel_bins=64, projection_dim=48)
     torch.manual_seed(0)
@@ -180,7 +180,7 @@ def _one_batch(model, samples: np.ndarray) -> np.ndarray:
 def _streamed(model, path: Path, batch_size: int = 4) -> np.ndarray:
     (result,) = list(encode_stream([path], model, batch_size=batch_size, workers=1))
     assert not isinstance(result, FailedInput), result
-    return result[1]
+    return result.vector
 
 
 @pytest.mark.parametrize("family", ["laion", "msclap"])
@@ -242,4 +242,24 @@ def test_a_bad_block_in_a_long_file_fails_that_file_only(loaded_clap, tmp_path):
     sf.write(good, noise(2.0, 16000, seed=7), 16000)
     results = list(encode_stream([bad, good], loaded_clap, batch_size=4, workers=1))
     assert isinstance(results[0], FailedInput) and "NaN or infinite" in results[0].reason
-    assert results[1][0].source == str(good)
+    assert results[1].source == str(good)
+
+
+@pytest.mark.parametrize("family", ["laion", "laion-fused", "msclap"])
+def test_streamed_chunks_are_cut_with_numpy_only(family, tiny_clap, tiny_clap_fused, tiny_msclap, long_wav):
+    """Chunks are produced in a helper thread beside the model: the decode threads' numpy-only rule."""
+    from torch_calls import torch_calls_in
+
+    if family == "msclap":
+        model = tiny_msclap("mean")
+    else:
+        model = _laion(tiny_clap_fused, "fusion") if family == "laion-fused" else _laion(tiny_clap, "mean")
+    stream = open_audio(long_wav, model.sample_rate)
+    calls, item = torch_calls_in(model.prepare, stream)
+    assert calls == []
+    if family == "laion-fused":
+        assert item.fusion and item.whole_mel is not None  # the whole clip's mel, made in prepare
+    else:
+        calls, chunks = torch_calls_in(lambda: list(item.chunks(4)))
+        assert calls == [] and [count for _, count in chunks] == [4, 4, 4, 4][: len(chunks) - 1] + [chunks[-1][1]]
+        assert sum(count for _, count in chunks) == item.cost

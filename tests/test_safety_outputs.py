@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clapcli.core.results import Embedding
 from clapcli.errors import OutputError
 from clapcli.io.target import OutputFile, remove_stale_temps
 from clapcli.io.writers import embedding_writer, record_writer
+from clapcli.results import Embedding
 
 ROW = Embedding("a.wav", "audio", np.array([0.6, 0.8], np.float32), "m", 1.5)
 

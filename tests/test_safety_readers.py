@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from audio_fixtures import tone, write_soundfile
 
-from clapcli.io.readers import Failure, expand_inputs
+from clapcli.io.readers import expand_inputs
 from clapcli.media.kinds import AUDIO_EXTENSIONS
+from clapcli.results import FailedInput as Failure
 
 RATE = 48_000
 

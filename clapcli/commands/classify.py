@@ -70,10 +70,10 @@ def classify(
     from clapcli.commands.common import FailureLog, ModelOptions, collect_sources
     from clapcli.commands.output import Output
     from clapcli.core.classify import check_expectation, classify_media, prepare_labels
-    from clapcli.core.results import FailedInput
     from clapcli.errors import ExpectationError, UsageError
     from clapcli.io.readers import read_text_file
     from clapcli.io.writers import default_record_format, record_writer
+    from clapcli.results import FailedInput
 
     if not inputs:
         raise UsageError("give at least one input file, directory, glob or - (see clap classify --help)")

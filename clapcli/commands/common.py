@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from clapcli.commands.output import Output
-from clapcli.core.results import FailedInput
 from clapcli.errors import PartialFailure, UsageError
+from clapcli.results import FailedInput
 
 
 @dataclass

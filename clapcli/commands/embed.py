@@ -79,10 +79,10 @@ def embed(
     from clapcli.commands.output import Output
     from clapcli.commands.ray_embed import refuse_local_only_options, run_engine, wants_engine
     from clapcli.core.embed import embed_media, embed_texts
-    from clapcli.core.results import FailedInput
     from clapcli.errors import UsageError
     from clapcli.io.readers import read_text_file
     from clapcli.io.writers import EMBEDDING_FORMATS, embedding_writer, format_from_path
+    from clapcli.results import FailedInput
 
     if wants_engine(engine, import_dir):  # a Ray Data job, or loading its shards into --db
         refuse_local_only_options(workers, prune, import_dir)

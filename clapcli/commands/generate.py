@@ -191,8 +191,8 @@ def _targets(prompts: list[str], output: Path | None, output_dir: Path | None, f
 def _handle(result, target: Path, sample_rate: int | None, tags: bool, keep: bool, failures, out: Output,
             overwrite: bool) -> dict:
     from clapcli.core.generate.output import audio_format, file_tags, prepare_samples, write_audio_file
-    from clapcli.core.results import FailedInput
     from clapcli.errors import ClapcliError
+    from clapcli.results import FailedInput
 
     if isinstance(result, FailedInput):
         failures.add(result)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from clapcli.core.pipeline import Source, encode_stream
-from clapcli.core.results import Classification, FailedInput, Prediction
 from clapcli.core.text import encode_texts, l2_normalize
 from clapcli.errors import ExpectationError, UsageError
 from clapcli.models.base import EmbeddingModel
+from clapcli.results import Classification, FailedInput, Prediction
 
 
 @dataclass
@@ -60,9 +60,8 @@ def classify_media(
         if isinstance(result, FailedInput):
             yield result
             continue
-        prepared, vector = result
-        probabilities = scores(l2_normalize(vector[None]), label_set)[0]
-        yield Classification(prepared.source, rank(probabilities, label_set.labels, top_k), prepared.duration)
+        probabilities = scores(l2_normalize(result.vector[None]), label_set)[0]
+        yield Classification(result.source, rank(probabilities, label_set.labels, top_k), result.duration)
 
 
 def check_expectation(result: Classification, expected: str | None, min_score: float | None) -> None:

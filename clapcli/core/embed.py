@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from clapcli.core.pipeline import Source, encode_stream
-from clapcli.core.results import Embedding, FailedInput
 from clapcli.core.text import encode_texts, l2_normalize
 from clapcli.models.base import EmbeddingModel
+from clapcli.results import Embedding, FailedInput
 
 
 def embed_media(
@@ -19,10 +19,9 @@ def embed_media(
         if isinstance(result, FailedInput):
             yield result
             continue
-        prepared, vector = result
         if normalize:
-            vector = l2_normalize(vector[None])[0]
-        yield Embedding(prepared.source, model.modality, vector, model.model_id, prepared.duration)
+            result.vector = l2_normalize(result.vector[None])[0]
+        yield result
 
 
 def embed_texts(model: EmbeddingModel, texts: Sequence[str], normalize: bool = True) -> list[Embedding]:

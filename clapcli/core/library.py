@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clapcli.core.pipeline import Source, encode_stream
-from clapcli.core.results import FailedInput
 from clapcli.errors import InputError
-from clapcli.io.readers import Failure
 from clapcli.models.base import EmbeddingModel
+from clapcli.results import FailedInput
 from clapcli.store import Collection, EmbeddingStore, ItemRow, content_hash
 
 COMMIT_ROWS = 32
@@ -68,8 +67,7 @@ def embed_into_store(
                 if on_failure is not None:
                     on_failure(result)
                 continue
-            prepared, vector = result
-            pending.append(ItemRow(prepared.source, hashes[prepared.source], vector, prepared.duration))
+            pending.append(ItemRow(result.source, hashes[result.source], result.vector, result.duration))
             if len(pending) >= commit_rows:
                 commit()
     finally:
@@ -93,7 +91,7 @@ def _changed(
         try:
             digest = content_hash(path)
         except InputError as exc:
-            yield Failure(str(source), str(exc).removeprefix(f"{path}: "))
+            yield FailedInput(str(source), str(exc).removeprefix(f"{path}: "))
             continue
         if known.get(path) == digest:
             summary.unchanged += 1

@@ -25,10 +25,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from clapcli.core.results import FailedInput
 from clapcli.errors import InputError
-from clapcli.io.readers import Failure
 from clapcli.models.base import EmbeddingModel
+from clapcli.results import Embedding, FailedInput
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class Prepared:
     duration: float | None
 
 
-Source = Path | ArrayInput | Failure
+Source = Path | ArrayInput | FailedInput
 
 
 def default_batch_size(model: EmbeddingModel) -> int:
@@ -117,7 +116,7 @@ def prepared_stream(
     pending: deque[tuple[Source, Future | None]] = deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clapcli-decode") as pool:
         for source in sources:
-            future = None if isinstance(source, Failure) else pool.submit(prepare_one, source, model)
+            future = None if isinstance(source, FailedInput) else pool.submit(prepare_one, source, model)
             pending.append((source, future))
             if len(pending) >= prefetch:
                 yield _resolve(*pending.popleft())
@@ -126,8 +125,8 @@ def prepared_stream(
 
 
 def _resolve(source: Source, future: Future | None) -> Prepared | FailedInput:
-    if isinstance(source, Failure):
-        return FailedInput(source.source, source.reason)
+    if isinstance(source, FailedInput):
+        return source
     try:
         return future.result()  # type: ignore[union-attr]
     except InputError as exc:
@@ -166,15 +165,20 @@ def batched(
 def encode_stream(
     sources: Iterable[Source], model: EmbeddingModel, batch_size: int | None = None,
     workers: int | None = None, on_progress: Callable[[int], None] | None = None,
-) -> Iterator[tuple[Prepared, np.ndarray] | FailedInput]:
-    """(input, raw embedding) pairs in input order, or failures. A batch the model rejects is retried
-    one input at a time so only the culprit fails."""
+) -> Iterator[Embedding | FailedInput]:
+    """One ``Embedding`` (raw, not normalized) per input in input order, or a ``FailedInput``. A batch
+    the model rejects is retried one input at a time so only the culprit fails."""
     batch_size = batch_size or default_batch_size(model)
     for group in batched(prepared_stream(sources, model, workers), model.items_cost, batch_size):
         if isinstance(group, FailedInput):
             yield group
         else:
-            yield from _encode_group(group, model, batch_size)
+            for entry in _encode_group(group, model, batch_size):
+                if isinstance(entry, FailedInput):
+                    yield entry
+                else:
+                    prepared, vector = entry
+                    yield Embedding(prepared.source, model.modality, vector, model.model_id, prepared.duration)
         if on_progress is not None:
             on_progress(1 if isinstance(group, FailedInput) else len(group))
 

@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from clapcli.core.results import FailedInput
 from clapcli.core.shards import ERRORS_DIR, SHARD_PREFIX, filesystem_for, is_uri, read_failures, shard_files
 from clapcli.errors import ClapcliError, InputError, OutputError, UsageError, missing_extra
+from clapcli.results import FailedInput
 
 DECODE_ROWS = 8  # files per decode task call: small, decoded audio is big (~2 MB per 10 s clip)
 # Files per actor call (the actor then batches them by model windows like the local engine). Ray hands an
@@ -84,13 +84,13 @@ def list_local_inputs(inputs: list[str]) -> tuple[list[str], list[FailedInput]]:
     Ray's own listing skips dangling links silently and fails the whole job on a missing or
     unreadable file; here those become failure rows and Ray gets only files it can read."""
     from clapcli.audio.decode import missing_reason
-    from clapcli.io.readers import Failure, expand_inputs
+    from clapcli.io.readers import expand_inputs
     from clapcli.media.kinds import AUDIO_EXTENSIONS
 
     files: list[str] = []
     failures: list[FailedInput] = []
     for entry in expand_inputs(inputs, AUDIO_EXTENSIONS):
-        if isinstance(entry, Failure):
+        if isinstance(entry, FailedInput):
             failures.append(FailedInput(_absolute(entry.source), entry.reason))
         elif not entry.exists():
             failures.append(FailedInput(_absolute(entry), missing_reason(entry)))
@@ -216,17 +216,16 @@ class EmbedActor:
     def __call__(self, batch: Any) -> Any:
         from clapcli.core.embed import embed_media
         from clapcli.core.pipeline import ArrayInput
-        from clapcli.io.readers import Failure
 
-        sources = [Failure(path, error) if error is not None else ArrayInput(path, samples, self.model.sample_rate)
+        sources = [FailedInput(path, error) if error is not None else ArrayInput(path, samples, self.model.sample_rate)
                    for path, samples, error in _rows(batch)]
         results = embed_media(self.model, sources, self.spec.normalize, self.spec.batch_size, workers=1)
         return self._table(list(results))
 
     def _table(self, results: list[Any]) -> Any:
-        from clapcli.core.results import Embedding
         from clapcli.io.arrow import embedding_table
         from clapcli.io.writers import embedding_record
+        from clapcli.results import Embedding
 
         good = [r for r in results if isinstance(r, Embedding)]
         errors = [{"path": r.source, "error": r.reason} for r in results if isinstance(r, FailedInput)]

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from clapcli.core.results import FailedInput
 from clapcli.core.search import (
     Hit,
     exact_top_k,
@@ -27,6 +26,7 @@ from clapcli.core.search import (
 from clapcli.errors import InputError, UsageError
 from clapcli.media.kinds import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
 from clapcli.models.base import EmbeddingModel
+from clapcli.results import FailedInput
 from clapcli.store import Collection, content_hash
 
 ModelLoader = Callable[[str | None], EmbeddingModel]

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from clapcli.core.results import FailedInput
 from clapcli.errors import ClapcliError, UsageError
+from clapcli.results import FailedInput
 
 ERRORS_DIR = "_errors"
 SHARD_PREFIX = "part-"

@@ -1,6 +1,6 @@
 """Turn command-line inputs into a stream of paths: files, directories, globs and ``-`` (stdin).
 
-Problems with an input (no match, unreadable directory) are reported as ``Failure`` records
+Problems with an input (no match, unreadable directory) are reported as ``FailedInput`` records
 so the remaining inputs are still processed.
 
 Directories are walked following links, but each real directory (device, inode) is entered once
@@ -15,20 +15,11 @@ import glob
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from clapcli.errors import UsageError
-
-
-@dataclass(frozen=True)
-class Failure:
-    """An input that could not be used, with a one-line reason."""
-
-    source: str
-    reason: str
-
+from clapcli.results import FailedInput
 
 GLOB_CHARS = set("*?[")
 
@@ -56,7 +47,7 @@ def read_text_file(path: str | Path, what: str) -> list[str]:
 
 def expand_inputs(
     inputs: Iterable[str], extensions: frozenset[str], stdin: TextIO | None = None
-) -> Iterator[Path | Failure]:
+) -> Iterator[Path | FailedInput]:
     """Yield files (in a stable, sorted order per argument) or failures, never raising per input."""
     seen = _Seen()
     for raw in inputs:
@@ -102,7 +93,7 @@ class _Seen:
         return True
 
 
-def _expand_one(raw: str, extensions: frozenset[str], seen: _Seen) -> Iterator[Path | Failure]:
+def _expand_one(raw: str, extensions: frozenset[str], seen: _Seen) -> Iterator[Path | FailedInput]:
     path = Path(raw).expanduser()
     if path.is_dir():
         yield from _walk(path, extensions, seen)
@@ -112,7 +103,7 @@ def _expand_one(raw: str, extensions: frozenset[str], seen: _Seen) -> Iterator[P
     elif GLOB_CHARS & set(raw):
         matches = sorted(glob.glob(os.path.expanduser(raw), recursive=True))
         if not matches:
-            yield Failure(raw, "no file matches this pattern")
+            yield FailedInput(raw, "no file matches this pattern")
         for match in matches:
             if Path(match).is_dir():
                 yield from _walk(Path(match), extensions, seen)
@@ -120,10 +111,10 @@ def _expand_one(raw: str, extensions: frozenset[str], seen: _Seen) -> Iterator[P
                 seen.add(Path(match))
                 yield Path(match)
     else:
-        yield Failure(raw, "no such file or directory")
+        yield FailedInput(raw, "no such file or directory")
 
 
-def _walk(directory: Path, extensions: frozenset[str], seen: _Seen) -> Iterator[Path | Failure]:
+def _walk(directory: Path, extensions: frozenset[str], seen: _Seen) -> Iterator[Path | FailedInput]:
     found = False  # a supported file, even one listed earlier: then the directory is not "empty"
     errors: list[OSError] = []
     for root, dirs, files in os.walk(directory, onerror=errors.append, followlinks=True):
@@ -140,6 +131,6 @@ def _walk(directory: Path, extensions: frozenset[str], seen: _Seen) -> Iterator[
                 if seen.add(Path(root) / name):
                     yield Path(root) / name
     for error in errors:
-        yield Failure(str(error.filename or directory), f"cannot read directory ({error.strerror})")
+        yield FailedInput(str(error.filename or directory), f"cannot read directory ({error.strerror})")
     if not found and not errors:
-        yield Failure(str(directory), "directory contains no supported files")
+        yield FailedInput(str(directory), "directory contains no supported files")

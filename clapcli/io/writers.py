@@ -19,9 +19,9 @@ from typing import IO, Any, ClassVar
 
 import numpy as np
 
-from clapcli.core.results import Embedding
 from clapcli.errors import UsageError
 from clapcli.io.target import OutputFile
+from clapcli.results import Embedding
 from clapcli.text import printable
 
 RECORD_FORMATS = ("table", "csv", "json", "jsonl")

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from clapcli.core.generate import GenerationSettings
-from clapcli.models.audioldm2.language_model import generate_hidden_states
 from clapcli.core.generate.schedulers import make_scheduler
+from clapcli.models.audioldm2.language_model import generate_hidden_states
 
 from .conftest import SECONDS, STEPS
 

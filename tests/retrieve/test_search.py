@@ -112,8 +112,8 @@ def test_empty_collection_cannot_be_indexed(db_path: Path) -> None:
 
 
 def _write_text_formats(tmp_path: Path, vectors: np.ndarray) -> list[Path]:
-    from clapcli.core.results import Embedding
     from clapcli.io.writers import embedding_writer
+    from clapcli.results import Embedding
 
     written = []
     for fmt in ("jsonl", "json", "csv"):

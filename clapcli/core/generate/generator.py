@@ -20,9 +20,9 @@ import torch
 
 from clapcli.core.generate.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, check_scheduler, make_scheduler
 from clapcli.core.generate.scoring import clap_scores, rank
-from clapcli.core.results import FailedInput
 from clapcli.errors import ClapcliError, InputError, MissingDependencyError, UsageError
 from clapcli.models.audioldm2 import tts_dependency_error
+from clapcli.results import FailedInput
 
 DEFAULT_GUIDANCE = 3.5  # the pipeline's default
 MAX_LENGTH_FACTOR = 6  # longest request: 6x the training length (61.4 s for the released checkpoints)

@@ -1,8 +1,10 @@
-"""Results as small dataclasses: what core code returns and writers consume (no tensors)."""
+"""Results as small dataclasses: what core code returns and writers consume (no tensors).
+
+The bottom layer: every layer may use these; they import nothing of clapcli."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,13 +37,8 @@ class Classification:
 
 @dataclass(frozen=True)
 class FailedInput:
+    """An input that could not be used (no such file, undecodable, rejected by the model), with a
+    one-line reason; the run goes on with the other inputs."""
+
     source: str
     reason: str
-
-
-@dataclass
-class RunSummary:
-    """What a batch run did: counts users see on stderr and in JSON."""
-
-    processed: int = 0
-    failed: list[FailedInput] = field(default_factory=list)
