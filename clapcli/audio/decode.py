@@ -7,6 +7,9 @@ Files are read in blocks (``open_audio``): each block is downmixed and resampled
 (soxr's ``ResampleStream`` gives the same samples as its one-shot ``resample``, bit for bit), so a
 long file is never held at its own rate or in several channels, and a caller that cuts windows
 from the blocks never needs the whole clip at all.
+
+The input is a path, bytes or a binary file object (``clapcli.audio.source``): the Ray engine decodes
+the bytes its readers fetch with this same code, so both engines give the same samples and messages.
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 
+from clapcli.audio.source import AudioInput, Source, as_source, missing_reason  # noqa: F401  (re-exported)
 from clapcli.errors import InputError
 from clapcli.media.kinds import AUDIO_EXTENSIONS  # noqa: F401  (re-exported)
 
@@ -86,43 +89,43 @@ class AudioStream:
         return out[:filled]
 
 
-def load_audio(path: str | Path, sample_rate: int | None) -> DecodedAudio:
-    """Decode ``path``, downmix by mean and resample to ``sample_rate`` (None keeps the file's rate)."""
-    stream = open_audio(path, sample_rate)
+def load_audio(audio: AudioInput, sample_rate: int | None, name: str | None = None) -> DecodedAudio:
+    """Decode ``audio`` (a path, bytes or a binary file object), downmix by mean and resample to
+    ``sample_rate`` (None keeps the file's rate). ``name`` names bytes and file objects in messages."""
+    source = as_source(audio, name)
+    stream = _open_source(source, sample_rate)
     try:
         samples = stream.read()
     except _SoundfileReadError as exc:  # libsndfile opened it but cannot decode it: try FFmpeg
-        stream = _av_stream(Path(path), sample_rate, exc.__cause__)
+        stream = _av_stream(source, sample_rate, exc.__cause__)
         samples = stream.read()
     return DecodedAudio(samples, stream.sample_rate, stream.source_rate)
 
 
-def open_audio(path: str | Path, sample_rate: int | None) -> AudioStream:
-    """``path`` as an ``AudioStream`` of mono float32 at ``sample_rate`` (None: the file's rate).
+def open_audio(audio: AudioInput, sample_rate: int | None, name: str | None = None) -> AudioStream:
+    """``audio`` (a path, bytes or a binary file object) as an ``AudioStream`` of mono float32 at
+    ``sample_rate`` (None: the file's rate); ``name`` names bytes and file objects in messages.
 
     libsndfile formats are decoded block by block when read; PyAV formats (AAC/M4A...) are decoded
     here, whole but already mono at ``sample_rate``. Fails (``InputError``) on a missing, empty or
     unreadable file and on a sample rate outside ``MIN_RATE``..``MAX_RATE``, before any resampling."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, expected an audio file")
-    if not path.exists():
-        raise InputError(f"{path}: {missing_reason(path)}")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file (0 bytes)")
+    return _open_source(as_source(audio, name), sample_rate)
+
+
+def _open_source(source: Source, sample_rate: int | None) -> AudioStream:
     import soundfile as sf
 
     try:
-        with sf.SoundFile(str(path)) as opened:
+        with sf.SoundFile(source.handle()) as opened:
             rate, frames = int(opened.samplerate), int(opened.frames)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        return _av_stream(path, sample_rate, exc)
-    check_rate(rate, str(path))
+        return _av_stream(source, sample_rate, exc)
+    check_rate(rate, source.name)
     if frames <= 0:
-        raise InputError(f"{path}: contains no audio samples")
+        raise InputError(f"{source.name}: contains no audio samples")
     target = sample_rate or rate
-    return AudioStream(str(path), resampled_length(frames, rate, target), target, rate,
-                       partial(_soundfile_blocks, path, target))
+    return AudioStream(source.name, resampled_length(frames, rate, target), target, rate,
+                       partial(_soundfile_blocks, source, target))
 
 
 def check_rate(rate: float, name: str) -> float:
@@ -141,10 +144,6 @@ def check_rate(rate: float, name: str) -> float:
 def resampled_length(frames: int, source_rate: int, target_rate: int) -> int:
     """How many samples soxr gives for ``frames`` input frames: round half up of frames * ratio."""
     return (2 * frames * target_rate + source_rate) // (2 * source_rate)
-
-
-def missing_reason(path: Path) -> str:
-    return "a link to a missing file" if path.is_symlink() else "no such file"
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
@@ -204,18 +203,18 @@ class _SoundfileReadError(InputError):
     """libsndfile opened the file but failed while decoding it."""
 
 
-def _soundfile_blocks(path: Path, target_rate: int) -> Iterator[np.ndarray]:
+def _soundfile_blocks(source: Source, target_rate: int) -> Iterator[np.ndarray]:
     import soundfile as sf
 
-    with sf.SoundFile(str(path)) as opened:
+    with sf.SoundFile(source.handle()) as opened:
         resampler = _Resampler(int(opened.samplerate), target_rate)
         while True:
             try:
                 block = opened.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
-                raise _SoundfileReadError(f"{path}: not a readable audio file ({_short_reason(exc)})") from exc
+                raise _SoundfileReadError(f"{source.name}: not a readable audio file ({_short_reason(exc)})") from exc
             mono = to_mono(block)
-            check_finite(mono, str(path))
+            check_finite(mono, source.name)
             last = len(block) < BLOCK_FRAMES
             yield resampler(mono, last)
             if last:
@@ -227,36 +226,36 @@ def _array_blocks(samples: np.ndarray) -> Iterator[np.ndarray]:
         yield samples[start : start + BLOCK_FRAMES]
 
 
-def _av_stream(path: Path, sample_rate: int | None, soundfile_error: BaseException | None) -> AudioStream:
+def _av_stream(source: Source, sample_rate: int | None, soundfile_error: BaseException | None) -> AudioStream:
     try:
-        samples, rate = _decode_with_av(path, sample_rate)
+        samples, rate = _decode_with_av(source, sample_rate)
     except InputError:
         raise
     except Exception as exc:  # PyAV raises many types (InvalidDataError, ValueError...)
         reason = _short_reason(*(e for e in (soundfile_error, exc) if e is not None))
-        raise InputError(f"{path}: not a readable audio file ({reason})") from None
-    check_samples(samples, str(path))
-    return AudioStream.of_array(str(path), samples, sample_rate or rate, rate)
+        raise InputError(f"{source.name}: not a readable audio file ({reason})") from None
+    check_samples(samples, source.name)
+    return AudioStream.of_array(source.name, samples, sample_rate or rate, rate)
 
 
-def _decode_with_av(path: Path, sample_rate: int | None) -> tuple[np.ndarray, int]:
+def _decode_with_av(source: Source, sample_rate: int | None) -> tuple[np.ndarray, int]:
     """Mono float32 at ``sample_rate`` (None: the stream's rate), frame by frame, and the stream's rate."""
     try:
         import av
     except ImportError:  # pragma: no cover - av is a base dependency
-        raise InputError(f"{path}: format needs PyAV: pip install av") from None
-    with av.open(str(path)) as container:
+        raise InputError(f"{source.name}: format needs PyAV: pip install av") from None
+    with av.open(source.handle()) as container:
         if not container.streams.audio:
-            raise InputError(f"{path}: has no audio stream")
+            raise InputError(f"{source.name}: has no audio stream")
         stream = container.streams.audio[0]
-        rate = int(check_rate(stream.rate or stream.codec_context.sample_rate or 0, str(path)))
+        rate = int(check_rate(stream.rate or stream.codec_context.sample_rate or 0, source.name))
         resampler = _Resampler(rate, sample_rate or rate)
         chunks = []
         for frame in container.decode(stream):
             array = _frame_to_frames_channels(frame.to_ndarray(), frame.format.is_planar, len(frame.layout.channels))
             chunks.append(resampler(to_mono(_as_float(array)), last=False))
     if not chunks:
-        raise InputError(f"{path}: contains no audio samples")
+        raise InputError(f"{source.name}: contains no audio samples")
     chunks.append(resampler(np.zeros(0, np.float32), last=True))
     return np.concatenate(chunks), rate
 
@@ -276,8 +275,9 @@ def _frame_to_frames_channels(array: np.ndarray, planar: bool, channels: int) ->
 def _short_reason(*errors: BaseException) -> str:
     for error in errors:
         text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        # libsndfile repeats the path: "Error opening '/x.wav': Format not recognised."
-        text = re.sub(r"^Error opening '.*?': ", "", text)
+        # libsndfile repeats the input: "Error opening '/x.wav': Format not recognised." for a path,
+        # "Error opening <_io.BytesIO object at 0x...>: ..." for a file object.
+        text = re.sub(r"^Error opening (?:'.*?'|<.*?>): ", "", text)
         if text:
             return text[:120]
     return "unknown format"
