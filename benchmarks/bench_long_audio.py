@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, model_dir, parser, report_header, report_ratio, setup_torch, timed
+from _common import ROOT, model_dir, parser, report_header, report_ratio, timed
 
 RATE = 44100
 BLOCK_SECONDS = 10
@@ -44,16 +44,25 @@ def write_long_wav(path: Path, minutes: float, seed: int = 0) -> Path:
     return path
 
 
+# Measures its child from a small interpreter: a child's ru_maxrss starts at the RSS of the process
+# it was forked from (Linux carries the pre-exec high-water mark over), which here holds torch and,
+# on a first run, the full-size model being built.
+_MEASURE = ("import os, subprocess, sys\n"
+            "child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+            "_, status, usage = os.wait4(child.pid, 0)\n"
+            "print(usage.ru_maxrss)\n"
+            "sys.exit(os.waitstatus_to_exitcode(status))\n")
+
+
 def peak_rss_mb(command: list[str]) -> tuple[float, float]:
     """(peak RSS in MB, wall seconds) of ``command`` run to completion in a fresh process."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
     start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise RuntimeError(f"{command[3:5]} failed ({code}): {process.stderr.read()[-800:]!r}")
-    return usage.ru_maxrss / 1024, time.perf_counter() - start
+    done = subprocess.run([sys.executable, "-c", _MEASURE, *command], env=env, cwd=ROOT, capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{command[3:5]} failed ({done.returncode}): {done.stderr[-800:]!r}")
+    return int(done.stdout.split()[-1]) / 1024, time.perf_counter() - start
 
 
 def check_disk(folder: Path, minutes: float) -> None:
@@ -69,7 +78,6 @@ def main() -> None:
     p.add_argument("--long-minutes", type=float, default=180.0, help="length of the long file")
     p.add_argument("--tmp", type=Path, default=None, help="where the WAVs are written (default: system temp)")
     args = p.parse_args()
-    setup_torch()
     models = {"tiny": model_dir(args.work, tiny=True)}
     if not args.tiny:
         models = {"full": model_dir(args.work, tiny=False), **models}
