@@ -1,5 +1,5 @@
 """``clap embed --engine ray`` and ``clap embed --import``: option types and the two runs (thin; the work is in
-``clapcli.core.ray_engine`` and ``clapcli.core.shards``)."""
+``clapcli.core.ray_engine`` (job, decode, actor, sink) and ``clapcli.core.shards``)."""
 
 from __future__ import annotations
 

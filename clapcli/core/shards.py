@@ -1,7 +1,8 @@
 """Directories of Parquet embedding shards (``clap embed --engine ray`` output), local or on object stores,
 and ``clap embed --import``: loading them into a library collection, one transaction per batch.
 
-A shard holds the local ``embed --format parquet`` columns (path, text, kind, duration, model, embedding);
+A shard holds the local ``embed --format parquet`` columns (path, text, kind, duration, model, embedding:
+``clapcli.io.arrow.embedding_schema``, the one layout the writer, the Ray shards and this importer share);
 failed inputs sit in ``DIR/_errors/`` (path, error), which parquet readers of DIR skip for its underscore.
 Needs pyarrow only, not Ray.
 """
@@ -18,10 +19,14 @@ import numpy as np
 
 from clapcli.errors import ClapcliError, UsageError
 from clapcli.results import FailedInput
+from clapcli.text import first_line
 
 ERRORS_DIR = "_errors"
 SHARD_PREFIX = "part-"
 IMPORT_ROWS = 1000  # rows per transaction: a killed import loses at most one batch; a rerun upserts, never duplicates
+# Columns of the embeddings schema the importer reads (the others are not stored); ``error`` marks failure rows.
+IMPORT_COLUMNS = ("path", "duration", "model", "embedding", "error")
+REQUIRED_COLUMNS = ("path", "model", "embedding")
 _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 
@@ -36,7 +41,7 @@ def filesystem_for(location: str, option: str = "--output") -> tuple[Any, str]:
     try:
         filesystem, root = pafs.FileSystem.from_uri(location if is_uri(location) else os.path.abspath(location))
     except (ValueError, OSError) as exc:  # ArrowInvalid is a ValueError
-        raise UsageError(f"{option} {location}: {_first_line(exc)}") from None
+        raise UsageError(f"{option} {location}: {first_line(exc, 200)}") from None
     return filesystem, root.rstrip("/") or "/"
 
 
@@ -121,40 +126,64 @@ def _batches(location: str, files: list[str], batch_rows: int) -> Iterator[Any]:
     for path in files:
         try:
             handle = pq.ParquetFile(filesystem.open_input_file(path))
-            yield from handle.iter_batches(batch_size=batch_rows)
+            columns = [c for c in IMPORT_COLUMNS if c in handle.schema_arrow.names]  # skip text/kind bytes
+            for batch in handle.iter_batches(batch_size=batch_rows, columns=columns):
+                yield _conform(batch, path)
         except (OSError, ValueError) as exc:
-            raise ClapcliError(f"--import {path}: not a readable Parquet shard ({_first_line(exc)})") from None
+            raise ClapcliError(f"--import {path}: not a readable Parquet shard ({first_line(exc, 200)})") from None
+
+
+def _conform(batch: Any, path: str) -> Any:
+    """``batch`` with the embeddings schema's types (``embedding`` as a float32 list of any length, so a
+    float64 list from another writer still imports); a column of another kind fails naming the shard."""
+    import pyarrow as pa
+
+    from clapcli.io.arrow import embedding_schema
+
+    schema = embedding_schema(0, with_error=True)
+    missing = [c for c in REQUIRED_COLUMNS if c not in batch.schema.names]
+    if missing:
+        raise ClapcliError(f"--import {path}: shards lack column(s) {', '.join(missing)}; "
+                           "were they written by 'clap embed'?")
+    columns = []
+    for name in batch.schema.names:
+        column, expected = batch.column(name), schema.field(name).type
+        try:
+            columns.append(column.cast(expected))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise ClapcliError(f"--import {path}: column '{name}' holds {column.type}, expected {expected}; "
+                               "were the shards written by 'clap embed'?") from None
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def _columns(batch: Any, location: str) -> tuple[list[str], np.ndarray, list[float | None], str, int]:
-    """(paths, vectors, durations, model id, number of text rows skipped) of one record batch."""
+    """(paths, vectors, durations, model id, number of text rows skipped) of one record batch. Rows
+    without a path (``embed --text``) are counted and skipped; failure rows (an ``error``) are skipped."""
     import pyarrow.compute as pc
 
     names = batch.schema.names
-    missing = [c for c in ("path", "model", "embedding") if c not in names]
-    if missing:
-        raise ClapcliError(f"--import {location}: shards lack column(s) {', '.join(missing)}; "
-                           "were they written by 'clap embed'?")
     has_path = pc.is_valid(batch.column("path"))
     texts = batch.num_rows - int(pc.sum(has_path).as_py() or 0)
-    batch = batch.filter(has_path)
+    keep = pc.and_(has_path, pc.is_null(batch.column("error"))) if "error" in names else has_path
+    batch = batch.filter(keep)
     models = set(batch.column("model").to_pylist())
     if len(models) > 1:
         raise ClapcliError(f"--import {location}: rows from several models ({', '.join(sorted(map(str, models)))}); "
                            "import each model into its own --collection")
     paths = [p if is_uri(p) else os.path.abspath(p) for p in batch.column("path").to_pylist()]
     durations = batch.column("duration").to_pylist() if "duration" in names else [None] * len(paths)
-    vectors = _matrix(batch.column("embedding"), len(paths))
+    vectors = _matrix(batch.column("embedding"), len(paths), location)
     return paths, vectors, durations, (models.pop() if models else ""), texts
 
 
-def _matrix(column: Any, rows: int) -> np.ndarray:
+def _matrix(column: Any, rows: int, location: str) -> np.ndarray:
+    import pyarrow.compute as pc
+
     if rows == 0:
         return np.zeros((0, 0), np.float32)
+    lengths = set(pc.list_value_length(column).to_pylist())
+    if len(lengths) != 1 or None in lengths:  # a reshape would mix rows silently
+        raise ClapcliError(f"--import {location}: embeddings of different lengths (or missing) in one shard; "
+                           "were they written by 'clap embed'?")
     flat = np.asarray(column.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
     return flat.reshape(rows, -1)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0][:200] if text else "") or type(exc).__name__

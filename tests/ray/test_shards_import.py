@@ -1,4 +1,4 @@
-"""Pieces of the Ray engine that need no Ray: decoding from bytes, CPU sharing, and --import of shards."""
+"""Pieces of the Ray engine that need no Ray: the decode task, CPU sharing, the sink, and --import of shards."""
 
 from __future__ import annotations
 
@@ -9,24 +9,28 @@ import pyarrow.parquet as pq
 import pytest
 
 from clapcli.audio.decode import load_audio
-from clapcli.core.ray_engine import RayOptions, decode_bytes, fit_to_cluster
+from clapcli.core.ray_engine import RayOptions, decode_batch, fit_to_cluster
 from clapcli.errors import InputError, UsageError
 
 
-def test_decode_from_bytes_equals_decoding_the_file(audio_files: dict[str, Path]) -> None:
-    for name, path in audio_files.items():  # m4a goes through the temp-file (PyAV) fallback
-        expected = load_audio(path, 48000).samples
-        got = decode_bytes(path.read_bytes(), str(path), 48000)
-        assert got.dtype == np.float32 and np.array_equal(got, expected), name
+def test_decode_task_gives_the_local_samples_and_reasons(audio_files: dict[str, Path],
+                                                         broken_files: dict[str, Path]) -> None:
+    """The decode task feeds Ray's bytes to the local decoder: every format (m4a through PyAV reading
+    the bytes) gives the local engine's samples, every broken file its reason."""
+    import pyarrow as pa
 
-
-def test_decode_from_bytes_fails_with_the_local_messages(broken_files: dict[str, Path]) -> None:
-    for name, path in broken_files.items():
-        with pytest.raises(InputError) as local:
-            load_audio(path, 48000)
-        with pytest.raises(InputError) as remote:
-            decode_bytes(path.read_bytes(), str(path), 48000)
-        assert str(remote.value) == str(local.value), name
+    files = [*audio_files.values(), *broken_files.values()]
+    batch = pa.table({"bytes": [p.read_bytes() for p in files], "path": [str(p) for p in files]})
+    out = decode_batch(batch, 48000)
+    assert out.column("path").to_pylist() == [str(p) for p in files]
+    for path, samples, error in zip(files, out.column("samples").to_pylist(), out.column("error").to_pylist()):
+        try:
+            expected = load_audio(path, 48000).samples
+        except InputError as exc:
+            assert samples is None and error == str(exc).removeprefix(f"{path}: "), path
+            continue
+        assert error is None and np.array_equal(np.asarray(samples, np.float32), expected), path
+    assert out.column("error").null_count == len(audio_files)
 
 
 def test_cpu_actors_leave_room_for_decoding() -> None:
@@ -116,7 +120,7 @@ def test_decode_batch_keeps_uris_and_reports_failures(audio_files: dict[str, Pat
                                                       broken_files: dict[str, Path]) -> None:
     import pyarrow as pa
 
-    from clapcli.core.ray_engine import decode_batch, uri_scheme
+    from clapcli.core.ray_engine import uri_scheme
 
     assert uri_scheme(["s3://bucket/audio/"]) == "s3" and uri_scheme(["/mnt/audio", "x"]) is None
     good, bad = audio_files["flac"], broken_files["empty"]
@@ -153,3 +157,59 @@ def test_local_inputs_are_listed_on_the_driver(tmp_path: Path, monkeypatch) -> N
         (str(folder / "locked.flac"), "not readable (permission denied)"),
         (str(tmp_path / "missing.wav"), "no such file or directory"),
     }
+
+
+def test_sink_writes_the_embeddings_schema_and_the_errors_table(tmp_path: Path) -> None:
+    """An actor's table (the embeddings schema plus ``error``) splits into a shard with exactly the local
+    Parquet schema and an errors shard of its path/error columns."""
+    from clapcli.core.ray_engine import ShardSink
+    from clapcli.core.ray_engine.sink import failures_schema
+    from clapcli.io.arrow import embedding_schema, embedding_table
+
+    meta = [{"path": "/a.wav", "kind": "audio", "duration": 1.5, "model": "m"}]
+    block = embedding_table(meta, [np.ones(4, np.float32)], [{"path": "/b.wav", "error": "empty file (0 bytes)"}],
+                            dim=4, with_error=True)
+    sink = ShardSink(str(tmp_path))
+    assert sink.write([block, block.slice(0, 0)], ctx=None) == (1, 1)
+    (shard,) = tmp_path.glob("part-*.parquet")
+    assert pq.read_schema(shard).remove_metadata() == embedding_schema(4)
+    assert pq.read_table(shard).column("embedding").to_pylist() == [[1.0] * 4]
+    (errors,) = (tmp_path / "_errors").glob("part-*.parquet")
+    assert pq.read_schema(errors).remove_metadata() == failures_schema()
+    assert pq.read_table(errors).to_pylist() == [{"path": "/b.wav", "error": "empty file (0 bytes)"}]
+    assert not list(tmp_path.rglob(".*"))  # hidden temporaries renamed
+
+
+def _write(path: Path, columns: dict) -> Path:
+    import pyarrow as pa
+
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+def test_import_reads_shards_through_the_embeddings_schema(cli, tmp_path: Path) -> None:
+    """float64 lists from another writer import as float32; failure rows (an ``error``) are skipped;
+    a column of another kind, or embeddings of different lengths, fail naming the shard."""
+    from clapcli.store import open_store
+
+    good = _write(tmp_path / "good.parquet", {
+        "path": ["/x/a.wav", "/x/b.wav"], "model": ["m", "m"], "duration": [1.0, 2.0],
+        "embedding": [[0.6, 0.8], [0.0, 0.0]], "error": [None, "not a readable audio file"]})
+    db = tmp_path / "lib.db"
+    result = cli(["embed", "--import", good, "--db", db])
+    assert result.exit_code == 0, result.stderr
+    with open_store(db) as store:
+        collection = store.collection("default", create=False)
+        assert collection.count() == 1 and collection.model_id == "m"
+        np.testing.assert_allclose(collection.vector_for("/x/a.wav"), [0.6, 0.8], rtol=1e-6)
+    cases = {
+        "text_vectors.parquet": ({"path": ["/a"], "model": ["m"], "embedding": [["a", "b"]]},
+                                 "column 'embedding' holds list<element: string>, expected list<item: float>"),
+        "ragged.parquet": ({"path": ["/a", "/b"], "model": ["m", "m"], "embedding": [[0.1, 0.2], [0.3]]},
+                           "embeddings of different lengths"),
+        "no_model.parquet": ({"path": ["/a"], "embedding": [[0.1]]}, "shards lack column(s) model"),
+    }
+    for name, (columns, message) in cases.items():
+        result = cli(["embed", "--import", _write(tmp_path / name, columns), "--db", tmp_path / f"{name}.db"])
+        assert result.exit_code == 1, name
+        assert message in " ".join(result.stderr.split()) and "Traceback" not in result.stderr, name
