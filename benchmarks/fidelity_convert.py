@@ -50,7 +50,7 @@ def _compare(name: str, ours: torch.Tensor, original: torch.Tensor) -> tuple[flo
 def run_msclap(factory: _TmpFactory, tokenizer_dir: Path) -> list[tuple[float, float]]:
     from transformers import GPT2Config
 
-    from clapcli.core.convert import convert_checkpoint
+    from clapcli.models.conversion import convert_checkpoint
     from clapcli.models.msclap import MSClapModel, MSClapProcessor
 
     original = reference.build_msclap(GPT2Config(), seed=11)  # GPT-2 small, HTSAT-tiny, 1024-d
@@ -76,7 +76,7 @@ def run_msclap(factory: _TmpFactory, tokenizer_dir: Path) -> list[tuple[float, f
 def run_laion(factory: _TmpFactory, tokenizer_dir: Path, amodel: str, fused: bool) -> list[tuple[float, float]]:
     from transformers import AutoTokenizer, ClapFeatureExtractor, ClapModel, RobertaConfig
 
-    from clapcli.core.convert import convert_checkpoint
+    from clapcli.models.conversion import convert_checkpoint
 
     roberta = RobertaConfig(vocab_size=50265, max_position_embeddings=514, type_vocab_size=1, layer_norm_eps=1e-5,
                             pad_token_id=1, bos_token_id=0, eos_token_id=2)

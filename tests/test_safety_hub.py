@@ -111,12 +111,11 @@ def test_silent_hub_turns_the_run_offline_after_one_probe(online_env, cli) -> No
 
 
 def test_convert_tokenizer_from_a_silent_hub_fails_fast(online_env, tmp_path) -> None:
-    from clapcli.core.convert import load_tokenizer
-    from clapcli.errors import ModelLoadError
+    from clapcli.models.conversion import TokenizerUnavailable, load_tokenizer
 
     start = time.monotonic()
-    with pytest.raises(ModelLoadError) as error:
-        load_tokenizer("clapcli-test/no-tokenizer", "msclap", vocab_size=50257)
+    with pytest.raises(TokenizerUnavailable) as error:
+        load_tokenizer("clapcli-test/no-tokenizer", vocab_size=50257, expected="gpt2")
     assert time.monotonic() - start < 20
     assert "offline and not cached" in str(error.value) and "--tokenizer" in str(error.value)
     assert len(online_env.accepted) == 1

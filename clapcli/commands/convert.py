@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from clapcli.commands.options import QuietOpt
+
+if TYPE_CHECKING:
+    from clapcli.commands.output import Output
+    from clapcli.models.conversion import ConversionReport
 
 FORMATS = ("text", "json")
 
@@ -40,29 +44,29 @@ def convert(
 
     The checkpoint is read without running pickled code; every key is mapped or listed as dropped.
     """
+    from clapcli.commands.output import Output
     from clapcli.errors import UsageError
 
     if output_format not in FORMATS:
         raise UsageError(f"--format {output_format!r}: choose one of {', '.join(FORMATS)}")
-    from clapcli.core.convert import convert_checkpoint
+    from clapcli.models.conversion import convert_checkpoint
 
     report = convert_checkpoint(family, checkpoint, output, tokenizer=tokenizer, fused=fused, amodel=amodel,
                                 overwrite=overwrite)
+    out = Output(quiet=quiet)
     if output_format == "json":
-        typer.echo(report.to_json())
-    elif not quiet:
-        _print_report(report)
+        out.json(report.to_dict())
+    else:
+        _print_report(report, out)
 
 
-def _print_report(report) -> None:
-    from clapcli.console import info
-
+def _print_report(report: ConversionReport, out: Output) -> None:
     params = ", ".join(f"{name} {count:,}" for name, count in report.parameters.items() if name != "total")
-    info(f"converted {report.family} checkpoint {report.source} -> {report.output}")
-    info(f"parameters: {report.parameters['total']:,} ({params})")
-    info(f"keys: {report.mapped_keys} written, {len(report.dropped_keys)} dropped intentionally")
+    out.note(f"converted {report.family} checkpoint {report.source} -> {report.output}")
+    out.note(f"parameters: {report.parameters['total']:,} ({params})")
+    out.note(f"keys: {report.mapped_keys} written, {len(report.dropped_keys)} dropped intentionally")
     for pattern, count in sorted(report.dropped_patterns.items()):
-        info(f"  dropped {count} key(s) matching {pattern}")
+        out.note(f"  dropped {count} key(s) matching {pattern}")
 
 
 def register(app: typer.Typer) -> None:

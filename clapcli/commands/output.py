@@ -3,13 +3,15 @@
 stdout carries results only (records, JSON documents); progress bars, notes, warnings, per-input
 failures and errors go to stderr, made inert (no control characters, no rich markup from file
 names). ``--quiet`` silences notes and progress, never failures or errors. Lower layers never print:
-they return values, raise ``clapcli.errors`` exceptions or emit ``ClapcliWarning``s, which
-``route_warnings`` sends here.
+they return values, raise ``clapcli.errors`` exceptions, emit ``ClapcliWarning``s, or log what
+they do to the ``clapcli`` logger (a one-time checkpoint conversion, say); ``route_warnings`` sends
+both here.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -111,3 +113,29 @@ def route_warnings(output: Output) -> None:
     warnings.showwarning = show
     if not any(f[2] is ClapcliWarning for f in warnings.filters):
         warnings.simplefilter("always", ClapcliWarning)
+    _route_logs(output)
+
+
+class _LogToOutput(logging.Handler):
+    """Records of the ``clapcli`` logger as notes (INFO) or warnings (WARNING and above)."""
+
+    def __init__(self, output: Output) -> None:
+        super().__init__(logging.INFO)
+        self.output = output
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            self.output.warning(message)
+        else:
+            self.output.note(message)
+
+
+def _route_logs(output: Output) -> None:
+    # A library user sees nothing unless they configure logging; the CLI shows INFO and up.
+    logger = logging.getLogger("clapcli")
+    for handler in [h for h in logger.handlers if isinstance(h, _LogToOutput)]:
+        logger.removeHandler(handler)  # one per process, however many times the app is invoked
+    logger.addHandler(_LogToOutput(output))
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)

@@ -184,3 +184,74 @@ def test_hub_release_without_gpt2_tokenizer_offline(msclap_original, tmp_path, m
     message = str(error.value)
     assert "\n" not in message and "GPT-2 tokenizer" in message and "clap convert msclap" in message
     assert not (tmp_path / "home" / "converted" / "microsoft--msclap" / "config.json").exists()
+
+
+def _checkpoint_with_tokenizer(tmp_path: Path, checkpoint: Path, tokenizer_dir: Path) -> Path:
+    """An original .pth with a GPT-2 tokenizer saved beside it (how offline users skip the hub)."""
+    import shutil
+
+    folder = tmp_path / "release"
+    shutil.copytree(tokenizer_dir, folder)
+    shutil.copy(checkpoint, folder / "CLAP_weights_2023.pth")
+    return folder / "CLAP_weights_2023.pth"
+
+
+def test_embed_with_original_pth_notes_the_conversion_once(msclap_original, gpt2_tokenizer_dir, tmp_path,
+                                                           monkeypatch) -> None:
+    import soundfile as sf
+
+    monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "home"))
+    checkpoint = _checkpoint_with_tokenizer(tmp_path, msclap_original[1], gpt2_tokenizer_dir)
+    clip = tmp_path / "noise.wav"
+    sf.write(clip, (0.1 * torch.randn(44100)).numpy(), 44100)
+    args = ["embed", str(clip), "-m", str(checkpoint), "--format", "jsonl"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.stderr
+    notes = [line for line in first.stderr.splitlines() if "converting original MS-CLAP checkpoint" in line]
+    assert len(notes) == 1 and "once into" in notes[0] and str(tmp_path / "home" / "converted") in notes[0]
+    assert len(json.loads(first.stdout.splitlines()[0])["embedding"]) == 48
+    second = runner.invoke(app, args)  # served from the cache: no conversion, no note
+    assert second.exit_code == 0, second.stderr
+    assert "converting" not in second.stderr and second.stdout == first.stdout
+
+
+def test_non_tokenizer_errors_of_auto_conversion_pass_through(msclap_original, gpt2_tokenizer_dir, tmp_path,
+                                                              monkeypatch) -> None:
+    """Only TokenizerUnavailable becomes the "needs the GPT-2 tokenizer" hint; a bad checkpoint says so."""
+    from clapcli.errors import ModelLoadError
+    from clapcli.models.hub import ModelRef
+    from clapcli.models.msclap.original import ensure_converted
+
+    monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "home"))
+    bad = _saved_variant(tmp_path, msclap_original[1], lambda sd: sd.update({"extra.weight": torch.zeros(2)}))
+    checkpoint = _checkpoint_with_tokenizer(tmp_path, bad, gpt2_tokenizer_dir)
+    with pytest.raises(ModelLoadError) as error:
+        ensure_converted(ModelRef(str(checkpoint), str(checkpoint), True))
+    assert "unexpected key" in str(error.value) and "extra.weight" in str(error.value)
+    assert "GPT-2 tokenizer" not in str(error.value)
+
+
+def test_auto_conversion_logs_instead_of_printing(msclap_original, gpt2_tokenizer_dir, tmp_path, monkeypatch,
+                                                  caplog, capsys) -> None:
+    """Library use: the models layer prints nothing; the note is an INFO record of the clapcli logger."""
+    import logging
+
+    from clapcli.models.hub import ModelRef
+    from clapcli.models.msclap.original import ensure_converted
+
+    monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(logging.getLogger("clapcli"), "handlers", [])  # as if the CLI never ran in this process
+    checkpoint = _checkpoint_with_tokenizer(tmp_path, msclap_original[1], gpt2_tokenizer_dir)
+    with caplog.at_level(logging.INFO, logger="clapcli"):
+        ref = ensure_converted(ModelRef(str(checkpoint), str(checkpoint), True))
+    assert (Path(ref.location) / "config.json").is_file()
+    records = [r for r in caplog.records if r.name.startswith("clapcli")]
+    assert len(records) == 1 and records[0].levelno == logging.INFO
+    assert records[0].getMessage().startswith(f"converting original MS-CLAP checkpoint {checkpoint} once into ")
+    assert capsys.readouterr() == ("", "")
+
+
+def test_fused_on_msclap_names_the_family_it_applies_to(msclap_original, tmp_path) -> None:
+    result = _run("msclap", msclap_original[1], tmp_path / "out", "--amodel", "HTSAT-tiny")
+    assert result.exit_code == 2
+    assert "--fused and --amodel apply to 'laion' checkpoints only" in result.stderr

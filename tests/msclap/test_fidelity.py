@@ -24,7 +24,7 @@ def _assert_close(ours: torch.Tensor, original: torch.Tensor) -> None:
 
 @pytest.fixture(scope="module")
 def msclap_converted(msclap_original, gpt2_tokenizer_dir, tmp_path_factory):
-    from clapcli.core.convert import convert_checkpoint
+    from clapcli.models.conversion import convert_checkpoint
 
     output = tmp_path_factory.mktemp("msclap-hf") / "model"
     report = convert_checkpoint("msclap", msclap_original[1], output, tokenizer=str(gpt2_tokenizer_dir))
@@ -100,7 +100,7 @@ def test_msclap_forward_logits(msclap_converted) -> None:
 
 
 def _convert_laion(original_and_path, tokenizer_dir, tmp_path_factory, fused: bool):
-    from clapcli.core.convert import convert_checkpoint
+    from clapcli.models.conversion import convert_checkpoint
 
     output = tmp_path_factory.mktemp("laion-hf") / "model"
     convert_checkpoint("laion", original_and_path[1], output, tokenizer=str(tokenizer_dir), fused=fused)

@@ -16,7 +16,8 @@ from conftest import requires_reference
 from typer.testing import CliRunner
 
 from clapcli.cli import app
-from clapcli.core import convert as convert_module
+from clapcli.models.conversion import output_dir
+from clapcli.models.conversion.checkpoint import load_original_state_dict
 
 pytestmark = requires_reference
 runner = CliRunner()
@@ -176,14 +177,14 @@ def test_failed_swap_keeps_the_old_directory(converted, msclap_original, gpt2_to
     output = _copy_converted(converted, tmp_path / "ms-hf")
     (output / "config.json").write_text(json.dumps({"model_type": "msclap", "marker": "old"}))
     before = _snapshot(output)
-    real_rename = convert_module._rename
+    real_rename = output_dir._rename
 
     def rename(source: Path, destination: Path) -> None:
         if source.name.endswith(".tmp"):  # the new directory moving in
             raise OSError(28, "No space left on device")
         real_rename(source, destination)
 
-    monkeypatch.setattr(convert_module, "_rename", rename)
+    monkeypatch.setattr(output_dir, "_rename", rename)
     result = _run("msclap", msclap_original[1], output, "--tokenizer", gpt2_tokenizer_dir, "--overwrite")
     assert result.exit_code == 1
     lines = _error_lines(result)
@@ -196,13 +197,13 @@ def test_file_added_during_conversion_is_kept(converted, msclap_original, gpt2_t
                                               monkeypatch) -> None:
     """The check is repeated right before the swap: a file saved into OUT meanwhile is never deleted."""
     output = _copy_converted(converted, tmp_path / "ms-hf")
-    real_manifest = convert_module._write_manifest
+    real_manifest = output_dir._write_manifest
 
     def write_manifest(folder: Path, source: str) -> None:
         real_manifest(folder, source)
         (output / "late.txt").write_text("saved while converting")
 
-    monkeypatch.setattr(convert_module, "_write_manifest", write_manifest)
+    monkeypatch.setattr(output_dir, "_write_manifest", write_manifest)
     result = _run("msclap", msclap_original[1], output, "--tokenizer", gpt2_tokenizer_dir, "--overwrite")
     assert result.exit_code == 1 and "'late.txt'" in result.stderr
     assert (output / "late.txt").read_text() == "saved while converting"
@@ -245,7 +246,7 @@ def test_numpy_1_checkpoint_loads_and_converts(laion_unfused_original, roberta_t
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["mapped_keys"] > 0 and (tmp_path / "out" / "model.safetensors").is_file()
-    loaded = convert_module.load_original_state_dict(path)
+    loaded = load_original_state_dict(path)
     assert set(loaded) == {key.removeprefix("module.") for key in torch.load(laion_unfused_original[1],
                                                                              weights_only=True)["state_dict"]}
 

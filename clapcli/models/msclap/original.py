@@ -4,14 +4,18 @@
 checkpoint comes back unchanged, without touching the disk beyond a ``stat`` or the network. The
 ``microsoft/msclap`` hub repo and local ``.pth`` files are converted once into
 ``$CLAPCLI_HOME/converted/<name>`` (default ``~/.cache/clapcli``) and served from there.
+
+That a conversion happens is logged at INFO on the ``clapcli`` logger (it takes seconds, and writes
+to the cache); the CLI shows such records as notes on stderr.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+import logging
 from pathlib import Path
 
+from clapcli import settings
 from clapcli.errors import ModelLoadError
 from clapcli.models.hub import ModelRef
 
@@ -20,13 +24,11 @@ HUB_FILE = "CLAP_weights_2023.pth"
 CHECKPOINT_SUFFIXES = (".pth", ".pt")
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json")
 
-
-def clapcli_home() -> Path:
-    return Path(os.environ.get("CLAPCLI_HOME") or Path.home() / ".cache" / "clapcli").expanduser()
+log = logging.getLogger(__name__)
 
 
 def converted_root() -> Path:
-    return clapcli_home() / "converted"
+    return settings.home() / "converted"
 
 
 def ensure_converted(ref: ModelRef) -> ModelRef:
@@ -76,15 +78,12 @@ def _nearby_tokenizer(checkpoint: Path) -> str | None:
 
 
 def _convert(checkpoint: Path, target: Path, tokenizer: str) -> None:
-    from clapcli.console import info
-    from clapcli.core.convert import convert_checkpoint
+    from clapcli.models.conversion import TokenizerUnavailable, convert_checkpoint
 
-    info(f"converting original MS-CLAP checkpoint {checkpoint} once into {target}")
+    log.info("converting original MS-CLAP checkpoint %s once into %s", checkpoint, target)
     try:
         convert_checkpoint("msclap", checkpoint, target, tokenizer=tokenizer, overwrite=True)
-    except ModelLoadError as exc:
-        if not str(exc).startswith("tokenizer '"):
-            raise
+    except TokenizerUnavailable:
         raise ModelLoadError(
             f"MS-CLAP needs the GPT-2 tokenizer ('{tokenizer}'), which is not available offline; run "
             f"'clap convert msclap {checkpoint} DIR --tokenizer ./gpt2' and pass DIR with --model"
