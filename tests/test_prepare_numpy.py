@@ -35,7 +35,7 @@ def test_fused_prepare_is_numpy_only_and_fuses_in_the_model_thread(tiny_clap_fus
     assert calls == []
     assert item.fusion and isinstance(item.whole_mel, np.ndarray)
     # Same numbers as the raw path (features computed from the samples in encode_prepared).
-    assert torch.equal(model.encode_prepared([item]), model.encode_prepared([model._cut(clip)]))
+    assert torch.equal(model.encode_prepared([item]), model.encode_prepared([model.cut(clip)]))
 
 
 THREAD_CHECK = """

@@ -15,6 +15,7 @@ import torch
 from clapcli.errors import UsageError
 from clapcli.models.base import EmbeddingModel
 from clapcli.models.hub import ModelRef, load_pretrained
+from clapcli.models.windowed import exp_scale, project_texts
 
 # config.json model_type -> transformers model class
 MODEL_CLASSES = {"altclip": "AltCLIPModel", "clip": "CLIPModel"}
@@ -50,14 +51,10 @@ class AltClipBackend(EmbeddingModel):
 
     @property
     def logit_scale(self) -> float:
-        return float(self.network.logit_scale.detach().float().exp())
+        return exp_scale(self.network.logit_scale)
 
-    @torch.inference_mode()
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
-        tokens = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_text_tokens,
-                                return_tensors="pt").to(self.device)
-        outputs = self.network.text_model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
-        return self.network.text_projection(outputs.pooler_output).float().cpu()
+        return project_texts(self.network, self.tokenizer, texts, self.device, self.max_text_tokens)
 
     def prepare(self, media: Any) -> np.ndarray:
         """Resize, crop and normalize one image on the CPU: (3, H, W) float32, numpy (see

@@ -1,4 +1,5 @@
-"""LAION CLAP through transformers' ``ClapModel`` (HTSAT audio tower, RoBERTa text tower)."""
+"""LAION CLAP through transformers' ``ClapModel`` (HTSAT audio tower, RoBERTa text tower), on the shared
+windowed-audio base; fusion checkpoints add the whole-clip mel stack."""
 
 from __future__ import annotations
 
@@ -17,20 +18,18 @@ from clapcli.audio.features import (
     log_mel,
     log_mel_numpy,
     log_mel_of_blocks,
-    repeat_pad,
     window_starts,
 )
 from clapcli.errors import UsageError
-from clapcli.models.base import EmbeddingModel
 from clapcli.models.hub import ModelRef, load_pretrained
+from clapcli.models.windowed import WindowedAudioBackend, exp_scale, project_texts
 
 
 @dataclass(frozen=True)
 class AudioItem:
-    """One prepared clip: model windows of raw samples, or the whole clip for fusion."""
+    """One prepared clip: model windows of raw samples, or (fusion) the whole clip."""
 
     windows: np.ndarray  # (n_windows, window_samples) float32
-    longer: bool  # longer than one window (fusion input)
     whole: np.ndarray | None = None  # the full clip, for fusion of long audio
     cost: int = 1  # model windows it takes (batching counts windows)
     fusion: bool = False  # a long clip's fused stack (the model's ``is_longer`` flag)
@@ -47,10 +46,8 @@ class AudioItem:
 _NO_SAMPLES = np.empty((0, 0), dtype=np.float32)
 
 
-class LaionClap(EmbeddingModel):
+class LaionClapBackend(WindowedAudioBackend):
     family = "laion-clap"
-    modality = "audio"
-    default_template = "This is a sound of {}."
 
     def __init__(self, network: Any, tokenizer: Any, feature_extractor: Any, model_id: str,
                  device: torch.device, dtype: torch.dtype, long_audio: str) -> None:
@@ -60,13 +57,10 @@ class LaionClap(EmbeddingModel):
         self.device = device
         self.dtype = dtype
         fe = feature_extractor
-        self.sample_rate = int(fe.sampling_rate)
-        self.window_samples = int(fe.nb_max_samples)
-        self.window_seconds = self.window_samples / self.sample_rate
+        self.set_windows(int(fe.sampling_rate), int(fe.nb_max_samples), mel_spec_for(fe))
         self.fused = bool(network.config.audio_config.enable_fusion)
         # The extractor stacks four mels (HTK filterbank) whenever it truncates by fusion.
         self.stack_four = fe.truncation == "fusion"
-        self.mel_spec = mel_spec_for(fe)
         self.embedding_dim = int(network.config.projection_dim)
         if long_audio == "fusion" and not self.fused:
             raise UsageError(f"--long-audio fusion needs a fused checkpoint; '{model_id}' is unfused (use mean)")
@@ -74,32 +68,52 @@ class LaionClap(EmbeddingModel):
 
     @classmethod
     def load(cls, ref: ModelRef, config: dict, device: torch.device, dtype: torch.dtype,
-             long_audio: str | None = None) -> LaionClap:
+             long_audio: str | None = None) -> LaionClapBackend:
         from transformers import ClapFeatureExtractor, ClapModel
 
         tokenizer, feature_extractor, network = load_pretrained(ref, ClapFeatureExtractor, ClapModel, device, dtype)
+        return cls.from_parts(network, tokenizer, feature_extractor, ref.model_id, device, dtype, long_audio)
+
+    @classmethod
+    def from_parts(cls, network: Any, tokenizer: Any, feature_extractor: Any, model_id: str, device: torch.device,
+                   dtype: torch.dtype, long_audio: str | None = None) -> LaionClapBackend:
+        """From loaded components (a ``ClapModel`` inside another pipeline, e.g. AudioLDM 2's scorer)."""
         fused = bool(network.config.audio_config.enable_fusion)
-        return cls(network, tokenizer, feature_extractor, ref.model_id, device, dtype,
+        return cls(network, tokenizer, feature_extractor, model_id, device, dtype,
                    long_audio or ("fusion" if fused else "mean"))
 
     @property
     def logit_scale(self) -> float:
-        return float(self.network.logit_scale_a.detach().exp())
+        return exp_scale(self.network.logit_scale_a)
 
-    @torch.inference_mode()
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
-        tokens = self.tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt").to(self.device)
-        outputs = self.network.text_model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
-        return self.network.text_projection(outputs.pooler_output).float().cpu()
+        return project_texts(self.network, self.tokenizer, texts, self.device)
 
-    def prepare(self, media: np.ndarray | AudioStream) -> AudioItem | StreamedWindows:
-        """An item for ``encode_prepared``; for a long ``AudioStream``, its windows cut lazily chunk by
-        chunk (``StreamedWindows``) or, for fusion, its whole-clip mel computed block by block."""
-        if isinstance(media, AudioStream):
-            if media.length > self.window_samples:
-                return self._prepare_stream(media)
-            media = media.read()
-        return self._with_mels(self._cut(np.asarray(media, dtype=np.float32)))
+    # ---------------------------------------------------------------- prepare (numpy only)
+
+    def prepare_samples(self, samples: np.ndarray) -> AudioItem:
+        return self._with_mels(self.cut(samples))
+
+    def cut(self, samples: np.ndarray) -> AudioItem:
+        """The item before features: windows of samples, or (fusion) the whole long clip. Accelerators
+        take it as it is (features batched on the device); on CPU ``prepare`` adds the mels."""
+        size = self.window_samples
+        if self.long_audio == "fusion" and len(samples) > size:
+            return AudioItem(np.empty((0, size), np.float32), whole=samples, fusion=True)
+        starts = window_starts(len(samples), size, self.long_audio)
+        return AudioItem(np.stack([self.fit_window(samples[s : s + size]) for s in starts]), cost=len(starts))
+
+    def prepare_long_stream(self, stream: AudioStream) -> AudioItem | StreamedWindows:
+        if self.long_audio != "fusion":
+            return super().prepare_long_stream(stream)
+        # Fusion needs the whole clip's mel (not its samples), on any device: computed block by block.
+        frames = self.window_samples // self.mel_spec.hop_length + 1
+        return AudioItem(_NO_SAMPLES, fusion=True,
+                         window_mels=np.empty((0, frames, self.mel_spec.n_mels), dtype=np.float32),
+                         whole_mel=log_mel_of_blocks(stream.blocks(), stream.length, self.mel_spec))
+
+    def windows_item(self, windows: np.ndarray) -> AudioItem:
+        return self._with_mels(AudioItem(windows, cost=len(windows)))
 
     def _with_mels(self, item: AudioItem) -> AudioItem:
         if self.device.type != "cpu":
@@ -109,38 +123,13 @@ class LaionClap(EmbeddingModel):
         whole_mel = None if item.whole is None else log_mel_numpy(item.whole, self.mel_spec)[0].astype(np.float32)
         return replace(item, windows=_NO_SAMPLES, whole=None, window_mels=window_mels, whole_mel=whole_mel)
 
-    def _prepare_stream(self, stream: AudioStream) -> AudioItem | StreamedWindows:
-        size = self.window_samples
-        if self.long_audio == "fusion":  # needs the whole clip's mel (not its samples), on any device
-            frames = size // self.mel_spec.hop_length + 1
-            return AudioItem(_NO_SAMPLES, longer=True, fusion=True,
-                             window_mels=np.empty((0, frames, self.mel_spec.n_mels), dtype=np.float32),
-                             whole_mel=log_mel_of_blocks(stream.blocks(), stream.length, self.mel_spec))
-        starts = window_starts(stream.length, size, self.long_audio)
-        return StreamedWindows(stream.blocks, tuple(starts), size, self._windows_item)
+    # ---------------------------------------------------------------- encode
 
-    def _windows_item(self, windows: np.ndarray) -> AudioItem:
-        return self._with_mels(AudioItem(windows, longer=True, cost=len(windows)))
-
-    def _cut(self, samples: np.ndarray) -> AudioItem:
-        size = self.window_samples
-        if len(samples) <= size:
-            return AudioItem(repeat_pad(samples, size)[None], longer=False)
-        if self.long_audio == "fusion":
-            return AudioItem(np.empty((0, size), dtype=np.float32), longer=True, whole=samples, fusion=True)
-        starts = window_starts(len(samples), size, self.long_audio)
-        return AudioItem(np.stack([samples[s : s + size] for s in starts]), longer=True, cost=len(starts))
-
-    def items_cost(self, item: AudioItem) -> int:
-        return item.cost
-
-    @torch.inference_mode()
-    def encode_prepared(self, items: Sequence[AudioItem]) -> torch.Tensor:
+    def encode_windows(self, items: Sequence[AudioItem]) -> tuple[torch.Tensor, list[int]]:
         features, owners = self._features(items)
         outputs = self.network.audio_model(input_features=features.to(self.device, self.dtype),
                                            is_longer=self._longer_flags(items, owners))
-        window_embeddings = self.network.audio_projection(outputs.pooler_output).float().cpu()
-        return _mean_per_owner(window_embeddings, owners, len(items))
+        return self.network.audio_projection(outputs.pooler_output), owners
 
     def _features(self, items: Sequence[AudioItem]) -> tuple[torch.Tensor, list[int]]:
         """(windows, channels, frames, mels) for every window of every item (plain windows first,
@@ -197,11 +186,3 @@ def mel_spec_for(fe: Any) -> MelSpec:
         n_mels=int(fe.feature_size), f_min=float(fe.frequency_min), f_max=float(fe.frequency_max),
         scale="htk" if fe.truncation == "fusion" else "slaney",
     )
-
-
-def _mean_per_owner(embeddings: torch.Tensor, owners: list[int], count: int) -> torch.Tensor:
-    """Average window embeddings back to one row per item (the ``mean`` long-audio strategy)."""
-    index = torch.tensor(owners)
-    sums = torch.zeros(count, embeddings.shape[1]).index_add_(0, index, embeddings)
-    counts = torch.zeros(count).index_add_(0, index, torch.ones(len(owners)))
-    return sums / counts[:, None]

@@ -19,7 +19,7 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {
-    "laion-clap": Family("laion-clap", "audio", "clapcli.models.laion:LaionClap.load", "LAION CLAP (ClapModel)"),
+    "laion-clap": Family("laion-clap", "audio", "clapcli.models.laion:LaionClapBackend.load", "LAION CLAP (ClapModel)"),
     "msclap": Family("msclap", "audio", "clapcli.models.msclap.backend:MSClapBackend.load",
                      "Microsoft CLAP (clapcli port)"),
     "altclip": Family("altclip", "image", "clapcli.models.altclip:AltClipBackend.load", "AltCLIP / CLIP image-text"),

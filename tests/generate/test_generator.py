@@ -111,7 +111,7 @@ def test_ranking_never_skipped_without_librosa(generator, monkeypatch):
 
 
 def test_long_audio_scored_deterministically_over_windows(generator):
-    """Past CLAP's 10 s window the score is the mean over consecutive windows, never a random crop."""
+    """Past CLAP's 10 s window the score is the mean over windows (clap embed's rule), never a random crop."""
     from clapcli.core.generate.scoring import clap_scores
 
     rng = np.random.default_rng(0)
@@ -138,3 +138,26 @@ def test_not_a_pipeline(tmp_path: Path):
 def test_missing_directory():
     with pytest.raises(ModelLoadError, match="does not exist"):
         open_generator("./no/such/model", device="cpu")
+
+
+def test_candidate_scores_equal_the_pipelines_clap_on_short_audio(generator):
+    """Scoring goes through clapcli's LAION backend; on clips within one window it equals the
+    pipeline's own CLAP (its feature extractor and ClapModel forward), as score_waveforms computes."""
+    import torch
+
+    from clapcli.core.generate.scoring import clap_scores
+
+    rng = np.random.default_rng(1)
+    audio = (0.1 * rng.standard_normal((3, 16000 * 4))).astype(np.float32)
+    pipe = generator.pipe
+    ours = clap_scores(pipe, "rain", audio, 16000, generator.device, pipe.text_encoder.dtype)
+    import librosa
+
+    resampled = librosa.resample(audio, orig_sr=16000, target_sr=pipe.feature_extractor.sampling_rate)
+    inputs = pipe.tokenizer(["rain"], return_tensors="pt", padding=True)
+    inputs["input_features"] = pipe.feature_extractor(
+        list(resampled), return_tensors="pt", sampling_rate=pipe.feature_extractor.sampling_rate).input_features
+    with torch.no_grad():
+        logits = pipe.text_encoder(**inputs).logits_per_text[0].numpy()
+    reference = logits / float(pipe.text_encoder.logit_scale_t.exp())
+    np.testing.assert_allclose(ours, reference, atol=1e-4)

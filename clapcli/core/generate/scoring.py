@@ -2,8 +2,9 @@
 
 Differences on purpose: candidates are ranked per prompt (the pipeline's argsort runs across all
 prompts of a batch), the ranking is never skipped (the pipeline silently returns unranked audio
-without librosa), and audio longer than CLAP's 10 s window is scored as the mean over consecutive
-windows instead of one random crop, so the same seed always picks the same file.
+without librosa), and audio longer than CLAP's 10 s window is scored with ``clap embed``'s rule
+(the mean over evenly spaced full windows, ``--long-audio mean``) instead of one random crop, so the
+same seed always picks the same file.
 """
 
 from __future__ import annotations
@@ -26,35 +27,19 @@ def _resample_like_pipeline(audio: np.ndarray, rate: int, target: int) -> np.nda
     return librosa.resample(audio, orig_sr=rate, target_sr=target)
 
 
-def _windows(clip: np.ndarray, window: int) -> list[np.ndarray]:
-    """Consecutive windows; the extractor repeat-pads the short tail as it pads a short clip."""
-    if len(clip) <= window:
-        return [clip]
-    return [clip[start:start + window] for start in range(0, len(clip), window)]
-
-
 @torch.no_grad()
 def clap_scores(pipe: Any, prompt: str, audio: np.ndarray, rate: int, device: Any, dtype: Any) -> np.ndarray:
-    """Cosine similarity (CLAP space) of each candidate in ``audio`` (n, samples) to ``prompt``."""
-    extractor = pipe.feature_extractor
-    clap = pipe.text_encoder
-    resampled = _resample_like_pipeline(audio, rate, extractor.sampling_rate)
-    window = int(extractor.nb_max_samples)
-    pieces: list[np.ndarray] = []
-    owner: list[int] = []
-    for index, clip in enumerate(resampled):
-        for piece in _windows(clip, window):
-            pieces.append(piece)
-            owner.append(index)
-    inputs = pipe.tokenizer([prompt], return_tensors="pt", padding=True)
-    inputs["input_features"] = extractor(
-        pieces, return_tensors="pt", sampling_rate=extractor.sampling_rate
-    ).input_features.type(dtype)
-    inputs = inputs.to(device)
-    logits = clap(**inputs).logits_per_text[0].float().cpu().numpy()  # (pieces,)
-    cosine = logits / float(clap.logit_scale_t.exp())
-    owners = np.asarray(owner)
-    return np.array([cosine[owners == i].mean() for i in range(len(audio))], dtype=np.float64)
+    """Cosine similarity (CLAP space) of each candidate in ``audio`` (n, samples) to ``prompt``, through
+    clapcli's LAION backend on the pipeline's own CLAP (the windows and mean ``clap embed`` uses)."""
+    from clapcli.models.laion import LaionClapBackend
+
+    scorer = LaionClapBackend.from_parts(pipe.text_encoder, pipe.tokenizer, pipe.feature_extractor,
+                                         "audioldm2-scorer", torch.device(device), dtype, long_audio="mean")
+    resampled = _resample_like_pipeline(audio, rate, scorer.sample_rate)
+    items = [scorer.prepare(np.asarray(clip, dtype=np.float32)) for clip in resampled]
+    audio_embeddings = torch.nn.functional.normalize(scorer.encode_prepared(items), dim=-1)
+    text_embedding = torch.nn.functional.normalize(scorer.encode_text([prompt]), dim=-1)[0]
+    return (audio_embeddings @ text_embedding).double().numpy()
 
 
 def rank(scores: np.ndarray) -> list[int]:
