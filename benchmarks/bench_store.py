@@ -40,9 +40,9 @@ from clapcli.core.search import (  # noqa: E402
     exact_top_k,
     import_faiss,
     load_or_build_index,
-    normalize,
     search_index,
 )
+from clapcli.core.text import l2_normalize as normalize  # noqa: E402
 from clapcli.store import ItemRow, open_store  # noqa: E402
 
 K = 10

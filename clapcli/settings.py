@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+DEFAULT_COLLECTION = "default"  # the library collection used when --collection is not given
+
 
 def env(name: str) -> str | None:
     """``CLAPCLI_<name>``, stripped; None when unset or empty."""

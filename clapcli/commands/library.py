@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-DEFAULT_COLLECTION = "default"
+from clapcli.settings import DEFAULT_COLLECTION
 
 DbOpt = Annotated[
     Path | None,

@@ -111,7 +111,7 @@ def retrieve(
     with record_writer(fmt, output, overwrite, columns) as sink:
         for result in results:
             for hit in result.hits:
-                sink.write({"query": result.query.raw, "rank": hit.rank, "score": hit.score, label: hit.path})
+                sink.write({"query": result.query.raw, "rank": hit.rank, "score": hit.score, label: hit.target})
     failures = FailureLog(Output(quiet=True))
     for failure in failed:
         failures.add(failure)

@@ -28,6 +28,7 @@ import numpy as np
 from clapcli.errors import InputError
 from clapcli.models.base import EmbeddingModel
 from clapcli.results import Embedding, FailedInput
+from clapcli.text import first_line
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ def _encode_items(group: list[Prepared], model: EmbeddingModel) -> Iterator[tupl
         vectors = model.encode_prepared([p.item for p in group]).numpy()
     except (RuntimeError, ValueError) as exc:
         if len(group) == 1:
-            yield FailedInput(group[0].source, f"the model could not process it ({_first_line(exc)})")
+            yield FailedInput(group[0].source, f"the model could not process it ({first_line(exc)})")
             return
         for single in group:
             yield from _encode_items([single], model)
@@ -234,7 +235,7 @@ def _encode_chunked(prepared: Prepared, model: EmbeddingModel,
     except InputError as exc:
         return FailedInput(prepared.source, _strip_name(str(exc), prepared.source))
     except (RuntimeError, ValueError) as exc:
-        return FailedInput(prepared.source, f"the model could not process it ({_first_line(exc)})")
+        return FailedInput(prepared.source, f"the model could not process it ({first_line(exc)})")
     except MemoryError:
         return FailedInput(prepared.source, "out of memory while decoding; is the file enormous?")
     if total is None:
@@ -276,8 +277,3 @@ def _read_ahead(chunks: Iterator[Any], depth: int = 1) -> Iterator[Any]:
                 ready.get(timeout=0.05)
             except queue.Empty:
                 pass
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:160] if text else type(exc).__name__

@@ -20,13 +20,14 @@ from clapcli.core.search import (
     exact_top_k,
     hits_from,
     load_or_build_index,
-    normalize,
     search_index,
 )
+from clapcli.core.text import l2_normalize
 from clapcli.errors import InputError, UsageError
 from clapcli.media.kinds import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
 from clapcli.models.base import EmbeddingModel
 from clapcli.results import FailedInput
+from clapcli.settings import DEFAULT_COLLECTION
 from clapcli.store import Collection, content_hash
 
 ModelLoader = Callable[[str | None], EmbeddingModel]
@@ -131,7 +132,7 @@ def embed_queries(
                 failed.append(FailedInput(queries[index].raw, result.reason))
             else:
                 vectors[index] = result.vector
-    embedded = [(q, normalize(vectors[i])[0]) for i, q in enumerate(queries) if i in vectors]
+    embedded = [(q, l2_normalize(vectors[i])[0]) for i, q in enumerate(queries) if i in vectors]
     return embedded, failed
 
 
@@ -175,7 +176,7 @@ def search_labels(labels: list[str], matrix: np.ndarray, vectors: np.ndarray, k:
     if matrix.shape[0] and matrix.shape[1] != vectors.shape[1]:
         raise UsageError(f"the target holds {matrix.shape[1]}-d embeddings but the query is {vectors.shape[1]}-d; "
                          "use the model that made them (--model)")
-    scores, rows = exact_top_k(normalize(matrix), vectors, k)
+    scores, rows = exact_top_k(l2_normalize(matrix), vectors, k)
     return [hits_from(s, r, labels=labels) for s, r in zip(scores, rows, strict=True)]
 
 
@@ -239,7 +240,7 @@ def _stack(embedded: list[tuple[Query, np.ndarray]], dim: int) -> np.ndarray:
 
 def retrieve(
     queries: Sequence[str], *, model: EmbeddingModel | str | None = None, db: str | Path | None = None,
-    collection: str = "default", embeddings: str | Path | None = None, captions: Sequence[str] | None = None,
+    collection: str = DEFAULT_COLLECTION, embeddings: str | Path | None = None, captions: Sequence[str] | None = None,
     k: int = 10, approximate: bool = False, as_text: bool = False, skip_failures: bool = False,
 ) -> list[QueryResult]:
     """The library form of ``clap retrieve``: one ``QueryResult`` (best hits first) per query.

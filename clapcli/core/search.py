@@ -38,17 +38,8 @@ class Hit:
 
     rank: int
     score: float  # cosine similarity
-    path: str  # the file (or caption text) found
+    target: str  # what was found: a file path, or a caption's text
     id: int | None = None  # row id in the store, when searching one
-
-
-def normalize(matrix: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (float32); zero rows stay zero."""
-    matrix = np.asarray(matrix, dtype=np.float32)
-    if matrix.ndim == 1:
-        matrix = matrix[None, :]
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms == 0, 1, norms)
 
 
 def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

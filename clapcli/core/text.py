@@ -28,5 +28,8 @@ def encode_texts(model: EmbeddingModel, texts: Sequence[str], normalize: bool = 
 
 
 def l2_normalize(matrix: np.ndarray) -> np.ndarray:
+    """Rows (a 1-D vector is one row) scaled to unit length, float32; zero rows stay zero. The one
+    normalizer: embeddings, queries and search matrices all go through it."""
+    matrix = np.atleast_2d(np.asarray(matrix, dtype=np.float32))
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
-    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+    return matrix / np.maximum(norms, np.float32(1e-12))

@@ -15,6 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from clapcli.errors import InputError
 from clapcli.media.kinds import AUDIO_EXTENSIONS
+from clapcli.text import first_line
 
 # Pillow's own decompression-bomb threshold (~89 Mpx); checked on the header, before decoding.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
@@ -62,7 +63,7 @@ def _decode(path: Path, model_name: str | None) -> Image.Image:
     except Image.DecompressionBombError:
         raise InputError(f"{path}: too many pixels (decompression bomb?); resize it below {MAX_PIXELS}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # truncated or corrupt data
-        raise InputError(f"{path}: is damaged or truncated ({_first_line(exc)}); re-export the image") from None
+        raise InputError(f"{path}: is damaged or truncated ({first_line(exc)}); re-export the image") from None
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -116,6 +117,3 @@ def _audio_error(path: Path, model_name: str | None) -> InputError:
     return InputError(f"{path}: is audio, but {model} is an image model; use an audio model (e.g. --model unfused)")
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:160] if text else type(exc).__name__

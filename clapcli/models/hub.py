@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from clapcli.errors import ModelLoadError, UsageError
+from clapcli.text import first_line
 
 # Seconds a hub request may wait to connect or for an answer (CLAPCLI_HUB_TIMEOUT overrides).
 DEFAULT_HUB_TIMEOUT = 10.0
@@ -215,11 +216,6 @@ def _json_kind(value: Any) -> str:
     return kinds.get(type(value), type(value).__name__)
 
 
-def checkpoint_dir(ref: ModelRef) -> str:
-    """A directory (or hub id) to hand to ``from_pretrained``."""
-    return ref.location
-
-
 def check_tokenizer(tokenizer, ref: ModelRef) -> None:
     """Refuse the silent placeholder tokenizer transformers returns when files are missing."""
     size = len(tokenizer)
@@ -250,10 +246,7 @@ def wrap_load_error(ref: ModelRef, exc: BaseException) -> ModelLoadError:
     report = _loading_report(exc)
     if report is not None:
         return ModelLoadError(f"model '{ref.location}' does not match its config.json: {report}")
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if len(text) > 200:
-        text = text[:200] + "..."
-    return ModelLoadError(f"model '{ref.location}' could not be loaded: {text}")
+    return ModelLoadError(f"model '{ref.location}' could not be loaded: {first_line(exc, 200)}")
 
 
 def _loading_report(exc: BaseException) -> str | None:
@@ -279,6 +272,6 @@ def _loading_report(exc: BaseException) -> str | None:
     errors = getattr(info, "conversion_errors", None) or {}
     if errors:
         key, detail = sorted(errors.items())[0]
-        first = str(detail).strip().splitlines()[0][:160] if str(detail).strip() else "conversion failed"
+        first = first_line(detail) if str(detail).strip() else "conversion failed"
         return f"{len(errors)} weight(s) could not be converted, e.g. '{key}' ({first}); re-download the model"
     return "its weights do not fit the architecture config.json describes; fix config.json or re-download the model"

@@ -28,6 +28,7 @@ from typing import TypeVar
 import numpy as np
 
 from clapcli.errors import ClapcliError, InputError, UsageError
+from clapcli.settings import DEFAULT_COLLECTION
 from clapcli.store import schema
 from clapcli.store.derived import DERIVED_SUFFIXES, derived_path, read_matrix_cache, write_matrix_cache
 
@@ -147,7 +148,7 @@ class EmbeddingStore:
         return [r[0] for r in self.connection.execute("SELECT name FROM collections ORDER BY name")]
 
     def collection(
-        self, name: str = "default", model_id: str | None = None, dim: int | None = None, create: bool = True
+        self, name: str = DEFAULT_COLLECTION, model_id: str | None = None, dim: int | None = None, create: bool = True
     ) -> Collection:
         """The named collection; created when missing (if ``create`` and a model is given).
         Refuses a model or dimension other than the one the collection was built with."""

@@ -11,6 +11,7 @@ import pytest
 
 from clapcli.core import search
 from clapcli.core.search import Hit, build_index, exact_top_k, hits_from, index_path, load_or_build_index
+from clapcli.core.text import l2_normalize
 from clapcli.errors import MissingDependencyError, UsageError
 from clapcli.store import ItemRow, open_store
 from clapcli.store.files import load_embedding_file
@@ -28,8 +29,8 @@ def brute_force(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.nd
 @pytest.mark.parametrize("k", [1, 10, 57])
 def test_exact_top_k_matches_brute_force_across_chunks(monkeypatch, rng, k: int) -> None:
     monkeypatch.setattr(search, "SCORES_IN_FLIGHT", 1)  # forces 4096-row chunks: 3 of them
-    vectors = search.normalize(rng.standard_normal((10_000, 24)))
-    queries = search.normalize(rng.standard_normal((5, 24)))
+    vectors = l2_normalize(rng.standard_normal((10_000, 24)))
+    queries = l2_normalize(rng.standard_normal((5, 24)))
     scores, rows = exact_top_k(vectors, queries, k)
     want_scores, want_rows = brute_force(vectors, queries, k)
     assert rows.shape == (5, k)
@@ -38,7 +39,7 @@ def test_exact_top_k_matches_brute_force_across_chunks(monkeypatch, rng, k: int)
 
 
 def test_exact_top_k_with_k_beyond_rows_and_empty(rng) -> None:
-    vectors = search.normalize(rng.standard_normal((3, 4)))
+    vectors = l2_normalize(rng.standard_normal((3, 4)))
     scores, rows = exact_top_k(vectors, vectors[1], 10)
     assert rows.tolist() == [[1, *np.argsort(-(vectors @ vectors[1]))[1:].tolist()]]
     assert scores[0, 0] == pytest.approx(1.0, abs=1e-6)
@@ -53,19 +54,19 @@ def test_store_search_equals_numpy_cosine_ranking(db_path: Path, rng) -> None:
         collection = store.collection("default", "m", 32)
         collection.upsert([ItemRow(f"/x/{i}.wav", str(i), v) for i, v in enumerate(raw)])
         stored = collection.load_matrix()
-        scores, rows = exact_top_k(stored.vectors, search.normalize(query), 10)
+        scores, rows = exact_top_k(stored.vectors, l2_normalize(query), 10)
         hits = hits_from(scores[0], rows[0], ids=stored.ids, paths=collection.paths(stored.ids[rows[0]]))
     want_scores, want_rows = brute_force(raw, query[None, :], 10)
-    assert [h.path for h in hits] == [f"/x/{i}.wav" for i in want_rows[0]]
+    assert [h.target for h in hits] == [f"/x/{i}.wav" for i in want_rows[0]]
     assert [h.rank for h in hits] == list(range(1, 11))
     np.testing.assert_allclose([h.score for h in hits], want_scores[0], atol=1e-5)
 
 
 def test_flat_index_is_exact_and_ivf_reaches_high_recall(rng) -> None:
-    centres = search.normalize(rng.standard_normal((40, 16)))
-    vectors = search.normalize(centres[rng.integers(0, 40, 4000)] + 0.05 * rng.standard_normal((4000, 16)))
+    centres = l2_normalize(rng.standard_normal((40, 16)))
+    vectors = l2_normalize(centres[rng.integers(0, 40, 4000)] + 0.05 * rng.standard_normal((4000, 16)))
     ids = np.arange(4000, dtype=np.int64) + 100
-    queries = search.normalize(centres[:20] + 0.05 * rng.standard_normal((20, 16)))
+    queries = l2_normalize(centres[:20] + 0.05 * rng.standard_normal((20, 16)))
     _, truth = exact_top_k(vectors, queries, 10)
     flat = build_index(vectors, ids)
     _, found = search.search_index(flat, queries, 10)
@@ -90,7 +91,7 @@ def test_index_is_persisted_beside_db_and_rebuilt_when_stale(db_path: Path, rng)
         rebuilt = load_or_build_index(collection)
         assert rebuilt.ntotal == 51
         new_id = collection.load_matrix().ids.max()
-        _, found = search.search_index(rebuilt, search.normalize(np.ones(8)), 1)
+        _, found = search.search_index(rebuilt, l2_normalize(np.ones(8)), 1)
         assert found[0, 0] == new_id
         path.write_bytes(b"truncated")  # a damaged index file is rebuilt, not trusted
         assert load_or_build_index(collection).ntotal == 51
@@ -169,4 +170,4 @@ def test_embedding_file_errors(tmp_path: Path) -> None:
 
 
 def test_hit_is_a_plain_record() -> None:
-    assert Hit(1, 0.5, "/a.wav") == Hit(rank=1, score=0.5, path="/a.wav", id=None)
+    assert Hit(1, 0.5, "/a.wav") == Hit(rank=1, score=0.5, target="/a.wav", id=None)

@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from clapcli.core.generate.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, check_scheduler, make_scheduler
+from clapcli.core.generate.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, make_scheduler, scheduler_choice
 from clapcli.core.generate.scoring import clap_scores, rank
 from clapcli.errors import ClapcliError, InputError, MissingDependencyError, UsageError
 from clapcli.models.audioldm2 import tts_dependency_error
 from clapcli.results import FailedInput
+from clapcli.text import first_line
 
 DEFAULT_GUIDANCE = 3.5  # the pipeline's default
 MAX_LENGTH_FACTOR = 6  # longest request: 6x the training length (61.4 s for the released checkpoints)
@@ -134,7 +135,7 @@ class Generator:
             raise UsageError(f"--guidance must be >= 0 (1 or less turns guidance off), got {settings.guidance}")
         if settings.seed is not None and not 0 <= settings.seed < 2**63:
             raise UsageError(f"--seed must be between 0 and 2^63-1, got {settings.seed}")
-        check_scheduler(settings.scheduler)
+        scheduler_choice(settings.scheduler)
         self._check_transcription(settings.transcription)
         seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
         return replace(settings, seconds=seconds, seed=seed, scheduler=settings.scheduler.strip().lower())
@@ -162,7 +163,7 @@ class Generator:
         for prompt in prompts:
             check_prompt(prompt)
         settings = self.check(settings or GenerationSettings())
-        if len(prompts) > 1 and check_scheduler(settings.scheduler).stochastic:
+        if len(prompts) > 1 and scheduler_choice(settings.scheduler).stochastic:
             # A stochastic step draws noise from one generator: one prompt per batch keeps seeds per prompt.
             return [audio for prompt in prompts for audio in self._run([prompt], settings, on_step)]
         return self._run(prompts, settings, on_step)
@@ -310,8 +311,7 @@ def _label(prompt: str) -> str:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, ClapcliError):
         return str(exc)
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+    return f"{type(exc).__name__}: {first_line(exc, 200)}" if str(exc).strip() else type(exc).__name__
 
 
 def _step_kwargs(scheduler: Any, generator: torch.Generator) -> dict:

@@ -40,7 +40,7 @@ SCHEDULERS: dict[str, SchedulerChoice] = {
 }
 
 
-def check_scheduler(name: str) -> SchedulerChoice:
+def scheduler_choice(name: str) -> SchedulerChoice:
     choice = SCHEDULERS.get(name.strip().lower())
     if choice is None:
         raise UsageError(f"--scheduler {name!r}: choose one of {', '.join(SCHEDULERS)}")
@@ -51,6 +51,6 @@ def make_scheduler(name: str, base_config: Any) -> Any:
     """A fresh scheduler of the chosen kind, keeping the checkpoint's noise schedule."""
     import diffusers
 
-    choice = check_scheduler(name)
+    choice = scheduler_choice(name)
     cls = getattr(diffusers, choice.class_name)
     return cls.from_config(base_config, **choice.options)
