@@ -150,7 +150,7 @@ def test_page_size_fits_many_vectors_per_page(db_path: Path) -> None:
 
 
 def test_matrix_cache_is_used_only_when_it_matches(db_path: Path, rng: np.random.Generator, monkeypatch) -> None:
-    from clapcli.store import sqlite as store_module
+    from clapcli.store import collection as store_module
 
     monkeypatch.setattr(store_module, "CACHE_MIN_ROWS", 1)
     cache = db_path.with_name("library.db.my set.vectors".replace(" ", "_"))

@@ -5,6 +5,10 @@ We reuse diffusers' components and its prompt encoding, but own the GPT-2 loop (
 and the denoising loop, so that progress, per-prompt seeds, candidate ranking and failures are ours.
 Every operation mirrors ``AudioLDM2Pipeline.__call__`` in the same order: given the same components
 and seed, the waveform equals the pipeline's (tests/generate/test_equality.py).
+
+One piece on purpose (~340 lines): the denoising loop, prompt encoding and candidate handling follow
+the pipeline's ``__call__`` step by step, and keeping that order visible in one file is what lets a
+reader check the equality against diffusers' code.
 """
 
 from __future__ import annotations
