@@ -6,16 +6,26 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from clapcli.errors import ClapcliError, InputError, UsageError
 from clapcli.store.derived import derived_path, read_matrix_cache, write_matrix_cache
 
-if TYPE_CHECKING:
-    from clapcli.store.sqlite import EmbeddingStore
+
+class StoreHandle(Protocol):
+    """What a collection needs of its open library (``sqlite.EmbeddingStore``)."""
+
+    path: Path
+    connection: sqlite3.Connection
+
+    def write(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def read(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
 CACHE_MIN_ROWS = 50_000  # below this, reading from SQLite takes well under a second anyway
 
@@ -42,7 +52,7 @@ class StoredMatrix:
 class Collection:
     """Rows embedded with one model. Every write is one transaction and bumps ``version``."""
 
-    def __init__(self, store: EmbeddingStore, id: int, name: str, model_id: str, dim: int, created: float):
+    def __init__(self, store: StoreHandle, id: int, name: str, model_id: str, dim: int, created: float):
         self.store = store
         self.id = id
         self.name = name
