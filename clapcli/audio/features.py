@@ -10,10 +10,12 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # imported where used: the numpy path (prepare, exported runtimes) runs without torch
+    import torch
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ def mel_filters(spec: MelSpec) -> np.ndarray:
 
 
 def _compute_dtype(device: torch.device) -> torch.dtype:
+    import torch
+
     return torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
 
 
@@ -54,6 +58,8 @@ def log_mel(waveforms: torch.Tensor | np.ndarray, spec: MelSpec, device: torch.d
 
     Each clip's numbers do not depend on the batch it came in (clips are computed one by one on
     the CPU, and by the same ops on other devices)."""
+    import torch
+
     device = torch.device(device)
     if device.type == "cpu":
         audio = waveforms.numpy() if isinstance(waveforms, torch.Tensor) else np.asarray(waveforms)
@@ -141,6 +147,8 @@ def _sparse_filters(spec: MelSpec):  # -> scipy.sparse.csr_matrix (n_mels, used 
 
 
 def _log_mel_torch(waveforms: torch.Tensor, spec: MelSpec, device: torch.device) -> torch.Tensor:
+    import torch
+
     dtype = _compute_dtype(device)
     audio = waveforms.to(device=device, dtype=dtype)
     if audio.ndim == 1:
@@ -161,6 +169,8 @@ def _used_filters(spec: MelSpec) -> np.ndarray:
 
 
 def _log_mel_chunk(audio: torch.Tensor, spec: MelSpec, filters: torch.Tensor) -> torch.Tensor:
+    import torch
+
     half = spec.n_fft // 2
     padded = torch.nn.functional.pad(audio[:, None], (half, half), mode="reflect")[:, 0]
     window = torch.hann_window(spec.n_fft, periodic=True, dtype=audio.dtype, device=audio.device)
@@ -283,6 +293,8 @@ def fusion_mel(mel: torch.Tensor, chunk_frames: int) -> torch.Tensor:
     """(frames, n_mels) of a long clip -> (4, chunk_frames, n_mels): the whole clip shrunk, plus
     crops from the front, middle and back thirds. The reference picks crops at random; we take
     the middle of each third so the same input always gives the same numbers."""
+    import torch
+
     total = mel.shape[0]
     positions = np.array_split(np.arange(0, total - chunk_frames + 1), 3)
     starts = [int(part[len(part) // 2]) if len(part) else 0 for part in positions]

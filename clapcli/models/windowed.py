@@ -10,15 +10,31 @@ of those runs through the audio tower (``encode_windows``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import functools
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from clapcli.audio.decode import AudioStream
 from clapcli.audio.features import MelSpec, StreamedWindows, window_starts
 from clapcli.models.base import EmbeddingModel
+
+if TYPE_CHECKING:  # torch is imported when a model runs: the exported runtimes (models/runtime) run without it
+    import torch
+
+
+def inference_mode(function: Callable) -> Callable:
+    """``torch.inference_mode()`` as a decorator that imports torch only when called."""
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        with torch.inference_mode():
+            return function(*args, **kwargs)
+
+    return run
 
 
 class WindowedAudioBackend(EmbeddingModel):
@@ -78,7 +94,7 @@ class WindowedAudioBackend(EmbeddingModel):
 
     # ---------------------------------------------------------------- encode (model thread)
 
-    @torch.inference_mode()
+    @inference_mode
     def encode_prepared(self, items: Sequence[Any]) -> torch.Tensor:
         window_embeddings, owners = self.encode_windows(items)
         return mean_per_owner(window_embeddings.float().cpu(), owners, len(items))
@@ -90,13 +106,15 @@ class WindowedAudioBackend(EmbeddingModel):
 
 def mean_per_owner(embeddings: torch.Tensor, owners: list[int], count: int) -> torch.Tensor:
     """Average window embeddings back to one row per item (the ``mean`` long-audio strategy)."""
+    import torch
+
     index = torch.tensor(owners)
     sums = torch.zeros(count, embeddings.shape[1]).index_add_(0, index, embeddings)
     counts = torch.zeros(count).index_add_(0, index, torch.ones(len(owners)))
     return sums / counts[:, None]
 
 
-@torch.inference_mode()
+@inference_mode
 def project_texts(network: Any, tokenizer: Any, texts: Sequence[str], device: torch.device,
                   max_length: int | None = None) -> torch.Tensor:
     """CLIP-style text tower: tokens (padded per call) -> ``text_model`` pooler -> ``text_projection``."""
