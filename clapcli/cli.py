@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "clapcli.commands.generate",
     "clapcli.commands.models",
     "clapcli.commands.retrieve",
+    "clapcli.commands.serve",
 ]
 
 class _ErrorBoundary(TyperGroup):

@@ -1,0 +1,148 @@
+"""``clap serve``: a local web page and JSON API over a library (needs ``clapcli[serve]``).
+
+``build(options)`` gives the ASGI app (tests drive it with an HTTP client); ``run(options, output)``
+serves it with uvicorn until Ctrl-C or SIGTERM, which shut it down cleanly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clapcli.errors import UsageError, missing_extra
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+@dataclass
+class ServeOptions:
+    db: Path
+    collection: str | None = None
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    token: str | None = None
+    no_auth: bool = False
+    approximate: bool = False
+    nprobe: int | None = None
+    batching: bool = True
+    max_batch: int = 32
+    max_wait_ms: float = 5.0
+    upload_limit_mb: float = 50.0
+    check_interval: float = 1.0
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_options(options: ServeOptions) -> None:
+    """Refuse unsafe or contradictory options before anything is loaded."""
+    if options.token is not None and options.no_auth:
+        raise UsageError("--token and --no-auth contradict each other; give one")
+    if options.token is not None and len(options.token) < 8:
+        raise UsageError("--token is too short to protect anything; use at least 8 characters")
+    if not is_loopback(options.host) and options.token is None and not options.no_auth:
+        raise UsageError(f"--host {options.host} lets other machines reach the library; give --token SECRET "
+                         "(clients send 'Authorization: Bearer SECRET'), or --no-auth to serve it openly")
+    if not 0 <= options.port <= 65535:
+        raise UsageError(f"--port {options.port} is not a TCP port (0-65535)")
+    if options.upload_limit_mb <= 0:
+        raise UsageError("--max-upload-mb must be above 0")
+    if options.nprobe is not None and not options.approximate:
+        raise UsageError("--nprobe goes with --approximate")
+
+
+def import_stack() -> None:
+    try:
+        import fastapi  # noqa: F401
+        import python_multipart  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise missing_extra((exc.name or "fastapi").replace("_", "-"), "serve") from None
+
+
+def build(options: ServeOptions, loader: Callable[[str], Any] | None = None) -> Any:
+    """The ASGI app over ``options.db`` (the engine is at ``app.fastapi.state.engine``)."""
+    from clapcli.serve.app import create_app
+    from clapcli.serve.engine import Engine
+    from clapcli.serve.library import LibraryState
+    from clapcli.settings import DEFAULT_COLLECTION
+
+    check_options(options)
+    import_stack()
+    library = LibraryState(options.db, options.approximate, options.check_interval)
+    names = library.names()
+    if not names:
+        raise UsageError(f"--db {options.db} has no collections yet; fill it with 'clap embed FILES --db {options.db}'")
+    default = options.collection or (DEFAULT_COLLECTION if DEFAULT_COLLECTION in names else names[0])
+    if default not in names:
+        raise UsageError(f"--db {options.db} has no collection '{default}' (collections: {', '.join(names)})")
+    if loader is None:
+        from clapcli.models.loading import load_embedding_model
+
+        loader = load_embedding_model
+    engine = Engine(library, loader, options.batching, options.max_batch, options.max_wait_ms / 1000,
+                    options.nprobe)
+    return create_app(engine, default, options.token, int(options.upload_limit_mb * 1024 * 1024))
+
+
+def url_of(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}"
+
+
+def run(options: ServeOptions, note: Callable[[str], None], loader: Callable[[str], Any] | None = None,
+        announce: Callable[[str], None] | None = None) -> None:
+    """Serve until Ctrl-C / SIGTERM. ``note`` receives the start-up lines, ``announce`` (default
+    ``note``) the one with the URL, which even --quiet shows."""
+    import uvicorn
+
+    app = build(options, loader)
+    engine = app.fastapi.state.engine
+    engine.warm()  # load each collection's model once, before the first request
+    sock = _bind(options.host, options.port)
+    port = sock.getsockname()[1]
+    library = engine.library
+    counts = ", ".join(f"{s.name} ({s.count})" for s in library.snapshots())
+    note(f"serving {library.db}: {counts}")
+    if not is_loopback(options.host):
+        note(f"listening on {options.host}: other machines can connect; "
+             + ("requests need the bearer token" if options.token else "--no-auth: no token is asked for"))
+    (announce or note)(f"open {url_of(options.host if options.host not in ('0.0.0.0', '::') else DEFAULT_HOST, port)} "
+         "(API: /docs); Ctrl-C stops")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        engine.close()
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+
+def _bind(host: str, port: int) -> Any:
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        hint = "pick another --port (or --port 0 for any free one)" if exc.errno in (98, 48) else "check --host"
+        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); {hint}") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock

@@ -1,0 +1,228 @@
+"""The ASGI app: the page (static files shipped in the package) and the JSON API (OpenAPI at /docs).
+
+Routes never take a file path: audio is streamed by collection and item id (``/api/audio/...``),
+so no request can name a file outside the library. Errors are ``{"error": "<one line>"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from clapcli.errors import ClapcliError, InputError, UsageError
+from clapcli.serve.batching import Busy
+from clapcli.serve.engine import Engine, Found
+from clapcli.serve.guards import DEFAULT_UPLOAD_LIMIT, BearerToken, BodyLimit, one_line
+from clapcli.serve.library import Snapshot
+
+STATIC = Path(__file__).with_name("static")
+MAX_K = 1000
+
+
+class HitOut(BaseModel):
+    rank: int
+    score: float  # cosine similarity
+    id: int
+    path: str
+    name: str
+    duration: float | None
+    start: float | None = None  # segment collections: where the hit starts in the file
+    end: float | None = None
+    audio_url: str
+
+
+class SearchOut(BaseModel):
+    collection: str
+    model: str
+    query: str
+    hits: list[HitOut]
+
+
+class CollectionOut(BaseModel):
+    name: str
+    model: str
+    dim: int
+    count: int
+    version: int
+    default: bool
+
+
+class LabelScore(BaseModel):
+    label: str
+    score: float  # softmax(logit_scale * cosine) over the labels
+
+
+class ClassifyOut(BaseModel):
+    name: str
+    model: str
+    scores: list[LabelScore]
+
+
+class EmbedOut(BaseModel):
+    model: str
+    dim: int
+    vectors: list[list[float]]  # unit length
+    duration: float | None = None
+
+
+class TextsIn(BaseModel):
+    texts: list[str]
+    collection: str | None = None
+
+
+def create_app(engine: Engine, default_collection: str, token: str | None = None,
+               upload_limit: int = DEFAULT_UPLOAD_LIMIT) -> Any:
+    app = FastAPI(title="clapcli", version=_version(), docs_url="/docs", redoc_url=None,
+                  description="Search a clapcli sound library by text or by example, classify uploads "
+                  "zero-shot, embed text or audio. Errors: {\"error\": \"one line\"}.")
+    library = engine.library
+
+    def snapshot(name: str | None) -> Snapshot:
+        return library.snapshot(name or default_collection)
+
+    def hits_out(snap: Snapshot, found: list[Found]) -> list[HitOut]:
+        out = []
+        for hit in found:
+            item = snap.items[hit.item_id]
+            out.append(HitOut(rank=hit.rank, score=hit.score, id=hit.item_id, path=item.path,
+                              name=Path(item.path).name, duration=item.duration, start=item.start, end=item.end,
+                              audio_url=f"api/audio/{snap.name}/{hit.item_id}"))
+        return out
+
+    async def read_upload(file: UploadFile) -> tuple[bytes, str]:
+        data = await file.read()
+        name = Path(file.filename or "upload").name or "upload"
+        if not data:
+            raise InputError(f"{name}: empty file (0 bytes); pick an audio file")
+        return data, name
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/api/collections", response_model=list[CollectionOut], summary="List the library's collections")
+    async def collections() -> list[CollectionOut]:
+        return [CollectionOut(name=s.name, model=s.model_id, dim=s.dim, count=s.count, version=s.version,
+                              default=s.name == default_collection) for s in library.snapshots()]
+
+    @app.get("/api/search/text", response_model=SearchOut, summary="Text -> audio search")
+    async def search_text(q: Annotated[str, Query(min_length=1, description="What to look for")],
+                          collection: str | None = None,
+                          k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> SearchOut:
+        if not q.strip():
+            raise UsageError("the query is empty; type what you are looking for")
+        snap = snapshot(collection)
+        found = await asyncio.wrap_future(engine.submit_text_search(snap, q, k))
+        return SearchOut(collection=snap.name, model=snap.model_id, query=q, hits=hits_out(snap, found))
+
+    @app.get("/api/search/similar/{item_id}", response_model=SearchOut, summary="More like this library item")
+    async def search_similar(item_id: int, collection: str | None = None,
+                             k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> SearchOut:
+        snap = snapshot(collection)
+        if item_id not in snap.row_of:
+            raise LookupError(f"collection '{snap.name}' has no item {item_id}")
+        found = await run_in_threadpool(engine.search_vectors, snap, snap.vector(item_id)[None], k, item_id)
+        return SearchOut(collection=snap.name, model=snap.model_id, query=snap.items[item_id].path,
+                         hits=hits_out(snap, found[0]))
+
+    @app.post("/api/search/audio", response_model=SearchOut, summary="Audio -> audio search with an uploaded file")
+    async def search_audio(file: UploadFile = File(...), collection: Annotated[str | None, Form()] = None,
+                           k: Annotated[int, Form(ge=1, le=MAX_K)] = 10) -> SearchOut:
+        snap = snapshot(collection)
+        data, name = await read_upload(file)
+        vector, _ = await run_in_threadpool(engine.embed_upload, snap.model_id, data, name)
+        found = await run_in_threadpool(engine.search_vectors, snap, vector[None], k)
+        return SearchOut(collection=snap.name, model=snap.model_id, query=name, hits=hits_out(snap, found[0]))
+
+    @app.post("/api/classify", response_model=ClassifyOut, summary="Zero-shot classification of an upload")
+    async def classify(file: UploadFile = File(...),
+                       labels: Annotated[str, Form(description="Comma-separated labels (at least two)")] = "",
+                       template: Annotated[str | None, Form(description="Prompt with {} for the label")] = None,
+                       collection: Annotated[str | None, Form(description="Whose model to use")] = None,
+                       ) -> ClassifyOut:
+        snap = snapshot(collection)
+        data, name = await read_upload(file)
+        wanted = [label.strip() for label in labels.split(",") if label.strip()]
+        ranked = await run_in_threadpool(engine.classify_upload, snap.model_id, data, name, wanted, template)
+        return ClassifyOut(name=name, model=snap.model_id, scores=[LabelScore(label=a, score=b) for a, b in ranked])
+
+    @app.post("/api/embed/text", response_model=EmbedOut, summary="Embed texts with a collection's model")
+    async def embed_text(body: TextsIn) -> EmbedOut:
+        if not body.texts:
+            raise UsageError("'texts' is empty; send at least one text")
+        snap = snapshot(body.collection)
+        vectors = await run_in_threadpool(engine.embed_texts, snap.model_id, body.texts)
+        return EmbedOut(model=snap.model_id, dim=int(vectors.shape[1]), vectors=vectors.tolist())
+
+    @app.post("/api/embed/audio", response_model=EmbedOut, summary="Embed an uploaded audio file")
+    async def embed_audio(file: UploadFile = File(...), collection: Annotated[str | None, Form()] = None) -> EmbedOut:
+        snap = snapshot(collection)
+        data, name = await read_upload(file)
+        vector, duration = await run_in_threadpool(engine.embed_upload, snap.model_id, data, name)
+        return EmbedOut(model=snap.model_id, dim=len(vector), vectors=[vector.tolist()], duration=duration)
+
+    @app.get("/api/audio/{collection}/{item_id}", summary="Stream a library file (HTTP Range supported)",
+             response_class=FileResponse)
+    async def audio(collection: str, item_id: int) -> FileResponse:
+        path, _ = library.audio_file(collection, item_id)
+        return FileResponse(path, headers={"Cache-Control": "no-store"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _install_errors(app)
+    app.state.engine = engine
+    wrapped = BodyLimit(BearerToken(app, token), upload_limit)
+    wrapped.fastapi = app  # type: ignore[attr-defined]
+    return wrapped
+
+
+def _install_errors(app: FastAPI) -> None:
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": one_line(message)}, status_code=status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such page or file: {request.url.path}"
+        return error(exc.status_code, detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("query", "body", "path"))
+        return error(422, f"{where or 'request'}: {first.get('msg', 'invalid')}")
+
+    @app.exception_handler(LookupError)
+    async def not_found(request: Request, exc: LookupError) -> JSONResponse:
+        return error(404, str(exc).strip("'\""))
+
+    @app.exception_handler(PermissionError)
+    async def forbidden(request: Request, exc: PermissionError) -> JSONResponse:
+        return error(403, str(exc))
+
+    @app.exception_handler(Busy)
+    async def busy(request: Request, exc: Busy) -> JSONResponse:
+        return error(503, str(exc))
+
+    @app.exception_handler(ClapcliError)
+    async def clapcli_error(request: Request, exc: ClapcliError) -> JSONResponse:
+        return error(400 if isinstance(exc, InputError | UsageError) else 500, str(exc))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return error(500, f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _version() -> str:
+    from clapcli import __version__
+
+    return __version__

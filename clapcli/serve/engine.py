@@ -1,0 +1,154 @@
+"""What the server computes: models loaded once, text searches batched, uploads embedded.
+
+One model per model id the library uses (a library's collections normally share one), loaded on
+first use and kept. Every model call holds ``compute_lock``: two forward passes at once only fight
+over the same cores. Text searches go through a ``MicroBatcher``: the texts of concurrent
+requests are embedded in one forward pass and searched in one pass over each collection's matrix.
+Uploads go through the CLI's decoder and pipeline (``core.embed.embed_media``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from clapcli.core.search import exact_top_k, search_index
+from clapcli.errors import InputError
+from clapcli.serve.batching import DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT, MicroBatcher
+from clapcli.serve.library import LibraryState, Snapshot
+
+
+@dataclass(frozen=True)
+class Found:
+    """One hit: the row's item and its cosine similarity."""
+
+    rank: int
+    score: float
+    item_id: int
+
+
+@dataclass(frozen=True)
+class TextSearch:
+    snapshot: Snapshot
+    text: str
+    k: int
+
+
+class Engine:
+    def __init__(self, library: LibraryState, loader: Callable[[str], Any], batching: bool = True,
+                 max_batch: int = DEFAULT_MAX_BATCH, max_wait: float = DEFAULT_MAX_WAIT,
+                 nprobe: int | None = None) -> None:
+        self.library = library
+        self.loader = loader
+        self.nprobe = nprobe
+        self.compute_lock = threading.Lock()
+        self._models: dict[str, Any] = {}
+        self._models_lock = threading.Lock()
+        self.batcher: MicroBatcher[TextSearch] = MicroBatcher(
+            self._search_texts, max_batch if batching else 1, max_wait, name="clapcli-text-batcher")
+
+    def close(self) -> None:
+        self.batcher.close()
+
+    # ----------------------------------------------------------------- models
+
+    def model(self, model_id: str) -> Any:
+        with self._models_lock:
+            if model_id not in self._models:
+                self._models[model_id] = self.loader(model_id)
+            return self._models[model_id]
+
+    def warm(self) -> None:
+        """Load the model of every collection now, so the first request does not wait for it."""
+        for snapshot in self.library.snapshots():
+            self.model(snapshot.model_id)
+
+    # ----------------------------------------------------------------- search
+
+    def submit_text_search(self, snapshot: Snapshot, text: str, k: int) -> Future:
+        return self.batcher.submit(TextSearch(snapshot, text, k))
+
+    def _search_texts(self, requests: Sequence[TextSearch]) -> list[list[Found] | BaseException]:
+        from clapcli.core.text import encode_texts
+
+        results: list[list[Found] | BaseException] = [[] for _ in requests]
+        by_model: dict[str, list[int]] = {}
+        for index, request in enumerate(requests):
+            by_model.setdefault(request.snapshot.model_id, []).append(index)
+        for model_id, indices in by_model.items():
+            try:
+                model = self.model(model_id)
+                with self.compute_lock:
+                    vectors = encode_texts(model, [requests[i].text for i in indices])  # one forward pass
+            except Exception as exc:
+                for i in indices:
+                    results[i] = exc
+                continue
+            by_snapshot: dict[int, list[int]] = {}
+            for row, i in enumerate(indices):
+                by_snapshot.setdefault(id(requests[i].snapshot), []).append(row)
+            for rows in by_snapshot.values():
+                first = requests[indices[rows[0]]]
+                k = max(requests[indices[r]].k for r in rows)
+                found = self.search_vectors(first.snapshot, vectors[rows], k)  # one pass over the matrix
+                for r, hits in zip(rows, found, strict=True):
+                    results[indices[r]] = hits[: requests[indices[r]].k]
+        return results
+
+    def search_vectors(self, snapshot: Snapshot, queries: np.ndarray, k: int,
+                       exclude: int | None = None) -> list[list[Found]]:
+        """Top-k items of ``snapshot`` per unit query vector (exact, or the faiss index if loaded)."""
+        wanted = k + (1 if exclude is not None else 0)
+        if snapshot.index is not None:
+            scores, ids = search_index(snapshot.index, queries, wanted, self.nprobe)
+        else:
+            scores, rows = exact_top_k(snapshot.vectors, queries, wanted)
+            ids = snapshot.ids[rows] if rows.size else rows
+        out = []
+        for score_row, id_row in zip(scores.tolist(), ids.tolist(), strict=True):
+            kept = [(s, int(i)) for s, i in zip(score_row, id_row, strict=True) if i >= 0 and i != exclude][:k]
+            out.append([Found(rank, float(s), i) for rank, (s, i) in enumerate(kept, start=1)])
+        return out
+
+    # ----------------------------------------------------------------- uploads
+
+    def embed_upload(self, model_id: str, data: bytes, name: str) -> tuple[np.ndarray, float | None]:
+        """(unit vector, duration) of uploaded audio, decoded as the CLI decodes files."""
+        from clapcli.audio.decode import load_audio
+        from clapcli.core.embed import embed_media
+        from clapcli.core.pipeline import ArrayInput
+        from clapcli.results import FailedInput
+
+        model = self.model(model_id)
+        if model.modality != "audio":
+            raise InputError(f"{name}: '{model_id}' is an {model.modality} model; upload an {model.modality} file")
+        decoded = load_audio(data, model.sample_rate, name)  # InputError with the reason when unreadable
+        with self.compute_lock:
+            result = next(iter(embed_media(model, [ArrayInput(name, decoded.samples, model.sample_rate)],
+                                           workers=1)))
+        if isinstance(result, FailedInput):
+            raise InputError(f"{name}: {result.reason}")
+        return result.vector, result.duration
+
+    def embed_texts(self, model_id: str, texts: Sequence[str]) -> np.ndarray:
+        from clapcli.core.text import encode_texts
+
+        model = self.model(model_id)
+        with self.compute_lock:
+            return encode_texts(model, list(texts))
+
+    def classify_upload(self, model_id: str, data: bytes, name: str, labels: Sequence[str],
+                        template: str | None) -> list[tuple[str, float]]:
+        from clapcli.core.classify import prepare_labels, rank, scores
+
+        vector, _ = self.embed_upload(model_id, data, name)
+        model = self.model(model_id)
+        with self.compute_lock:
+            label_set = prepare_labels(model, labels, template)
+        probabilities = scores(vector[None], label_set)[0]
+        return [(p.label, p.score) for p in rank(probabilities, label_set.labels, None)]

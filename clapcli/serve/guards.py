@@ -1,0 +1,113 @@
+"""HTTP-side safety: JSON errors, the upload size limit and the bearer token (pure ASGI pieces).
+
+Every error leaves the server as ``{"error": "<one line>"}`` with a status code that says whose
+fault it is: 400 unusable input, 401 no/wrong token, 403 a row pointing outside the library,
+404 no such collection or item, 413 upload too large, 422 a malformed request, 503 busy.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from clapcli.text import printable
+
+DEFAULT_UPLOAD_LIMIT = 50 * 1024 * 1024  # bytes
+
+
+def one_line(message: str) -> str:
+    """The first line of a message, control characters escaped (a file name cannot split it)."""
+    text = str(message).strip()
+    return printable(text.splitlines()[0] if text else "error")
+
+
+def error_body(message: str) -> bytes:
+    return json.dumps({"error": one_line(message)}).encode()
+
+
+async def send_error(send: Any, status: int, message: str, headers: list | None = None) -> None:
+    body = error_body(message)
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuses request bodies over ``limit`` bytes with 413, counting what arrives (a missing or
+    false Content-Length cannot get more through), before the form parser spools anything."""
+
+    def __init__(self, app: Any, limit: int = DEFAULT_UPLOAD_LIMIT) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        message = f"the upload is larger than the server's limit of {self.limit / 1e6:g} MB; send a shorter clip " \
+                  "or start the server with a larger --max-upload-mb"
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await send_error(send, 413, message)
+        received = 0
+        started = False
+
+        async def limited_receive() -> dict:
+            nonlocal received
+            event = await receive()
+            if event["type"] == "http.request":
+                received += len(event.get("body", b""))
+                if received > self.limit:
+                    raise TooLarge()
+            return event
+
+        async def tracking_send(event: dict) -> None:
+            nonlocal started
+            if event["type"] == "http.response.start":
+                started = True
+            await send(event)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except TooLarge:
+            if not started:
+                await send_error(send, 413, message)
+
+
+# Paths anyone may read without the token: the page's own files and the API's description.
+OPEN_PATHS = ("/", "/favicon.ico", "/docs", "/openapi.json", "/docs/oauth2-redirect")
+
+
+class BearerToken:
+    """With a token set, every request other than the page's files needs ``Authorization: Bearer
+    TOKEN`` (or ``?token=TOKEN``, for the audio element, which cannot send headers)."""
+
+    def __init__(self, app: Any, token: str | None) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if self.token is None or scope["type"] != "http" or _is_open(scope.get("path", "")):
+            return await self.app(scope, receive, send)
+        if not self._valid(scope):
+            return await send_error(send, 401, "this server needs its token: send 'Authorization: Bearer TOKEN' "
+                                    "or open the page with ?token=TOKEN", [(b"www-authenticate", b"Bearer")])
+        return await self.app(scope, receive, send)
+
+    def _valid(self, scope: dict) -> bool:
+        from urllib.parse import parse_qs
+
+        given = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+        candidate = given[7:] if given.lower().startswith("bearer ") else None
+        if candidate is None:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            candidate = (query.get("token") or [None])[0]
+        return candidate is not None and hmac.compare_digest(candidate.encode(), self.token.encode())  # type: ignore[union-attr]
+
+
+def _is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith("/static/")

@@ -1,0 +1,187 @@
+"""The served library in memory: each collection's matrix, paths and durations, re-read on change.
+
+The database is opened read-only, only to (re)load: a snapshot per collection holds everything a
+request needs, so requests never touch SQLite. ``refresh`` looks at the db and its WAL file (at most
+every ``check_interval`` seconds); when they changed, each collection's ``version`` is read and
+only the collections that changed are loaded again (another ``clap embed --db`` adding files while
+the server runs). A request keeps the snapshot it started with; the swap is one assignment.
+
+Audio is served only for rows of the library: by item id, never by a path from the request. The
+file opened is the row's path with links resolved, and it must still lie in one of the folders the
+library recorded (so a file replaced by a link to ``/etc/passwd`` is refused) and be an audio file.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clapcli.errors import ClapcliError, UsageError
+from clapcli.media.kinds import AUDIO_EXTENSIONS
+
+CHECK_INTERVAL = 1.0  # seconds between looks at the db's modification time
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int
+    path: str
+    duration: float | None
+    start: float | None = None  # segment collections: where the hit starts in the file
+    end: float | None = None
+
+
+@dataclass
+class Snapshot:
+    """One collection as loaded: row ``i`` of ``vectors`` is item ``ids[i]``."""
+
+    name: str
+    model_id: str
+    dim: int
+    version: int
+    ids: np.ndarray
+    vectors: np.ndarray
+    items: dict[int, Item]
+    row_of: dict[int, int]
+    folders: frozenset[str]  # resolved folders of the recorded paths: where served files may live
+    index: Any = None  # the faiss index with --approximate
+    loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+    def vector(self, item_id: int) -> np.ndarray:
+        return self.vectors[self.row_of[item_id]]
+
+
+class LibraryState:
+    """Snapshots of every collection of ``db``; ``refresh()`` re-reads those that changed on disk."""
+
+    def __init__(self, db: Path, approximate: bool = False, check_interval: float = CHECK_INTERVAL) -> None:
+        self.db = Path(db).expanduser()
+        self.approximate = approximate
+        self.check_interval = check_interval
+        self._lock = threading.Lock()
+        self._snapshots: dict[str, Snapshot] = {}
+        self._signature: tuple | None = None
+        self._checked = 0.0
+        self.reloads = 0  # times a collection was (re)loaded (the tests read it)
+        self.refresh(force=True)
+
+    # ----------------------------------------------------------------- reading
+
+    def names(self) -> list[str]:
+        self.refresh()
+        return sorted(self._snapshots)
+
+    def snapshot(self, name: str) -> Snapshot:
+        self.refresh()
+        found = self._snapshots.get(name)
+        if found is None:
+            known = ", ".join(sorted(self._snapshots)) or "none"
+            raise LookupError(f"no collection '{name}' in {self.db} (collections: {known})")
+        return found
+
+    def snapshots(self) -> list[Snapshot]:
+        self.refresh()
+        return [self._snapshots[name] for name in sorted(self._snapshots)]
+
+    def audio_file(self, name: str, item_id: int) -> tuple[Path, Item]:
+        """The file to stream for a row, or ``LookupError`` / ``PermissionError`` (one line each)."""
+        snapshot = self.snapshot(name)
+        item = snapshot.items.get(item_id)
+        if item is None:
+            raise LookupError(f"collection '{name}' has no item {item_id}")
+        real = os.path.realpath(item.path)
+        if not os.path.isfile(real):
+            raise LookupError(f"item {item_id} ({item.path}) is no longer on disk; run 'clap embed --db {self.db} "
+                              "--prune'")
+        if os.path.dirname(real) not in snapshot.folders or Path(real).suffix.lower() not in AUDIO_EXTENSIONS:
+            raise PermissionError(f"item {item_id} ({item.path}) now points outside the library's folders; "
+                                  "not served")
+        return Path(real), item
+
+    # ----------------------------------------------------------------- loading
+
+    def refresh(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._checked < self.check_interval:
+            return
+        with self._lock:
+            if not force and now - self._checked < self.check_interval:
+                return
+            self._checked = now
+            signature = self._disk_signature()
+            if not force and signature == self._signature:
+                return
+            self._reload()
+            self._signature = signature
+
+    def _disk_signature(self) -> tuple:
+        parts = []
+        for suffix in ("", "-wal"):
+            try:
+                stat = os.stat(f"{self.db}{suffix}")
+                parts.append((stat.st_mtime_ns, stat.st_size))
+            except OSError:
+                parts.append(None)
+        return tuple(parts)
+
+    def _reload(self) -> None:
+        from clapcli.store import open_store
+
+        with open_store(self.db, readonly=True) as store:
+            fresh: dict[str, Snapshot] = {}
+            for name in store.collection_names():
+                collection = store.collection(name, create=False)
+                old = self._snapshots.get(name)
+                if old is not None and old.version == collection.version() and old.model_id == collection.model_id:
+                    fresh[name] = old
+                    continue
+                fresh[name] = self._load(collection)
+                self.reloads += 1
+        self._snapshots = fresh  # one assignment: requests see the old or the new set, never half
+
+    def _load(self, collection: Any) -> Snapshot:
+        stored = collection.load_matrix()
+        items = _read_items(collection)
+        missing = [int(i) for i in stored.ids.tolist() if int(i) not in items]
+        if missing:  # written between the two reads: the next refresh sees the new version
+            items.update(_read_items(collection))
+        folders = frozenset(os.path.realpath(os.path.dirname(item.path)) for item in items.values())
+        index = None
+        if self.approximate and len(stored.ids):
+            from clapcli.core.search import load_or_build_index
+
+            try:
+                index = load_or_build_index(collection)
+            except ClapcliError:
+                raise
+            except Exception as exc:  # faiss errors are RuntimeErrors without a user-facing message
+                raise UsageError(f"--approximate: cannot build the index of '{collection.name}' ({exc})") from None
+        return Snapshot(
+            name=collection.name, model_id=collection.model_id, dim=collection.dim, version=stored.version,
+            ids=stored.ids, vectors=stored.vectors, items=items,
+            row_of={int(i): row for row, i in enumerate(stored.ids.tolist())}, folders=folders, index=index,
+        )
+
+
+def _read_items(collection: Any) -> dict[int, Item]:
+    """id -> Item for every row (paths, durations, and segment times when the schema has them)."""
+    db = collection.store.connection
+    columns = {row[1] for row in db.execute("PRAGMA table_info(items)")}
+    segment = "start" in columns and "end" in columns
+    extra = ', "start", "end"' if segment else ""
+    rows = db.execute(f"SELECT id, path, duration{extra} FROM items WHERE collection_id = ?", (collection.id,))
+    found = {}
+    for row in rows:
+        start, end = (row[3], row[4]) if segment else (None, None)
+        found[int(row[0])] = Item(int(row[0]), row[1], row[2], start, end)
+    return found
