@@ -15,6 +15,7 @@ from clapcli import __version__, settings
 COMMAND_MODULES = [
     "clapcli.commands.classify",
     "clapcli.commands.convert",
+    "clapcli.commands.detect",
     "clapcli.commands.embed",
     "clapcli.commands.generate",
     "clapcli.commands.models",

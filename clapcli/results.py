@@ -42,3 +42,29 @@ class FailedInput:
 
     source: str
     reason: str
+
+
+@dataclass
+class FrameScores:
+    """One file's per-window scores (``clap detect``): window ``i`` spans ``starts[i]``..``ends[i]``
+    seconds and scored ``scores[i, j]`` for ``labels[j]``."""
+
+    source: str
+    labels: list[str]
+    starts: np.ndarray  # (n,) float64 seconds
+    ends: np.ndarray  # (n,) float64 seconds
+    scores: np.ndarray  # (n, n_labels) float32
+    duration: float  # the file's length in seconds
+
+
+@dataclass(frozen=True)
+class Event:
+    """A detected sound event: ``label`` from ``onset`` to ``offset`` seconds (within the file), with
+    the peak and mean (smoothed) window score over it."""
+
+    source: str
+    label: str
+    onset: float
+    offset: float
+    peak: float
+    mean: float

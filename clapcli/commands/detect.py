@@ -1,0 +1,224 @@
+"""``clap detect``: find when sounds happen in (long) recordings: windows scored against labels,
+post-processed into timed events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from clapcli.commands.options import (
+    BatchSizeOpt,
+    DeviceOpt,
+    DtypeOpt,
+    InputsArg,
+    LongAudioOpt,
+    ModelOpt,
+    OverwriteOpt,
+    QuantizeOpt,
+    QuietOpt,
+    WorkersOpt,
+    split_values,
+)
+
+EPILOG = """\
+Examples:
+
+  clap detect night.flac --labels "dog barking,car horn,siren,speech" --format csv > events.csv
+
+  clap detect recordings/ --labels-file birds.txt --window 3 --hop 1 --format raven -o out/
+
+  clap detect podcast.mp3 --labels "music,speech,laughter" --format audacity -o podcast.txt
+
+  clap detect clip.wav --labels "glass breaking" --threshold 0.3 --plot timeline.png
+
+  clap detect cctv.wav -l "gunshot,scream" --mode similarity --background "street noise" --frames scores.parquet
+
+How it works: windows of --window seconds every --hop seconds cover each file (one last window ends
+at the file's end); each window is scored against the labels, and its score speaks for the time
+nearest its centre. Scores, per --mode:
+  softmax     over the labels: exactly 'clap classify' on the window cut out as a file (default with
+              two or more labels; the labels compete, scores sum to 1)
+  similarity  each label on its own (default with one label): the cosine similarity (-1..1), or with
+              --background PROMPT the probability of the label against that prompt (0..1)
+Then per label: median smoothing (--smooth), threshold with hysteresis (--threshold, --threshold-off),
+gaps shorter than --merge-gap joined, events shorter than --min-duration dropped. Onsets and offsets
+are in seconds, within the file. Formats: table, csv, json, jsonl (one row per event), and one file
+per input: audacity (label track), raven (selection table), webvtt; give -o DIR for several inputs.
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 some inputs failed (the rest are written).
+"""
+
+
+def detect(
+    inputs: InputsArg = None,
+    labels: Annotated[list[str] | None, typer.Option("--labels", "-l", help="Comma-separated labels; repeatable.",
+                                                     show_default=False)] = None,
+    labels_file: Annotated[str | None, typer.Option("--labels-file", help="One label per line (- for stdin).",
+                                                    show_default=False)] = None,
+    template: Annotated[str | None, typer.Option("--template", help="Prompt around each label, {} = the label. "
+                                                 "Default: the model's.", show_default=False)] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="softmax or similarity (see below). Default: softmax "
+                                             "with two or more labels, similarity with one.",
+                                             show_default=False)] = None,
+    background: Annotated[str | None, typer.Option("--background", help="similarity mode: score each label "
+                                                   "against this prompt (e.g. \"background noise\").",
+                                                   show_default=False)] = None,
+    window: Annotated[float | None, typer.Option("--window", help="Window length in seconds. Default: the model's "
+                                                 "(10 s for LAION CLAP).", show_default=False)] = None,
+    hop: Annotated[float | None, typer.Option("--hop", help="Seconds between window starts. Default: half the "
+                                              "window.", show_default=False)] = None,
+    threshold: Annotated[float | None, typer.Option("--threshold", "-t", help="Score where an event starts. "
+                                                    "Default: 0.5 (probabilities), 0.3 (plain cosine).",
+                                                    show_default=False)] = None,
+    threshold_off: Annotated[float | None, typer.Option("--threshold-off", help="Hysteresis: an event lasts while "
+                                                        "the score stays at or above this. Default: --threshold.",
+                                                        show_default=False)] = None,
+    smooth: Annotated[int, typer.Option("--smooth", min=1, help="Median smoothing over this many windows "
+                                        "(odd; 1 = off).")] = 1,
+    min_duration: Annotated[float, typer.Option("--min-duration", min=0.0, help="Drop events shorter than this "
+                                                "(seconds).")] = 0.0,
+    merge_gap: Annotated[float, typer.Option("--merge-gap", min=0.0, help="Join events of a label separated by "
+                                             "less than this (seconds).")] = 0.0,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="table, csv, json, jsonl, audacity, raven or "
+                                            "webvtt. Default: table on a terminal, csv when piped, else from "
+                                            "--output's extension.", show_default=False)] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE, or for audacity/raven/"
+                                                "webvtt to a DIRECTORY (one file per input).",
+                                                show_default=False)] = None,
+    frames: Annotated[Path | None, typer.Option("--frames", help="Also write every window's scores to this .csv "
+                                                "or .parquet file.", show_default=False, dir_okay=False)] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Draw spectrogram, score curves and events to this "
+                                              ".png (a DIRECTORY for several inputs). Needs clapcli[plot].",
+                                              show_default=False)] = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = "auto",
+    quantize: QuantizeOpt = None,
+    long_audio: LongAudioOpt = None,
+    batch_size: BatchSizeOpt = None,
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Find when each label's sound happens in each input: timed events (onset, offset, scores)."""
+    import sys
+
+    from clapcli.commands.common import FailureLog, ModelOptions, collect_sources
+    from clapcli.commands.output import Output
+    from clapcli.core.detect import PostProcessing, WindowSpec, detect_events, prepare_scorer, score_files
+    from clapcli.errors import UsageError
+    from clapcli.io.readers import read_text_file
+    from clapcli.io.writers.events import EVENT_COLUMNS, PER_FILE_FORMATS, LabelFiles, event_format, event_record
+    from clapcli.io.writers.records import record_writer
+    from clapcli.results import FailedInput
+
+    if not inputs:
+        raise UsageError("give at least one input file, directory, glob or - (see clap detect --help)")
+    label_list = split_values(labels) + (read_text_file(labels_file, "labels") if labels_file else [])
+    fmt = event_format(fmt, output, sys.stdout.isatty())
+    per_file = fmt in PER_FILE_FORMATS
+    if plot is not None:
+        _check_plot_extra()
+    out = Output(quiet)
+    loaded = ModelOptions(model, device, dtype, quantize, long_audio).load()
+    if loaded.modality != "audio":
+        raise UsageError(f"'{loaded.model_id}' is an image model; clap detect needs an audio model")
+    scorer = prepare_scorer(loaded, label_list, mode, template, background)
+    threshold = threshold if threshold is not None else (0.5 if scorer.probabilities else 0.3)
+    post = PostProcessing(threshold, threshold_off, smooth, merge_gap, min_duration).check()
+    spec = WindowSpec(window, hop)
+    spec.samples(loaded)  # option errors before any file is read
+    sources = collect_sources(inputs, "audio")
+    several = len(sources) > 1
+    label_dir = per_file and output is not None and _is_directory(output, several, "--output")
+    if per_file and several and not label_dir:
+        raise UsageError(f"--format {fmt} writes one file per input; give --output DIRECTORY for several inputs")
+    plot_dir = plot is not None and _is_directory(plot, several, "--plot")
+    sink = None if per_file else record_writer(fmt, output, overwrite, EVENT_COLUMNS if fmt in ("table", "csv")
+                                               else [])
+    labels_out = LabelFiles(fmt, output, overwrite, label_dir) if per_file else None
+    frame_sink = None
+    if frames is not None:
+        from clapcli.io.writers.events import frame_writer
+
+        frame_sink = frame_writer(frames, overwrite, scorer.labels)
+    failures = FailureLog(out)
+    done = events_found = 0
+    high_freq = (loaded.sample_rate or 0) / 2
+    plotted: set[str] = set()
+    with _maybe(sink), _maybe(frame_sink), out.progress(len(sources), "detecting") as advance:
+        for result in score_files(loaded, sources, scorer, spec, batch_size, workers, advance):
+            if isinstance(result, FailedInput):
+                failures.add(result)
+                if sink is not None:
+                    sink.write_failure(result.source, result.reason)
+                continue
+            done += 1
+            events = detect_events(result, post)
+            events_found += len(events)
+            if frame_sink is not None:
+                frame_sink.write(result)
+            if sink is not None:
+                for event in events:
+                    sink.write(event_record(event, fmt))
+            else:
+                labels_out.write(result.source, events, high_freq)  # type: ignore[union-attr]
+            if plot is not None:
+                from clapcli.core.detect.plot import plot_file
+
+                target = plot / _png_name(result.source, plotted) if plot_dir else plot
+                plot_file(result, events, post.threshold, target, overwrite)
+    failures.finish(done, f"files scanned, {events_found} events")
+
+
+def _is_directory(path: Path, several: bool, what: str) -> bool:
+    """An existing directory, a name ending in '/', or (several inputs) a name to create as one."""
+    from clapcli.errors import UsageError
+
+    if path.is_dir() or str(path).endswith(("/", "\\")) or (several and not path.suffix):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"{what} {path}: cannot create the directory ({exc.strerror or exc})") from None
+        return True
+    if several:
+        raise UsageError(f"{what} {path}: several inputs need a DIRECTORY here (one file per input)")
+    return False
+
+
+def _png_name(source: str, used: set[str]) -> str:
+    stem = Path(source).stem or "audio"
+    name, number = f"{stem}.png", 2
+    while name in used:
+        name, number = f"{stem}-{number}.png", number + 1
+    used.add(name)
+    return name
+
+
+def _check_plot_extra() -> None:
+    import importlib.util
+
+    from clapcli.errors import missing_extra
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise missing_extra("matplotlib", "plot")
+
+
+class _maybe:
+    """``with`` for an optional writer."""
+
+    def __init__(self, writer) -> None:  # noqa: ANN001
+        self.writer = writer
+
+    def __enter__(self):
+        return self.writer.__enter__() if self.writer is not None else None
+
+    def __exit__(self, *exc) -> None:  # noqa: ANN002
+        if self.writer is not None:
+            self.writer.__exit__(*exc)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("detect", epilog=EPILOG)(detect)

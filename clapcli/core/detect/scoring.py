@@ -1,0 +1,241 @@
+"""Window scores: every window of every file through the model (the same streaming pipeline and
+batching as ``clap embed``), scored against the labels.
+
+Score modes:
+
+- ``softmax``: softmax of ``logit_scale * cosine`` over the labels, exactly ``clap classify`` on the
+  window cut out as its own file. The labels compete: scores of a window sum to 1.
+- ``similarity``: each label on its own, for open label sets. Without a background prompt the
+  score is the cosine similarity (-1..1); with ``background`` it is the probability of the label
+  against the background prompt alone (a two-way softmax of the scaled cosines), 0..1.
+
+Files are opened and cut into windows block by block in a helper thread (a 3-hour file is never
+held whole); each window enters the pipeline as an in-memory input, so its features are computed
+in the decode threads while the model runs. Only the (windows x labels) scores are kept per file.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from clapcli.core.detect.windows import cut_windows, grid_starts, window_samples
+from clapcli.core.pipeline import ArrayInput, encode_stream
+from clapcli.core.text import encode_texts, l2_normalize
+from clapcli.errors import InputError, UsageError
+from clapcli.models.base import EmbeddingModel
+from clapcli.results import FailedInput, FrameScores
+
+MODES = ("softmax", "similarity")
+
+
+@dataclass
+class LabelScorer:
+    """Normalized label (and background) embeddings and the rule turning cosines into scores."""
+
+    labels: list[str]
+    embeddings: np.ndarray  # (n_labels, dim), normalized
+    logit_scale: float
+    mode: str
+    background: np.ndarray | None = None  # (dim,), normalized
+
+    @property
+    def probabilities(self) -> bool:
+        """Scores are probabilities (0..1): softmax, or similarity against a background prompt."""
+        return self.mode == "softmax" or self.background is not None
+
+    def score(self, media: np.ndarray) -> np.ndarray:
+        """(n, n_labels) float32 scores of normalized media embeddings (n, dim)."""
+        cosines = media.astype(np.float64) @ self.embeddings.T.astype(np.float64)
+        if self.mode == "softmax":
+            logits = self.logit_scale * cosines
+            logits -= logits.max(axis=1, keepdims=True)
+            exp = np.exp(logits)
+            return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+        if self.background is None:
+            return cosines.astype(np.float32)
+        against = media.astype(np.float64) @ self.background.astype(np.float64)
+        return (1.0 / (1.0 + np.exp(-self.logit_scale * (cosines - against[:, None])))).astype(np.float32)
+
+
+def prepare_scorer(model: EmbeddingModel, labels: Sequence[str], mode: str | None = None,
+                   template: str | None = None, background: str | None = None) -> LabelScorer:
+    """Labels (deduplicated, in order) encoded once. ``mode`` None: softmax for two or more labels,
+    similarity for one."""
+    labels = list(dict.fromkeys(label.strip() for label in labels if label.strip()))
+    if not labels:
+        raise UsageError("give at least one label (--labels \"a,b\" or --labels-file FILE)")
+    mode = mode or ("softmax" if len(labels) > 1 else "similarity")
+    if mode not in MODES:
+        raise UsageError(f"--mode {mode}: choose softmax or similarity")
+    if mode == "softmax" and len(labels) < 2:
+        raise UsageError("--mode softmax needs at least two labels (one label always scores 1); "
+                         "use --mode similarity, optionally with --background")
+    if mode == "softmax" and background is not None:
+        raise UsageError("--background is for --mode similarity; in softmax mode add it as a label instead")
+    template = template if template is not None else model.default_template
+    if "{}" not in template:
+        raise UsageError(f"--template {template!r} must contain '{{}}' where the label goes")
+    prompts = [template.replace("{}", label) for label in labels]
+    if background is not None:
+        if not background.strip():
+            raise UsageError("--background is empty; give a prompt such as \"background noise\"")
+        prompts.append(template.replace("{}", background.strip()))
+    embeddings = encode_texts(model, prompts)
+    back = embeddings[-1] if background is not None else None
+    return LabelScorer(labels, embeddings[: len(labels)], model.logit_scale, mode, back)
+
+
+@dataclass
+class WindowSpec:
+    window: float | None = None  # seconds; None: the model's window
+    hop: float | None = None  # seconds; None: half the window
+
+    def samples(self, model: EmbeddingModel) -> tuple[int, int]:
+        rate = int(model.sample_rate or 0)
+        if not rate:
+            raise UsageError(f"'{model.model_id}' is not an audio model; clap detect needs one")
+        window = self.window if self.window is not None else float(model.window_seconds or 10.0)
+        size = window_samples(window, rate, "--window")
+        hop = window_samples(self.hop if self.hop is not None else window / 2, rate, "--hop")
+        return size, hop
+
+
+@dataclass
+class _Tag:
+    """What the pipeline's i-th result belongs to: window ``index`` of file ``file``, or its failure."""
+
+    file: int
+    index: int = -1  # -1: a FailedInput for the whole file
+    count: int = 0  # windows of the file (set on the first window)
+    start: float = 0.0
+    end: float = 0.0
+    duration: float = 0.0
+
+
+def score_files(model: EmbeddingModel, files: Iterable[Path | FailedInput], scorer: LabelScorer,
+                spec: WindowSpec, batch_size: int | None = None, workers: int | None = None,
+                on_progress: Callable[[float], None] | None = None) -> Iterator[FrameScores | FailedInput]:
+    """One ``FrameScores`` per readable file, in input order, or a ``FailedInput`` naming why not.
+    ``on_progress(fraction)`` advances by a share of one file per window (1 per file in total)."""
+    size, hop = spec.samples(model)
+    tags: deque[_Tag] = deque()
+    sources = _threaded(_window_sources(files, model, size, hop, tags))
+    current: _Open | None = None
+    failed: set[int] = set()
+    for result in encode_stream(sources, model, batch_size, workers):
+        tag = tags.popleft()
+        if current is not None and tag.file != current.file:
+            yield from current.finish(failed)
+            current = None
+        if isinstance(result, FailedInput):
+            if tag.file not in failed:
+                failed.add(tag.file)
+                yield result
+            if on_progress is not None and tag.index < 0 and current is None:
+                on_progress(1.0)
+            continue
+        if current is None:
+            current = _Open(tag.file, result.source, tag.count, tag.duration, scorer.labels)
+        if tag.file not in failed:
+            current.add(tag, scorer.score(l2_normalize(result.vector[None])))
+        if on_progress is not None:
+            on_progress(1.0 / tag.count)
+    if current is not None:
+        yield from current.finish(failed)
+
+
+class _Open:
+    """The scores of the file being collected."""
+
+    def __init__(self, file: int, source: str, count: int, duration: float, labels: list[str]) -> None:
+        self.file, self.source, self.duration, self.labels = file, source, duration, labels
+        self.starts = np.zeros(count)
+        self.ends = np.zeros(count)
+        self.scores = np.zeros((count, len(labels)), dtype=np.float32)
+        self.filled = 0
+
+    def add(self, tag: _Tag, row: np.ndarray) -> None:
+        self.starts[tag.index], self.ends[tag.index] = tag.start, tag.end
+        self.scores[tag.index] = row[0]
+        self.filled += 1
+
+    def finish(self, failed: set[int]) -> Iterator[FrameScores]:
+        if self.file in failed or self.filled < len(self.starts):
+            return
+        yield FrameScores(self.source, self.labels, self.starts, self.ends, self.scores, self.duration)
+
+
+def _window_sources(files: Iterable[Path | FailedInput], model: EmbeddingModel, size: int, hop: int,
+                    tags: deque[_Tag]) -> Iterator[ArrayInput | FailedInput]:
+    """Every window of every file as an in-memory input at the model's rate; a tag per yielded item."""
+    from clapcli.audio.decode import open_audio
+
+    rate = int(model.sample_rate)  # type: ignore[arg-type]
+    for number, path in enumerate(files):
+        if isinstance(path, FailedInput):
+            tags.append(_Tag(number))
+            yield path
+            continue
+        name = str(path)
+        try:
+            stream = open_audio(path, rate)
+            starts = grid_starts(stream.length, size, hop)
+            for index, samples in enumerate(cut_windows(stream.blocks(), starts, size, stream.length)):
+                start = int(starts[index])
+                tags.append(_Tag(number, index, len(starts), start / rate, (start + len(samples)) / rate,
+                                 stream.duration))
+                yield ArrayInput(name, samples, rate)
+        except InputError as exc:
+            tags.append(_Tag(number))
+            yield FailedInput(name, _strip_name(str(exc), name))
+        except (ValueError, MemoryError) as exc:
+            tags.append(_Tag(number))
+            yield FailedInput(name, f"could not be read ({type(exc).__name__}: {exc})")
+
+
+def _strip_name(message: str, name: str) -> str:
+    prefix = f"{name}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+def _threaded(items: Iterator, depth: int = 16) -> Iterator:
+    """``items`` produced by a helper thread up to ``depth`` ahead (decoding and resampling overlap the
+    model); an exception in the producer is raised here."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ready.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put((end, None))
+        except BaseException as exc:  # handed to the consumer
+            ready.put((end, exc))
+
+    worker = threading.Thread(target=produce, name="clapcli-detect-windows", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = ready.get()
+            if item is end:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
