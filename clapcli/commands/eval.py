@@ -1,0 +1,277 @@
+"""``clap eval classify`` / ``clap eval retrieve``: checkpoints measured on labelled datasets."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from clapcli.commands.options import (
+    BatchSizeOpt,
+    DeviceOpt,
+    DtypeOpt,
+    LongAudioOpt,
+    OutputOpt,
+    OverwriteOpt,
+    QuantizeOpt,
+    QuietOpt,
+    WorkersOpt,
+)
+
+CLASSIFY_EPILOG = """\
+Examples:
+
+  clap eval classify ESC-50-master/                       # layout detected: ESC-50, folds 1-5
+
+  clap eval classify UrbanSound8K/ --fold 10 --model music-speech --model general
+
+  clap eval classify my_sounds/ --format markdown         # any folder of class sub-folders
+
+  clap eval classify labels.csv --report esc50.json       # path,label[,fold] CSV/TSV
+
+  clap eval classify ESC-50-master/ --confusion cm.csv --plot cm.png --by-fold
+
+  clap eval classify ESC-50-master/ --db eval.db --preset label   # 2nd run: only the text side
+
+Layouts: ESC-50 (meta/esc50.csv), UrbanSound8K (metadata/UrbanSound8K.csv), GTZAN (genre folders), a folder
+of class folders, or a CSV/TSV (columns path,label[,fold]; paths relative to it or to --audio). Template: the
+dataset's protocol (ESC-50/UrbanSound8K "This is a sound of {}.", GTZAN "This is a {} song.", from LAION's
+evaluation code), else the model's default; --preset or --template override it.
+Exit codes: 0 ok, 1 error (malformed metadata: file and line named), 2 usage, 3 some clips failed.
+"""
+
+RETRIEVE_EPILOG = """\
+Examples:
+
+  clap eval retrieve clotho_captions_evaluation.csv --audio clotho/evaluation/
+
+  clap eval retrieve audiocaps_test.csv --audio audiocaps/test/ --model fused --skip-missing
+
+  clap eval retrieve pairs.csv --format json --report run.json   # generic path,caption CSV
+
+Layouts: Clotho (file_name,caption_1..caption_5), AudioCaps (audiocap_id,youtube_id,start_time,caption; files
+found by YouTube id), or any path,caption CSV (several rows per clip allowed). Metrics as LAION-CLAP's
+evaluation defines them: text->audio R@1/5/10, mAP@10 (each caption a query), audio->text R@1/5/10 (a hit when
+any of the clip's captions is in the top k), median ranks.
+"""
+
+TABLE_FORMATS = ("table", "csv", "json", "markdown", "md")
+
+ModelsOpt = Annotated[list[str] | None, typer.Option(
+    "--model", "-m", help="Hub id, alias (see 'clap models') or local directory; repeat for one row per "
+    "checkpoint. Default: $CLAPCLI_MODEL or laion/clap-htsat-unfused.", show_default=False)]
+FormatOpt = Annotated[str | None, typer.Option(
+    "--format", "-f", help="table, csv, json or markdown. Default: table on a terminal, csv when piped, else from "
+    "--output's extension.", show_default=False)]
+ReportOpt = Annotated[Path | None, typer.Option(
+    "--report", help="Write a JSON report: protocol (model, template, folds, long-audio rule, version), every "
+    "figure and per-item predictions.", show_default=False, dir_okay=False)]
+DbOpt = Annotated[Path | None, typer.Option(
+    "--db", help="Keep the audio embeddings in this library (content hashes): a second eval of the same files "
+    "only encodes text.", show_default=False, dir_okay=False)]
+AudioDirOpt = Annotated[Path | None, typer.Option(
+    "--audio", help="Folder the metadata's file names are relative to. Default: the metadata file's folder "
+    "(ESC-50/UrbanSound8K: their audio/ folder).", show_default=False, file_okay=False)]
+SkipMissingOpt = Annotated[bool, typer.Option(
+    "--skip-missing", help="Leave out metadata rows whose file is missing (counted on stderr) instead of failing.")]
+
+
+def _format(fmt: str | None, output: Path | None) -> str:
+    from clapcli.io.writers import format_from_path
+
+    if fmt is None and output is None:
+        return "table" if sys.stdout.isatty() else "csv"
+    chosen = format_from_path(output, fmt, TABLE_FORMATS, "csv")
+    return "markdown" if chosen == "md" else chosen
+
+
+def _sink(fmt: str, output: Path | None, overwrite: bool, columns: list[str], title: str):
+    from clapcli.io.writers import record_writer
+    from clapcli.io.writers.markdown import markdown_writer
+
+    if fmt == "markdown":
+        return markdown_writer(output, overwrite, columns)
+    return record_writer(fmt, output, overwrite, columns if fmt in ("table", "csv") else [], title)
+
+
+def classify(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder (ESC-50, UrbanSound8K, GTZAN, class folders) or a "
+                                            "CSV/TSV of path,label[,fold].", show_default=False)],
+    model: ModelsOpt = None,
+    layout: Annotated[str, typer.Option("--layout", help="auto, esc50, urbansound8k, gtzan, folders or csv.")] = "auto",
+    fold: Annotated[list[int] | None, typer.Option("--fold", help="Evaluate only this fold (repeatable). Default: "
+                                                   "all, with per-fold figures and their mean.",
+                                                   show_default=False)] = None,
+    labels_file: Annotated[Path | None, typer.Option(
+        "--labels-file", help="Label text per class (any language): one line per class in the dataset's class "
+        "order, or 'class<TAB>text' lines. Default: class names, '_' -> ' '.", show_default=False,
+        dir_okay=False)] = None,
+    template: Annotated[str | None, typer.Option("--template", help="Prompt around each label, {} = the label.",
+                                                 show_default=False)] = None,
+    preset: Annotated[str | None, typer.Option("--preset", help="Named template: laion (\"This is a sound of {}.\"), "
+                                               "laion-gtzan (\"This is a {} song.\"), label (\"{}\").",
+                                               show_default=False)] = None,
+    audio: AudioDirOpt = None,
+    path_column: Annotated[str | None, typer.Option("--path-column", help="CSV column with the file path.",
+                                                    show_default=False)] = None,
+    label_column: Annotated[str | None, typer.Option("--label-column", help="CSV column with the class.",
+                                                     show_default=False)] = None,
+    fold_column: Annotated[str | None, typer.Option("--fold-column", help="CSV column with the fold (optional).",
+                                                    show_default=False)] = None,
+    skip_missing: SkipMissingOpt = False,
+    by_fold: Annotated[bool, typer.Option("--by-fold", help="Add one row per fold before each model's row.")] = False,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for the 95% interval of "
+                                           "top-1 (fixed seed; 0 = none).")] = 1000,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    report: ReportOpt = None,
+    confusion: Annotated[Path | None, typer.Option(
+        "--confusion", help="Write the confusion matrix as CSV (one file per model: name.<model>.csv).",
+        show_default=False, dir_okay=False)] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the confusion matrix as a PNG heat map (needs "
+                                              "clapcli[plot]).", show_default=False, dir_okay=False)] = None,
+    db: DbOpt = None,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = "auto",
+    quantize: QuantizeOpt = None,
+    long_audio: LongAudioOpt = None,
+    batch_size: BatchSizeOpt = None,
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Zero-shot accuracy (top-1/top-5), macro-F1, per-class accuracy, confusion and a 95% interval per checkpoint."""
+    from clapcli.commands.common import FailureLog, ModelOptions
+    from clapcli.commands.output import Output
+    from clapcli.core.eval import report as rep
+    from clapcli.core.eval.classify import display_labels, evaluate_classification
+    from clapcli.core.eval.datasets import read_classification
+    from clapcli.core.eval.presets import resolve_template
+    from clapcli.io.readers import read_text_file
+
+    out = Output(quiet)
+    data = read_classification(dataset, layout, audio, path_column, label_column, fold_column, skip_missing)
+    data = data.select_folds(fold or [])
+    texts = display_labels(data, read_text_file(labels_file, "labels") if labels_file else None, str(labels_file))
+    chosen_template, template_source = resolve_template(template, preset, data.layout)
+    models = model or [None]
+    fmt = _format(fmt, output)
+    outputs = [p for p in (output, report) if p is not None]
+    outputs += [rep.per_model_path(p, m or "default", len(models) > 1) for p in (confusion, plot) if p
+                for m in models]
+    rep.check_outputs(outputs, overwrite)
+    if plot is not None:
+        rep.check_plot_available()
+    if data.skipped:
+        out.warning(f"{data.skipped} metadata rows left out: their file is missing (--skip-missing)")
+    folds = f", folds {', '.join(map(str, data.folds))}" if data.folds else ""
+    out.note(f"{data.layout}: {len(data.items)} items, {len(data.classes)} classes{folds}")
+    failures = FailureLog(out)
+    named: set[str] = set()
+    runs = []
+    sink = _sink(fmt, output, overwrite, rep.CLASSIFY_COLUMNS, f"clap eval classify {data.layout}")
+    with sink:
+        for name in models:
+            loaded = ModelOptions(name, device, dtype, quantize, long_audio).load()
+            with out.progress(len(data.items), f"embedding ({loaded.model_id})") as advance:
+                result = evaluate_classification(loaded, data, texts, chosen_template, bootstrap, batch_size,
+                                                 workers, advance, db)
+            for failure in result.failed:
+                if failure.source not in named:
+                    named.add(failure.source)
+                    failures.add(failure)
+            if result.reused:
+                out.note(f"{result.reused} embeddings reused from {db}")
+            for row in rep.classify_rows(result, data, by_fold):
+                sink.write(row)
+            matrix, several = result.overall.matrix, len(models) > 1
+            if confusion is not None:
+                rep.write_text(rep.per_model_path(confusion, name or "default", several),
+                               rep.confusion_csv(matrix, data.classes), overwrite, "--confusion")
+            if plot is not None:
+                rep.plot_confusion(rep.per_model_path(plot, name or "default", several), matrix, data.classes,
+                                   f"{loaded.model_id} on {data.layout}: top-1 {result.overall.top1:.4f}", overwrite)
+            runs.append((_protocol_view(loaded), result, template_source))
+            del loaded
+    if report is not None:
+        rep.write_json_report(report, rep.classify_report(runs, data, bootstrap, fold or []), overwrite)
+    failures.finish(len(data.items) - len(named), "items evaluated", summary=False)
+
+
+def _protocol_view(model):
+    """What the report needs of a model, without keeping its weights alive across checkpoints."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**{k: getattr(model, k, None) for k in
+                              ("model_id", "revision", "family", "long_audio", "sample_rate")})
+
+
+def retrieve(
+    captions: Annotated[Path, typer.Argument(help="Captions CSV: Clotho, AudioCaps or path,caption.",
+                                             show_default=False, dir_okay=False)],
+    audio: AudioDirOpt = None,
+    model: ModelsOpt = None,
+    layout: Annotated[str, typer.Option("--layout", help="auto, clotho, audiocaps or csv.")] = "auto",
+    path_column: Annotated[str | None, typer.Option("--path-column", help="csv layout: the column with the file.",
+                                                    show_default=False)] = None,
+    caption_column: Annotated[str | None, typer.Option("--caption-column", help="csv layout: the caption column.",
+                                                       show_default=False)] = None,
+    skip_missing: SkipMissingOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    report: ReportOpt = None,
+    db: DbOpt = None,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = "auto",
+    quantize: QuantizeOpt = None,
+    long_audio: LongAudioOpt = None,
+    batch_size: BatchSizeOpt = None,
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Text->audio and audio->text retrieval figures (R@1/5/10, mAP@10, ranks) per checkpoint."""
+    from clapcli.commands.common import FailureLog, ModelOptions
+    from clapcli.commands.output import Output
+    from clapcli.core.eval import report as rep
+    from clapcli.core.eval.datasets import read_retrieval
+    from clapcli.core.eval.retrieve import evaluate_retrieval
+
+    out = Output(quiet)
+    data = read_retrieval(captions, audio, layout, path_column, caption_column, skip_missing)
+    fmt = _format(fmt, output)
+    rep.check_outputs([p for p in (output, report) if p is not None], overwrite)
+    if data.skipped:
+        out.warning(f"{data.skipped} metadata rows left out: their file is missing (--skip-missing)")
+    out.note(f"{data.layout}: {len(data.clips)} clips, {len(data.captions)} captions")
+    failures = FailureLog(out)
+    named: set[str] = set()
+    runs = []
+    with _sink(fmt, output, overwrite, rep.RETRIEVE_COLUMNS, f"clap eval retrieve {data.layout}") as sink:
+        for name in model or [None]:
+            loaded = ModelOptions(name, device, dtype, quantize, long_audio).load()
+            with out.progress(len(data.clips), f"embedding ({loaded.model_id})") as advance:
+                result = evaluate_retrieval(loaded, data, batch_size, workers, advance, db)
+            for failure in result.failed:
+                if failure.source not in named:
+                    named.add(failure.source)
+                    failures.add(failure)
+            for row in rep.retrieve_rows(result, data):
+                sink.write(row)
+            runs.append((_protocol_view(loaded), result))
+            del loaded
+    if report is not None:
+        rep.write_json_report(report, rep.retrieve_report(runs, data), overwrite)
+    failures.finish(len(data.clips) - len(named), "clips evaluated", summary=False)
+
+
+def register(app: typer.Typer) -> None:
+    eval_app = typer.Typer(
+        name="eval", help="Measure checkpoints on labelled datasets (zero-shot classification, retrieval), with the "
+        "papers' protocols.", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    eval_app.command("classify", epilog=CLASSIFY_EPILOG)(classify)
+    eval_app.command("retrieve", epilog=RETRIEVE_EPILOG)(retrieve)
+    app.add_typer(eval_app, name="eval")

@@ -1,0 +1,363 @@
+"""Labelled datasets in the layouts researchers have on disk, read into plain item lists.
+
+Classification: ESC-50 (``meta/esc50.csv`` + ``audio/``), UrbanSound8K (``metadata/UrbanSound8K.csv`` +
+``audio/foldN/``), GTZAN (the ten genre folders, also under ``genres/`` or ``genres_original/``), any
+folder of class sub-folders, and a CSV/TSV with path and label columns (optional fold column).
+Retrieval: Clotho (``file_name,caption_1..caption_5``), AudioCaps (``audiocap_id,youtube_id,
+start_time,caption``, one row per caption) and a generic ``path,caption`` CSV.
+
+Malformed metadata stops the run before any model is loaded, with one line naming the file and line:
+a missing column, a file that does not exist (``skip_missing`` drops such rows instead), an empty label,
+a class folder without media.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clapcli.errors import ClapcliError
+from clapcli.media.kinds import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
+
+MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | IMAGE_EXTENSIONS
+GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+CLASSIFY_LAYOUTS = ("auto", "esc50", "urbansound8k", "gtzan", "folders", "csv")
+RETRIEVE_LAYOUTS = ("auto", "clotho", "audiocaps", "csv")
+
+
+class DatasetError(ClapcliError):
+    """The dataset's metadata or layout is wrong (one line naming the file and line)."""
+
+
+def label_text(name: str) -> str:
+    """A class name as the papers turned it into label text: ``chirping_birds`` -> ``chirping birds``."""
+    return " ".join(name.replace("_", " ").split())
+
+
+@dataclass
+class ClassItem:
+    path: Path
+    label: int  # index into ClassDataset.classes
+    fold: int | None = None
+
+
+@dataclass
+class ClassDataset:
+    layout: str
+    root: Path
+    classes: list[str]  # class names, in the dataset's order
+    items: list[ClassItem]
+    metadata: Path | None = None
+    skipped: int = 0  # rows dropped by skip_missing
+
+    @property
+    def folds(self) -> list[int]:
+        return sorted({item.fold for item in self.items if item.fold is not None})
+
+    def select_folds(self, folds: Sequence[int]) -> ClassDataset:
+        if not folds:
+            return self
+        unknown = sorted(set(folds) - set(self.folds))
+        if unknown:
+            have = ", ".join(map(str, self.folds)) or "none"
+            raise DatasetError(f"{self.metadata or self.root}: no fold {unknown[0]} (folds: {have})")
+        items = [item for item in self.items if item.fold in set(folds)]
+        return ClassDataset(self.layout, self.root, self.classes, items, self.metadata, self.skipped)
+
+
+@dataclass
+class RetrievalDataset:
+    layout: str
+    metadata: Path
+    clips: list[Path]
+    captions: list[str]
+    caption_clip: list[int]  # caption j describes clips[caption_clip[j]]
+    skipped: int = 0
+
+
+# ----------------------------------------------------------------------------- CSV reading
+
+
+@dataclass
+class _Table:
+    path: Path
+    header: list[str]
+    rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # (line number, row)
+
+    def column(self, wanted: str | None, candidates: Iterable[str], what: str, required: bool = True) -> str | None:
+        """The column named ``wanted`` (an option), else the first of ``candidates`` present."""
+        names = [wanted] if wanted else list(candidates)
+        for name in names:
+            if name in self.header:
+                return name
+        if not required and not wanted:
+            return None
+        option = f"--{what}-column"
+        raise DatasetError(f"{self.path}:1: no {what} column (looked for {', '.join(repr(n) for n in names)}; "
+                           f"columns: {', '.join(self.header)}); name it with {option}")
+
+
+def read_table(path: Path) -> _Table:
+    """A CSV or TSV file with a header line (delimiter from the extension, else sniffed)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc.strerror})") from None
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise DatasetError(f"{path}:1: empty file; expected a header line with the column names")
+    first = lines[0]
+    delimiter = "\t" if path.suffix.lower() == ".tsv" or ("\t" in first and "," not in first) else ","
+    reader = csv.reader(lines, delimiter=delimiter)
+    header = [name.strip() for name in next(reader)]
+    table = _Table(path, header)
+    for number, values in enumerate(reader, start=2):
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            raise DatasetError(f"{path}:{number}: {len(values)} fields where the header has {len(header)}")
+        table.rows.append((number, {k: v.strip() for k, v in zip(header, values)}))
+    if not table.rows:
+        raise DatasetError(f"{path}: no rows after the header")
+    return table
+
+
+def _cell(table: _Table, number: int, row: dict[str, str], column: str) -> str:
+    value = row[column]
+    if not value:
+        raise DatasetError(f"{table.path}:{number}: empty '{column}'")
+    return value
+
+
+def _fold(table: _Table, number: int, row: dict[str, str], column: str | None) -> int | None:
+    if column is None:
+        return None
+    value = _cell(table, number, row, column)
+    try:
+        return int(value)
+    except ValueError:
+        raise DatasetError(f"{table.path}:{number}: fold '{value}' is not a whole number") from None
+
+
+def _exists(path: Path, table: _Table, number: int, skip_missing: bool) -> bool:
+    if path.is_file():
+        return True
+    if skip_missing:
+        return False
+    raise DatasetError(f"{table.path}:{number}: no such file '{path}'; fix the path, give --audio DIR, "
+                       "or pass --skip-missing to leave such rows out")
+
+
+# ----------------------------------------------------------------------------- classification
+
+
+def detect_layout(path: Path) -> str:
+    if path.is_file():
+        return "csv"
+    if not path.is_dir():
+        raise DatasetError(f"{path}: no such file or directory")
+    if (path / "meta" / "esc50.csv").is_file():
+        return "esc50"
+    if (path / "metadata" / "UrbanSound8K.csv").is_file():
+        return "urbansound8k"
+    if _gtzan_root(path) is not None:
+        return "gtzan"
+    return "folders"
+
+
+def read_classification(path: str | Path, layout: str = "auto", audio_dir: str | Path | None = None,
+                        path_column: str | None = None, label_column: str | None = None,
+                        fold_column: str | None = None, skip_missing: bool = False) -> ClassDataset:
+    path = Path(path)
+    layout = detect_layout(path) if layout == "auto" else layout
+    audio = Path(audio_dir) if audio_dir is not None else None
+    if layout == "esc50":
+        table = read_table(path / "meta" / "esc50.csv")
+        return _indexed(table, "esc50", path, audio or path / "audio", "filename", "category", "target", "fold",
+                        lambda row: row["filename"], skip_missing)
+    if layout == "urbansound8k":
+        table = read_table(path / "metadata" / "UrbanSound8K.csv")
+        return _indexed(table, "urbansound8k", path, audio or path / "audio", "slice_file_name", "class", "classID",
+                        "fold", lambda row: f"fold{row['fold']}/{row['slice_file_name']}", skip_missing)
+    if layout == "gtzan":
+        root = _gtzan_root(path) or path
+        return _folders(root, "gtzan", list(GTZAN_GENRES))
+    if layout == "folders":
+        if not path.is_dir():
+            raise DatasetError(f"{path}: not a directory of class folders")
+        return _folders(path, "folders", None)
+    if layout == "csv":
+        return _labelled_csv(path, audio, path_column, label_column, fold_column, skip_missing)
+    raise DatasetError(f"unknown layout '{layout}'; choose one of {', '.join(CLASSIFY_LAYOUTS)}")
+
+
+def _indexed(table: _Table, layout: str, root: Path, audio: Path, file_col: str, class_col: str, index_col: str,
+             fold_col: str, relative, skip_missing: bool) -> ClassDataset:
+    """ESC-50 / UrbanSound8K: classes ordered by their index column."""
+    for column in (file_col, class_col, index_col, fold_col):
+        table.column(column, (), column)
+    names: dict[int, str] = {}
+    rows: list[tuple[Path, int, int]] = []
+    skipped = 0
+    for number, row in table.rows:
+        name = _cell(table, number, row, class_col)
+        try:
+            index = int(_cell(table, number, row, index_col))
+        except ValueError:
+            raise DatasetError(f"{table.path}:{number}: '{index_col}' is not a whole number") from None
+        if names.setdefault(index, name) != name:
+            raise DatasetError(f"{table.path}:{number}: class {index} is '{name}' here but '{names[index]}' before")
+        fold = _fold(table, number, row, fold_col)
+        _cell(table, number, row, file_col)
+        file = audio / relative(row)
+        if not _exists(file, table, number, skip_missing):
+            skipped += 1
+            continue
+        rows.append((file, index, fold))
+    order = sorted(names)
+    position = {index: i for i, index in enumerate(order)}
+    items = [ClassItem(file, position[index], fold) for file, index, fold in rows]
+    return ClassDataset(layout, root, [names[i] for i in order], items, table.path, skipped)
+
+
+def _labelled_csv(path: Path, audio: Path | None, path_column: str | None, label_column: str | None,
+                  fold_column: str | None, skip_missing: bool) -> ClassDataset:
+    table = read_table(path)
+    file_col = table.column(path_column, ("path", "filename", "file_name", "file"), "path")
+    class_col = table.column(label_column, ("label", "class", "category"), "label")
+    fold_col = table.column(fold_column, ("fold",), "fold", required=False)
+    base = audio or path.parent
+    rows: list[tuple[Path, str, int | None]] = []
+    skipped = 0
+    for number, row in table.rows:
+        file = base / _cell(table, number, row, file_col)
+        label = _cell(table, number, row, class_col)
+        fold = _fold(table, number, row, fold_col)
+        if not _exists(file, table, number, skip_missing):
+            skipped += 1
+            continue
+        rows.append((file, label, fold))
+    classes = sorted({label for _, label, _ in rows})
+    position = {name: i for i, name in enumerate(classes)}
+    items = [ClassItem(file, position[label], fold) for file, label, fold in rows]
+    return ClassDataset("csv", path.parent, classes, items, path, skipped)
+
+
+def _gtzan_root(path: Path) -> Path | None:
+    for candidate in (path, path / "genres_original", path / "genres"):
+        if candidate.is_dir() and set(GTZAN_GENRES) <= {p.name for p in candidate.iterdir() if p.is_dir()}:
+            return candidate
+    return None
+
+
+def _folders(root: Path, layout: str, names: list[str] | None) -> ClassDataset:
+    """One class per sub-folder (sorted by name, or ``names``), media found recursively inside."""
+    folders = names or sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(folders) < 2:
+        raise DatasetError(f"{root}: found {len(folders)} class folder(s); a folder dataset needs one sub-folder "
+                           "per class (at least two)")
+    items: list[ClassItem] = []
+    for index, name in enumerate(folders):
+        files = sorted(_media_under(root / name))
+        if not files:
+            raise DatasetError(f"{root / name}: empty class (no audio or image files); remove the folder or add "
+                               "files")
+        items.extend(ClassItem(file, index) for file in files)
+    return ClassDataset(layout, root, folders, items)
+
+
+def _media_under(directory: Path) -> Iterable[Path]:
+    for parent, dirs, files in os.walk(directory):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if not name.startswith(".") and Path(name).suffix.lower() in MEDIA_EXTENSIONS:
+                yield Path(parent) / name
+
+
+# ----------------------------------------------------------------------------- retrieval
+
+
+def read_retrieval(path: str | Path, audio_dir: str | Path | None = None, layout: str = "auto",
+                   path_column: str | None = None, caption_column: str | None = None,
+                   skip_missing: bool = False) -> RetrievalDataset:
+    path = Path(path)
+    if path.is_dir():
+        raise DatasetError(f"{path}: is a directory; give the captions CSV (and the audio folder with --audio)")
+    table = read_table(path)
+    if layout == "auto":
+        if "file_name" in table.header and any(h.startswith("caption_") for h in table.header):
+            layout = "clotho"
+        elif {"youtube_id", "caption"} <= set(table.header):
+            layout = "audiocaps"
+        else:
+            layout = "csv"
+    audio = Path(audio_dir) if audio_dir is not None else path.parent
+    if layout == "clotho":
+        return _clotho(table, audio, skip_missing)
+    if layout == "audiocaps":
+        return _audiocaps(table, audio, skip_missing)
+    if layout == "csv":
+        file_col = table.column(path_column, ("path", "file_name", "filename", "file"), "path")
+        caption_col = table.column(caption_column, ("caption", "text"), "caption")
+        rows = [(number, _cell(table, number, row, file_col), [_cell(table, number, row, caption_col)])
+                for number, row in table.rows]
+        return _grouped(table, "csv", rows, lambda name: audio / name, skip_missing)
+    raise DatasetError(f"unknown layout '{layout}'; choose one of {', '.join(RETRIEVE_LAYOUTS)}")
+
+
+def _clotho(table: _Table, audio: Path, skip_missing: bool) -> RetrievalDataset:
+    table.column("file_name", (), "path")
+    caption_cols = sorted((h for h in table.header if h.startswith("caption_")), key=lambda h: (len(h), h))
+    if not caption_cols:
+        raise DatasetError(f"{table.path}:1: no caption_1..caption_5 columns")
+    rows = [(number, _cell(table, number, row, "file_name"), [_cell(table, number, row, c) for c in caption_cols])
+            for number, row in table.rows]
+    return _grouped(table, "clotho", rows, lambda name: audio / name, skip_missing)
+
+
+def _audiocaps(table: _Table, audio: Path, skip_missing: bool) -> RetrievalDataset:
+    """Files are found by stem in ``audio`` (recursively): ``<youtube_id>``, ``Y<youtube_id>``,
+    ``<youtube_id>_<start_time>`` or ``<audiocap_id>``, whatever the extension."""
+    by_stem: dict[str, Path] = {}
+    if audio.is_dir():
+        for file in sorted(_media_under(audio)):
+            by_stem.setdefault(file.stem, file)
+    rows = []
+    for number, row in table.rows:
+        youtube = _cell(table, number, row, "youtube_id")
+        start = row.get("start_time", "")
+        candidates = [youtube, f"Y{youtube}", f"{youtube}_{start}", f"Y{youtube}_{start}", row.get("audiocap_id", "")]
+        found = next((by_stem[c] for c in candidates if c and c in by_stem), None)
+        key = str(found) if found is not None else f"{youtube} (looked in {audio})"
+        rows.append((number, key, [_cell(table, number, row, "caption")]))
+    return _grouped(table, "audiocaps", rows, Path, skip_missing)
+
+
+def _grouped(table: _Table, layout: str, rows: list[tuple[int, str, list[str]]], resolve,
+             skip_missing: bool) -> RetrievalDataset:
+    """Captions grouped by clip, clips in order of first appearance."""
+    clip_index: dict[str, int] = {}
+    clips: list[Path] = []
+    captions: list[str] = []
+    caption_clip: list[int] = []
+    skipped = 0
+    for number, name, texts in rows:
+        if name not in clip_index:
+            file = resolve(name)
+            if not _exists(file, table, number, skip_missing):
+                skipped += 1
+                continue
+            clip_index[name] = len(clips)
+            clips.append(file)
+        captions.extend(texts)
+        caption_clip.extend([clip_index[name]] * len(texts))
+    if len(clips) < 2:
+        raise DatasetError(f"{table.path}: {len(clips)} clip(s) with audio found; retrieval needs at least two")
+    return RetrievalDataset(layout, table.path, clips, captions, caption_clip, skipped)
