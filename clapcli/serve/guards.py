@@ -33,10 +33,6 @@ async def send_error(send: Any, status: int, message: str, headers: list | None 
     await send({"type": "http.response.body", "body": body})
 
 
-class TooLarge(Exception):
-    pass
-
-
 class BodyLimit:
     """Refuses request bodies over ``limit`` bytes with 413, counting what arrives (a missing or
     false Content-Length cannot get more through), before the form parser spools anything."""
@@ -54,28 +50,37 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             return await send_error(send, 413, message)
         received = 0
-        started = False
+        exceeded = False
+        replaced = False
 
         async def limited_receive() -> dict:
-            nonlocal received
+            nonlocal received, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
             event = await receive()
             if event["type"] == "http.request":
                 received += len(event.get("body", b""))
-                if received > self.limit:
-                    raise TooLarge()
+                if received > self.limit:  # stop reading: whatever the app answers becomes a 413
+                    exceeded = True
+                    return {"type": "http.disconnect"}
             return event
 
-        async def tracking_send(event: dict) -> None:
-            nonlocal started
-            if event["type"] == "http.response.start":
-                started = True
+        async def limited_send(event: dict) -> None:
+            nonlocal replaced
+            if exceeded:
+                if event["type"] == "http.response.start" and not replaced:
+                    replaced = True
+                    await send_error(send, 413, message)
+                return
             await send(event)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except TooLarge:
-            if not started:
-                await send_error(send, 413, message)
+            await self.app(scope, limited_receive, limited_send)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not replaced:
+            await send_error(send, 413, message)
 
 
 # Paths anyone may read without the token: the page's own files and the API's description.
