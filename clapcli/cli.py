@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "clapcli.commands.convert",
     "clapcli.commands.detect",
     "clapcli.commands.embed",
+    "clapcli.commands.export",
     "clapcli.commands.eval",
     "clapcli.commands.generate",
     "clapcli.commands.models",

@@ -17,11 +17,14 @@ class ModelOptions:
     dtype: str
     quantize: str | None = None
     long_audio: str | None = None
+    runtime: str | None = None
+    precision: str | None = None
 
     def load(self) -> Any:
         from clapcli.models.loading import load_embedding_model
 
-        return load_embedding_model(self.model, self.device or "", self.dtype, self.quantize, self.long_audio)
+        return load_embedding_model(self.model, self.device or "", self.dtype, self.quantize, self.long_audio,
+                                    self.runtime, self.precision)
 
 
 def collect_sources(inputs: list[str], modality: str) -> list:

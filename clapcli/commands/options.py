@@ -33,6 +33,18 @@ LongAudioOpt = Annotated[
                  "center or fusion (fused checkpoints). Default: fusion for fused models, else mean.",
                  show_default=False),
 ]
+RuntimeOpt = Annotated[
+    str | None,
+    typer.Option("--runtime", help="torch, openvino or onnx. An export directory ('clap export') runs on its own "
+                 "runtime without torch; openvino/onnx on a torch model exports it once into the cache. "
+                 "Default: the export's runtime, else torch.", show_default=False),
+]
+PrecisionOpt = Annotated[
+    str | None,
+    typer.Option("--precision", help="exact (float32, the default) or fast (bfloat16 where the CPU has it natively: "
+                 "AVX512-BF16/AMX, with openvino or torch; float32 elsewhere, said in one line).",
+                 show_default=False),
+]
 BatchSizeOpt = Annotated[
     int | None,
     typer.Option("--batch-size", min=1, help="Model windows per forward pass. Default: 4 on CPU, 32 on GPU.",

@@ -64,11 +64,19 @@ def load_model(
     ``task`` picks the alias table and default model ("embed": contrastive models, "generate":
     AudioLDM 2); the family is read from the checkpoint's config and its registry backend builds
     the model on the resolved device and dtype. ``options`` go to the backend (``long_audio`` for
-    audio encoders, ``cpu_offload`` for pipelines)."""
-    from clapcli.models.device import resolve_device, resolve_dtype
-
+    audio encoders, ``cpu_offload`` for pipelines; ``runtime``/``precision`` pick an exported runtime,
+    see ``clapcli.models.runtime.dispatch``)."""
     if task not in TASKS:
         raise UsageError(f"task {task!r}: choose one of {', '.join(TASKS)}")
+    runtime, precision = options.pop("runtime", None), options.pop("precision", None)
+    if task == "embed":  # an export directory or --runtime openvino|onnx: served without torch
+        from clapcli.models.runtime.dispatch import load_runtime
+
+        exported, dtype = load_runtime(name or default_embedding_model(), runtime, precision, device, dtype, options)
+        if exported is not None:
+            return exported
+    from clapcli.models.device import resolve_device, resolve_dtype
+
     _quiet_transformers()
     torch_device = resolve_device(device or settings.default_device())
     torch_dtype = resolve_dtype(dtype, torch_device)
@@ -111,13 +119,17 @@ def load_embedding_model(
     dtype: str = "auto",
     quantize: str | None = None,
     long_audio: str | None = None,
+    runtime: str | None = None,
+    precision: str | None = None,
 ) -> EmbeddingModel:
     """Load a contrastive model (audio-text or image-text) ready for inference."""
     if long_audio is not None and long_audio not in LONG_AUDIO_STRATEGIES:
         raise UsageError(f"--long-audio {long_audio!r}: choose one of {', '.join(LONG_AUDIO_STRATEGIES)}")
     if quantize not in (None, *QUANTIZE_CHOICES):
         raise UsageError(f"--quantize {quantize!r}: choose one of {', '.join(QUANTIZE_CHOICES)}")
-    model = load_model(name, "embed", device, dtype, long_audio=long_audio)
+    model = load_model(name, "embed", device, dtype, long_audio=long_audio, runtime=runtime, precision=precision)
+    if quantize == "int8" and getattr(model, "runtime", "torch") != "torch":
+        raise UsageError(f"--quantize int8 quantizes torch models; the {model.runtime} runtime takes --precision")
     if quantize == "int8":
         quantize_dynamic_int8(model, model.device)
     return model

@@ -1,0 +1,72 @@
+"""``clap export``: a model's audio and text towers as OpenVINO IR or ONNX, for the fastest CPU runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from clapcli.commands.options import QuietOpt
+
+EPILOG = """\
+Examples:
+
+  clap export laion/clap-htsat-unfused ./clap-ov               # OpenVINO IR (default)
+
+  clap export msclap-2023 ./msclap-onnx --format onnx           # ONNX (ONNX Runtime)
+
+  clap embed sounds/ --model ./clap-ov --output sounds.parquet  # runs on OpenVINO, without torch
+
+  clap classify dog.wav --labels "dog,rain" --runtime openvino  # exports to the cache on first use
+
+The directory holds audio and text towers (with projections; dynamic batch and text length), the
+tokenizer, the feature settings and clapcli-export.json: source model and revision, clapcli version,
+precision, and the agreement with torch measured at export (max difference, min cosine).
+LAION CLAP (unfused) and MS-CLAP export; fused LAION and AltCLIP run with --runtime torch.
+Needs: pip install 'clapcli[openvino]' (or 'clapcli[onnx]' for --format onnx).
+"""
+
+
+def export(
+    model: Annotated[str | None, typer.Argument(help="Hub id, alias (see 'clap models') or local checkpoint. "
+                                                "Default: $CLAPCLI_MODEL or laion/clap-htsat-unfused.",
+                                                show_default=False)] = None,
+    directory: Annotated[Path | None, typer.Argument(help="Directory to write the export to (new or empty).",
+                                                     show_default=False, file_okay=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="openvino (OpenVINO IR) or onnx (ONNX Runtime).")]
+    = "openvino",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier export in DIRECTORY "
+                                            "(never a directory holding other files).")] = False,
+    json_report: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON on stdout.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Export a model's audio and text towers as OpenVINO IR or ONNX, with a manifest."""
+    from dataclasses import asdict
+
+    from clapcli.commands.output import Output
+    from clapcli.errors import UsageError
+    from clapcli.models.runtime.export import EXPORT_STEPS, check_extras, export_model
+
+    name = model
+    if directory is None:
+        raise UsageError("give the directory to export into: clap export MODEL DIR")
+    check_extras(fmt)
+    out = Output(quiet)
+    with out.progress(EXPORT_STEPS, f"exporting to {fmt}") as advance:
+        manifest = export_model(name, directory, fmt, overwrite, on_step=lambda _label: advance(1))
+    if json_report:
+        out.json(asdict(manifest))
+        return
+    agreement = manifest.agreement
+    size = sum(manifest.files.values()) / 1e6
+    out.note(f"exported {manifest.source_model} ({manifest.family}) to {directory} as {fmt}: "
+             f"{size:.1f} MB in {manifest.export_seconds:.1f} s")
+    out.note(f"agreement with torch float32: audio max diff {agreement['audio_max_abs_diff']:.1e} "
+             f"(cosine >= {agreement['audio_min_cosine']:.6f}), text max diff {agreement['text_max_abs_diff']:.1e} "
+             f"(cosine >= {agreement['text_min_cosine']:.6f})")
+    out.note(f"use it with: clap embed FILES --model {directory}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export", epilog=EPILOG)(export)

@@ -1,0 +1,14 @@
+"""Exported runtimes: the audio and text towers of a model as ONNX or OpenVINO IR, run without torch.
+
+``clap export`` writes a directory (``export.export_model``); ``load_model`` sees its manifest
+(``manifest.MANIFEST_NAME``) and serves it through ``model.ExportedAudioModel``, which keeps the
+shared numpy feature path of ``clapcli.models.windowed`` and swaps the tower calls for an ONNX
+Runtime (``onnx_backend``) or OpenVINO (``openvino_backend``) session. ``precision`` turns
+``--precision exact|fast`` into a compute type from what the CPU offers.
+"""
+
+from __future__ import annotations
+
+RUNTIMES = ("torch", "openvino", "onnx")
+FORMATS = ("openvino", "onnx")
+PRECISIONS = ("exact", "fast")

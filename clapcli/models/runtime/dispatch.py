@@ -1,0 +1,88 @@
+"""``load_model``'s hook for exported runtimes: an export directory, or ``--runtime``/``--precision``.
+
+- A directory with a manifest runs on its own runtime (ONNX Runtime or OpenVINO), without torch.
+- ``--runtime openvino|onnx`` on a torch checkpoint exports it once into clapcli's cache
+  (``$CLAPCLI_HOME/exports``) and runs that; a local checkpoint changed since is exported again.
+- ``--precision fast`` on torch means ``--dtype bfloat16`` where the CPU has native bfloat16.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from clapcli import settings
+from clapcli.errors import UsageError
+from clapcli.models.runtime import RUNTIMES
+from clapcli.models.runtime.manifest import MANIFEST_NAME, is_export, read_manifest
+from clapcli.models.runtime.precision import choose
+
+log = logging.getLogger(__name__)
+
+
+def load_runtime(name: str, runtime: str | None, precision: str | None, device: str | None, dtype: str | None,
+                 options: dict[str, Any]) -> tuple[Any, str | None]:
+    """(the exported model, None), or (None, the dtype for the torch path) when torch serves ``name``."""
+    if runtime is not None and runtime not in RUNTIMES:
+        raise UsageError(f"--runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
+    local = Path(name).expanduser()
+    if local.is_dir() and is_export(local):
+        _check_cpu_options(local, device, dtype)
+        from clapcli.models.runtime.model import load_export
+
+        return load_export(local, runtime, precision, options.get("long_audio")), None
+    if runtime in (None, "torch"):
+        if precision is None:
+            return None, dtype
+        choice = choose(precision, "torch")
+        if choice.name == "fast" and (dtype or "auto") not in ("auto", choice.compute):
+            raise UsageError(f"--precision fast and --dtype {dtype} disagree; pass one of them")
+        return None, (choice.compute if choice.name == "fast" else dtype)
+    _check_cpu_options(Path(name), device, dtype)
+    from clapcli.models.runtime.model import load_export
+
+    return load_export(cached_export(name, runtime), runtime, precision, options.get("long_audio")), None
+
+
+def _check_cpu_options(where: Path, device: str | None, dtype: str | None) -> None:
+    if (device or "auto").lower() not in ("auto", "cpu"):
+        raise UsageError(f"'{where}': the exported runtimes run on the CPU; drop --device {device} "
+                         "or use --runtime torch with the source checkpoint")
+    if (dtype or "auto").lower() not in ("auto", "float32"):
+        raise UsageError(f"'{where}': exported runtimes take --precision exact|fast, not --dtype {dtype}")
+
+
+def cache_dir(model_id: str, fmt: str) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "--", model_id.strip("/"))[-60:]
+    digest = hashlib.sha1(model_id.encode("utf-8")).hexdigest()[:8]
+    return settings.home() / "exports" / f"{slug}-{digest}-{fmt}"
+
+
+def cached_export(name: str, fmt: str) -> Path:
+    """The cache's export of ``name`` in ``fmt``, written on first use (torch is needed only then)."""
+    from clapcli.models import registry
+    from clapcli.models.hub import resolve_ref
+
+    ref = resolve_ref(name, registry.EMBEDDING_ALIASES)
+    target = cache_dir(ref.model_id, fmt)
+    if is_export(target) and not _stale(target, ref):
+        read_manifest(target)  # a broken cache entry fails here, naming the file
+        return target
+    from clapcli.models.runtime.export import export_model
+
+    log.info("exporting %s to %s once into %s (needs torch; later runs use the export)", ref.model_id, fmt, target)
+    export_model(ref.location, target, fmt, overwrite=True)
+    return target
+
+
+def _stale(target: Path, ref: Any) -> bool:
+    """A local checkpoint with a file newer than the export's manifest."""
+    if not ref.is_local:
+        return False
+    written = (target / MANIFEST_NAME).stat().st_mtime
+    source = Path(ref.location)
+    files = source.iterdir() if source.is_dir() else [source]
+    return any(path.is_file() and path.stat().st_mtime > written for path in files)

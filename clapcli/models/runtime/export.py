@@ -1,0 +1,283 @@
+"""``clap export``: the audio and text towers (with projections) of a torch model as ONNX or OpenVINO IR.
+
+The towers are traced by ``torch.onnx.export`` (opset 18, ``dynamo=False``: DESIGN.md §5) with a
+dynamic batch, and a dynamic text length; OpenVINO IR is converted from that ONNX graph with float32
+weights (``compress_to_fp16=False``). Beside them: the tokenizer (``tokenizer.json``, checked to give
+the ids of the transformers tokenizer), the feature settings, and a manifest with the agreement with
+torch measured on probe clips and texts. Everything is written into a temporary sibling directory
+and renamed into place at the end, so an interrupted export leaves nothing that looks complete.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clapcli.errors import ModelLoadError, OutputError, UsageError, missing_extra
+from clapcli.models.runtime import FORMATS
+from clapcli.models.runtime.manifest import MANIFEST_NAME, Manifest, is_export, read_manifest
+
+log = logging.getLogger(__name__)
+
+OPSET = 18
+PROBE_TEXTS = ("a dog barking", "rain on a roof, and thunder far away", "music", "This is a sound of a siren.")
+EXPORT_STEPS = 5
+
+
+def check_extras(fmt: str) -> None:
+    """Fail before loading anything when the packages of ``fmt`` are missing."""
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    runtime = ("onnxruntime", "onnx") if fmt == "onnx" else ("openvino", "openvino")
+    needed = (("onnx", "onnx"), runtime)
+    for module, extra in needed:
+        if importlib.util.find_spec(module) is None:
+            raise missing_extra(module, extra)
+
+
+def export_model(name: str | None, directory: str | Path, fmt: str = "openvino", overwrite: bool = False,
+                 on_step: Callable[[str], None] | None = None) -> Manifest:
+    """Export ``name`` (alias, hub id, local checkpoint) into ``directory``; returns the manifest written."""
+    from clapcli.models.loading import load_embedding_model
+
+    directory = Path(directory).expanduser()
+    check_extras(fmt)
+    if name and is_export(Path(name).expanduser()):
+        raise UsageError(f"'{name}' is already an export; pass the checkpoint it came from "
+                         f"({read_manifest(Path(name).expanduser()).source_model})")
+    _check_target(directory, overwrite)
+    step = on_step or (lambda _label: None)
+    started = time.perf_counter()
+    step("loading the torch model")
+    model = load_embedding_model(name, device="cpu", dtype="float32", long_audio="mean")
+    _check_exportable(model)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        step("tracing the towers to ONNX")
+        onnx_dir = work if fmt == "onnx" else work / "_onnx"
+        onnx_dir.mkdir(exist_ok=True)
+        _export_onnx(model, onnx_dir)
+        if fmt == "openvino":
+            step("converting to OpenVINO IR")
+            _convert_openvino(onnx_dir, work)
+            shutil.rmtree(onnx_dir)
+        step("writing the tokenizer and manifest")
+        manifest = _manifest(model, fmt, _save_tokenizer(model, work))
+        manifest.write(work)
+        step("measuring agreement with torch")
+        manifest.agreement = measure_agreement(model, work)
+        manifest.export_seconds = round(time.perf_counter() - started, 1)
+        manifest.files = {p.name: p.stat().st_size for p in sorted(work.iterdir()) if p.name != MANIFEST_NAME}
+        manifest.write(work)
+        _publish(work, directory, overwrite)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _check_target(directory: Path, overwrite: bool) -> None:
+    if directory.exists() and not directory.is_dir():
+        raise OutputError(f"'{directory}' is a file; pass a directory to export into")
+    if directory.is_dir() and any(directory.iterdir()):
+        if not is_export(directory):
+            raise OutputError(f"'{directory}' is not empty and holds no export; pick a new or empty directory")
+        if not overwrite:
+            raise OutputError(f"'{directory}' already holds an export; add --overwrite to replace it")
+
+
+def _publish(work: Path, directory: Path, overwrite: bool) -> None:
+    if directory.is_dir():
+        _check_target(directory, overwrite)  # still ours to replace
+        shutil.rmtree(directory)
+    work.rename(directory)
+
+
+def _check_exportable(model: Any) -> None:
+    family = getattr(model, "family", "?")
+    if family == "altclip":
+        raise ModelLoadError(f"model '{model.model_id}' is AltCLIP (image-text): 'clap export' writes LAION CLAP and "
+                             "MS-CLAP towers only for now; run it with --runtime torch")
+    if family not in ("laion-clap", "msclap"):
+        raise ModelLoadError(f"model '{model.model_id}' is a '{family}' model, which 'clap export' cannot write")
+    if getattr(model, "fused", False):
+        raise ModelLoadError(f"model '{model.model_id}' is a fused LAION checkpoint: its fusion branch depends on each "
+                             "clip's length and is not exported yet; run it with --runtime torch")
+
+
+# ---------------------------------------------------------------- towers
+
+
+def _towers(model: Any) -> tuple[Any, Any]:
+    import torch
+
+    network = model.network
+    laion = model.family == "laion-clap"
+
+    class AudioTower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, input_features: torch.Tensor) -> torch.Tensor:
+            if laion:
+                pooled = self.network.audio_model(input_features=input_features).pooler_output
+                return self.network.audio_projection(pooled)
+            return self.network._audio_embeds(input_features, None)[0]
+
+    class TextTower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            if laion:
+                pooled = self.network.text_model(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+                return self.network.text_projection(pooled)
+            return self.network._text_embeds(input_ids, attention_mask)[0]
+
+    return AudioTower().eval(), TextTower().eval()
+
+
+def _export_onnx(model: Any, out: Path) -> None:
+    import warnings
+
+    import torch
+
+    audio_tower, text_tower = _towers(model)
+    frames = model.window_samples // model.mel_spec.hop_length + 1
+    features = torch.zeros(2, 1, frames, model.mel_spec.n_mels)
+    ids, mask = _torch_tokens(model, list(PROBE_TEXTS[:2]))
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer warnings about Python control flow on shapes
+        torch.onnx.export(audio_tower, (features,), str(out / "audio.onnx"), opset_version=OPSET, dynamo=False,
+                          input_names=["input_features"], output_names=["embeddings"],
+                          dynamic_axes={"input_features": {0: "batch"}, "embeddings": {0: "batch"}})
+        torch.onnx.export(text_tower, (ids, mask), str(out / "text.onnx"), opset_version=OPSET, dynamo=False,
+                          input_names=["input_ids", "attention_mask"], output_names=["embeddings"],
+                          dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
+                                        "attention_mask": {0: "batch", 1: "tokens"}, "embeddings": {0: "batch"}})
+
+
+def _convert_openvino(onnx_dir: Path, out: Path) -> None:
+    from clapcli.models.runtime.openvino_backend import import_openvino
+
+    openvino = import_openvino()
+    core = openvino.Core()
+    for tower in ("audio", "text"):
+        converted = core.read_model(str(onnx_dir / f"{tower}.onnx"))  # the ONNX frontend, no converter tool
+        openvino.save_model(converted, str(out / f"{tower}.xml"), compress_to_fp16=False)  # float32 weights
+
+
+# ---------------------------------------------------------------- tokenizer and manifest
+
+
+def _hf_tokenizer(model: Any) -> Any:
+    return model.tokenizer if model.family == "laion-clap" else model.processor.tokenizer
+
+
+def _torch_tokens(model: Any, texts: list[str]) -> tuple[Any, Any]:
+    """The ids and mask the torch backend feeds its text tower."""
+    if model.family == "laion-clap":
+        tokens = model.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+    else:
+        tokens = model.processor(text=texts, return_tensors="pt")
+    return tokens["input_ids"], tokens["attention_mask"]
+
+
+def _save_tokenizer(model: Any, out: Path) -> dict[str, Any]:
+    """tokenizer.json plus the settings that make the ``tokenizers`` library give the same ids."""
+    from clapcli.models.runtime.model import TextTokens
+
+    tokenizer = _hf_tokenizer(model)
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise ModelLoadError(f"model '{model.model_id}': its tokenizer has no fast (tokenizers) form to export")
+    backend.save(str(out / "tokenizer.json"))
+    laion = model.family == "laion-clap"
+    limit = getattr(tokenizer, "model_max_length", None)
+    settings = {
+        "tokenizer": "tokenizer.json",
+        "suffix": "" if laion else " <|endoftext|>",
+        "max_length": int(limit) if laion and limit and limit < 100_000 else None,
+        "pad_id": int(tokenizer.pad_token_id),
+        "pad_token": str(tokenizer.pad_token),
+    }
+    probe = list(PROBE_TEXTS) + ["word " * 200]
+    ids, mask = _torch_tokens(model, probe)
+    ours = TextTokens(out / "tokenizer.json", settings)(probe)
+    if not (np.array_equal(ours[0], ids.numpy()) and np.array_equal(ours[1], mask.numpy())):
+        raise ModelLoadError(f"model '{model.model_id}': its tokenizer gives other ids through the tokenizers "
+                             "library; it cannot be exported")
+    return settings
+
+
+def _manifest(model: Any, fmt: str, text: dict[str, Any]) -> Manifest:
+    from clapcli import __version__
+
+    mel = asdict(model.mel_spec)
+    return Manifest(
+        family=model.family, format=fmt, source_model=model.model_id, source_revision=_revision(model.model_id),
+        clapcli_version=__version__, embedding_dim=int(model.embedding_dim), logit_scale=float(model.logit_scale),
+        audio={"sample_rate": model.sample_rate, "window_samples": model.window_samples,
+               "fit": "repeat-pad" if model.family == "laion-clap" else "repeat", "mel": mel},
+        text=text,
+    )
+
+
+def _revision(model_id: str) -> str | None:
+    """The hub commit of the cached snapshot a hub model was loaded from (None for a local directory)."""
+    if Path(model_id).exists():
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(model_id, "config.json")
+    except Exception:  # noqa: BLE001 - a revision is a courtesy, never a reason to fail
+        return None
+    return Path(cached).parent.name if isinstance(cached, str) else None
+
+
+# ---------------------------------------------------------------- agreement
+
+
+def probe_clips(sample_rate: int, window_samples: int) -> list[np.ndarray]:
+    """Deterministic clips: noise (short, repeat-padded), a tone, and a chirp of 1.5 windows (two windows)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(window_samples * 1.5)) / sample_rate
+    return [
+        (0.3 * rng.standard_normal(sample_rate // 2)).astype(np.float32),
+        (0.5 * np.sin(2 * np.pi * 440 * t[: window_samples])).astype(np.float32),
+        (0.4 * np.sin(2 * np.pi * (200 + 800 * t) * t)).astype(np.float32),
+    ]
+
+
+def measure_agreement(model: Any, directory: Path) -> dict[str, Any]:
+    """Max |difference| and min cosine of the export's embeddings to torch's, audio and text."""
+    from clapcli.models.runtime.model import load_export
+
+    exported = load_export(directory, long_audio="mean")
+    clips = probe_clips(model.sample_rate, model.window_samples)
+    reference_audio = model.encode_prepared([model.prepare(c) for c in clips]).numpy()
+    exported_audio = exported.encode_prepared([exported.prepare(c) for c in clips]).numpy()
+    reference_text = model.encode_text(list(PROBE_TEXTS)).numpy()
+    exported_text = exported.encode_text(list(PROBE_TEXTS)).numpy()
+    return {"probe": f"{len(clips)} clips, {len(PROBE_TEXTS)} texts", "runtime": exported.runtime,
+            "precision": exported.precision,
+            **_compare("audio", reference_audio, exported_audio), **_compare("text", reference_text, exported_text)}
+
+
+def _compare(what: str, reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
+    ref, oth = reference.astype(np.float64), other.astype(np.float64)
+    cosine = (ref * oth).sum(-1) / (np.linalg.norm(ref, axis=-1) * np.linalg.norm(oth, axis=-1))
+    return {f"{what}_max_abs_diff": float(np.abs(ref - oth).max()), f"{what}_min_cosine": float(cosine.min())}

@@ -1,0 +1,156 @@
+"""An export directory behind the ``EmbeddingModel`` interface, without torch.
+
+``ExportedAudioModel`` is the shared windowed-audio base (``clapcli.models.windowed``: window
+geometry, repeat-padding, ``--long-audio`` windows, lazily streamed long clips) with numpy log-mels
+in ``prepare`` and the towers called through ONNX Runtime or OpenVINO. Text goes through the
+``tokenizers`` library with the settings the export recorded (checked equal to the transformers
+tokenizer at export).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clapcli.audio.features import MelSpec, log_mel_numpy
+from clapcli.errors import ModelLoadError, UsageError
+from clapcli.models.runtime.manifest import Manifest, read_manifest
+from clapcli.models.runtime.precision import Precision, choose
+from clapcli.models.windowed import WindowedAudioBackend
+
+
+class Rows(np.ndarray):
+    """float32 rows that also answer ``.numpy()``, as the torch backends' tensors do for core code."""
+
+    def numpy(self) -> np.ndarray:
+        return self.view(np.ndarray)
+
+
+def rows(array: np.ndarray) -> Rows:
+    return np.ascontiguousarray(array, dtype=np.float32).view(Rows)
+
+
+@dataclass(frozen=True)
+class HostDevice:
+    """Where an exported model runs: the CPU (``.type`` as ``torch.device`` has it)."""
+
+    type: str = "cpu"
+
+    def __str__(self) -> str:
+        return self.type
+
+
+@dataclass(frozen=True)
+class WindowFeatures:
+    """Log-mels of one clip's model windows: (windows, 1, frames, mels) float32."""
+
+    features: np.ndarray
+
+    @property
+    def cost(self) -> int:
+        return len(self.features)
+
+
+class TextTokens:
+    """Texts -> (input_ids, attention_mask) int64, padded per call, as the export recorded."""
+
+    def __init__(self, path: Path, settings: dict[str, Any]) -> None:
+        from tokenizers import Tokenizer
+
+        try:
+            tokenizer = Tokenizer.from_file(str(path))
+        except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exceptions on bad JSON
+            raise ModelLoadError(f"export directory '{path.parent}': {path.name} is not a readable tokenizer "
+                                 f"({type(exc).__name__}); export again with --overwrite") from None
+        tokenizer.no_truncation()
+        if settings.get("max_length"):
+            tokenizer.enable_truncation(int(settings["max_length"]))
+        tokenizer.enable_padding(pad_id=int(settings["pad_id"]), pad_token=str(settings["pad_token"]))
+        self.tokenizer = tokenizer
+        self.suffix = str(settings.get("suffix") or "")
+
+    def __call__(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        encoded = self.tokenizer.encode_batch([text + self.suffix for text in texts])
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        return ids, mask
+
+
+class ExportedAudioModel(WindowedAudioBackend):
+    """LAION CLAP (unfused) or MS-CLAP from an export directory."""
+
+    family = "exported"  # replaced by the manifest's family
+
+    def __init__(self, directory: Path, manifest: Manifest, towers: Any, long_audio: str | None) -> None:
+        self.family = manifest.family  # type: ignore[misc]
+        self.directory = Path(directory)
+        self.manifest = manifest
+        self.towers = towers
+        self.runtime = towers.runtime
+        self.precision = towers.compute
+        self.model_id = manifest.source_model
+        self.device = HostDevice()  # type: ignore[assignment]
+        self.dtype = towers.compute  # type: ignore[assignment]
+        self.embedding_dim = int(manifest.embedding_dim)
+        if long_audio == "fusion":
+            raise UsageError(f"--long-audio fusion needs a fused checkpoint on --runtime torch; the export "
+                             f"'{directory}' is unfused (use mean)")
+        self.long_audio = long_audio or "mean"
+        audio = manifest.audio
+        self.repeat_whole = audio.get("fit") == "repeat"  # MS-CLAP repeats whole copies, no zero tail
+        self.set_windows(int(audio["sample_rate"]), int(audio["window_samples"]), MelSpec(**audio["mel"]))
+        self.tokens = TextTokens(self.directory / manifest.text["tokenizer"], manifest.text)
+
+    @classmethod
+    def load(cls, ref: Any, config: dict, device: Any, dtype: Any, long_audio: str | None = None) -> ExportedAudioModel:
+        return load_export(ref.location, long_audio=long_audio)
+
+    @property
+    def logit_scale(self) -> float:
+        return float(self.manifest.logit_scale)
+
+    def encode_text(self, texts: Sequence[str]) -> Rows:
+        ids, mask = self.tokens(texts)
+        return rows(self.towers.text(ids, mask))
+
+    # ---------------------------------------------------------------- prepare (decode threads: numpy only)
+
+    def fit_window(self, piece: np.ndarray) -> np.ndarray:
+        if not self.repeat_whole or len(piece) >= self.window_samples:
+            return super().fit_window(piece)
+        return np.tile(piece, -(-self.window_samples // len(piece)))[: self.window_samples]
+
+    def windows_item(self, windows: np.ndarray) -> WindowFeatures:
+        return WindowFeatures(log_mel_numpy(windows, self.mel_spec)[:, None].astype(np.float32))
+
+    # ---------------------------------------------------------------- encode (model thread)
+
+    def encode_prepared(self, items: Sequence[WindowFeatures]) -> Rows:
+        features = np.concatenate([item.features for item in items])
+        embeddings = np.asarray(self.towers.audio(features), dtype=np.float64)
+        owners = np.repeat(np.arange(len(items)), [item.cost for item in items])
+        sums = np.zeros((len(items), embeddings.shape[1]))
+        np.add.at(sums, owners, embeddings)
+        return rows(sums / np.bincount(owners, minlength=len(items))[:, None])
+
+
+def load_export(directory: str | Path, runtime: str | None = None, precision: str | None = None,
+                long_audio: str | None = None, manifest: Manifest | None = None) -> ExportedAudioModel:
+    """An export directory, run by its own format's runtime (or ``runtime`` when it names the same)."""
+    directory = Path(directory)
+    manifest = manifest or read_manifest(directory)
+    runtime = runtime or manifest.format
+    if runtime != manifest.format:
+        hint = ("pass --model with the source checkpoint for --runtime torch" if runtime == "torch"
+                else f"export it with 'clap export {manifest.source_model} DIR --format {runtime}'")
+        raise UsageError(f"export directory '{directory}' holds {manifest.format} towers, not {runtime}; {hint}")
+    choice: Precision = choose(precision, runtime)
+    if runtime == "onnx":
+        from clapcli.models.runtime.onnx_backend import OnnxTowers as Towers
+    else:
+        from clapcli.models.runtime.openvino_backend import OpenVinoTowers as Towers  # type: ignore[assignment]
+    return ExportedAudioModel(directory, manifest, Towers(directory, manifest, choice.compute), long_audio)

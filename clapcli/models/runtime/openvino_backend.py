@@ -1,0 +1,58 @@
+"""The towers of an OpenVINO IR export compiled for the CPU; float32 or bfloat16 by precision hint."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clapcli.errors import ModelLoadError, missing_extra
+from clapcli.models.runtime.manifest import Manifest
+
+# OpenVINO's CPU plugin picks bf16 by itself on CPUs that have it: the hint is always given.
+HINTS = {"float32": "f32", "bfloat16": "bf16"}
+
+
+def import_openvino() -> Any:
+    """``openvino``, with its usage telemetry off: its converter sends events to a web service unless a
+    consent file says no; an absent ``openvino_telemetry`` module makes it use its own no-op stub."""
+    if "openvino" not in sys.modules:
+        sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
+    try:
+        import openvino
+    except ImportError:
+        raise missing_extra("openvino", "openvino") from None
+    return openvino
+
+
+class OpenVinoTowers:
+    runtime = "openvino"
+
+    def __init__(self, directory: Path, manifest: Manifest, compute: str) -> None:
+        self.ov = import_openvino()
+        self.core = self.ov.Core()
+        self.directory = Path(directory)
+        self.manifest = manifest
+        self.compute = compute
+        self._compiled: dict[str, Any] = {}
+
+    def compiled(self, tower: str) -> Any:
+        if tower not in self._compiled:
+            path = self.directory / f"{tower}.xml"
+            try:
+                model = self.core.read_model(str(path))
+                self._compiled[tower] = self.core.compile_model(
+                    model, "CPU", {"INFERENCE_PRECISION_HINT": HINTS[self.compute]})
+            except Exception as exc:  # noqa: BLE001 - OpenVINO raises plain RuntimeErrors
+                raise ModelLoadError(f"export directory '{self.directory}': {path.name} is not a readable OpenVINO "
+                                     f"model ({type(exc).__name__}); export again with --overwrite") from None
+        return self._compiled[tower]
+
+    def audio(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(self.compiled("audio")({"input_features": features})[0], dtype=np.float32)
+
+    def text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        result = self.compiled("text")({"input_ids": input_ids, "attention_mask": attention_mask})
+        return np.asarray(result[0], dtype=np.float32)
