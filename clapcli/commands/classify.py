@@ -15,8 +15,10 @@ from clapcli.commands.options import (
     ModelOpt,
     OutputOpt,
     OverwriteOpt,
+    PrecisionOpt,
     QuantizeOpt,
     QuietOpt,
+    RuntimeOpt,
     WorkersOpt,
     split_values,
 )
@@ -61,6 +63,8 @@ def classify(
     dtype: DtypeOpt = "auto",
     quantize: QuantizeOpt = None,
     long_audio: LongAudioOpt = None,
+    runtime: RuntimeOpt = None,
+    precision: PrecisionOpt = None,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
@@ -83,7 +87,7 @@ def classify(
     fmt = default_record_format(fmt, output)
     columns = ["path", "rank", "label", "score"] if fmt in ("table", "csv") else []
     sink = record_writer(fmt, output, overwrite, columns)
-    loaded = ModelOptions(model, device, dtype, quantize, long_audio).load()
+    loaded = ModelOptions(model, device, dtype, quantize, long_audio, runtime, precision).load()
     label_set = prepare_labels(loaded, label_list, template)
     sources = collect_sources(inputs, loaded.modality)
     out = Output(quiet)

@@ -16,8 +16,10 @@ from clapcli.commands.options import (
     LongAudioOpt,
     ModelOpt,
     OverwriteOpt,
+    PrecisionOpt,
     QuantizeOpt,
     QuietOpt,
+    RuntimeOpt,
     WorkersOpt,
 )
 from clapcli.commands.ray_embed import ConcurrencyOpt, EmbedOutputOpt, EngineOpt, ImportOpt, NumGpusOpt
@@ -61,6 +63,8 @@ def embed(
     dtype: DtypeOpt = "auto",
     quantize: QuantizeOpt = None,
     long_audio: LongAudioOpt = None,
+    runtime: RuntimeOpt = None,
+    precision: PrecisionOpt = None,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
@@ -92,7 +96,7 @@ def embed(
         return
     output = Path(output) if output is not None else None  # type: ignore[assignment]
     if library_requested(db, collection, prune):  # into the library (clap retrieve) instead of a file
-        options = ModelOptions(model, device, dtype, quantize, long_audio)
+        options = ModelOptions(model, device, dtype, quantize, long_audio, runtime, precision)
         embed_to_library(inputs, bool(text or text_file), output, fmt, db, collection, prune, options, batch_size,
                          workers, quiet)
         return
@@ -103,7 +107,7 @@ def embed(
         raise UsageError("stdin can feed either paths (-) or --text-file -, not both")
     fmt = format_from_path(output, fmt, EMBEDDING_FORMATS, "jsonl")
     writer = embedding_writer(fmt, output, overwrite)
-    loaded = ModelOptions(model, device, dtype, quantize, long_audio).load()
+    loaded = ModelOptions(model, device, dtype, quantize, long_audio, runtime, precision).load()
     out = Output(quiet)
     failures = FailureLog(out)
     done = 0
