@@ -59,6 +59,8 @@ def resolve_template(template: str | None, preset: str | None, layout: str) -> t
     if template is not None and preset is not None:
         raise UsageError("give --template or --preset, not both")
     if template is not None:
+        if "{}" not in template:
+            raise UsageError(f"--template {template!r} must contain '{{}}' where the label goes")
         return template, "--template"
     name = preset or LAYOUT_TEMPLATE.get(layout)
     if name is None:
