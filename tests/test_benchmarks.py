@@ -20,12 +20,15 @@ RATIO = re.compile(r"^RATIO (\S+)\s+(\S+)\s+target .+ (PASS|MISS)$", re.M)
 SCRIPTS = {
     "bench_features.py": (["--files", "2"], {"features_speedup_1thread", "features_max_diff_db"}),
     "bench_classify.py": (["--files", "2", "--labels", "3"], {"classify_speedup", "classify_top1_agreement"}),
+    "bench_eval.py": (["--files", "3"], {"eval_time_over_embed"}),
     "bench_embed.py": (["--files", "2", "--sweep", "1,2"], {"embed_speedup_vs_card", "embed_time_over_forward_alone"}),
     "bench_cpu_precision.py": (["--files", "1"], {"audio_bfloat16_min_cosine", "audio_int8_min_cosine",
                                                   "text_int8_speedup"}),
     "bench_startup.py": (["--labels", "3"], {"help_seconds", "help_imports_torch", "classify_one_file_over_script"}),
     "bench_memory.py": (["--files", "4"], {"memory_peak_ratio"}),
     "bench_long_audio.py": (["--short-minutes", "1.2", "--long-minutes", "3"], {"long_audio_peak_ratio_tiny"}),
+    "bench_detect.py": (["--minutes", "1", "--short-minutes", "1.2", "--long-minutes", "3"],
+                        {"detect_time_over_embed", "detect_peak_ratio"}),
 }
 
 
@@ -38,7 +41,7 @@ def work(tmp_path_factory: pytest.TempPathFactory, tiny_clap: Path) -> Path:
 
 
 # These spawn fresh ``clap``/python processes (torch + transformers imports each): ``-m "not slow"`` skips them.
-SPAWNING = {"bench_startup.py", "bench_memory.py", "bench_long_audio.py"}
+SPAWNING = {"bench_startup.py", "bench_memory.py", "bench_long_audio.py", "bench_detect.py"}
 
 
 @pytest.mark.parametrize(
