@@ -29,6 +29,7 @@ SCRIPTS = {
     "bench_long_audio.py": (["--short-minutes", "1.2", "--long-minutes", "3"], {"long_audio_peak_ratio_tiny"}),
     "bench_detect.py": (["--minutes", "1", "--short-minutes", "1.2", "--long-minutes", "3"],
                         {"detect_time_over_embed", "detect_peak_ratio"}),
+    "bench_serve.py": (["--rows", "500", "--requests", "16", "--clients", "1,4"], {"serve_batching_rps_ratio"}),
 }
 
 

@@ -1,0 +1,74 @@
+"""Micro-batching: concurrent requests share one call of the work, results go back in order."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from clapcli.serve.batching import MicroBatcher
+
+
+def test_concurrent_requests_are_gathered_into_batches() -> None:
+    seen: list[list[int]] = []
+    gate = threading.Event()
+
+    def work(requests):
+        gate.wait(5)  # hold the first batch so the others pile up in the queue
+        seen.append(list(requests))
+        return [r * 10 for r in requests]
+
+    batcher = MicroBatcher(work, max_batch=8, max_wait=0.05)
+    futures = [batcher.submit(i) for i in range(20)]
+    gate.set()
+    assert [f.result(5) for f in futures] == [i * 10 for i in range(20)]
+    assert sorted(x for batch in seen for x in batch) == list(range(20))
+    assert max(len(batch) for batch in seen) == 8 and len(seen) < 20
+    batcher.close()
+
+
+def test_max_batch_one_is_one_at_a_time() -> None:
+    seen: list[int] = []
+    batcher = MicroBatcher(lambda requests: seen.append(len(requests)) or list(requests), max_batch=1)
+    futures = [batcher.submit(i) for i in range(10)]
+    assert [f.result(5) for f in futures] == list(range(10))
+    assert seen == [1] * 10 and batcher.batches == 10
+    batcher.close()
+
+
+def test_failures_reach_their_callers_and_the_thread_survives() -> None:
+    def work(requests):
+        if "boom" in requests:
+            raise RuntimeError("the whole batch failed")
+        return [ValueError(r) if r == "bad" else r.upper() for r in requests]
+
+    batcher = MicroBatcher(work, max_batch=4, max_wait=0.0)
+    assert batcher.submit("ok").result(5) == "OK"
+    with pytest.raises(ValueError, match="bad"):
+        batcher.submit("bad").result(5)
+    with pytest.raises(RuntimeError, match="whole batch"):
+        batcher.submit("boom").result(5)
+    assert batcher.submit("still").result(5) == "STILL"
+    batcher.close()
+
+
+def test_batched_text_searches_equal_one_at_a_time(served, loaded_clap) -> None:
+    """Concurrent searches through the engine (one forward pass) give each query's own hits."""
+    from clapcli.core.search import exact_top_k
+    from clapcli.core.text import encode_texts
+
+    engine = served.fastapi.state.engine
+    snapshot = engine.library.snapshot("default")
+    texts = [f"a sound number {i}" for i in range(12)] + ["rain", "rain"]
+    before = engine.batcher.batches
+    with engine.compute_lock:  # the first batch waits for the model, so the others queue up behind it
+        with ThreadPoolExecutor(14) as pool:
+            futures = list(pool.map(lambda t: engine.submit_text_search(snapshot, t, 3 + len(t) % 3), texts))
+    got = [f.result(10) for f in futures]
+    assert engine.batcher.batches - before < len(texts)  # some were batched together
+    for text, hits in zip(texts, got, strict=True):
+        scores, rows = exact_top_k(snapshot.vectors, encode_texts(loaded_clap, [text]), 3 + len(text) % 3)
+        assert [h.item_id for h in hits] == snapshot.ids[rows[0]].tolist()
+        np.testing.assert_allclose([h.score for h in hits], scores[0], atol=1e-5)
