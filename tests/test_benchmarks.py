@@ -30,6 +30,9 @@ SCRIPTS = {
     "bench_detect.py": (["--minutes", "1", "--short-minutes", "1.2", "--long-minutes", "3"],
                         {"detect_time_over_embed", "detect_peak_ratio"}),
     "bench_serve.py": (["--rows", "500", "--requests", "16", "--clients", "1,4"], {"serve_batching_rps_ratio"}),
+    "bench_runtime.py": (["--files", "2", "--startup-repeats", "1"],
+                         {"audio_onnx_fp32_max_diff", "audio_openvino_fp32_speedup", "text_openvino_fp32_max_diff",
+                          "startup_export_imports_torch"}),
 }
 
 
@@ -42,7 +45,8 @@ def work(tmp_path_factory: pytest.TempPathFactory, tiny_clap: Path) -> Path:
 
 
 # These spawn fresh ``clap``/python processes (torch + transformers imports each): ``-m "not slow"`` skips them.
-SPAWNING = {"bench_startup.py", "bench_memory.py", "bench_long_audio.py", "bench_detect.py"}
+SPAWNING = {"bench_startup.py", "bench_memory.py", "bench_long_audio.py", "bench_detect.py",
+            "bench_runtime.py"}
 
 
 @pytest.mark.parametrize(
