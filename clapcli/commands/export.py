@@ -24,16 +24,15 @@ The directory holds audio and text towers (with projections; dynamic batch and t
 tokenizer, the feature settings and clapcli-export.json: source model and revision, clapcli version,
 precision, and the agreement with torch measured at export (max difference, min cosine).
 LAION CLAP (unfused) and MS-CLAP export; fused LAION and AltCLIP run with --runtime torch.
-Needs: pip install 'clapcli[openvino]' (or 'clapcli[onnx]' for --format onnx).
+Needs the 'openvino' extra of clapcli (the 'onnx' extra for --format onnx).
 """
 
 
 def export(
-    model: Annotated[str | None, typer.Argument(help="Hub id, alias (see 'clap models') or local checkpoint. "
-                                                "Default: $CLAPCLI_MODEL or laion/clap-htsat-unfused.",
-                                                show_default=False)] = None,
-    directory: Annotated[Path | None, typer.Argument(help="Directory to write the export to (new or empty).",
-                                                     show_default=False, file_okay=False)] = None,
+    model: Annotated[str, typer.Argument(help="Hub id, alias (see 'clap models') or local checkpoint directory.",
+                                         show_default=False)],
+    directory: Annotated[Path, typer.Argument(help="Directory to write the export to (new or empty).",
+                                              show_default=False, file_okay=False)],
     fmt: Annotated[str, typer.Option("--format", "-f", help="openvino (OpenVINO IR) or onnx (ONNX Runtime).")]
     = "openvino",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier export in DIRECTORY "
@@ -45,16 +44,12 @@ def export(
     from dataclasses import asdict
 
     from clapcli.commands.output import Output
-    from clapcli.errors import UsageError
     from clapcli.models.runtime.export import EXPORT_STEPS, check_extras, export_model
 
-    name = model
-    if directory is None:
-        raise UsageError("give the directory to export into: clap export MODEL DIR")
     check_extras(fmt)
     out = Output(quiet)
     with out.progress(EXPORT_STEPS, f"exporting to {fmt}") as advance:
-        manifest = export_model(name, directory, fmt, overwrite, on_step=lambda _label: advance(1))
+        manifest = export_model(model, directory, fmt, overwrite, on_step=lambda _label: advance(1))
     if json_report:
         out.json(asdict(manifest))
         return

@@ -6,12 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from clapcli.errors import MissingDependencyError, UsageError
+from clapcli.errors import MissingDependencyError
 
 TOLERANCE = 1e-5
 
@@ -120,9 +119,11 @@ def test_missing_runtime_package_names_the_extra(exports, monkeypatch):
         load_embedding_model(str(exports["laion-clap", "onnx"]))
 
 
-def test_export_of_unsupported_family_is_refused_at_load(exports, tmp_path):
-    from clapcli.models.runtime.model import load_export
+def test_fusion_is_refused_on_an_export(cli, exports, clips):
+    result = cli(["embed", clips[2], "--model", exports["laion-clap", "onnx"], "--long-audio", "fusion"])
+    assert result.exit_code == 2 and "--long-audio fusion needs a fused checkpoint on --runtime torch" in result.stderr
 
-    with pytest.raises(UsageError):
-        load_export(exports["msclap", "onnx"], long_audio="fusion")
-    assert Path(exports["msclap", "onnx"]).is_dir()
+
+def test_cli_export_needs_model_and_directory(cli, tiny_clap):
+    result = cli(["export", tiny_clap])
+    assert result.exit_code == 2 and "Missing argument" in result.stderr
