@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import signal
+import sys
 
 import click
 import typer
@@ -17,16 +20,55 @@ COMMAND_MODULES = [
     "clapcli.commands.convert",
     "clapcli.commands.detect",
     "clapcli.commands.embed",
-    "clapcli.commands.export",
     "clapcli.commands.eval",
+    "clapcli.commands.export",
     "clapcli.commands.generate",
     "clapcli.commands.models",
     "clapcli.commands.retrieve",
     "clapcli.commands.serve",
 ]
 
+def _parser_classes(name: str) -> tuple[type[BaseException], ...]:
+    """``name`` (ClickException, Exit, Abort) from click and from the copy of click that recent typer
+    versions vendor (typer._click): the parser raises the vendored ones (DESIGN.md §5)."""
+    modules = [click.exceptions, getattr(getattr(typer, "_click", None), "exceptions", None), typer.exceptions]
+    return tuple({getattr(m, name) for m in modules if m is not None and hasattr(m, name)})
+
+
+CLICK_ERRORS = _parser_classes("ClickException")  # usage errors: exit 2 with the parser's message
+PARSER_EXITS = _parser_classes("Exit") + _parser_classes("Abort")
+
+# A closed stdout (``| head``) ends the run quietly with this code, as if it had finished: the reader
+# has what it wanted, and ``set -o pipefail`` scripts go on (141, 128 + SIGPIPE, would fail them).
+EXIT_PIPE_CLOSED = 0
+
+
 class _ErrorBoundary(TyperGroup):
     """The one place where known failures become one line on stderr and an exit code."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: ANN001
+        """Usage errors as click prints them (plain text, never hard-wrapped, "Try 'clap X --help'"),
+        exit 2; a closed stdout ends quietly (``EXIT_PIPE_CLOSED``)."""
+        _rich_raises_broken_pipe()
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except CLICK_ERRORS as exc:
+            code = _show_usage_error(exc)
+        except PARSER_EXITS as exc:
+            code = getattr(exc, "exit_code", 1)
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+            code = _pipe_closed()
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def make_context(self, *args, **kwargs):  # noqa: ANN002, ANN003 - click's signature
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:  # 'clap --help | head -1'
+            raise typer.Exit(_pipe_closed()) from None
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         from clapcli.errors import ClapcliError
@@ -34,19 +76,23 @@ class _ErrorBoundary(TyperGroup):
         debug = settings.debug()
         try:
             return super().invoke(ctx)
-        except (typer.Exit, click.exceptions.Exit, click.ClickException, click.Abort):
+        except CLICK_ERRORS + PARSER_EXITS:
             raise
+        except BrokenPipeError:
+            raise typer.Exit(_pipe_closed()) from None
         except ClapcliError as exc:
             if debug and not exc.reported:
                 raise
             if not exc.reported:
-                _error_line(str(exc))
+                _error_line(str(exc))  # one line, ours (the parser's own usage errors come with "Try ...")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:
             from clapcli.errors import EXIT_SIGINT, EXIT_SIGTERM, Terminated
 
             terminated = isinstance(exc, Terminated)
-            _error_line("terminated" if terminated else "interrupted")
+            what = "terminated" if terminated else "interrupted"
+            kept = getattr(exc, "kept", None)  # set by the command: what was written, how to resume
+            _error_line(f"{what}: {kept}" if kept else what)
             raise typer.Exit(EXIT_SIGTERM if terminated else EXIT_SIGINT) from None
         except Exception as exc:
             if debug:
@@ -55,13 +101,48 @@ class _ErrorBoundary(TyperGroup):
             raise typer.Exit(1) from None
 
 
+def _show_usage_error(exc: BaseException) -> int:
+    if type(exc).__name__ == "NoArgsIsHelpError":  # bare 'clap': typer has printed the help already
+        return int(getattr(exc, "exit_code", 2))
+    try:
+        exc.show()  # type: ignore[attr-defined]
+    except OSError:
+        pass  # stderr closed too: nothing more to say
+    return int(getattr(exc, "exit_code", 2))
+
+
+def _rich_raises_broken_pipe() -> None:
+    """rich answers a closed pipe with ``SystemExit(1)`` (help, tables); let it raise
+    ``BrokenPipeError`` instead, so that ``| head`` ends like any other closed pipe here."""
+    from rich.console import Console
+
+    def on_broken_pipe(self: Console) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    Console.on_broken_pipe = on_broken_pipe  # type: ignore[method-assign]
+
+
+def _pipe_closed() -> int:
+    """The reader of stdout went away: say nothing more (stdout and stderr to /dev/null, so the
+    interpreter's last flush cannot complain either) and end with ``EXIT_PIPE_CLOSED``."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass  # not a real file (tests): nothing will be flushed to a closed pipe
+    return EXIT_PIPE_CLOSED
+
+
 app = typer.Typer(
     cls=_ErrorBoundary,
     name="clap",
     help="Audio-text toolkit: embed, classify, retrieve and generate with CLAP-family models.",
     no_args_is_help=True,
     add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["--help", "-h"]},
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )

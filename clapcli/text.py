@@ -20,3 +20,8 @@ def first_line(exc: BaseException, limit: int = 160) -> str:
     text = str(exc).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
     return line if len(line) <= limit else line[:limit] + "..."
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``1 input``, ``2 inputs`` (``many`` for irregular plurals)."""
+    return f"{count} {noun if count == 1 else (many or noun + 's')}"

@@ -71,7 +71,7 @@ def classify(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Score each input against text labels (zero-shot) and report the best ones."""
-    from clapcli.commands.common import FailureLog, ModelOptions, collect_sources
+    from clapcli.commands.common import FailureLog, ModelOptions, collect_sources, kept_on_interrupt, kept_rows
     from clapcli.commands.output import Output
     from clapcli.core.classify import check_expectation, classify_media, prepare_labels
     from clapcli.errors import ExpectationError, UsageError
@@ -94,7 +94,8 @@ def classify(
     failures = FailureLog(out)
     unmet: list[str] = []
     done = 0
-    with sink, out.progress(len(sources), "classifying") as advance:
+    with kept_on_interrupt(lambda: kept_rows(sink, None, "rows") + f" ({done} of {len(sources)} inputs classified)"), \
+            sink, out.progress(len(sources), "classifying") as advance:
         for result in classify_media(loaded, sources, label_set, top_k, batch_size, workers, advance):
             if isinstance(result, FailedInput):
                 failures.add(result)

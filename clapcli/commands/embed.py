@@ -78,7 +78,7 @@ def embed(
     import_dir: ImportOpt = None,
 ) -> None:
     """Embed audio/image files and/or texts with a contrastive model."""
-    from clapcli.commands.common import FailureLog, ModelOptions, collect_sources
+    from clapcli.commands.common import FailureLog, ModelOptions, collect_sources, kept_on_interrupt, kept_rows
     from clapcli.commands.library import embed_to_library, library_requested
     from clapcli.commands.output import Output
     from clapcli.commands.ray_embed import refuse_local_only_options, run_engine, wants_engine
@@ -111,7 +111,9 @@ def embed(
     out = Output(quiet)
     failures = FailureLog(out)
     done = 0
-    with writer:  # what was computed is written even on Ctrl-C / SIGTERM
+    sources: list = []
+    with kept_on_interrupt(lambda: kept_rows(writer, len(texts) + len(sources), "embeddings")), \
+            writer:  # what was computed is written even on Ctrl-C / SIGTERM
         for row in embed_texts(loaded, texts, normalize):
             writer.write(row)
             done += 1

@@ -51,16 +51,28 @@ def embed_to_library(
             gone = store.collection(name, create=False).prune()
         out.note(f"{store.path} '{name}': {len(gone)} rows of missing files pruned")
         return
+    from clapcli.commands.common import kept_on_interrupt
     from clapcli.core.library import embed_into_store, open_collection
+    from clapcli.settings import default_model
 
-    loaded = model_options.load()
-    failures = FailureLog(out)
     with open_store(db) as store:
+        if model_options.model is None and default_model() is None and name in store.collection_names():
+            # An existing collection keeps its model: no --model means "the one it was built with".
+            model_options.model = store.collection(name, create=False).model_id
+        loaded = model_options.load()
+        failures = FailureLog(out)
         target = open_collection(store, name, loaded)
         sources = collect_sources(inputs, loaded.modality)
-        with out.progress(len(sources), "embedding") as advance:
+        before = target.count()
+
+        def kept() -> str:
+            added = target.count() - before
+            return (f"{added} new embeddings were stored in {store.path} '{name}' ({target.count()} files in it); "
+                    "rerun the same command to resume (files already stored are skipped)")
+
+        with kept_on_interrupt(kept), out.progress(len(sources), "embedding") as advance:
             summary = embed_into_store(loaded, sources, target, prune, batch_size, workers, advance, failures.add)
         total = target.count()
     out.note(f"{store.path} '{name}': {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged"
          + (f", {len(summary.pruned)} pruned" if prune else "") + f"; {total} files in the collection")
-    failures.finish(summary.added + summary.updated, "embeddings stored", summary=False)
+    failures.finish(summary.added + summary.updated + summary.unchanged, "files in the collection", summary=False)

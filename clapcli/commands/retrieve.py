@@ -92,7 +92,7 @@ def retrieve(
     parsed = parse_queries(queries, as_text)
     fmt = default_record_format(fmt, output)
     label = "text" if captions is not None else "path"
-    columns = (["query"] if len(parsed) > 1 else []) + ["rank", "score", label]
+    columns = ["query", "rank", "score", label]  # the same columns for one query as for many
     if output is not None:
         check_output_path(output, overwrite)  # fail before loading a model, not after searching
     lazy = LazyModel(lambda name: ModelOptions(name, device, dtype, None, long_audio).load(), model)

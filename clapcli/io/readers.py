@@ -32,13 +32,18 @@ def read_lines(stream: TextIO) -> Iterator[str]:
             yield line
 
 
+def _not_comments(lines: Iterable[str]) -> list[str]:
+    return [line for line in lines if not line.startswith("#")]
+
+
 def read_text_file(path: str | Path, what: str) -> list[str]:
-    """Non-empty lines of a labels/texts/captions file, ``-`` for stdin."""
+    """Lines of a labels/texts/captions/prompts file, ``-`` for stdin: blank lines and ``#`` comment
+    lines are skipped, the rest stripped."""
     if str(path) == "-":
-        return list(read_lines(sys.stdin))
+        return _not_comments(read_lines(sys.stdin))
     try:
-        with open(path, encoding="utf-8") as handle:
-            return list(read_lines(handle))
+        with open(path, encoding="utf-8-sig") as handle:  # a BOM (Windows editors) is not part of a label
+            return _not_comments(read_lines(handle))
     except FileNotFoundError:
         raise UsageError(f"{what} file '{path}' does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -185,8 +185,8 @@ def test_search_an_embed_output_file(tmp_path: Path, sounds: Path, loaded_clap, 
     result = cli(["retrieve", "rain", "--embeddings", out, "-k", "2", "--format", "csv", "-o", tmp_path / "hits.csv"])
     assert result.exit_code == 0, result.stderr
     lines = (tmp_path / "hits.csv").read_text().strip().splitlines()
-    assert lines[0] == "rank,score,path"
-    assert [Path(line.split(",")[2]).name for line in lines[1:]] == [files[i].name for i in expected[:2]]
+    assert lines[0] == "query,rank,score,path"  # a query column for one query too (issue 14)
+    assert [Path(line.split(",")[3]).name for line in lines[1:]] == [files[i].name for i in expected[:2]]
 
 
 def test_approximate_equals_exact_on_a_small_collection(shared_library, cli) -> None:

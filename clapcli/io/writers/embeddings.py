@@ -18,8 +18,11 @@ PARQUET_ROW_GROUP = 4096
 
 
 def embedding_record(row: Embedding, with_vector: bool = True) -> dict:
+    """The same keys for every row, in every format: ``path`` (files) or ``text`` (texts), the other null."""
+    text = row.kind == "text"
     record: dict[str, Any] = {
-        "path" if row.kind != "text" else "text": row.source,
+        "path": None if text else row.source,
+        "text": row.source if text else None,
         "kind": row.kind,
         "duration": None if row.duration is None else round(float(row.duration), 6),
         "model": row.model,

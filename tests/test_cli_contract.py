@@ -1,0 +1,252 @@
+"""The CLI contract shell users and scripts rely on (issue 14): usage errors, closed pipes,
+interruptions, exit codes, rows, quiet. Every test goes through the real parser (CliRunner over
+``clapcli.cli.app``, or ``python -m clapcli`` in a subprocess)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "CLAPCLI_DEBUG": ""}
+
+
+def _clap(*args: object, stdin: int | None = subprocess.DEVNULL, stdout=None, stderr=subprocess.PIPE,
+          env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "clapcli", *map(str, args)], stdin=stdin, stdout=stdout,
+                          stderr=stderr, env=env or ENV, text=True, timeout=120)
+
+
+# ---------------------------------------------------------------- 1. usage errors: exit 2, the parser's message
+
+
+@pytest.mark.parametrize(("args", "message", "command"), [
+    (["classify", "x.wav", "--labels", "a,b", "--top-k", "0"], "Invalid value for '--top-k'", "clap classify"),
+    (["classify", "--bogus"], "No such option: --bogus", "clap classify"),
+    (["clasify"], "No such command 'clasify'", "clap"),
+    (["retrieve"], "Missing argument", "clap retrieve"),
+    (["--bogus"], "No such option: --bogus", "clap"),
+    (["embed", "--batch-size", "many"], "Invalid value for '--batch-size'", "clap embed"),
+])
+def test_usage_errors_exit_2_with_the_parsers_message(cli, args, message, command):
+    result = cli(args)
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr
+    assert f"Try '{command} --help' for help." in result.stderr
+    assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
+    assert "╭" not in result.stderr  # plain text, not a box hard-wrapped at 80 columns
+
+
+def test_usage_error_from_the_console_entry_point():
+    done = _clap("classify", "--bogus")
+    assert done.returncode == 2
+    assert "No such option: --bogus" in done.stderr and "classify --help' for help." in done.stderr
+
+
+def test_our_own_usage_errors_exit_2_on_one_line(cli):
+    result = cli(["embed", "--text", "a", "--format", "xml"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == ["error: --format xml: choose one of jsonl, json, csv, npy, "
+                                                  "parquet, safetensors"]
+
+
+def test_the_boundary_knows_both_clicks():
+    """typer vendors its own click (typer._click) in recent versions: both sets of classes pass the boundary."""
+    import click
+    import typer
+
+    from clapcli.cli import CLICK_ERRORS, PARSER_EXITS
+
+    assert click.ClickException in CLICK_ERRORS and {typer.Exit, typer.Abort} <= set(PARSER_EXITS)
+    vendored = getattr(typer, "_click", None)
+    if vendored is not None:
+        assert vendored.exceptions.ClickException in CLICK_ERRORS
+        assert {getattr(vendored.exceptions, n, typer.Exit) for n in ("Exit", "Abort")} <= set(PARSER_EXITS)
+
+
+# ---------------------------------------------------------------- 2. a closed stdout ends quietly, exit 0
+
+
+def _closed_pipe() -> int:
+    """The write end of a pipe whose reader is gone: every write fails with EPIPE (like '| head' after it exits)."""
+    read, write = os.pipe()
+    os.close(read)
+    return write
+
+
+@pytest.mark.parametrize("args", [["models"], ["--help"], ["embed", "--help"]])
+def test_closed_stdout_without_a_model(args):
+    pipe = _closed_pipe()
+    try:
+        done = _clap(*args, stdout=pipe)
+    finally:
+        os.close(pipe)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+
+
+@pytest.mark.parametrize("command", ["classify", "embed"])
+def test_closed_stdout_with_a_model(command, tiny_clap, audio_files):
+    extra = ["--labels", "a,b,c", "-f", "csv"] if command == "classify" else ["-f", "jsonl"]
+    pipe = _closed_pipe()
+    try:
+        done = _clap(command, audio_files["wav_pcm_16"], audio_files["flac"], "-m", tiny_clap, "--device", "cpu",
+                     *extra, stdout=pipe)
+    finally:
+        os.close(pipe)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no 'BrokenPipeError', no 'Exception ignored'
+
+
+def test_closed_pipe_keeps_what_a_db_run_stored(tiny_clap, audio_files, tmp_path):
+    """stdout and stderr both closed ('2>&1 | head -1'): the closing note cannot be written, the run ends
+    quietly, and the library has every file."""
+    files = [audio_files[k] for k in ("wav_pcm_16", "flac", "ogg")]
+    db = tmp_path / "lib.db"
+    pipe = _closed_pipe()
+    try:
+        done = _clap("embed", *files, "--db", db, "-m", tiny_clap, "--device", "cpu", stdout=pipe, stderr=pipe)
+    finally:
+        os.close(pipe)
+    assert done.returncode == 0
+    from clapcli.store import open_store
+
+    with open_store(db, readonly=True) as store:
+        assert store.collection("default", create=False).count() == 3
+
+
+def test_a_pipe_closing_mid_run_keeps_the_stored_rows(cli, tiny_clap, audio_files, tmp_path, monkeypatch):
+    from clapcli.core import library as core_library
+
+    def closed(*args):  # the reader goes away after two files (a failure line to a closed stderr, say)
+        raise BrokenPipeError(32, "Broken pipe")
+
+    _interrupt_after(monkeypatch, core_library, "encode_stream", 2, closed)
+    db = tmp_path / "lib.db"
+    files = [audio_files[k] for k in ("wav_pcm_16", "flac", "mp3", "ogg")]
+    result = cli(["embed", "-m", tiny_clap, "--device", "cpu", *files, "--db", db])
+    assert result.exit_code == 0 and result.stderr == ""
+    from clapcli.store import open_store
+
+    with open_store(db, readonly=True) as store:
+        assert store.collection("default", create=False).count() == 2
+
+
+# ---------------------------------------------------------------- 3. what was kept, on Ctrl-C / SIGTERM
+
+
+def _interrupt_after(monkeypatch, module, name: str, count: int, signal_class) -> None:
+    real = getattr(module, name)
+
+    def interrupted(*args, **kwargs):
+        for index, result in enumerate(real(*args, **kwargs)):
+            if index == count:
+                raise signal_class()
+            yield result
+
+    monkeypatch.setattr(module, name, interrupted)
+
+
+def test_sigterm_says_how_many_rows_were_kept(cli, tiny_clap, audio_files, tmp_path, monkeypatch):
+    from clapcli.core import embed as core_embed
+    from clapcli.errors import Terminated
+
+    _interrupt_after(monkeypatch, core_embed, "embed_media", 2, Terminated)
+    out = tmp_path / "out.parquet"
+    files = [audio_files[k] for k in ("wav_pcm_16", "flac", "mp3", "ogg")]
+    result = cli(["embed", "-m", tiny_clap, "--device", "cpu", *files, "--output", out])
+    assert result.exit_code == 143
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"error: terminated: 2 of 4 embeddings written to {out}; rerun with --overwrite to redo "
+                     "all of them"]
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(out).column("path").to_pylist() == [str(f) for f in files[:2]]
+
+
+def test_ctrl_c_before_any_row(cli, tiny_clap, audio_files, tmp_path, monkeypatch):
+    from clapcli.core import embed as core_embed
+
+    _interrupt_after(monkeypatch, core_embed, "embed_media", 0, KeyboardInterrupt)
+    out = tmp_path / "out.csv"
+    result = cli(["embed", "-m", tiny_clap, "--device", "cpu", audio_files["flac"], "--output", out])
+    assert result.exit_code == 130
+    assert f"interrupted: nothing was written to {out}" in result.stderr
+    assert not out.exists()
+
+
+def test_ctrl_c_of_a_db_run_says_a_rerun_resumes(cli, tiny_clap, audio_files, tmp_path, monkeypatch):
+    from clapcli.core import library as core_library
+
+    _interrupt_after(monkeypatch, core_library, "encode_stream", 2, KeyboardInterrupt)
+    db = tmp_path / "lib.db"
+    files = [audio_files[k] for k in ("wav_pcm_16", "flac", "mp3", "ogg")]
+    result = cli(["embed", "-m", tiny_clap, "--device", "cpu", *files, "--db", db])
+    assert result.exit_code == 130
+    assert f"interrupted: 2 new embeddings were stored in {db} 'default' (2 files in it); rerun the same " \
+           "command to resume" in result.stderr
+    monkeypatch.undo()
+    again = cli(["embed", "--device", "cpu", *files, "--db", db])  # no --model: the collection's
+    assert again.exit_code == 0, again.stderr
+    assert "2 added, 0 updated, 2 unchanged; 4 files in the collection" in again.stderr
+
+
+# ---------------------------------------------------------------- 5. rows and exit codes
+
+
+def test_every_embed_row_has_the_same_columns(cli, tiny_clap, audio_files, tmp_path):
+    wav = audio_files["wav_pcm_16"]
+    common = ["embed", "-m", tiny_clap, "--device", "cpu", wav, "--text", "a dog"]
+    rows = list(csv.DictReader(io.StringIO(cli([*common, "-f", "csv"]).stdout)))
+    assert list(rows[0])[:5] == ["path", "text", "kind", "duration", "model"]
+    assert [(r["path"], r["text"], r["kind"]) for r in rows] == [("", "a dog", "text"), (str(wav), "", "audio")]
+    for fmt in ("jsonl", "json"):
+        stdout = cli([*common, "-f", fmt]).stdout
+        records = json.loads(stdout) if fmt == "json" else [json.loads(line) for line in stdout.splitlines()]
+        assert [list(r)[:5] for r in records] == [["path", "text", "kind", "duration", "model"]] * 2
+        assert [(r["path"], r["text"]) for r in records] == [(None, "a dog"), (str(wav), None)]
+
+
+def test_every_input_failed_exits_1(cli, tiny_clap, broken_files, tmp_path):
+    result = cli(["classify", "-m", tiny_clap, "--device", "cpu", broken_files["truncated"], tmp_path / "gone.wav",
+                  "--labels", "a,b"])
+    assert result.exit_code == 1
+    assert "error: every input failed (2 inputs, each named above)" in result.stderr
+    assert result.stderr.count("failed: ") == 2
+
+
+def test_some_inputs_failed_exits_3(cli, tiny_clap, audio_files, tmp_path):
+    result = cli(["classify", "-m", tiny_clap, "--device", "cpu", audio_files["flac"], tmp_path / "gone.wav",
+                  "--labels", "a,b", "-f", "csv"])
+    assert result.exit_code == 3
+    assert "1 input classified, 1 failed in " in result.stderr  # singular, with the seconds
+
+
+def test_empty_stdin_for_dash_is_a_usage_error(cli, tiny_clap):
+    result = cli(["embed", "-", "-m", tiny_clap, "--device", "cpu"], input="\n\n")
+    assert result.exit_code == 2
+    assert "'-' reads paths from stdin, one per line, but stdin was empty" in result.stderr
+
+
+def test_label_files_skip_blank_lines_and_comments(cli, tiny_clap, audio_files, tmp_path):
+    labels = tmp_path / "labels.txt"
+    labels.write_text("\ufeff# animals\ndog\n\n  # a comment too\ncat\n", encoding="utf-8")
+    result = cli(["classify", "-m", tiny_clap, "--device", "cpu", audio_files["flac"], "--labels-file", labels,
+                  "-f", "jsonl"])
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p["label"] for p in json.loads(result.stdout)["predictions"]) == ["cat", "dog"]
+
+
+def test_summary_line_names_seconds_and_quiet_silences_it(cli, tiny_clap, audio_files):
+    common = ["classify", "-m", tiny_clap, "--device", "cpu", audio_files["flac"], "--labels", "a,b", "-f", "csv"]
+    loud = cli(common)
+    assert loud.exit_code == 0
+    summary = loud.stderr.strip().splitlines()[-1]
+    assert summary.startswith("1 input classified in ") and " s" in summary
+    quiet = cli([*common, "--quiet"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""
