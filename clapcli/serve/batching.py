@@ -1,10 +1,11 @@
 """Micro-batching: concurrent requests gathered into one call (one forward pass, one matrix pass).
 
-A worker thread takes the first waiting request, then waits at most ``max_wait`` seconds for more,
-up to ``max_batch``, and hands the whole list to ``work``, which returns one result (or exception)
-per request. ``max_batch=1`` is one-at-a-time: the same queue and thread, no gathering, which is
-what the benchmark compares against. Callers get a ``concurrent.futures.Future`` (async code wraps
-it with ``asyncio.wrap_future``), so no request ties up a server thread while it waits.
+A worker thread takes the first waiting request, then (when other requests are in flight) waits at
+most ``max_wait`` seconds for more, up to ``max_batch``, and hands the whole list to ``work``,
+which returns one result (or exception) per request. ``max_batch=1`` is one-at-a-time: the same
+queue and thread, no gathering, which is what the benchmark compares against. Callers get a
+``concurrent.futures.Future`` (async code wraps it with ``asyncio.wrap_future``), so no request
+ties up a server thread while it waits.
 """
 
 from __future__ import annotations
@@ -39,17 +40,27 @@ class MicroBatcher(Generic[Request]):
         self.max_batch = max_batch
         self.max_wait = max_wait
         self.batches = 0  # calls of ``work`` so far (the tests read it)
+        self._in_flight = 0  # submitted, not yet answered
+        self._count_lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue(QUEUE_LIMIT)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def submit(self, request: Request) -> Future:
         future: Future = Future()
+        with self._count_lock:
+            self._in_flight += 1
+        future.add_done_callback(self._done)
         try:
             self._queue.put_nowait((request, future))
         except queue.Full:
+            future.cancel()
             raise Busy(f"the server is busy ({QUEUE_LIMIT} requests waiting); retry in a moment") from None
         return future
+
+    def _done(self, future: Future) -> None:
+        with self._count_lock:
+            self._in_flight -= 1
 
     def close(self, timeout: float = 5.0) -> None:
         """Finish what is queued, then stop the thread."""
@@ -74,6 +85,10 @@ class MicroBatcher(Generic[Request]):
         """Add waiting requests until ``max_batch`` or ``max_wait``; True when a stop was seen."""
         import time
 
+        with self._count_lock:
+            alone = self._in_flight <= 1
+        if alone:  # nobody else is waiting: a lone client pays no batching delay
+            return False
         deadline = time.monotonic() + self.max_wait
         while len(batch) < self.max_batch:
             remaining = deadline - time.monotonic()
