@@ -27,10 +27,10 @@ def _clap(*args: object, stdin: int | None = subprocess.DEVNULL, stdout=None, st
 
 @pytest.mark.parametrize(("args", "message", "command"), [
     (["classify", "x.wav", "--labels", "a,b", "--top-k", "0"], "Invalid value for '--top-k'", "clap classify"),
-    (["classify", "--bogus"], "No such option: --bogus", "clap classify"),
+    (["classify", "--bogus"], "No such option", "clap classify"),
     (["clasify"], "No such command 'clasify'", "clap"),
     (["retrieve"], "Missing argument", "clap retrieve"),
-    (["--bogus"], "No such option: --bogus", "clap"),
+    (["--bogus"], "No such option", "clap"),
     (["embed", "--batch-size", "many"], "Invalid value for '--batch-size'", "clap embed"),
 ])
 def test_usage_errors_exit_2_with_the_parsers_message(cli, args, message, command):
@@ -45,7 +45,8 @@ def test_usage_errors_exit_2_with_the_parsers_message(cli, args, message, comman
 def test_usage_error_from_the_console_entry_point():
     done = _clap("classify", "--bogus")
     assert done.returncode == 2
-    assert "No such option: --bogus" in done.stderr and "classify --help' for help." in done.stderr
+    assert "No such option" in done.stderr and "--bogus" in done.stderr
+    assert "classify --help' for help." in done.stderr
 
 
 def test_our_own_usage_errors_exit_2_on_one_line(cli):
