@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -62,6 +63,7 @@ def export_model(name: str | None, directory: str | Path, fmt: str = "openvino",
     _check_exportable(model)
     directory.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    work.chmod(0o777 & ~_umask())  # mkdtemp's 0700 would outlive the rename: a directory as mkdir makes it
     try:
         step("tracing the towers to ONNX")
         onnx_dir = work if fmt == "onnx" else work / "_onnx"
@@ -94,6 +96,12 @@ def _check_target(directory: Path, overwrite: bool) -> None:
             raise OutputError(f"'{directory}' is not empty and holds no export; pick a new or empty directory")
         if not overwrite:
             raise OutputError(f"'{directory}' already holds an export; add --overwrite to replace it")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _publish(work: Path, directory: Path, overwrite: bool) -> None:
