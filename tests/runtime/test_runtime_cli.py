@@ -127,3 +127,18 @@ def test_fusion_is_refused_on_an_export(cli, exports, clips):
 def test_cli_export_needs_model_and_directory(cli, tiny_clap):
     result = cli(["export", tiny_clap])
     assert result.exit_code == 2 and "Missing argument" in result.stderr
+
+
+def test_library_built_with_torch_is_searched_with_the_export(cli, exports, sources, clips, tmp_path):
+    """An export keeps its source's model id: a library embedded with torch answers queries encoded by it."""
+    db = tmp_path / "torch.db"
+    assert cli(["embed", *clips, "--model", sources["msclap"], "--db", db]).exit_code == 0
+
+    def hits(model):
+        found = cli(["retrieve", "a rising tone", "--model", model, "--db", db, "-f", "jsonl", "-k", "3"])
+        assert found.exit_code == 0, found.stderr
+        return [json.loads(line) for line in found.stdout.splitlines()]
+
+    reference, exported = hits(sources["msclap"]), hits(exports["msclap", "onnx"])
+    assert [h["path"] for h in reference] == [h["path"] for h in exported]
+    assert max(abs(a["score"] - b["score"]) for a, b in zip(reference, exported)) < 1e-5
