@@ -159,8 +159,10 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """Audio-text toolkit. Exit codes: 0 ok, 1 error, 2 usage, 3 some inputs failed, 4 --expect not met."""
-    from clapcli.commands.output import Output, route_warnings
+    from clapcli.commands.output import Output, quiet_libraries_off_terminal, reset_session, route_warnings
 
+    reset_session()
+    quiet_libraries_off_terminal()
     route_warnings(Output())
 
 

@@ -251,3 +251,58 @@ def test_summary_line_names_seconds_and_quiet_silences_it(cli, tiny_clap, audio_
     assert summary.startswith("1 input classified in ") and " s" in summary
     quiet = cli([*common, "--quiet"])
     assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+# ---------------------------------------------------------------- 4. --quiet is quiet; library noise folded
+
+
+def _warn_during_embedding(monkeypatch):
+    import warnings
+
+    from clapcli.core import embed as core_embed
+
+    real = core_embed.embed_media
+
+    def noisy(*args, **kwargs):
+        warnings.warn("`some_arg` is deprecated\nand will be removed in v6", FutureWarning, stacklevel=1)
+        yield from real(*args, **kwargs)
+
+    monkeypatch.setattr(core_embed, "embed_media", noisy)
+
+
+def test_library_warnings_are_one_line_and_gone_with_quiet(cli, tiny_clap, audio_files, monkeypatch):
+    import warnings
+
+    _warn_during_embedding(monkeypatch)
+    common = ["embed", "-m", tiny_clap, "--device", "cpu", audio_files["flac"], "-f", "jsonl"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        loud = cli(common)
+        quiet = cli([*common, "--quiet"])
+        again = cli(common)  # --quiet of the previous run does not stick
+    assert loud.exit_code == 0 and quiet.exit_code == 0
+    lines = loud.stderr.strip().splitlines()
+    assert lines[0] == "warning: `some_arg` is deprecated (FutureWarning from test_cli_contract.py)"
+    assert lines[1].startswith("1 embedding written in ") and len(lines) == 2
+    assert quiet.stderr == ""
+    assert again.stderr.startswith("warning: `some_arg` is deprecated")
+    assert os.environ.get("TRANSFORMERS_VERBOSITY") != "error"
+
+
+def test_quiet_turns_library_progress_bars_and_logs_off(tmp_path):
+    script = ("import os, sys; from clapcli.cli import main\n"
+              "sys.argv = ['clap', 'embed', '--quiet', '--text', 'a', '--format', 'xml']\n"
+              "import atexit; atexit.register(lambda: print(os.environ.get('HF_HUB_DISABLE_PROGRESS_BARS'), "
+              "os.environ.get('TRANSFORMERS_VERBOSITY'), file=sys.stderr))\nmain()")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=ENV, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "1 error"  # set at parse time, before any library import
+
+
+def test_messages_to_a_pipe_are_not_wrapped(tiny_clap, tmp_path):
+    long_name = tmp_path / ("a-very-long-file-name-" * 8 + ".wav")
+    done = _clap("classify", long_name, "--labels", "a,b", "-m", tiny_clap, "--device", "cpu",
+                 env={**ENV, "COLUMNS": "80"})
+    assert done.returncode == 1
+    failed = [line for line in done.stderr.splitlines() if line.startswith("failed:")]
+    assert failed == [f"failed: {long_name}: no such file or directory"]

@@ -58,7 +58,18 @@ OutputOpt = Annotated[
     typer.Option("--output", "-o", help="Write to FILE (format from its extension) instead of stdout.",
                  show_default=False, dir_okay=False),
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary on stderr.")]
+def _quiet(value: bool) -> bool:
+    """--quiet takes effect at parse time, before any library is imported (their bars and logs too)."""
+    if value:
+        from clapcli.commands.output import set_quiet
+
+        set_quiet()
+    return value
+
+
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", callback=_quiet, help="Only errors on stderr (one line "
+                                        "per failed input, and fatal errors): no progress, notes, summary or "
+                                        "library warnings.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing --output file.")]
 InputsArg = Annotated[
     list[str] | None,

@@ -99,21 +99,71 @@ class Output:
         sys.stdout.flush()
 
 
+_QUIET_ENV = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error", "DIFFUSERS_VERBOSITY": "error"}
+
+
+class _Session:
+    quiet = False  # --quiet was given (set while parsing, before the command runs)
+    saved_env: dict[str, str | None] = {}
+
+
+def set_quiet() -> None:
+    """--quiet: third-party warnings, logs and progress bars are silenced for the rest of the run
+    (the variables are read when huggingface_hub, transformers and diffusers are imported)."""
+    import os
+
+    _Session.quiet = True
+    for name, value in _QUIET_ENV.items():
+        _Session.saved_env.setdefault(name, os.environ.get(name))
+        os.environ[name] = value
+
+
+def reset_session() -> None:
+    """A new invocation (in-process runs, tests): not quiet until --quiet is parsed again."""
+    import os
+
+    _Session.quiet = False
+    for name, value in _Session.saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _Session.saved_env = {}
+
+
+def quiet_libraries_off_terminal() -> None:
+    """Progress bars of the libraries (tqdm: 'Writing model shards', 'Loading weights') are for a
+    terminal; a log file or a pipe gets none."""
+    import os
+
+    if not sys.stderr.isatty():
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
 def route_warnings(output: Output) -> None:
-    """Show ``ClapcliWarning``s (from lower layers) as one ``warning:`` line; others as Python would."""
-    default = getattr(warnings.showwarning, "clapcli_default", warnings.showwarning)
+    """Show ``ClapcliWarning``s (from lower layers) as one ``warning:`` line; a library's warnings
+    folded into one line too (their first line, category and module), none of them with --quiet."""
 
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001 - warnings' signature
         if issubclass(category, ClapcliWarning):
             output.warning(str(message))
-        else:
-            default(message, category, filename, lineno, file, line)
+        elif not _Session.quiet:
+            text = str(message).strip()
+            first = text.splitlines()[0] if text else category.__name__
+            output.warning(f"{first} ({category.__name__} from {_module_of(filename)})")
 
-    show.clapcli_default = default  # type: ignore[attr-defined]
     warnings.showwarning = show
     if not any(f[2] is ClapcliWarning for f in warnings.filters):
         warnings.simplefilter("always", ClapcliWarning)
     _route_logs(output)
+
+
+def _module_of(filename: str) -> str:
+    """'transformers' for .../site-packages/transformers/models/x.py; the file name otherwise."""
+    parts = filename.replace("\\", "/").split("/")
+    if "site-packages" in parts and parts.index("site-packages") + 1 < len(parts):
+        return parts[parts.index("site-packages") + 1].removesuffix(".py")
+    return parts[-1]
 
 
 class _LogToOutput(logging.Handler):
