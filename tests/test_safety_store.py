@@ -120,7 +120,7 @@ def test_a_writer_refuses_a_non_sqlite_file_and_fills_an_empty_one(tmp_path: Pat
 def test_a_new_library_carries_the_application_id_and_version(tmp_path: Path) -> None:
     make_library(tmp_path / "library.db")
     assert pragma(tmp_path / "library.db", "application_id") == APP_ID
-    assert pragma(tmp_path / "library.db", "user_version") == len(schema.MIGRATIONS) == 1
+    assert pragma(tmp_path / "library.db", "user_version") == len(schema.MIGRATIONS)
 
 
 def test_reading_a_library_changes_not_a_byte(tmp_path: Path) -> None:
@@ -283,7 +283,7 @@ def test_a_library_without_application_id_is_read_as_is_and_stamped_on_write(leg
     assert pragma(db, "application_id") == 0  # reading never stamps
     with open_store(db) as store:
         assert store.collection("default", create=False).count() == 1
-    assert pragma(db, "application_id") == APP_ID and pragma(db, "user_version") == 1
+    assert pragma(db, "application_id") == APP_ID and pragma(db, "user_version") == len(schema.MIGRATIONS)
 
 
 def test_a_library_from_a_newer_clapcli_is_refused_unchanged(tmp_path: Path) -> None:
@@ -295,7 +295,8 @@ def test_a_library_from_a_newer_clapcli_is_refused_unchanged(tmp_path: Path) -> 
     connection.close()
     before = fingerprint(tmp_path)
     for readonly in (True, False):
-        with pytest.raises(ClapcliError, match=r"made by a newer clapcli \(schema 7, this one knows 1\); upgrade"):
+        with pytest.raises(ClapcliError, match=rf"made by a newer clapcli \(schema 7, this one knows "
+                                               rf"{len(schema.MIGRATIONS)}\); upgrade"):
             open_store(db, readonly=readonly)
     assert fingerprint(tmp_path) == before
 
@@ -308,11 +309,12 @@ def _v2_tags(db: sqlite3.Connection) -> None:
 def test_a_library_made_today_opens_after_a_migration_is_appended(tmp_path: Path, monkeypatch) -> None:
     db = tmp_path / "library.db"
     expected = make_library(db)
+    today = len(schema.MIGRATIONS)
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, _v2_tags])
     before = fingerprint(tmp_path)
     with open_store(db, readonly=True) as store:  # version 1 is still readable as it is
         assert store.collection("default", create=False).count() == 3
-    assert fingerprint(tmp_path)[db.name] == before[db.name] and pragma(db, "user_version") == 1
+    assert fingerprint(tmp_path)[db.name] == before[db.name] and pragma(db, "user_version") == today
 
     with open_store(db) as store:  # a writer upgrades it, rows intact
         collection = store.collection("default", create=False)
@@ -320,7 +322,7 @@ def test_a_library_made_today_opens_after_a_migration_is_appended(tmp_path: Path
         columns = [row[1] for row in store.connection.execute("PRAGMA table_info(items)")]
         assert "note" in columns
         store.connection.execute("INSERT INTO tags VALUES (1, 'rain')")
-    assert pragma(db, "user_version") == 2 and pragma(db, "application_id") == APP_ID
+    assert pragma(db, "user_version") == today + 1 and pragma(db, "application_id") == APP_ID
     with open_store(db, readonly=True) as store:
         assert store.collection("default", create=False).count() == 3
 
@@ -328,11 +330,12 @@ def test_a_library_made_today_opens_after_a_migration_is_appended(tmp_path: Path
 def test_a_reader_asks_for_an_upgrade_it_cannot_read_around(tmp_path: Path, monkeypatch) -> None:
     db = tmp_path / "library.db"
     make_library(db)
+    today = len(schema.MIGRATIONS)
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, _v2_tags])
-    monkeypatch.setattr(schema, "READABLE_FROM", 2)
-    with pytest.raises(UsageError, match=f"older clapcli \\(schema 1\\); run 'clap embed FILES --db {db}' once"):
+    monkeypatch.setattr(schema, "READABLE_FROM", today + 1)
+    with pytest.raises(UsageError, match=f"older clapcli \\(schema {today}\\); run 'clap embed FILES --db {db}' once"):
         open_store(db, readonly=True)
-    assert pragma(db, "user_version") == 1
+    assert pragma(db, "user_version") == today
 
 
 def test_a_failing_migration_leaves_the_library_as_it_was(tmp_path: Path, monkeypatch) -> None:
@@ -349,4 +352,4 @@ def test_a_failing_migration_leaves_the_library_as_it_was(tmp_path: Path, monkey
     with open_store(db, readonly=True) as store:
         tables = {r[0] for r in store.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert tables == {"collections", "items"} and store.collection("default", create=False).count() == 3
-    assert pragma(db, "user_version") == 1
+    assert pragma(db, "user_version") == len(schema.MIGRATIONS) - 2  # neither step appended here applied

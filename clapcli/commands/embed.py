@@ -41,6 +41,8 @@ Examples:
 
   clap embed --import out/ --db library.db                  # load those Parquet shards into a library
 
+  clap embed ~/field --db lib.db --segments 10 --hop 5      # one vector per window, with times
+
 Rows keep the input path (or text), duration and model id; .npy gets a FILE.npy.rows.csv beside it
 mapping row numbers to inputs. Embeddings are L2-normalized unless --no-normalize.
 Exit codes: 0 ok, 1 error, 2 usage, 3 some inputs failed (the rest are written).
@@ -76,6 +78,12 @@ def embed(
     num_gpus: NumGpusOpt = 0.0,
     concurrency: ConcurrencyOpt = 1,
     import_dir: ImportOpt = None,
+    segments: Annotated[float | None, typer.Option("--segments", help="With --db: one "
+                                                   "vector per window of this many seconds, with its start and end "
+                                                   "(a segment collection).", show_default=False)] = None,
+    hop: Annotated[float | None, typer.Option("--hop", help="With --segments: seconds "
+                                              "between window starts. Default: --segments.",
+                                              show_default=False)] = None,
 ) -> None:
     """Embed audio/image files and/or texts with a contrastive model."""
     from clapcli.commands.common import FailureLog, ModelOptions, collect_sources, kept_on_interrupt, kept_rows
@@ -95,10 +103,14 @@ def embed(
                    num_gpus, concurrency, import_dir, db, collection)
         return
     output = Path(output) if output is not None else None  # type: ignore[assignment]
+    if (segments is not None or hop is not None) and db is None:
+        raise UsageError("--segments/--hop store one vector per window in a library; add --db LIBRARY")
+    if hop is not None and segments is None:
+        raise UsageError("--hop needs --segments SECONDS (the window length)")
     if library_requested(db, collection, prune):  # into the library (clap retrieve) instead of a file
         options = ModelOptions(model, device, dtype, quantize, long_audio, runtime, precision)
         embed_to_library(inputs, bool(text or text_file), output, fmt, db, collection, prune, options, batch_size,
-                         workers, quiet)
+                         workers, quiet, segments=segments, hop=hop)
         return
     texts = list(text or []) + (read_text_file(text_file, "text") if text_file else [])
     if not inputs and not texts:

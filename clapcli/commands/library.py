@@ -29,7 +29,7 @@ def library_requested(db: Path | None, collection: str | None, prune: bool) -> b
 def embed_to_library(
     inputs: list[str] | None, has_texts: bool, output: Path | None, fmt: str | None, db: Path | None,
     collection: str | None, prune: bool, model_options: Any, batch_size: int | None, workers: int | None,
-    quiet: bool,
+    quiet: bool, segments: float | None = None, hop: float | None = None,
 ) -> None:
     """``clap embed ... --db``: add new/changed files to a collection, skip unchanged ones, optionally prune."""
     from clapcli.commands.common import FailureLog, collect_sources
@@ -71,7 +71,15 @@ def embed_to_library(
                     "rerun the same command to resume (files already stored are skipped)")
 
         with kept_on_interrupt(kept), out.progress(len(sources), "embedding") as advance:
-            summary = embed_into_store(loaded, sources, target, prune, batch_size, workers, advance, failures.add)
+            if segments is not None:  # one row per window, with its times
+                from clapcli.core.library import embed_segments_into_store
+
+                summary = embed_segments_into_store(loaded, sources, target, segments, hop, prune, batch_size,
+                                                    workers, advance, failures.add)
+            else:
+                target.set_segments(None, None)  # refuses a segment collection
+                summary = embed_into_store(loaded, sources, target, prune, batch_size, workers, advance,
+                                           failures.add)
         total = target.count()
     out.note(f"{store.path} '{name}': {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged"
          + (f", {len(summary.pruned)} pruned" if prune else "") + f"; {total} files in the collection")

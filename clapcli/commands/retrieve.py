@@ -62,6 +62,8 @@ def retrieve(
                                                 "index now.")] = False,
     as_text: Annotated[bool, typer.Option("--text", help="Treat every query as text, even if a file has "
                                           "that name.")] = False,
+    all_segments: Annotated[bool, typer.Option("--all-segments", help="Segment collections: list every matching "
+                                               "window, not only the best one per file.")] = False,
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="table, csv, json or jsonl. Default: table on a "
                                             "terminal, csv when piped, else from --output's extension.",
                                             show_default=False)] = None,
@@ -105,13 +107,18 @@ def retrieve(
         results, failed = search_file(parsed, embeddings, lazy, top_k)
     else:
         results, failed = search_library(parsed, db, collection or DEFAULT_COLLECTION, lazy, top_k,
-                                         approximate, nprobe, rebuild_index)
+                                         approximate, nprobe, rebuild_index, all_segments)
+    if any(hit.start is not None for result in results for hit in result.hits):
+        columns += ["start", "end"]  # a segment collection: where in the file each hit is
     if failed and not results:
         raise InputError(f"{failed[0].source}: {failed[0].reason}")
     with record_writer(fmt, output, overwrite, columns) as sink:
         for result in results:
             for hit in result.hits:
-                sink.write({"query": result.query.raw, "rank": hit.rank, "score": hit.score, label: hit.target})
+                row = {"query": result.query.raw, "rank": hit.rank, "score": hit.score, label: hit.target}
+                if hit.start is not None:
+                    row.update(start=round(hit.start, 3), end=round(hit.end, 3))  # type: ignore[arg-type]
+                sink.write(row)
     failures = FailureLog(Output(quiet=True))
     for failure in failed:
         failures.add(failure)

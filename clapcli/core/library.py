@@ -99,3 +99,38 @@ def _changed(
             continue
         hashes[path] = digest
         yield Path(path)
+
+
+def embed_segments_into_store(
+    model: EmbeddingModel, sources: Iterable[Source], collection: Collection, segment: float,
+    hop: float | None = None, prune: bool = False, batch_size: int | None = None, workers: int | None = None,
+    on_progress: Callable[[float], None] | None = None, on_failure: Callable[[FailedInput], None] | None = None,
+) -> LibrarySummary:
+    """One row per window (``segment`` seconds every ``hop``, default ``segment``) of each new or
+    changed file, with its start and end; a file's windows replace its old ones in one transaction,
+    so an interrupted run keeps every file it finished and the next run goes on from there."""
+    from clapcli.core.detect.scoring import WindowSpec, window_embeddings
+
+    hop = segment if hop is None else hop
+    WindowSpec(segment, hop, ("--segments", "--hop")).samples(model)  # bad values fail before any change
+    collection.set_segments(segment, hop)
+    summary = LibrarySummary()
+    known = collection.source_hashes()
+    hashes: dict[str, str] = {}
+    todo = _changed(sources, known, hashes, summary, on_progress or (lambda n: None))
+    spec = WindowSpec(segment, hop, ("--segments", "--hop"))
+    for result in window_embeddings(model, todo, spec, batch_size, workers, on_progress):
+        if isinstance(result, FailedInput):
+            summary.failed.append(result)
+            if on_failure is not None:
+                on_failure(result)
+            continue
+        windows = list(zip(result.starts.tolist(), result.ends.tolist(), result.rows))
+        collection.replace_segments(result.source, hashes[result.source], result.duration, windows)
+        if result.source in known:
+            summary.updated += 1
+        else:
+            summary.added += 1
+    if prune:
+        summary.pruned = collection.prune()
+    return summary

@@ -150,11 +150,43 @@ def stored_vector(collection: Collection) -> Callable[[Query], np.ndarray | None
     return lookup
 
 
+# A segment collection keeps the best window per file: this many times k windows are ranked first.
+SEGMENT_WIDEN = 20
+
+
 def search_collection(
+    collection: Collection, vectors: np.ndarray, k: int, approximate: bool = False,
+    nprobe: int | None = None, rebuild: bool = False, all_segments: bool = False,
+) -> list[list[Hit]]:
+    """Top-k rows of the collection for each query vector (exact unless ``approximate``). In a segment
+    collection hits name the file with the window's start and end, and only the best window of each
+    file is kept unless ``all_segments``."""
+    if collection.segments() is None:
+        return _search_rows(collection, vectors, k, approximate, nprobe, rebuild)
+    wide = k if all_segments else k * SEGMENT_WIDEN
+    found = _search_rows(collection, vectors, wide, approximate, nprobe, rebuild)
+    return [_segment_hits(collection, hits, k, all_segments) for hits in found]
+
+
+def _segment_hits(collection: Collection, hits: list[Hit], k: int, all_segments: bool) -> list[Hit]:
+    times = collection.times([h.id for h in hits if h.id is not None])
+    kept: list[Hit] = []
+    seen: set[str] = set()
+    for hit in hits:
+        source, start, end = times.get(hit.id, (hit.target, None, None))  # type: ignore[arg-type]
+        if not all_segments and source in seen:
+            continue
+        seen.add(source)
+        kept.append(Hit(len(kept) + 1, hit.score, source, hit.id, start, end))
+        if len(kept) == k:
+            break
+    return kept
+
+
+def _search_rows(
     collection: Collection, vectors: np.ndarray, k: int, approximate: bool = False,
     nprobe: int | None = None, rebuild: bool = False,
 ) -> list[list[Hit]]:
-    """Top-k rows of the collection for each query vector (exact unless ``approximate``)."""
     if approximate:
         index = load_or_build_index(collection, rebuild=rebuild)
         scores, ids = search_index(index, vectors, k, nprobe)
@@ -218,7 +250,7 @@ def search_file(
 
 def search_library(
     parsed: Sequence[Query], db: Path | None, name: str, lazy: LazyModel, top_k: int, approximate: bool = False,
-    nprobe: int | None = None, rebuild: bool = False,
+    nprobe: int | None = None, rebuild: bool = False, all_segments: bool = False,
 ) -> tuple[list[QueryResult], list[FailedInput]]:
     """Search a library collection with its own model (an explicit, different one is refused)."""
     from clapcli.store import open_store
@@ -230,7 +262,8 @@ def search_library(
         else:
             lazy.name = target.model_id
         embedded, failed = embed_queries(parsed, lazy, stored_vector(target))
-        found = search_collection(target, _stack(embedded, target.dim), top_k, approximate, nprobe, rebuild)
+        found = search_collection(target, _stack(embedded, target.dim), top_k, approximate, nprobe, rebuild,
+                                  all_segments)
     return [QueryResult(q, hits) for (q, _), hits in zip(embedded, found, strict=True)], failed
 
 

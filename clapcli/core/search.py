@@ -40,6 +40,8 @@ class Hit:
     score: float  # cosine similarity
     target: str  # what was found: a file path, or a caption's text
     id: int | None = None  # row id in the store, when searching one
+    start: float | None = None  # segment collections: the window's start in the file (seconds)
+    end: float | None = None  # and its end
 
 
 def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

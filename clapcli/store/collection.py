@@ -152,6 +152,15 @@ class Collection:
 
     def prune(self, exists: Callable[[str], bool] = os.path.exists) -> list[str]:
         """Drop rows whose file no longer exists; returns their paths."""
+        if self.segments() is not None:  # segment rows: their file is ``source``, not the ``path#t=`` name
+            files = {source for (source,) in self._db.execute(
+                "SELECT DISTINCT source FROM items WHERE collection_id = ?", (self.id,))}
+            gone = sorted(source for source in files if not exists(source))
+            with self.store.write() as db:
+                for source in gone:
+                    db.execute("DELETE FROM items WHERE collection_id = ? AND source = ?", (self.id, source))
+                self._bump(db)
+            return gone
         gone = [path for path in self.hashes() if not exists(path)]
         self.delete_paths(gone)
         return gone
@@ -222,3 +231,66 @@ class Collection:
             "SELECT vector FROM items WHERE collection_id = ? AND path = ?", (self.id, path)
         ).fetchone()
         return None if row is None else np.frombuffer(row[0], dtype="<f4").copy()
+
+    # ---------------------------------------------------------------- segment collections (schema v2)
+
+    def segments(self) -> tuple[float, float] | None:
+        """(window, hop) seconds of a segment collection (one row per window); None: one row per file
+        (and for libraries older than segment collections)."""
+        try:
+            row = self._db.execute("SELECT segment_seconds, hop_seconds FROM collections WHERE id = ?",
+                                   (self.id,)).fetchone()
+        except sqlite3.OperationalError:  # a version-1 library opened read-only: no segment columns
+            return None
+        return None if row is None or row[0] is None else (float(row[0]), float(row[1]))
+
+    def set_segments(self, window: float | None, hop: float | None) -> None:
+        """Make a new, empty collection per-segment (``window`` seconds every ``hop``); refuse a
+        collection whose kind or windows differ."""
+        current = self.segments()
+        wanted = None if window is None else (float(window), float(hop if hop is not None else window))
+        if current == wanted:
+            return
+        if self.count() == 0:
+            with self.store.write() as db:
+                db.execute("UPDATE collections SET segment_seconds = ?, hop_seconds = ? WHERE id = ?",
+                           (None if wanted is None else wanted[0], None if wanted is None else wanted[1], self.id))
+            return
+        held = "one vector per file" if current is None else f"segments of {current[0]:g} s every {current[1]:g} s"
+        asked = "one vector per file" if wanted is None else f"segments of {wanted[0]:g} s every {wanted[1]:g} s"
+        raise UsageError(f"collection '{self.name}' in {self.store.path} holds {held}, not {asked}; "
+                         "use another --collection (or the same --segments/--hop)")
+
+    def source_hashes(self) -> dict[str, str]:
+        """file -> content hash, for the files of a segment collection."""
+        return dict(self._db.execute("SELECT source, hash FROM items WHERE collection_id = ? AND source IS NOT NULL "
+                                     "GROUP BY source", (self.id,)))
+
+    def replace_segments(self, source: str, file_hash: str, duration: float | None,
+                         windows: Sequence[tuple[float, float, np.ndarray]]) -> int:
+        """All windows (start, end, vector) of one file, replacing its old ones, in one transaction
+        (a crash leaves the file's old rows or its new ones, never a mix)."""
+        now = time.time()
+        params = [(self.id, f"{source}#t={start:.3f},{end:.3f}", file_hash, duration, self.model_id, now,
+                   self._blob(ItemRow(source, file_hash, vector)), source, float(start), float(end))
+                  for start, end, vector in windows]
+        with self.store.write() as db:
+            db.execute("DELETE FROM items WHERE collection_id = ? AND source = ?", (self.id, source))
+            db.executemany(
+                'INSERT INTO items (collection_id, path, hash, duration, model_id, created, vector, source, "start", '
+                '"end") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', params)
+            self._bump(db)
+        return len(params)
+
+    def times(self, ids: Sequence[int]) -> dict[int, tuple[str, float, float]]:
+        """item id -> (file, start, end) for the segment rows among ``ids``."""
+        found: dict[int, tuple[str, float, float]] = {}
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for item, source, begin, end in self._db.execute(
+                    f'SELECT id, source, "start", "end" FROM items WHERE id IN ({marks}) AND source IS NOT NULL',
+                    chunk):
+                found[item] = (source, float(begin), float(end))
+        return found

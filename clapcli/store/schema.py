@@ -57,9 +57,21 @@ def _v1_collections_and_items(db: sqlite3.Connection) -> None:
         )""")
 
 
+def _v2_segment_times(db: sqlite3.Connection) -> None:
+    """Segment collections (``clap embed --segments``): one row per window of a file. A collection's
+    ``segment_seconds``/``hop_seconds`` are NULL for one vector per file; a segment row keeps its file
+    in ``source``, its window in ``"start"``..``"end"`` seconds, and ``path`` = ``source#t=start,end``."""
+    db.execute("ALTER TABLE collections ADD COLUMN segment_seconds REAL")
+    db.execute("ALTER TABLE collections ADD COLUMN hop_seconds REAL")
+    db.execute("ALTER TABLE items ADD COLUMN source TEXT")
+    db.execute('ALTER TABLE items ADD COLUMN "start" REAL')
+    db.execute('ALTER TABLE items ADD COLUMN "end" REAL')
+    db.execute("CREATE INDEX IF NOT EXISTS items_source ON items (collection_id, source) WHERE source IS NOT NULL")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 # Append only: never edit or reorder a released step (libraries record how many they have had).
-MIGRATIONS: list[Migration] = [_v1_collections_and_items]
+MIGRATIONS: list[Migration] = [_v1_collections_and_items, _v2_segment_times]
 # The oldest version this code can read as it is; older ones must be upgraded by a writer first.
 READABLE_FROM = 1
 

@@ -146,7 +146,9 @@ def test_default_db_path_follows_clapcli_home(monkeypatch: pytest.MonkeyPatch, t
 def test_page_size_fits_many_vectors_per_page(db_path: Path) -> None:
     with open_store(db_path) as store:
         assert store.connection.execute("PRAGMA page_size").fetchone()[0] == 32768
-    assert sqlite3.connect(db_path).execute("PRAGMA user_version").fetchone()[0] == 1
+    from clapcli.store.schema import MIGRATIONS
+
+    assert sqlite3.connect(db_path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_matrix_cache_is_used_only_when_it_matches(db_path: Path, rng: np.random.Generator, monkeypatch) -> None:

@@ -96,14 +96,15 @@ def prepare_scorer(model: EmbeddingModel, labels: Sequence[str], mode: str | Non
 class WindowSpec:
     window: float | None = None  # seconds; None: the model's window
     hop: float | None = None  # seconds; None: half the window
+    names: tuple[str, str] = ("--window", "--hop")  # the options they came from, for messages
 
     def samples(self, model: EmbeddingModel) -> tuple[int, int]:
         rate = int(model.sample_rate or 0)
         if not rate:
             raise UsageError(f"'{model.model_id}' is not an audio model; clap detect needs one")
         window = self.window if self.window is not None else float(model.window_seconds or 10.0)
-        size = window_samples(window, rate, "--window")
-        hop = window_samples(self.hop if self.hop is not None else window / 2, rate, "--hop")
+        size = window_samples(window, rate, self.names[0])
+        hop = window_samples(self.hop if self.hop is not None else window / 2, rate, self.names[1])
         return size, hop
 
 
@@ -124,10 +125,28 @@ def score_files(model: EmbeddingModel, files: Iterable[Path | FailedInput], scor
                 on_progress: Callable[[float], None] | None = None) -> Iterator[FrameScores | FailedInput]:
     """One ``FrameScores`` per readable file, in input order, or a ``FailedInput`` naming why not.
     ``on_progress(fraction)`` advances by a share of one file per window (1 per file in total)."""
+    for result in _per_window(model, files, spec, len(scorer.labels), scorer.score, batch_size, workers,
+                              on_progress):
+        if isinstance(result, FailedInput):
+            yield result
+        else:
+            yield FrameScores(result.source, scorer.labels, result.starts, result.ends, result.rows, result.duration)
+
+
+def window_embeddings(model: EmbeddingModel, files: Iterable[Path | FailedInput], spec: WindowSpec,
+                      batch_size: int | None = None, workers: int | None = None,
+                      on_progress: Callable[[float], None] | None = None) -> Iterator[WindowRows | FailedInput]:
+    """Per readable file: its windows' normalized embeddings (``rows``, (n, dim)) with their times."""
+    yield from _per_window(model, files, spec, model.embedding_dim, lambda v: v, batch_size, workers, on_progress)
+
+
+def _per_window(model: EmbeddingModel, files: Iterable[Path | FailedInput], spec: WindowSpec, width: int,
+                transform: Callable[[np.ndarray], np.ndarray], batch_size: int | None, workers: int | None,
+                on_progress: Callable[[float], None] | None) -> Iterator[WindowRows | FailedInput]:
     size, hop = spec.samples(model)
     tags: deque[_Tag] = deque()
     sources = _threaded(_window_sources(files, model, size, hop, tags))
-    current: _Open | None = None
+    current: WindowRows | None = None
     failed: set[int] = set()
     for result in encode_stream(sources, model, batch_size, workers):
         tag = tags.popleft()
@@ -142,34 +161,34 @@ def score_files(model: EmbeddingModel, files: Iterable[Path | FailedInput], scor
                 on_progress(1.0)
             continue
         if current is None:
-            current = _Open(tag.file, result.source, tag.count, tag.duration, scorer.labels)
+            current = WindowRows(tag.file, result.source, tag.count, tag.duration, width)
         if tag.file not in failed:
-            current.add(tag, scorer.score(l2_normalize(result.vector[None])))
+            current.add(tag, transform(l2_normalize(result.vector[None])))
         if on_progress is not None:
             on_progress(1.0 / tag.count)
     if current is not None:
         yield from current.finish(failed)
 
 
-class _Open:
-    """The scores of the file being collected."""
+class WindowRows:
+    """One file's per-window rows (scores or embeddings) while they are collected."""
 
-    def __init__(self, file: int, source: str, count: int, duration: float, labels: list[str]) -> None:
-        self.file, self.source, self.duration, self.labels = file, source, duration, labels
+    def __init__(self, file: int, source: str, count: int, duration: float, width: int) -> None:
+        self.file, self.source, self.duration = file, source, duration
         self.starts = np.zeros(count)
         self.ends = np.zeros(count)
-        self.scores = np.zeros((count, len(labels)), dtype=np.float32)
+        self.rows = np.zeros((count, width), dtype=np.float32)
         self.filled = 0
 
     def add(self, tag: _Tag, row: np.ndarray) -> None:
         self.starts[tag.index], self.ends[tag.index] = tag.start, tag.end
-        self.scores[tag.index] = row[0]
+        self.rows[tag.index] = row[0]
         self.filled += 1
 
-    def finish(self, failed: set[int]) -> Iterator[FrameScores]:
+    def finish(self, failed: set[int]) -> Iterator[WindowRows]:
         if self.file in failed or self.filled < len(self.starts):
             return
-        yield FrameScores(self.source, self.labels, self.starts, self.ends, self.scores, self.duration)
+        yield self
 
 
 def _window_sources(files: Iterable[Path | FailedInput], model: EmbeddingModel, size: int, hop: int,
