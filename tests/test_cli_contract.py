@@ -306,3 +306,73 @@ def test_messages_to_a_pipe_are_not_wrapped(tiny_clap, tmp_path):
     assert done.returncode == 1
     failed = [line for line in done.stderr.splitlines() if line.startswith("failed:")]
     assert failed == [f"failed: {long_name}: no such file or directory"]
+
+
+# ---------------------------------------------------------------- 7. retrieve leaves the query out; 8. library
+
+
+@pytest.fixture()
+def small_library(cli, tiny_clap, audio_files, tmp_path):
+    db = tmp_path / "lib.db"
+    files = [audio_files[k] for k in ("wav_pcm_16", "flac", "ogg", "mp3")]
+    assert cli(["embed", *files, "--db", db, "-m", tiny_clap, "--device", "cpu", "-q"]).exit_code == 0
+    return db, files
+
+
+def _hits(result) -> list[list[str]]:
+    return [row[1:] for row in csv.reader(io.StringIO(result.stdout))][1:]
+
+
+def test_audio_query_leaves_itself_out_unless_include_self(cli, small_library):
+    db, files = small_library
+    query = files[1]
+    plain = cli(["retrieve", query, "--db", db, "-k", "2", "-f", "csv"])
+    with_self = cli(["retrieve", query, "--db", db, "-k", "2", "-f", "csv", "--include-self"])
+    assert plain.exit_code == 0 and with_self.exit_code == 0, plain.stderr
+    assert [(r[0], r[2]) for r in _hits(with_self)][0] == ("1", str(query))  # itself first, cosine 1
+    assert str(query) not in [r[2] for r in _hits(plain)]
+    assert [r[0] for r in _hits(plain)] == ["1", "2"]
+    assert _hits(plain)[0][2] == _hits(with_self)[1][2]  # the next best moves up
+
+
+def test_library_list_info_prune_rm(cli, small_library, tmp_path):
+    db, files = small_library
+    listed = cli(["library", "list", "--db", db, "-f", "json"])
+    assert listed.exit_code == 0, listed.stderr
+    (entry,) = json.loads(listed.stdout)
+    assert (entry["collection"], entry["rows"], entry["dim"]) == ("default", 4, 16)
+    assert entry["bytes"] > 4 * 16 * 4 and entry["updated"].endswith("+00:00")
+    info = json.loads(cli(["library", "info", "default", "--db", db, "-f", "json"]).stdout)[0]
+    assert info["db"] == str(db) and info["db_bytes"] >= db.stat().st_size
+
+    # prune: rows of files that are gone (the library stores absolute paths)
+    gone = tmp_path / "gone.wav"
+    gone.write_bytes(files[0].read_bytes())
+    assert cli(["embed", gone, "--db", db, "--device", "cpu", "-q"]).exit_code == 0  # the collection's model
+    gone.unlink()
+    pruned = cli(["library", "prune", "--db", db])
+    assert pruned.exit_code == 0 and f"{db} 'default': 1 row of missing files pruned" in pruned.stderr
+
+    unknown = cli(["library", "rm", "drums", "--db", db])
+    assert unknown.exit_code == 2 and "has no collection 'drums' (collections: default)" in unknown.stderr
+    removed = cli(["library", "rm", "default", "--db", db])
+    assert removed.exit_code == 0 and "collection 'default' removed (4 rows)" in removed.stderr
+    assert cli(["library", "list", "--db", db, "-f", "csv"]).stdout.strip() == \
+        "collection,model,dim,rows,bytes,updated"
+
+
+def test_shell_completion(cli):
+    from typer.testing import CliRunner
+
+    from clapcli.cli import app
+
+    def complete(words: str, index: int) -> list[str]:
+        env = {"_CLAP_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(index)}
+        result = CliRunner().invoke(app, [], env=env, prog_name="clap")
+        assert result.exit_code == 0
+        return result.stdout.split()
+
+    assert complete("clap cla", 1) == ["classify"]
+    assert complete("clap library p", 2) == ["prune"]
+    assert "--dtype" in complete("clap embed --dt", 2)
+    assert "--install-completion" in cli(["--help"]).stdout

@@ -62,6 +62,8 @@ def retrieve(
                                                 "index now.")] = False,
     as_text: Annotated[bool, typer.Option("--text", help="Treat every query as text, even if a file has "
                                           "that name.")] = False,
+    include_self: Annotated[bool, typer.Option("--include-self", help="Audio -> audio: keep the query file "
+                                               "itself among the hits (left out by default).")] = False,
     all_segments: Annotated[bool, typer.Option("--all-segments", help="Segment collections: list every matching "
                                                "window, not only the best one per file.")] = False,
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="table, csv, json or jsonl. Default: table on a "
@@ -98,18 +100,21 @@ def retrieve(
     if output is not None:
         check_output_path(output, overwrite)  # fail before loading a model, not after searching
     lazy = LazyModel(lambda name: ModelOptions(name, device, dtype, None, long_audio).load(), model)
+    extra = 0 if include_self or captions is not None or all(q.kind == "text" for q in parsed) else 1
     if captions is not None:
         lines = read_text_file(captions, "captions")
         if not lines:
             raise UsageError(f"captions file '{captions}' has no captions")
         results, failed = search_captions(parsed, lines, lazy, top_k)
     elif embeddings is not None:
-        results, failed = search_file(parsed, embeddings, lazy, top_k)
+        results, failed = search_file(parsed, embeddings, lazy, top_k + extra)
     else:
-        results, failed = search_library(parsed, db, collection or DEFAULT_COLLECTION, lazy, top_k,
+        results, failed = search_library(parsed, db, collection or DEFAULT_COLLECTION, lazy, top_k + extra,
                                          approximate, nprobe, rebuild_index, all_segments)
     if any(hit.start is not None for result in results for hit in result.hits):
         columns += ["start", "end"]  # a segment collection: where in the file each hit is
+    if extra:  # room was made for the query itself; leave it out
+        results = [_without_self(result, top_k) for result in results]
     if failed and not results:
         raise InputError(f"{failed[0].source}: {failed[0].reason}")
     with record_writer(fmt, output, overwrite, columns) as sink:
@@ -123,6 +128,19 @@ def retrieve(
     for failure in failed:
         failures.add(failure)
     failures.finish(len(results), "queries searched", summary=False)
+
+
+def _without_self(result, top_k: int):  # noqa: ANN001, ANN202 - core.retrieve.QueryResult
+    """The hits of an audio query without the query file itself, ranked again, at most ``top_k``."""
+    import dataclasses
+    import os
+
+    if result.query.kind == "text":
+        return dataclasses.replace(result, hits=result.hits[:top_k])
+    itself = os.path.realpath(result.query.path)
+    hits = [hit for hit in result.hits if os.path.realpath(os.path.expanduser(hit.target)) != itself][:top_k]
+    hits = [dataclasses.replace(hit, rank=rank) for rank, hit in enumerate(hits, start=1)]
+    return dataclasses.replace(result, hits=hits)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,128 @@
+"""``clap library list|info|rm|prune``: the collections of a library (as ``llm collections`` does)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+import typer
+
+from clapcli.commands.library import DbOpt
+from clapcli.commands.options import QuietOpt
+from clapcli.settings import DEFAULT_COLLECTION
+
+EPILOG = """\
+Examples:
+
+  clap library list                          # collections of $CLAPCLI_HOME/library.db
+
+  clap library list --db lib.db --format json
+
+  clap library info drums --db lib.db
+
+  clap library prune --db lib.db             # drop rows of files that were deleted (every collection)
+
+  clap library rm drums --db lib.db          # delete a collection and its rows
+"""
+
+COLUMNS = ["collection", "model", "dim", "rows", "bytes", "updated"]
+
+FormatOpt = Annotated[str | None, typer.Option("--format", "-f", help="table, csv, json or jsonl. Default: table on "
+                                               "a terminal, csv when piped.", show_default=False)]
+NameArg = Annotated[str, typer.Argument(help="Collection name.", show_default=False)]
+
+library_app = typer.Typer(
+    name="library", help="List, inspect, prune and delete the collections of a library (--db).",
+    no_args_is_help=True, epilog=EPILOG, rich_markup_mode="rich",
+)
+
+
+def _describe(store, name: str) -> dict:
+    """One collection: model, dimension, rows, bytes of vectors and paths, last update (UTC, ISO 8601)."""
+    collection = store.collection(name, create=False)
+    with store.read() as db:
+        rows, size, updated = db.execute(
+            "SELECT count(*), coalesce(sum(length(vector) + length(path) + length(hash)), 0), max(created) "
+            "FROM items WHERE collection_id = ?", (collection.id,)).fetchone()
+    when = updated if updated is not None else collection.created
+    return {
+        "collection": name, "model": collection.model_id, "dim": collection.dim, "rows": rows, "bytes": size,
+        "updated": datetime.fromtimestamp(when, timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+@library_app.command("list", epilog=EPILOG)
+def list_collections(db: DbOpt = None, fmt: FormatOpt = None) -> None:
+    """One line per collection: name, model, dimension, rows, bytes on disk, last update."""
+    from clapcli.io.writers import default_record_format, record_writer
+    from clapcli.store import open_store
+
+    fmt = default_record_format(fmt, None)
+    with open_store(db, readonly=True) as store, \
+            record_writer(fmt, None, False, COLUMNS, title=str(store.path)) as sink:
+        for name in store.collection_names():
+            sink.write(_describe(store, name))
+
+
+@library_app.command("info", epilog=EPILOG)
+def info(
+    name: Annotated[str, typer.Argument(help=f"Collection name. Default: {DEFAULT_COLLECTION}.",
+                                        show_default=False)] = DEFAULT_COLLECTION,
+    db: DbOpt = None, fmt: FormatOpt = None,
+) -> None:
+    """A collection's model, dimension, rows, size and last update, and the library file's size."""
+    from clapcli.io.writers import default_record_format, record_writer
+    from clapcli.store import open_store
+
+    fmt = default_record_format(fmt, None)
+    with open_store(db, readonly=True) as store:
+        record = {**_describe(store, name), "db": str(store.path), "db_bytes": _file_bytes(store.path)}
+    with record_writer(fmt, None, False, [*COLUMNS, "db", "db_bytes"], title=name) as sink:
+        sink.write(record)
+
+
+@library_app.command("rm", epilog=EPILOG)
+def remove(name: NameArg, db: DbOpt = None, quiet: QuietOpt = False) -> None:
+    """Delete a collection and all its rows (the files they describe are not touched)."""
+    from clapcli.commands.output import Output
+    from clapcli.store import open_store
+
+    with open_store(db, create=False) as store:
+        store.collection(name, create=False)  # an unknown name: usage error naming the collections
+        rows = store.delete_collection(name)
+    Output(quiet).note(f"{store.path}: collection '{name}' removed ({_rows(rows)})")
+
+
+@library_app.command("prune", epilog=EPILOG)
+def prune(
+    names: Annotated[list[str] | None, typer.Argument(help="Collections to prune. Default: every one.",
+                                                      show_default=False)] = None,
+    db: DbOpt = None, quiet: QuietOpt = False,
+) -> None:
+    """Drop the rows whose file no longer exists."""
+    from clapcli.commands.output import Output
+    from clapcli.store import open_store
+
+    out = Output(quiet)
+    with open_store(db, create=False) as store:
+        for name in names or store.collection_names():
+            gone = store.collection(name, create=False).prune()
+            out.note(f"{store.path} '{name}': {_rows(len(gone))} of missing files pruned")
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
+
+
+def _file_bytes(path) -> int:  # noqa: ANN001
+    total = 0
+    for suffix in ("", "-wal"):
+        try:
+            total += path.with_name(path.name + suffix).stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(library_app, name="library")
