@@ -149,7 +149,7 @@ def test_audio_to_audio_reuses_or_embeds_the_query(shared_library, loaded_clap, 
     write_soundfile(outside, tone(1.0, RATE, 500), RATE)
     for query in (folder / "speech.wav", outside):
         expected, scores = cosine_ranking(matrix, model_vectors(loaded_clap, [query])[0])
-        result = cli(["retrieve", query, "--db", db, "-k", "6", "--format", "jsonl"])
+        result = cli(["retrieve", query, "--db", db, "-k", "6", "--format", "jsonl", "--include-self"])
         assert result.exit_code == 0, result.stderr
         hits = [json.loads(line) for line in result.stdout.splitlines()]
         assert [Path(h["path"]).name for h in hits] == [files[i].name for i in expected]
@@ -266,7 +266,8 @@ def test_library_function_matches_the_cli(shared_library, loaded_clap, cli) -> N
     results = retrieve(["rain", str(folder / "low.wav")], model=loaded_clap, db=db, k=3)
     assert [r.query.kind for r in results] == ["text", "media"]
     for result in results:
-        printed = json.loads(cli(["retrieve", result.query.raw, "--db", db, "-k", "3", "-f", "json"]).stdout)
+        printed = json.loads(cli(["retrieve", result.query.raw, "--db", db, "-k", "3", "-f", "json",
+                                  "--include-self"]).stdout)  # the library function keeps the query file
         assert [h.target for h in result.hits] == [h["path"] for h in printed]
         np.testing.assert_allclose([h.score for h in result.hits], [h["score"] for h in printed], atol=1e-6)
     captions = retrieve([str(folder / "low.wav")], model=loaded_clap, captions=["rain", "a low hum", "piano"], k=2)
