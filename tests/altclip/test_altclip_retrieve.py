@@ -38,7 +38,8 @@ def test_embed_to_db_then_retrieve_by_text_and_by_image(cli, tiny_altclip, image
     assert [h["path"] for h in hits] == [str(paths[i].resolve()) for i in order]
     np.testing.assert_allclose([h["score"] for h in hits], cosines[order], atol=1e-5)
 
-    result = cli(["retrieve", photos / "rgb.png", "--db", db, "-k", "1", "--format", "json", "--device", "cpu"])
+    result = cli(["retrieve", photos / "rgb.png", "--db", db, "-k", "1", "--format", "json", "--device", "cpu",
+                  "--include-self"])  # by example: the query image itself is left out unless asked for
     assert result.exit_code == 0, result.stderr
     (best,) = json.loads(result.stdout)
     assert best["path"] == str((photos / "rgb.png").resolve()) and abs(best["score"] - 1.0) < 1e-5
