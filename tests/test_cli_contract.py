@@ -376,3 +376,18 @@ def test_shell_completion(cli):
     assert complete("clap library p", 2) == ["prune"]
     assert "--dtype" in complete("clap embed --dt", 2)
     assert "--install-completion" in cli(["--help"]).stdout
+
+
+# ---------------------------------------------------------------- 6. choices are enums the parser checks
+
+
+def test_choices_are_validated_and_listed(cli, tiny_clap):
+    bad = cli(["embed", "--text", "a", "--dtype", "float64"])
+    assert bad.exit_code == 2
+    assert "Invalid value for '--dtype'" in bad.stderr and "'bfloat16'" in bad.stderr
+    assert cli(["classify", "x.wav", "--labels", "a", "--long-audio", "tail"]).exit_code == 2
+    assert cli(["classify", "x.wav", "--labels", "a", "--quantize", "int4"]).exit_code == 2
+    ok = cli(["embed", "--text", "a", "--dtype", "FLOAT32", "--long-audio", "Head", "-m", tiny_clap, "-q"])
+    assert ok.exit_code == 0, ok.stderr  # case does not matter; commands get the plain string
+    assert json.loads(ok.stdout)["text"] == "a"
+    assert "auto|float32|float16|bfloat16" in cli(["embed", "--help"], env={"COLUMNS": "250"}).stdout

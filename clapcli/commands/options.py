@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,20 +18,46 @@ DeviceOpt = Annotated[
     typer.Option("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps. "
                  "Default: $CLAPCLI_DEVICE or auto.", show_default=False),
 ]
+class Dtype(str, Enum):
+    auto = "auto"
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+
+
+class Quantize(str, Enum):
+    int8 = "int8"
+
+
+class LongAudio(str, Enum):
+    mean = "mean"
+    head = "head"
+    center = "center"
+    fusion = "fusion"
+
+
+def _value(value: Enum | str | None) -> str | None:
+    """Commands see the plain string ("float16"), as the library functions take it."""
+    return value.value if isinstance(value, Enum) else value
+
+
 DtypeOpt = Annotated[
-    str, typer.Option("--dtype", help="auto (float16 on CUDA, float32 elsewhere), float32, float16 or bfloat16. "
-                      "On CPU, bfloat16 pays off only with AVX512-BF16/AMX; elsewhere it is emulated and slower.")
+    Dtype, typer.Option("--dtype", case_sensitive=False, callback=_value, help="auto: float16 on CUDA, float32 "
+                        "elsewhere. On CPU, bfloat16 pays off only with AVX512-BF16/AMX; elsewhere it is "
+                        "emulated and slower.")
 ]
 QuantizeOpt = Annotated[
-    str | None,
-    typer.Option("--quantize", help="int8: dynamic int8 quantization of linear layers (CPU; 1.25x faster audio, "
+    Quantize | None,
+    typer.Option("--quantize", case_sensitive=False, callback=_value, help="int8: dynamic int8 quantization "
+                 "of linear layers (CPU; 1.25x faster audio, "
                  "1.7x faster text on 2 cores, cosine >= 0.999 to float32).",
                  show_default=False),
 ]
 LongAudioOpt = Annotated[
-    str | None,
-    typer.Option("--long-audio", help="Audio longer than the model window: mean (of consecutive windows), head, "
-                 "center or fusion (fused checkpoints). Default: fusion for fused models, else mean.",
+    LongAudio | None,
+    typer.Option("--long-audio", case_sensitive=False, callback=_value, help="Audio longer than the model "
+                 "window: mean (of consecutive windows), head, center or fusion (fused checkpoints). "
+                 "Default: fusion for fused models, else mean.",
                  show_default=False),
 ]
 RuntimeOpt = Annotated[
