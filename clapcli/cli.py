@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "clapcli.commands.classify",
     "clapcli.commands.convert",
     "clapcli.commands.detect",
+    "clapcli.commands.download",
     "clapcli.commands.embed",
     "clapcli.commands.eval",
     "clapcli.commands.export",

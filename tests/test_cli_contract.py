@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -391,3 +392,42 @@ def test_choices_are_validated_and_listed(cli, tiny_clap):
     assert ok.exit_code == 0, ok.stderr  # case does not matter; commands get the plain string
     assert json.loads(ok.stdout)["text"] == "a"
     assert "auto|float32|float16|bfloat16" in cli(["embed", "--help"], env={"COLUMNS": "250"}).stdout
+
+
+# ---------------------------------------------------------------- 8. clap download; the offline message
+
+
+def _fake_cached_repo(cache: Path, repo_id: str) -> Path:
+    """A checkpoint as huggingface_hub lays it out in its cache (refs/main -> snapshots/<commit>)."""
+    folder = cache / ("models--" + repo_id.replace("/", "--"))
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (folder / "refs").mkdir(parents=True)
+    (folder / "refs" / "main").write_text(commit)
+    snapshot = folder / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    return snapshot
+
+
+def test_download_offline(tmp_path):
+    cache = tmp_path / "hub"
+    snapshot = _fake_cached_repo(cache, "laion/clap-htsat-unfused")
+    env = {**ENV, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    cached = _clap("download", "laion/clap-htsat-unfused", env=env)
+    assert cached.returncode == 0, cached.stderr
+    assert cached.stderr.strip() == f"laion/clap-htsat-unfused: already in the cache at {snapshot}"
+    both = _clap("download", "laion/clap-htsat-unfused", "music", env=env)  # 'music': laion/larger_clap_music
+    assert both.returncode == 3
+    assert ("failed: music: 'laion/larger_clap_music' is not in the cache, and HF_HUB_OFFLINE is set: unset it "
+            "to download") in both.stderr
+    local = _clap("download", tmp_path, env=env)
+    assert local.returncode == 1 and "is a local directory; there is nothing to download" in local.stderr
+
+
+def test_offline_model_error_names_clap_download(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = cli(["embed", "--text", "a", "--model", "someone/not-cached-clap"])
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "not in the local cache" in line and "'clap download someone/not-cached-clap'" in line
+    assert "HF_HUB_OFFLINE=1" in line

@@ -134,10 +134,21 @@ def _unreachable_reason() -> str:
     return reason
 
 
+def offline_by_env() -> bool:
+    """HF_HUB_OFFLINE=1 (or true/yes/on) in the environment."""
+    return _offline_by_env()
+
+
+def unreachable_reason() -> str:
+    """Why the hub is not used in this run (offline mode, no answer to the probe)."""
+    return _unreachable_reason()
+
+
 def _not_cached(ref: ModelRef) -> NotCached:
     return NotCached(
         f"model '{ref.location}' is not in the local cache and the hub cannot be reached "
-        f"({_unreachable_reason()}); pass a local directory with --model"
+        f"({_unreachable_reason()}); fetch it ahead of time with 'clap download {ref.name}' where the hub is "
+        "reachable, or pass a local directory with --model (HF_HUB_OFFLINE=1 skips the hub check)"
     )
 
 

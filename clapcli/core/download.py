@@ -1,0 +1,79 @@
+"""``clap download``: fetch checkpoints into the Hugging Face cache ahead of time (offline machines,
+CI caches). A checkpoint already in the cache is not fetched again; the hub is probed once with a
+bounded timeout (``models.hub.hub_reachable``) so an offline machine fails in seconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from clapcli.errors import ModelLoadError
+from clapcli.models import hub, registry
+
+# Weights in other frameworks' formats, never read by clapcli; .bin only where no .safetensors exists.
+IGNORED = ["*.msgpack", "*.h5", "*.ot", "*.onnx", "*.tflite", "*.ckpt", "*.pt", "*.pth"]
+
+
+@dataclass
+class Downloaded:
+    name: str  # as given
+    repo_id: str
+    path: Path  # the snapshot directory in the cache
+    fetched: bool  # False: it was in the cache already
+
+
+def resolve(name: str) -> hub.ModelRef:
+    """An alias of either kind (embedding first), a hub id; a local directory needs no download."""
+    ref = hub.resolve_ref(name, {**registry.GENERATION_ALIASES, **registry.EMBEDDING_ALIASES})
+    if ref.is_local:
+        raise ModelLoadError(f"'{name}' is a local directory; there is nothing to download")
+    return ref
+
+
+def download(name: str) -> Downloaded:
+    """The whole checkpoint (or AudioLDM 2 pipeline) of ``name`` in the local cache (progress bars are
+    huggingface_hub's: on a terminal, not with --quiet)."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    ref = resolve(name)
+    try:
+        cached = Path(snapshot_download(ref.location, local_files_only=True))
+        return Downloaded(name, ref.location, cached, fetched=False)
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError):
+        pass
+    if hub.offline_by_env():
+        raise ModelLoadError(f"'{ref.location}' is not in the cache, and HF_HUB_OFFLINE is set: unset it to download")
+    if not hub.hub_reachable():
+        raise ModelLoadError(
+            f"cannot download '{ref.location}': {hub.unreachable_reason()}; run 'clap download {name}' where the "
+            "hub is reachable and copy the cache ($HF_HOME, ~/.cache/huggingface) here"
+        )
+    ignored = list(IGNORED)
+    if _has_safetensors(ref.location):
+        ignored.append("*.bin")
+    try:
+        path = Path(snapshot_download(ref.location, ignore_patterns=ignored))
+    except Exception as exc:  # noqa: BLE001 - huggingface_hub raises many kinds; one line each
+        raise ModelLoadError(f"cannot download '{ref.location}': {_reason(exc)}") from None
+    return Downloaded(name, ref.location, path, fetched=True)
+
+
+def _has_safetensors(repo_id: str) -> bool:
+    from huggingface_hub import HfApi
+
+    try:
+        return any(f.endswith(".safetensors") for f in HfApi().list_repo_files(repo_id))
+    except Exception:  # noqa: BLE001 - listing is an optimisation; the download reports real errors
+        return False
+
+
+def _reason(exc: BaseException) -> str:
+    from clapcli.text import first_line
+
+    name = type(exc).__name__
+    if name == "RepositoryNotFoundError":
+        return "no such model on the hub (or it is private: log in with 'hf auth login')"
+    if name == "GatedRepoError":
+        return "the model is gated: accept its terms on the hub and log in with 'hf auth login'"
+    return f"{name}: {first_line(exc)}"
