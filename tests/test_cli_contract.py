@@ -431,3 +431,33 @@ def test_offline_model_error_names_clap_download(cli, tmp_path, monkeypatch):
     (line,) = result.stderr.strip().splitlines()
     assert "not in the local cache" in line and "'clap download someone/not-cached-clap'" in line
     assert "HF_HUB_OFFLINE=1" in line
+
+
+# ---------------------------------------------------------------- 9. audio bytes on stdin are one input
+
+
+def test_audio_bytes_on_stdin_are_one_input(tiny_clap, audio_files):
+    flac = audio_files["flac"]
+    common = ["classify", "--labels", "dog,rain,music", "-m", tiny_clap, "--device", "cpu", "-f", "csv", "-q"]
+    by_path = _clap(*common, flac, stdout=subprocess.PIPE)
+    with open(flac, "rb") as handle:
+        by_bytes = subprocess.run([sys.executable, "-m", "clapcli", *map(str, common), "-"], stdin=handle,
+                                  capture_output=True, env=ENV, timeout=120)
+    assert by_path.returncode == 0 and by_bytes.returncode == 0, by_bytes.stderr
+    rows = list(csv.DictReader(io.StringIO(by_bytes.stdout.decode())))
+    assert {r["path"] for r in rows} == {"<stdin>"}
+    expected = list(csv.DictReader(io.StringIO(by_path.stdout)))
+    assert [(r["label"], r["score"]) for r in rows] == [(r["label"], r["score"]) for r in expected]
+
+
+def test_garbage_bytes_on_stdin_fail_as_one_input(cli, tiny_clap, audio_files):
+    from typer.testing import CliRunner
+
+    from clapcli.cli import app
+
+    result = CliRunner().invoke(app, ["embed", "-", "-m", str(tiny_clap), "--device", "cpu"],
+                                input=b"\x00\x01binary junk" * 50)
+    assert result.exit_code == 1
+    assert "failed: <stdin>: not a readable audio file" in result.stderr
+    paths = cli(["embed", "-", "-m", tiny_clap, "--device", "cpu", "-q"], input=f"{audio_files['flac']}\n")
+    assert paths.exit_code == 0 and json.loads(paths.stdout)["path"] == str(audio_files["flac"])  # a path list

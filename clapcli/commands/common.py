@@ -39,19 +39,67 @@ def collect_sources(inputs: list[str], modality: str) -> list:
         raise UsageError("'-' (paths from stdin) can be given only once")
     stdin = None
     if "-" in inputs:
-        stdin = _stdin_paths()
+        data = _read_stdin()
+        if _looks_binary(data):  # 'cat a.wav | clap classify -': the bytes are one audio input
+            index = inputs.index("-")
+            sources = list(expand_inputs(inputs[:index], extensions_for(modality)))
+            sources.append(_stdin_media(data, modality))
+            return sources + list(expand_inputs(inputs[index + 1:], extensions_for(modality)))
+        stdin = _stdin_paths(data.decode("utf-8"))
     return list(expand_inputs(inputs, extensions_for(modality), stdin))
 
 
-def _stdin_paths() -> Any:
+STDIN_NAME = "<stdin>"
+_AUDIO_MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM", b"caff", b".snd", b"\x1aE\xdf\xa3")
+
+
+def _read_stdin() -> bytes:
+    import sys
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is not None:
+        return stream.read()
+    return sys.stdin.read().encode("utf-8")
+
+
+def _looks_binary(data: bytes) -> bool:
+    """Audio bytes rather than a list of paths: a container's magic, NUL bytes, or not UTF-8."""
+    head = data[:12]
+    if head.startswith(_AUDIO_MAGIC) or head[4:8] == b"ftyp" or (len(head) > 1 and head[0] == 0xFF
+                                                                   and head[1] & 0xE0 == 0xE0):
+        return True
+    if b"\x00" in data[:4096]:
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _stdin_media(data: bytes, modality: str) -> Any:
+    """The bytes of stdin decoded as one input named ``<stdin>`` (or why they cannot be)."""
+    from clapcli.audio.decode import load_audio
+    from clapcli.core.pipeline import ArrayInput
+    from clapcli.errors import ClapcliError
+
+    if modality != "audio":
+        return FailedInput(STDIN_NAME, "binary data on stdin is read as audio; pass image files by path")
+    try:
+        decoded = load_audio(data, None, name=STDIN_NAME)
+    except ClapcliError as exc:
+        return FailedInput(STDIN_NAME, str(exc).removeprefix(f"{STDIN_NAME}: "))
+    return ArrayInput(STDIN_NAME, decoded.samples, decoded.sample_rate)
+
+
+def _stdin_paths(text: str) -> Any:
     """The path list of ``-``, read whole; none at all is a usage error (``find`` matched nothing, a
     forgotten pipe), not a silent success."""
     import io
-    import sys
 
     from clapcli.io.readers import read_lines
 
-    lines = list(read_lines(sys.stdin))
+    lines = list(read_lines(io.StringIO(text)))
     if not lines:
         raise UsageError("'-' reads paths from stdin, one per line, but stdin was empty; pipe a list in "
                          "(find . -name '*.wav' | clap embed -) or give files on the command line")
