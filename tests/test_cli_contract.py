@@ -461,3 +461,17 @@ def test_garbage_bytes_on_stdin_fail_as_one_input(cli, tiny_clap, audio_files):
     assert "failed: <stdin>: not a readable audio file" in result.stderr
     paths = cli(["embed", "-", "-m", tiny_clap, "--device", "cpu", "-q"], input=f"{audio_files['flac']}\n")
     assert paths.exit_code == 0 and json.loads(paths.stdout)["path"] == str(audio_files["flac"])  # a path list
+
+
+def test_captions_file_and_its_old_spelling(cli, tiny_clap, audio_files, tmp_path):
+    captions = tmp_path / "captions.txt"
+    captions.write_text("# captions\ndog barking\n\nrain on a roof\n")
+    common = ["retrieve", audio_files["flac"], "-k", "2", "-m", tiny_clap, "--device", "cpu", "-f", "csv"]
+    new = cli([*common, "--captions-file", captions])
+    old = cli([*common, "--captions", captions])
+    assert new.exit_code == 0 and old.exit_code == 0, new.stderr
+    assert new.stdout == old.stdout and {r["text"] for r in csv.DictReader(io.StringIO(new.stdout))} == \
+        {"dog barking", "rain on a roof"}
+    assert new.stderr == ""
+    assert "warning: --captions is now --captions-file" in old.stderr
+    assert "--captions " not in cli(["retrieve", "--help"], env={"COLUMNS": "250"}).stdout  # hidden

@@ -27,7 +27,7 @@ Examples:
 
   clap retrieve query.wav --db library.db -k 10                         # audio -> audio (by example)
 
-  clap retrieve song.wav --captions captions.txt -k 5                   # audio -> text
+  clap retrieve song.wav --captions-file captions.txt -k 5              # audio -> text
 
   clap retrieve "dog" --embeddings sounds.parquet                       # search a 'clap embed' output file
 
@@ -48,8 +48,10 @@ def retrieve(
     embeddings: Annotated[Path | None, typer.Option(
         "--embeddings", "-e", help="Search a 'clap embed' output file (.parquet .npy .jsonl .json .csv "
         ".safetensors) instead of the library.", show_default=False, dir_okay=False)] = None,
+    captions_old: Annotated[str | None, typer.Option("--captions", hidden=True, show_default=False)] = None,
     captions: Annotated[str | None, typer.Option(
-        "--captions", help="Audio -> text: rank these captions (one per line, - for stdin) for each audio query.",
+        "--captions-file", help="Audio -> text: rank the captions in this file (one per line, - for stdin) for "
+        "each audio query. (--captions, the old spelling, works until the next release.)",
         show_default=False)] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Results per query.")] = 10,
     approximate: Annotated[bool, typer.Option(
@@ -85,10 +87,16 @@ def retrieve(
     from clapcli.io.readers import read_text_file
     from clapcli.io.writers import check_output_path, default_record_format, record_writer
 
+    if captions_old is not None:  # documented in 0.1; one option vocabulary: --labels-file, --text-file, ...
+        if captions is not None:
+            raise UsageError("give --captions-file once (--captions is its old spelling)")
+        captions = captions_old
+        Output().warning("--captions is now --captions-file (like --labels-file and --text-file); the old "
+                         "spelling goes in the next release")
     if captions is not None and embeddings is not None:
-        raise UsageError("--captions and --embeddings are two different targets; give one")
+        raise UsageError("--captions-file and --embeddings are two different targets; give one")
     if (captions is not None or embeddings is not None) and (db is not None or collection is not None):
-        raise UsageError("--db/--collection search the library; drop them with --captions or --embeddings")
+        raise UsageError("--db/--collection search the library; drop them with --captions-file or --embeddings")
     if (nprobe is not None or rebuild_index) and not approximate:
         raise UsageError("--nprobe and --rebuild-index go with --approximate")
     if approximate and (captions is not None or embeddings is not None):
