@@ -475,3 +475,13 @@ def test_captions_file_and_its_old_spelling(cli, tiny_clap, audio_files, tmp_pat
     assert new.stderr == ""
     assert "warning: --captions is now --captions-file" in old.stderr
     assert "--captions " not in cli(["retrieve", "--help"], env={"COLUMNS": "250"}).stdout  # hidden
+
+
+def test_a_device_from_the_environment_is_named_as_such(cli, tiny_clap, audio_files):
+    args = ["classify", audio_files["flac"], "--labels", "a,b", "-m", tiny_clap]
+    from_env = cli(args, env={"CLAPCLI_DEVICE": "cuda:99"})
+    assert from_env.exit_code == 2
+    (line,) = from_env.stderr.strip().splitlines()
+    assert line.startswith("error: CLAPCLI_DEVICE=cuda:99: ") and "--device cuda" not in line
+    from_option = cli([*args, "--device", "cuda:99"])
+    assert from_option.exit_code == 2 and from_option.stderr.startswith("error: --device cuda:99: ")

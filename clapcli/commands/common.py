@@ -27,8 +27,23 @@ class ModelOptions:
     def load(self) -> Any:
         from clapcli.models.loading import load_embedding_model
 
-        return load_embedding_model(self.model, self.device or "", self.dtype, self.quantize, self.long_audio,
-                                    self.runtime, self.precision)
+        try:
+            return load_embedding_model(self.model, self.device or "", self.dtype, self.quantize, self.long_audio,
+                                        self.runtime, self.precision)
+        except UsageError as exc:
+            raise _name_the_variable(exc, self.device) from None
+
+
+def _name_the_variable(exc: UsageError, device: str | None) -> UsageError:
+    """A device that came from $CLAPCLI_DEVICE, not --device: the message names the variable."""
+    from clapcli.settings import env
+
+    value, message = env("DEVICE"), str(exc)
+    if device is not None or value is None or not message.startswith("--device "):
+        return exc
+    reason = message.split(": ", 1)[1].split("; ", 1)[0] if ": " in message else message
+    return UsageError(f"CLAPCLI_DEVICE={value}: {reason}; set CLAPCLI_DEVICE=cpu (or auto), unset it, or pass "
+                      "--device")
 
 
 def collect_sources(inputs: list[str], modality: str) -> list:
