@@ -143,6 +143,9 @@ app = typer.Typer(
     name="clap",
     help="Audio-text toolkit: embed, classify, retrieve and generate with CLAP-family models.",
     no_args_is_help=True,
+    epilog="Exit codes: 0 ok (also when a reader such as '| head' closes stdout early) · 1 error, or every input "
+           "failed · 2 usage · 3 some inputs failed · 4 --expect not met · 130 Ctrl-C · 143 SIGTERM. "
+           "Completion: clap --install-completion.",
     add_completion=True,
     context_settings={"help_option_names": ["--help", "-h"]},
     pretty_exceptions_enable=False,
@@ -160,7 +163,9 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
-    """Audio-text toolkit. Exit codes: 0 ok, 1 error, 2 usage, 3 some inputs failed, 4 --expect not met."""
+    """Audio-text toolkit. Exit codes: 0 ok (also when a reader such as '| head' closes stdout early),
+    1 error (or every input failed), 2 usage, 3 some inputs failed, 4 --expect not met, 130 Ctrl-C,
+    143 SIGTERM."""
     from clapcli.commands.output import Output, quiet_libraries_off_terminal, reset_session, route_warnings
 
     reset_session()
