@@ -485,3 +485,15 @@ def test_a_device_from_the_environment_is_named_as_such(cli, tiny_clap, audio_fi
     assert line.startswith("error: CLAPCLI_DEVICE=cuda:99: ") and "--device cuda" not in line
     from_option = cli([*args, "--device", "cuda:99"])
     assert from_option.exit_code == 2 and from_option.stderr.startswith("error: --device cuda:99: ")
+
+
+def test_the_ambiguous_music_alias_warns_and_the_new_ones_do_not(cli, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # resolving is all this test needs; loading then fails offline
+    old = cli(["embed", "--text", "a", "-m", "music"])
+    new = cli(["embed", "--text", "a", "-m", "clap-music"])
+    assert old.exit_code == 1 and new.exit_code == 1
+    assert old.stderr.startswith("warning: alias 'music' means laion/larger_clap_music here but another model "
+                                 "elsewhere; say clap-music (embed, classify, retrieve) or audioldm2-music (generate)")
+    assert "warning" not in new.stderr and "'clap download laion/larger_clap_music'" in new.stderr
+    listed = cli(["models", "-f", "csv"]).stdout
+    assert "clap-music,laion/larger_clap_music" in listed and "audioldm2-music,cvssp/audioldm2-music" in listed

@@ -53,6 +53,7 @@ def resolve_ref(name: str, aliases: dict[str, str]) -> ModelRef:
     if path.exists():
         return ModelRef(name, str(path.resolve()), True)
     if name in aliases:
+        _warn_if_ambiguous(name, aliases[name])
         return ModelRef(name, aliases[name], False)
     if name.startswith((".", "/", "~")) or os.sep in name.rstrip("/").split("/", 1)[-1]:
         raise ModelLoadError(f"model directory '{name}' does not exist; pass an existing directory or a hub id")
@@ -134,6 +135,18 @@ def _unreachable_reason() -> str:
     return reason
 
 
+def _warn_if_ambiguous(alias: str, target: str) -> None:
+    import warnings
+
+    from clapcli.errors import ClapcliWarning
+    from clapcli.models.registry import AMBIGUOUS_ALIASES
+
+    if alias in AMBIGUOUS_ALIASES:
+        warnings.warn(f"alias '{alias}' means {target} here but another model elsewhere; say "
+                      f"{AMBIGUOUS_ALIASES[alias]} (the bare '{alias}' goes in the next release)",
+                      ClapcliWarning, stacklevel=3)
+
+
 def offline_by_env() -> bool:
     """HF_HUB_OFFLINE=1 (or true/yes/on) in the environment."""
     return _offline_by_env()
@@ -147,7 +160,7 @@ def unreachable_reason() -> str:
 def _not_cached(ref: ModelRef) -> NotCached:
     return NotCached(
         f"model '{ref.location}' is not in the local cache and the hub cannot be reached "
-        f"({_unreachable_reason()}); fetch it ahead of time with 'clap download {ref.name}' where the hub is "
+        f"({_unreachable_reason()}); fetch it ahead of time with 'clap download {ref.location}' where the hub is "
         "reachable, or pass a local directory with --model (HF_HUB_OFFLINE=1 skips the hub check)"
     )
 

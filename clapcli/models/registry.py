@@ -42,7 +42,8 @@ EMBEDDING_ALIASES: dict[str, str] = {
     "unfused": "laion/clap-htsat-unfused",
     "fused": "laion/clap-htsat-fused",
     "general": "laion/larger_clap_general",
-    "music": "laion/larger_clap_music",
+    "clap-music": "laion/larger_clap_music",
+    "music": "laion/larger_clap_music",  # ambiguous with generation's 'music': AMBIGUOUS_ALIASES
     "music-speech": "laion/larger_clap_music_and_speech",
     "msclap-2023": "microsoft/msclap",
     "msclap": "microsoft/msclap",
@@ -59,6 +60,10 @@ GENERATION_ALIASES: dict[str, str] = {
     "tts-gigaspeech": "anhnct/audioldm2_gigaspeech",
     "tts-ljspeech": "anhnct/audioldm2_ljspeech",
 }
+
+# Aliases that name a different model for embedding and for generation: they still work (documented in
+# 0.1) with a warning pointing to the unambiguous spellings; they go in the next release.
+AMBIGUOUS_ALIASES: dict[str, str] = {"music": "clap-music (embed, classify, retrieve) or audioldm2-music (generate)"}
 
 DEFAULT_EMBEDDING_MODEL = "laion/clap-htsat-unfused"
 DEFAULT_GENERATION_MODEL = "cvssp/audioldm2"
