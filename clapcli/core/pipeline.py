@@ -167,8 +167,9 @@ def encode_stream(
     sources: Iterable[Source], model: EmbeddingModel, batch_size: int | None = None,
     workers: int | None = None, on_progress: Callable[[int], None] | None = None,
 ) -> Iterator[Embedding | FailedInput]:
-    """One ``Embedding`` (raw, not normalized) per input in input order, or a ``FailedInput``. A batch
-    the model rejects is retried one input at a time so only the culprit fails."""
+    """One ``Embedding`` (raw, not normalized) per input, or a ``FailedInput``. Embeddings come in input
+    order; a failure is reported as soon as it is known, so it may come before inputs still waiting in
+    the current batch. A batch the model rejects is retried one input at a time so only the culprit fails."""
     batch_size = batch_size or default_batch_size(model)
     for group in batched(prepared_stream(sources, model, workers), model.items_cost, batch_size):
         if isinstance(group, FailedInput):
