@@ -93,10 +93,14 @@ def _embed_ray(
     summary = embed_with_ray(inputs, output, spec, options, overwrite, name_failures=SHOWN_FAILURES)
     _report_failures(out, summary.failures, summary.failed, output)
     if summary.failed:
-        from clapcli.errors import PartialFailure
+        from clapcli.errors import InputError, PartialFailure
+        from clapcli.text import plural
 
         out.summary(f"{summary.written} embeddings written to {output}, [red]{summary.failed} failed[/]")
-        raise PartialFailure(f"{summary.failed} inputs failed")
+        if not summary.written:  # nothing was produced: exit 1, as the local engine does
+            raise InputError(f"every input failed ({plural(summary.failed, 'input')}, each named above or in "
+                             f"{output.rstrip('/')}/_errors/)")
+        raise PartialFailure(f"{summary.failed} of {plural(summary.written + summary.failed, 'input')} failed")
     out.note(f"{summary.written} embeddings written to {output}")
 
 
