@@ -1,4 +1,4 @@
-"""``clap export``: the audio and text towers (with projections) of a torch model as ONNX or OpenVINO IR.
+"""``clap export``: the audio (or image) and text towers (with projections) of a torch model as ONNX or OpenVINO IR.
 
 The towers are traced by ``torch.onnx.export`` (opset 18, ``dynamo=False``: DESIGN.md §5) with a
 dynamic batch, and a dynamic text length; OpenVINO IR is converted from that ONNX graph with float32
@@ -59,7 +59,8 @@ def export_model(name: str | None, directory: str | Path, fmt: str = "openvino",
     step = on_step or (lambda _label: None)
     started = time.perf_counter()
     step("loading the torch model")
-    model = load_embedding_model(name, device="cpu", dtype="float32", long_audio="mean")
+    long_audio = None if _source_family(name) == "altclip" else "mean"  # image models take no --long-audio
+    model = load_embedding_model(name, device="cpu", dtype="float32", long_audio=long_audio)
     _check_exportable(model)
     directory.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
@@ -71,7 +72,7 @@ def export_model(name: str | None, directory: str | Path, fmt: str = "openvino",
         _export_onnx(model, onnx_dir)
         if fmt == "openvino":
             step("converting to OpenVINO IR")
-            _convert_openvino(onnx_dir, work)
+            _convert_openvino(onnx_dir, work, _media_input(model)[0])
             shutil.rmtree(onnx_dir)
         step("writing the tokenizer and manifest")
         manifest = _manifest(model, fmt, _save_tokenizer(model, work))
@@ -111,12 +112,18 @@ def _publish(work: Path, directory: Path, overwrite: bool) -> None:
     work.rename(directory)
 
 
+def _source_family(name: str | None) -> str | None:
+    """The registry family of ``name`` from its config alone (before loading weights)."""
+    from clapcli.models import registry
+    from clapcli.models.hub import read_config
+    from clapcli.models.loading import resolve_embedding_ref
+
+    return registry.family_from_config(read_config(resolve_embedding_ref(name)))
+
+
 def _check_exportable(model: Any) -> None:
     family = getattr(model, "family", "?")
-    if family == "altclip":
-        raise ModelLoadError(f"model '{model.model_id}' is AltCLIP (image-text): 'clap export' writes LAION CLAP and "
-                             "MS-CLAP towers only for now; run it with --runtime torch")
-    if family not in ("laion-clap", "msclap"):
+    if family not in ("laion-clap", "msclap", "altclip"):
         raise ModelLoadError(f"model '{model.model_id}' is a '{family}' model, which 'clap export' cannot write")
     if getattr(model, "fused", False):
         raise ModelLoadError(f"model '{model.model_id}' is a fused LAION checkpoint: its fusion branch depends on each "
@@ -130,6 +137,8 @@ def _towers(model: Any) -> tuple[Any, Any]:
     import torch
 
     network = model.network
+    if model.family == "altclip":
+        return _image_towers(network)
     laion = model.family == "laion-clap"
 
     class AudioTower(torch.nn.Module):
@@ -157,32 +166,67 @@ def _towers(model: Any) -> tuple[Any, Any]:
     return AudioTower().eval(), TextTower().eval()
 
 
+def _image_towers(network: Any) -> tuple[Any, Any]:
+    """AltCLIP / CLIP: vision tower pooler -> visual_projection; text tower pooler -> text_projection."""
+    import torch
+
+    class ImageTower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+            pooled = self.network.vision_model(pixel_values=pixel_values).pooler_output
+            return self.network.visual_projection(pooled)
+
+    class TextTower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            pooled = self.network.text_model(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+            return self.network.text_projection(pooled)
+
+    return ImageTower().eval(), TextTower().eval()
+
+
+def _media_input(model: Any) -> tuple[str, str, Any]:
+    """(tower file stem, input name, a dummy batch of 2) of the audio or image tower."""
+    import torch
+
+    if model.family == "altclip":
+        vision = model.network.config.vision_config
+        return "image", "pixel_values", torch.zeros(2, 3, int(vision.image_size), int(vision.image_size))
+    frames = model.window_samples // model.mel_spec.hop_length + 1
+    return "audio", "input_features", torch.zeros(2, 1, frames, model.mel_spec.n_mels)
+
+
 def _export_onnx(model: Any, out: Path) -> None:
     import warnings
 
     import torch
 
-    audio_tower, text_tower = _towers(model)
-    frames = model.window_samples // model.mel_spec.hop_length + 1
-    features = torch.zeros(2, 1, frames, model.mel_spec.n_mels)
+    media_tower, text_tower = _towers(model)
+    stem, input_name, features = _media_input(model)
     ids, mask = _torch_tokens(model, list(PROBE_TEXTS[:2]))
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about Python control flow on shapes
-        torch.onnx.export(audio_tower, (features,), str(out / "audio.onnx"), opset_version=OPSET, dynamo=False,
-                          input_names=["input_features"], output_names=["embeddings"],
-                          dynamic_axes={"input_features": {0: "batch"}, "embeddings": {0: "batch"}})
+        torch.onnx.export(media_tower, (features,), str(out / f"{stem}.onnx"), opset_version=OPSET, dynamo=False,
+                          input_names=[input_name], output_names=["embeddings"],
+                          dynamic_axes={input_name: {0: "batch"}, "embeddings": {0: "batch"}})
         torch.onnx.export(text_tower, (ids, mask), str(out / "text.onnx"), opset_version=OPSET, dynamo=False,
                           input_names=["input_ids", "attention_mask"], output_names=["embeddings"],
                           dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
                                         "attention_mask": {0: "batch", 1: "tokens"}, "embeddings": {0: "batch"}})
 
 
-def _convert_openvino(onnx_dir: Path, out: Path) -> None:
+def _convert_openvino(onnx_dir: Path, out: Path, media: str = "audio") -> None:
     from clapcli.models.runtime.openvino_backend import import_openvino
 
     openvino = import_openvino()
     core = openvino.Core()
-    for tower in ("audio", "text"):
+    for tower in (media, "text"):
         converted = core.read_model(str(onnx_dir / f"{tower}.onnx"))  # the ONNX frontend, no converter tool
         openvino.save_model(converted, str(out / f"{tower}.xml"), compress_to_fp16=False)  # float32 weights
 
@@ -191,12 +235,15 @@ def _convert_openvino(onnx_dir: Path, out: Path) -> None:
 
 
 def _hf_tokenizer(model: Any) -> Any:
-    return model.tokenizer if model.family == "laion-clap" else model.processor.tokenizer
+    return model.tokenizer if model.family in ("laion-clap", "altclip") else model.processor.tokenizer
 
 
 def _torch_tokens(model: Any, texts: list[str]) -> tuple[Any, Any]:
     """The ids and mask the torch backend feeds its text tower."""
-    if model.family == "laion-clap":
+    if model.family == "altclip":  # as clapcli.models.windowed.project_texts tokenizes
+        tokens = model.tokenizer(texts, padding=True, truncation=True, max_length=model.max_text_tokens,
+                                 return_tensors="pt")
+    elif model.family == "laion-clap":
         tokens = model.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
     else:
         tokens = model.processor(text=texts, return_tensors="pt")
@@ -214,10 +261,13 @@ def _save_tokenizer(model: Any, out: Path) -> dict[str, Any]:
     backend.save(str(out / "tokenizer.json"))
     laion = model.family == "laion-clap"
     limit = getattr(tokenizer, "model_max_length", None)
+    max_length = int(limit) if laion and limit and limit < 100_000 else None
+    if model.family == "altclip":
+        max_length = int(model.max_text_tokens)
     settings = {
         "tokenizer": "tokenizer.json",
-        "suffix": "" if laion else " <|endoftext|>",
-        "max_length": int(limit) if laion and limit and limit < 100_000 else None,
+        "suffix": "" if laion or model.family == "altclip" else " <|endoftext|>",
+        "max_length": max_length,
         "pad_id": int(tokenizer.pad_token_id),
         "pad_token": str(tokenizer.pad_token),
     }
@@ -233,6 +283,13 @@ def _save_tokenizer(model: Any, out: Path) -> dict[str, Any]:
 def _manifest(model: Any, fmt: str, text: dict[str, Any]) -> Manifest:
     from clapcli import __version__
 
+    if model.family == "altclip":
+        from clapcli.models.runtime.image import image_settings
+
+        return Manifest(family=model.family, format=fmt, source_model=model.model_id,
+                        source_revision=_revision(model.model_id), clapcli_version=__version__,
+                        embedding_dim=int(model.embedding_dim), logit_scale=float(model.logit_scale), audio={},
+                        text=text, image=image_settings(model.image_processor))
     mel = asdict(model.mel_spec)
     return Manifest(
         family=model.family, format=fmt, source_model=model.model_id, source_revision=_revision(model.model_id),
@@ -270,10 +327,32 @@ def probe_clips(sample_rate: int, window_samples: int) -> list[np.ndarray]:
     ]
 
 
+def probe_images() -> list[Any]:
+    """Deterministic RGB images: noise (landscape), a gradient (portrait), and a small square of blocks."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (48, 80, 3), dtype=np.uint8)
+    ramp = np.linspace(0, 255, 90, dtype=np.float64)
+    gradient = np.stack(np.broadcast_arrays(ramp[:, None], ramp[None, :60] * 0.5, 255 - ramp[:, None]), -1)
+    blocks = np.kron(rng.integers(0, 256, (4, 4, 3)), np.ones((5, 5, 1)))
+    return [Image.fromarray(a.astype(np.uint8)) for a in (noise, gradient, blocks)]
+
+
 def measure_agreement(model: Any, directory: Path) -> dict[str, Any]:
-    """Max |difference| and min cosine of the export's embeddings to torch's, audio and text."""
+    """Max |difference| and min cosine of the export's embeddings to torch's, audio (or image) and text."""
     from clapcli.models.runtime.model import load_export
 
+    if model.family == "altclip":
+        exported = load_export(directory)
+        images = probe_images()
+        reference_image = model.encode_prepared([model.prepare(i) for i in images]).numpy()
+        exported_image = exported.encode_prepared([exported.prepare(i) for i in images]).numpy()
+        reference_text = model.encode_text(list(PROBE_TEXTS)).numpy()
+        exported_text = exported.encode_text(list(PROBE_TEXTS)).numpy()
+        return {"probe": f"{len(images)} images, {len(PROBE_TEXTS)} texts", "runtime": exported.runtime,
+                "precision": exported.precision, **_compare("image", reference_image, exported_image),
+                **_compare("text", reference_text, exported_text)}
     exported = load_export(directory, long_audio="mean")
     clips = probe_clips(model.sample_rate, model.window_samples)
     reference_audio = model.encode_prepared([model.prepare(c) for c in clips]).numpy()

@@ -16,7 +16,8 @@ from clapcli.errors import ModelLoadError
 
 MANIFEST_NAME = "clapcli-export.json"
 FORMAT_VERSION = 1  # bumped when a manifest's meaning changes; newer ones are refused
-SUPPORTED_FAMILIES = ("laion-clap", "msclap")
+SUPPORTED_FAMILIES = ("laion-clap", "msclap", "altclip")
+IMAGE_FAMILIES = ("altclip",)  # image and text towers (AltCLIP, CLIP), not audio
 TOWER_FILES = {"onnx": ("{}.onnx",), "openvino": ("{}.xml", "{}.bin")}
 
 
@@ -36,6 +37,12 @@ class Manifest:
     export_seconds: float | None = None
     files: dict[str, int] = field(default_factory=dict)  # name -> bytes
     format_version: int = FORMAT_VERSION
+    image: dict[str, Any] = field(default_factory=dict)  # image families: the image processor's settings
+
+    @property
+    def media_tower(self) -> str:
+        """The non-text tower's file stem: "image" for AltCLIP/CLIP, "audio" otherwise."""
+        return "image" if self.family in IMAGE_FAMILIES else "audio"
 
     def tower_files(self, tower: str) -> list[str]:
         return [pattern.format(tower) for pattern in TOWER_FILES[self.format]]
@@ -78,7 +85,8 @@ def read_manifest(directory: str | Path) -> Manifest:
         manifest = Manifest(**{key: value for key, value in data.items() if key in Manifest.__dataclass_fields__})
     except TypeError as exc:
         raise ModelLoadError(f"{where}: {MANIFEST_NAME} lacks a field ({exc}); export again") from None
-    needed = [*manifest.tower_files("audio"), *manifest.tower_files("text"), str(manifest.text.get("tokenizer"))]
+    needed = [*manifest.tower_files(manifest.media_tower), *manifest.tower_files("text"),
+              str(manifest.text.get("tokenizer"))]
     for name in needed:
         if not (directory / name).is_file():
             raise ModelLoadError(f"{where} is incomplete: {name} is missing; export again with "

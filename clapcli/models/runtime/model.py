@@ -106,7 +106,7 @@ class ExportedAudioModel(WindowedAudioBackend):
         self.tokens = TextTokens(self.directory / manifest.text["tokenizer"], manifest.text)
 
     @classmethod
-    def load(cls, ref: Any, config: dict, device: Any, dtype: Any, long_audio: str | None = None) -> ExportedAudioModel:
+    def load(cls, ref: Any, config: dict, device: Any, dtype: Any, long_audio: str | None = None) -> Any:
         return load_export(ref.location, long_audio=long_audio)
 
     @property
@@ -139,7 +139,7 @@ class ExportedAudioModel(WindowedAudioBackend):
 
 
 def load_export(directory: str | Path, runtime: str | None = None, precision: str | None = None,
-                long_audio: str | None = None, manifest: Manifest | None = None) -> ExportedAudioModel:
+                long_audio: str | None = None, manifest: Manifest | None = None) -> Any:
     """An export directory, run by its own format's runtime (or ``runtime`` when it names the same)."""
     directory = Path(directory)
     manifest = manifest or read_manifest(directory)
@@ -153,4 +153,11 @@ def load_export(directory: str | Path, runtime: str | None = None, precision: st
         from clapcli.models.runtime.onnx_backend import OnnxTowers as Towers
     else:
         from clapcli.models.runtime.openvino_backend import OpenVinoTowers as Towers  # type: ignore[assignment]
-    return ExportedAudioModel(directory, manifest, Towers(directory, manifest, choice.compute), long_audio)
+    towers = Towers(directory, manifest, choice.compute)
+    if manifest.media_tower == "image":
+        from clapcli.models.runtime.image import ExportedImageModel
+
+        if long_audio not in (None, "mean"):
+            raise UsageError(f"--long-audio applies to audio models; '{directory}' is an image model")
+        return ExportedImageModel(directory, manifest, towers)
+    return ExportedAudioModel(directory, manifest, towers, long_audio)

@@ -45,5 +45,8 @@ class OnnxTowers:
     def audio(self, features: np.ndarray) -> np.ndarray:
         return self.session("audio").run(None, {"input_features": features})[0]
 
+    def image(self, pixel_values: np.ndarray) -> np.ndarray:
+        return self.session("image").run(None, {"pixel_values": pixel_values})[0]
+
     def text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         return self.session("text").run(None, {"input_ids": input_ids, "attention_mask": attention_mask})[0]

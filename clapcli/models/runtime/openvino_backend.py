@@ -53,6 +53,9 @@ class OpenVinoTowers:
     def audio(self, features: np.ndarray) -> np.ndarray:
         return np.asarray(self.compiled("audio")({"input_features": features})[0], dtype=np.float32)
 
+    def image(self, pixel_values: np.ndarray) -> np.ndarray:
+        return np.asarray(self.compiled("image")({"pixel_values": pixel_values})[0], dtype=np.float32)
+
     def text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         result = self.compiled("text")({"input_ids": input_ids, "attention_mask": attention_mask})
         return np.asarray(result[0], dtype=np.float32)
