@@ -35,6 +35,8 @@ Examples:
 
   clap detect cctv.wav -l "gunshot,scream" --mode similarity --background "street noise" --frames scores.parquet
 
+  clap detect eval/ -l "Dog,Speech,Alarm_bell_ringing" -o events.csv --reference eval.tsv --metrics metrics.json
+
 How it works: windows of --window seconds every --hop seconds cover each file (one last window ends
 at the file's end); each window is scored against the labels, and its score speaks for the time
 nearest its centre. Scores, per --mode:
@@ -46,6 +48,12 @@ Then per label: median smoothing (--smooth), threshold with hysteresis (--thresh
 gaps shorter than --merge-gap joined, events shorter than --min-duration dropped. Onsets and offsets
 are in seconds, within the file. Formats: table, csv, json, jsonl (one row per event), and one file
 per input: audacity (label track), raven (selection table), webvtt; give -o DIR for several inputs.
+
+--reference TSV: strong labels in the DCASE/DESED form (tab-separated filename, onset, offset, event_label;
+header optional; a file name alone = a file without events). The scanned inputs found in it (by path, else
+by file name) are measured with sed_eval (needs clapcli[eval]): event-based F1 and error rate (onset within
+--collar seconds, offset within max(--collar, 20% of the event's length)) and segment-based (1 s segments),
+micro and macro, printed on stderr; --metrics FILE.json keeps every figure, per label too.
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 some inputs failed (the rest are written).
 """
@@ -92,6 +100,13 @@ def detect(
     plot: Annotated[Path | None, typer.Option("--plot", help="Draw spectrogram, score curves and events to this "
                                               ".png (a DIRECTORY for several inputs). Needs clapcli[plot].",
                                               show_default=False)] = None,
+    reference: Annotated[Path | None, typer.Option("--reference", help="Measure the events against these "
+                                                   "reference annotations (DCASE TSV, see below). Needs "
+                                                   "clapcli[eval].", show_default=False, dir_okay=False)] = None,
+    metrics: Annotated[Path | None, typer.Option("--metrics", help="With --reference: write every metric to "
+                                                 "this .json file.", show_default=False, dir_okay=False)] = None,
+    collar: Annotated[float, typer.Option("--collar", min=0.0, help="With --reference: onset/offset tolerance of "
+                                          "the event-based metrics (seconds).")] = 0.2,
     model: ModelOpt = None,
     device: DeviceOpt = None,
     dtype: DtypeOpt = "auto",
@@ -121,6 +136,10 @@ def detect(
     per_file = fmt in PER_FILE_FORMATS
     if plot is not None:
         _check_plot_extra()
+    if metrics is not None and reference is None:
+        raise UsageError("--metrics needs --reference TSV (the annotations to measure the events against)")
+    annotations = _load_reference(reference) if reference is not None else None
+    detected: dict = {}
     out = Output(quiet)
     loaded = ModelOptions(model, device, dtype, quantize, long_audio).load()
     if loaded.modality != "audio":
@@ -158,6 +177,8 @@ def detect(
             done += 1
             events = detect_events(result, post)
             events_found += len(events)
+            if annotations is not None:
+                detected[result.source] = (events, result.duration)
             if frame_sink is not None:
                 frame_sink.write(result)
             if sink is not None:
@@ -170,7 +191,44 @@ def detect(
 
                 target = plot / _png_name(result.source, plotted) if plot_dir else plot
                 plot_file(result, events, post.threshold, target, overwrite)
+    if annotations is not None:
+        _report_metrics(out, detected, annotations, scorer.labels, collar, metrics, overwrite)
     failures.finish(done, f"files scanned, {events_found} events")
+
+
+def _load_reference(path: Path) -> dict:
+    from clapcli.core.detect.evaluate import load_sed_eval
+    from clapcli.io.reference import read_reference
+
+    annotations = read_reference(path)
+    load_sed_eval()  # a missing extra fails before any audio is read
+    return annotations
+
+
+def _report_metrics(out, detected: dict, annotations: dict, labels: list[str], collar: float,  # noqa: ANN001
+                    metrics_path: Path | None, overwrite: bool) -> None:
+    from clapcli.core.detect.evaluate import evaluate, match_files, summary_lines, write_metrics
+
+    files = match_files(detected, annotations)
+    if not files.matched and detected:
+        from clapcli.errors import InputError
+
+        raise InputError(f"none of the scanned files is in the reference (e.g. {next(iter(detected))}); its "
+                         "filename column must hold their paths or file names")
+    if files.not_in_reference:
+        out.warning(f"{len(files.not_in_reference)} scanned files are not in the reference, left out of the "
+                    f"metrics (first: {files.not_in_reference[0]})")
+    if files.not_scanned:
+        out.warning(f"{len(files.not_scanned)} reference files were not among the inputs, left out of the "
+                    f"metrics (first: {files.not_scanned[0]})")
+    unknown = sorted({e.label for events in annotations.values() for e in events} - set(labels))
+    if unknown:
+        out.warning(f"reference labels not among --labels count as missed: {', '.join(unknown[:5])}")
+    result = evaluate(detected, annotations, files, labels, collar=collar)
+    for line in summary_lines(result):
+        out.summary(line)
+    if metrics_path is not None:
+        write_metrics(metrics_path, result, overwrite)
 
 
 def _is_directory(path: Path, several: bool, what: str) -> bool:
