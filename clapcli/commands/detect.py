@@ -51,7 +51,7 @@ per input: audacity (label track), raven (selection table), webvtt; give -o DIR 
 
 --reference TSV: strong labels in the DCASE/DESED form (tab-separated filename, onset, offset, event_label;
 header optional; a file name alone = a file without events). The scanned inputs found in it (by path, else
-by file name) are measured with sed_eval (needs clapcli[eval]): event-based F1 and error rate (onset within
+by file name) are measured with sed_eval (needs clapcli\\[eval]): event-based F1 and error rate (onset within
 --collar seconds, offset within max(--collar, 20% of the event's length)) and segment-based (1 s segments),
 micro and macro, printed on stderr; --metrics FILE.json keeps every figure, per label too.
 
@@ -102,7 +102,7 @@ def detect(
                                               show_default=False)] = None,
     reference: Annotated[Path | None, typer.Option("--reference", help="Measure the events against these "
                                                    "reference annotations (DCASE TSV, see below). Needs "
-                                                   "clapcli[eval].", show_default=False, dir_okay=False)] = None,
+                                                   "clapcli\\[eval].", show_default=False, dir_okay=False)] = None,
     metrics: Annotated[Path | None, typer.Option("--metrics", help="With --reference: write every metric to "
                                                  "this .json file.", show_default=False, dir_okay=False)] = None,
     collar: Annotated[float, typer.Option("--collar", min=0.0, help="With --reference: onset/offset tolerance of "

@@ -162,3 +162,13 @@ def test_cli_reference_errors(cli, fake_model, scenes, tmp_path):
     assert usage.exit_code == 2 and "--metrics needs --reference" in usage.stderr
     nomatch = _detect(cli, scenes["scene"], "-f", "csv", "--reference", _tsv(tmp_path, "zzz.wav\t0\t1\tx\n", "z.tsv"))
     assert nomatch.exit_code == 1 and "none of the scanned files is in the reference" in nomatch.stderr
+
+
+def test_missing_extra_is_named_before_any_audio_is_read(cli, fake_model, scenes, tmp_path, monkeypatch):
+    from clapcli.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "sed_eval", None)  # 'import sed_eval' now fails as when not installed
+    with pytest.raises(MissingDependencyError, match=r"pip install 'clapcli\[eval\]'"):
+        load_sed_eval()
+    result = _detect(cli, scenes["scene"], "-f", "csv", "--reference", _scene_reference(tmp_path))
+    assert result.exit_code != 0 and "clapcli[eval]" in result.stderr and result.stdout == ""
