@@ -1,4 +1,4 @@
-"""``clap export``: a model's audio and text towers as OpenVINO IR or ONNX, for the fastest CPU runtime."""
+"""``clap export``: a model's audio (or image) and text towers as OpenVINO IR or ONNX, for the fastest CPU runtime."""
 
 from __future__ import annotations
 
@@ -20,10 +20,15 @@ Examples:
 
   clap classify dog.wav --labels "dog,rain" --runtime openvino  # exports to the cache on first use
 
-The directory holds audio and text towers (with projections; dynamic batch and text length), the
-tokenizer, the feature settings and clapcli-export.json: source model and revision, clapcli version,
-precision, and the agreement with torch measured at export (max difference, min cosine).
-LAION CLAP (unfused) and MS-CLAP export; fused LAION and AltCLIP run with --runtime torch.
+  clap export BAAI/AltCLIP ./altclip-ov                          # AltCLIP / CLIP: image and text towers
+
+  clap classify photos/ --model ./altclip-ov --labels "一只猫,a dog"  # images, without torch
+
+The directory holds audio (or image) and text towers (with projections; dynamic batch and text
+length), the tokenizer, the feature or image-processor settings and clapcli-export.json: source
+model and revision, clapcli version, precision, and the agreement with torch measured at export
+(max difference, min cosine).
+LAION CLAP (unfused), MS-CLAP, AltCLIP and CLIP export; fused LAION runs with --runtime torch.
 Needs the 'openvino' extra of clapcli (the 'onnx' extra for --format onnx).
 """
 
@@ -40,7 +45,7 @@ def export(
     json_report: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON on stdout.")] = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Export a model's audio and text towers as OpenVINO IR or ONNX, with a manifest."""
+    """Export a model's audio (or image) and text towers as OpenVINO IR or ONNX, with a manifest."""
     from dataclasses import asdict
 
     from clapcli.commands.output import Output
@@ -57,8 +62,9 @@ def export(
     size = sum(manifest.files.values()) / 1e6
     out.note(f"exported {manifest.source_model} ({manifest.family}) to {directory} as {fmt}: "
              f"{size:.1f} MB in {manifest.export_seconds:.1f} s")
-    out.note(f"agreement with torch float32: audio max diff {agreement['audio_max_abs_diff']:.1e} "
-             f"(cosine >= {agreement['audio_min_cosine']:.6f}), text max diff {agreement['text_max_abs_diff']:.1e} "
+    media = manifest.media_tower  # "audio", or "image" for AltCLIP / CLIP
+    out.note(f"agreement with torch float32: {media} max diff {agreement[f'{media}_max_abs_diff']:.1e} "
+             f"(cosine >= {agreement[f'{media}_min_cosine']:.6f}), text max diff {agreement['text_max_abs_diff']:.1e} "
              f"(cosine >= {agreement['text_min_cosine']:.6f})")
     out.note(f"use it with: clap embed FILES --model {directory}")
 

@@ -96,14 +96,14 @@ def test_export_refuses_foreign_directory_fused_models_and_exports(exports, tiny
         export_model(str(tiny_clap), tmp_path / "x", "tflite")
 
 
-def test_export_of_altclip_is_refused(tmp_path):
+def test_export_of_another_family_is_refused(tmp_path):
     from clapcli.models.runtime.export import _check_exportable
 
-    class AltClip:
-        family, model_id = "altclip", "BAAI/AltCLIP"
+    class Other:
+        family, model_id = "imagebind", "facebook/imagebind"
 
-    with pytest.raises(ModelLoadError, match="AltCLIP.*--runtime torch"):
-        _check_exportable(AltClip())
+    with pytest.raises(ModelLoadError, match="'imagebind' model, which 'clap export' cannot write"):
+        _check_exportable(Other())
 
 
 def test_missing_extra_is_named_before_loading(cli, tiny_clap, tmp_path, monkeypatch):
@@ -134,7 +134,7 @@ def test_corrupt_and_partial_exports_fail_naming_the_file(exports, tmp_path, cli
     assert "Traceback" not in result.stderr
     for damage, message in (
         (lambda d: {**d, "format_version": 99, "clapcli_version": "9.0"}, "written by a newer clapcli \\(9.0"),
-        (lambda d: {**d, "family": "altclip"}, "'altclip' model, which the exported runtimes do not serve"),
+        (lambda d: {**d, "family": "imagebind"}, "'imagebind' model, which the exported runtimes do not serve"),
         (lambda d: [1, 2], "is not a JSON object"),
     ):
         bad = tmp_path / f"bad{len(list(tmp_path.iterdir()))}"

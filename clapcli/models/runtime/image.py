@@ -9,6 +9,7 @@ smaller), rescale in float64 then float32, normalize in float32. Equal to
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from math import ceil
 from pathlib import Path
@@ -30,6 +31,8 @@ def image_settings(processor: Any) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     for key in IMAGE_KEYS:
         value = getattr(processor, key, None)
+        if dataclasses.is_dataclass(value):  # transformers' SizeDict
+            value = dataclasses.asdict(value)  # type: ignore[arg-type]
         if hasattr(value, "items"):
             value = {k: v for k, v in dict(value).items() if v is not None}
         elif isinstance(value, (tuple, list)):
