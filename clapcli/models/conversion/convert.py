@@ -10,7 +10,7 @@ from typing import Any
 from clapcli.models.conversion.checkpoint import existing_checkpoint, load_original_state_dict
 from clapcli.models.conversion.keys import KeyMap, check_keys, map_keys
 from clapcli.models.conversion.output_dir import prepare_output, write_directory
-from clapcli.models.conversion.recipes import ConvertOptions, Recipe, recipe_for
+from clapcli.models.conversion.recipes import ConvertOptions, Recipe, check_family, recipe_for
 from clapcli.models.conversion.tokenizer import load_tokenizer
 
 
@@ -49,7 +49,9 @@ def convert_checkpoint(
     target = prepare_output(output, existing_checkpoint(checkpoint), overwrite)  # before the slow part
     _quiet_transformers()
     source = str(Path(checkpoint).expanduser())
-    model, keys = build_model(load_original_state_dict(checkpoint), recipe, source, options)
+    state = load_original_state_dict(checkpoint)
+    check_family(state, recipe, source)
+    model, keys = build_model(state, recipe, source, options)
     vocab = model.config.text_config.vocab_size
     loaded = load_tokenizer(tokenizer or recipe.default_tokenizer, vocab, expected=recipe.default_tokenizer)
     write_directory(model, recipe.build_processor(loaded, options), target, output, source)

@@ -166,6 +166,30 @@ RECIPES: dict[str, Recipe] = {recipe.family: recipe for recipe in (MSCLAP, LAION
 FAMILIES = tuple(RECIPES)
 
 
+def _covers(recipe: Recipe, state: dict) -> bool:
+    """At least half of the checkpoint's keys start with one of the recipe's prefixes."""
+    keys = list(state)
+    matched = sum(any(key.startswith(rule.source) for rule in recipe.prefixes) for key in keys)
+    return bool(keys) and 2 * matched >= len(keys)
+
+
+def looks_like(state: dict) -> str | None:
+    """The first family whose key prefixes cover most of the checkpoint's keys (None when none does)."""
+    return next((family for family, recipe in RECIPES.items() if _covers(recipe, state)), None)
+
+
+def check_family(state: dict, recipe: Recipe, source: str) -> None:
+    """A checkpoint of another family is named as such, before its keys are reported one by one."""
+    if _covers(recipe, state):
+        return
+    family = looks_like(state)
+    if family is not None:
+        prefixes = ", ".join(sorted({rule.source.split(".", 1)[0] + "." for rule in RECIPES[family].prefixes
+                                     if rule.source.endswith(".")}))
+        raise ModelLoadError(f"checkpoint '{source}' looks like the {family} family, not {recipe.family} (its "
+                             f"keys start with {prefixes}); run 'clap convert {family} {source} OUTPUT'")
+
+
 def recipe_for(family: str, options: ConvertOptions) -> Recipe:
     """The family's recipe, after refusing options that do not apply to it."""
     recipe = RECIPES.get(family)
