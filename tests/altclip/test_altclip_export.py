@@ -188,3 +188,16 @@ def test_long_audio_on_image_export_is_refused(cli, image_exports, image_files):
                   "--long-audio", "head", "-f", "jsonl"])
     assert result.exit_code == 2, result.stderr
     assert "--long-audio applies to audio models" in result.stderr
+
+
+def test_runtime_option_exports_altclip_into_the_cache(cli, tiny_altclip, image_files, tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "home"))
+    args = ["classify", image_files["rgb.png"], "--labels", "一只猫,一只狗", "--model", tiny_altclip, "-f", "jsonl"]
+    exported = cli([*args, "--runtime", "onnx"])
+    assert exported.exit_code == 0, exported.stderr
+    (cached,) = (tmp_path / "home" / "exports").iterdir()
+    assert (cached / "image.onnx").is_file()
+    reference = json.loads(cli(args).stdout)["predictions"]
+    got = json.loads(exported.stdout)["predictions"]
+    assert [p["label"] for p in got] == [p["label"] for p in reference]
+    assert max(abs(a["score"] - b["score"]) for a, b in zip(got, reference)) < 1e-5
