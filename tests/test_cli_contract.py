@@ -51,10 +51,10 @@ def test_usage_error_from_the_console_entry_point():
 
 
 def test_our_own_usage_errors_exit_2_on_one_line(cli):
-    result = cli(["embed", "--text", "a", "--format", "xml"])
+    result = cli(["embed", "--text", "a", "--engine", "ray", "-o", "shards"])
     assert result.exit_code == 2
-    assert result.stderr.strip().splitlines() == ["error: --format xml: choose one of jsonl, json, csv, npy, "
-                                                  "parquet, safetensors"]
+    assert result.stderr.strip().splitlines() == ["error: --engine ray embeds files; embed --text with the local "
+                                                  "engine"]
 
 
 def test_the_boundary_knows_both_clicks():

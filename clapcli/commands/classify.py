@@ -18,8 +18,10 @@ from clapcli.commands.options import (
     PrecisionOpt,
     QuantizeOpt,
     QuietOpt,
+    RecordFormat,
     RuntimeOpt,
     WorkersOpt,
+    plain,
     split_values,
 )
 
@@ -50,7 +52,8 @@ def classify(
         "--template", help="Prompt around each label, {} = the label. Default: the model's "
         "(\"This is a sound of {}.\" for CLAP, \"a photo of {}.\" for image models).", show_default=False)] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Labels reported per input.")] = 5,
-    fmt: Annotated[str | None, typer.Option("--format", "-f", help="table, csv, json or jsonl. Default: table on a "
+    fmt: Annotated[RecordFormat | None, typer.Option("--format", "-f", case_sensitive=False, callback=plain,
+                                                     help="table, csv, json or jsonl. Default: table on a "
                                             "terminal, csv when piped, else from --output's extension.",
                                             show_default=False)] = None,
     output: OutputOpt = None,

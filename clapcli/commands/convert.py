@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from clapcli.commands.options import QuietOpt
+from clapcli.commands.options import ConvertFormat, QuietOpt, plain
 
 if TYPE_CHECKING:
     from clapcli.commands.output import Output
@@ -31,7 +31,8 @@ def convert(
         typer.Option("--amodel", help="LAION: audio tower, HTSAT-tiny or HTSAT-base (checked against the weights).",
                      show_default=False),
     ] = None,
-    output_format: Annotated[str, typer.Option("--format", "-f", help="Report format: text (stderr) or json (stdout).")]
+    output_format: Annotated[ConvertFormat, typer.Option("--format", "-f", case_sensitive=False, callback=plain,
+                                                       help="Report format: text (stderr) or json (stdout).")]
     = "text",
     overwrite: Annotated[
         bool,

@@ -12,6 +12,7 @@ from clapcli.commands.options import (
     BatchSizeOpt,
     DeviceOpt,
     DtypeOpt,
+    EventFormat,
     InputsArg,
     LongAudioOpt,
     ModelOpt,
@@ -19,6 +20,7 @@ from clapcli.commands.options import (
     QuantizeOpt,
     QuietOpt,
     WorkersOpt,
+    plain,
     split_values,
 )
 
@@ -89,7 +91,8 @@ def detect(
                                                 "(seconds).")] = 0.0,
     merge_gap: Annotated[float, typer.Option("--merge-gap", min=0.0, help="Join events of a label separated by "
                                              "less than this (seconds).")] = 0.0,
-    fmt: Annotated[str | None, typer.Option("--format", "-f", help="table, csv, json, jsonl, audacity, raven or "
+    fmt: Annotated[EventFormat | None, typer.Option("--format", "-f", case_sensitive=False, callback=plain,
+            help="table, csv, json, jsonl, audacity, raven or "
                                             "webvtt. Default: table on a terminal, csv when piped, else from "
                                             "--output's extension.", show_default=False)] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE, or for audacity/raven/"

@@ -12,6 +12,7 @@ from clapcli.commands.options import (
     BatchSizeOpt,
     DeviceOpt,
     DtypeOpt,
+    EmbeddingFormat,
     InputsArg,
     LongAudioOpt,
     ModelOpt,
@@ -21,6 +22,7 @@ from clapcli.commands.options import (
     QuietOpt,
     RuntimeOpt,
     WorkersOpt,
+    plain,
 )
 from clapcli.commands.ray_embed import ConcurrencyOpt, EmbedOutputOpt, EngineOpt, ImportOpt, NumGpusOpt
 
@@ -56,8 +58,9 @@ def embed(
     text_file: Annotated[str | None, typer.Option("--text-file", help="Texts to embed, one per line (- for stdin).",
                                                   show_default=False)] = None,
     output: EmbedOutputOpt = None,
-    fmt: Annotated[str | None, typer.Option(
-        "--format", "-f", help="jsonl, json, csv, npy, parquet or safetensors. Default: from --output's extension, "
+    fmt: Annotated[EmbeddingFormat | None, typer.Option(
+        "--format", "-f", case_sensitive=False, callback=plain,
+                help="jsonl, json, csv, npy, parquet or safetensors. Default: from --output's extension, "
         "else jsonl.", show_default=False)] = None,
     normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalize embeddings.")] = True,
     model: ModelOpt = None,

@@ -12,12 +12,14 @@ from clapcli.commands.options import (
     BatchSizeOpt,
     DeviceOpt,
     DtypeOpt,
+    EvalFormat,
     LongAudioOpt,
     OutputOpt,
     OverwriteOpt,
     QuantizeOpt,
     QuietOpt,
     WorkersOpt,
+    plain,
 )
 
 CLASSIFY_EPILOG = """\
@@ -62,8 +64,9 @@ TABLE_FORMATS = ("table", "csv", "json", "markdown", "md")
 ModelsOpt = Annotated[list[str] | None, typer.Option(
     "--model", "-m", help="Hub id, alias (see 'clap models') or local directory; repeat for one row per "
     "checkpoint. Default: $CLAPCLI_MODEL or laion/clap-htsat-unfused.", show_default=False)]
-FormatOpt = Annotated[str | None, typer.Option(
-    "--format", "-f", help="table, csv, json or markdown. Default: table on a terminal, csv when piped, else from "
+FormatOpt = Annotated[EvalFormat | None, typer.Option(
+    "--format", "-f", case_sensitive=False, callback=plain,
+            help="table, csv, json or markdown. Default: table on a terminal, csv when piped, else from "
     "--output's extension.", show_default=False)]
 ReportOpt = Annotated[Path | None, typer.Option(
     "--report", help="Write a JSON report: protocol (model, template, folds, long-audio rule, version), every "

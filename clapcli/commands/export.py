@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from clapcli.commands.options import QuietOpt
+from clapcli.commands.options import ExportFormat, QuietOpt, plain
 
 EPILOG = """\
 Examples:
@@ -38,7 +38,8 @@ def export(
                                          show_default=False)],
     directory: Annotated[Path, typer.Argument(help="Directory to write the export to (new or empty).",
                                               show_default=False, file_okay=False)],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="openvino (OpenVINO IR) or onnx (ONNX Runtime).")]
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", case_sensitive=False, callback=plain,
+                                              help="openvino (OpenVINO IR) or onnx (ONNX Runtime).")]
     = "openvino",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an earlier export in DIRECTORY "
                                             "(never a directory holding other files).")] = False,

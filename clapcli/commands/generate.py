@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from clapcli.commands.options import DeviceOpt, DtypeOpt, OverwriteOpt, QuietOpt
+from clapcli.commands.options import (
+    GENERATE_FORMATS,
+    DeviceOpt,
+    DtypeOpt,
+    OverwriteOpt,
+    QuietOpt,
+    Scheduler,
+    comma_choices,
+    plain,
+)
 from clapcli.commands.output import Output
 
 EPILOG = """\
@@ -44,7 +53,9 @@ def generate(
     output_dir: Annotated[Path | None, typer.Option("--output-dir", "-d", help="Directory for the files (created if "
                                                     "missing); names: NNN-prompt-words.EXT.", show_default=False,
                                                     file_okay=False)] = None,
-    fmt: Annotated[list[str] | None, typer.Option("--format", "-f", help="wav, flac or ogg for the audio; json or "
+    fmt: Annotated[list[str] | None, typer.Option("--format", "-f",
+            metavar="<wav|flac|ogg|json|jsonl>", callback=comma_choices(GENERATE_FORMATS, "--format"),
+            help="wav, flac or ogg for the audio; json or "
                                                   "jsonl prints a summary (prompt, seed, model, steps, file, CLAP "
                                                   "score) on stdout. Repeatable or comma-separated.",
                                                   show_default=False)] = None,
@@ -62,7 +73,8 @@ def generate(
                                                   "(NAME.2.wav, ... in rank order).")] = False,
     seed: Annotated[int | None, typer.Option("--seed", help="Same seed, same file. Default: random (reported).",
                                              show_default=False)] = None,
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="dpm (default), dpm-sde, ddim, unipc, "
+    scheduler: Annotated[Scheduler | None, typer.Option("--scheduler", case_sensitive=False, callback=plain,
+            help="dpm (default), dpm-sde, ddim, unipc, "
                                                   "euler, euler-a, heun, lms or pndm.", show_default=False)] = None,
     transcription: Annotated[str | None, typer.Option("--transcription", help="Words to speak (text-to-speech "
                                                       "checkpoints such as tts-gigaspeech).",

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from clapcli.commands.library import DbOpt
-from clapcli.commands.options import QuietOpt
+from clapcli.commands.options import QuietOpt, RecordFormat, plain
 from clapcli.settings import DEFAULT_COLLECTION
 
 EPILOG = """\
@@ -27,7 +27,8 @@ Examples:
 
 COLUMNS = ["collection", "model", "dim", "rows", "bytes", "updated"]
 
-FormatOpt = Annotated[str | None, typer.Option("--format", "-f", help="table, csv, json or jsonl. Default: table on "
+FormatOpt = Annotated[RecordFormat | None, typer.Option("--format", "-f", case_sensitive=False, callback=plain,
+                                                        help="table, csv, json or jsonl. Default: table on "
                                                "a terminal, csv when piped.", show_default=False)]
 NameArg = Annotated[str, typer.Argument(help="Collection name.", show_default=False)]
 

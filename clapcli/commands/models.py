@@ -6,9 +6,12 @@ from typing import Annotated
 
 import typer
 
+from clapcli.commands.options import RecordFormat, plain
+
 
 def models(
-    fmt: Annotated[str | None, typer.Option("--format", "-f", help="table, csv, json or jsonl.",
+    fmt: Annotated[RecordFormat | None, typer.Option("--format", "-f", case_sensitive=False, callback=plain,
+            help="table, csv, json or jsonl.",
                                             show_default=False)] = None,
 ) -> None:
     """List model aliases (usable with --model) and the families they belong to."""

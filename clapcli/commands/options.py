@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -39,6 +39,58 @@ class LongAudio(str, Enum):
 def _value(value: Enum | str | None) -> str | None:
     """Commands see the plain string ("float16"), as the library functions take it."""
     return value.value if isinstance(value, Enum) else value
+
+
+def plain(value: Any) -> Any:
+    """Callback of an enum option: the plain lower-case string (or list of them, or None)."""
+    if isinstance(value, (list, tuple)):
+        return [_value(item) for item in value]
+    return _value(value)
+
+
+def choices(name: str, values: tuple[str, ...]) -> Any:
+    """A str Enum of ``values`` for an option that --help lists and the parser validates; declare the
+    option with ``case_sensitive=False, callback=plain`` so commands still receive plain strings."""
+    return Enum(name, {value: value for value in values}, type=str)
+
+
+# The values the writers and core accept; kept literal here so --help does not import them
+# (tests/test_cli_contract_more.py checks each against its source).
+RECORD_FORMATS = ("table", "csv", "json", "jsonl")
+EMBEDDING_FORMATS = ("jsonl", "json", "csv", "npy", "parquet", "safetensors")
+EVENT_FORMATS = ("table", "csv", "json", "jsonl", "audacity", "raven", "webvtt")
+EVAL_FORMATS = ("table", "csv", "json", "markdown", "md")
+EXPORT_FORMATS = ("openvino", "onnx")
+CONVERT_FORMATS = ("text", "json")
+ENGINES = ("local", "ray")
+SCHEDULERS = ("dpm", "dpm-sde", "ddim", "unipc", "euler", "euler-a", "heun", "lms", "pndm")
+GENERATE_FORMATS = ("wav", "flac", "ogg", "json", "jsonl")
+
+RecordFormat = choices("RecordFormat", RECORD_FORMATS)
+EmbeddingFormat = choices("EmbeddingFormat", EMBEDDING_FORMATS)
+EventFormat = choices("EventFormat", EVENT_FORMATS)
+EvalFormat = choices("EvalFormat", EVAL_FORMATS)
+ExportFormat = choices("ExportFormat", EXPORT_FORMATS)
+ConvertFormat = choices("ConvertFormat", CONVERT_FORMATS)
+Engine = choices("Engine", ENGINES)
+Scheduler = choices("Scheduler", SCHEDULERS)
+
+
+def comma_choices(allowed: tuple[str, ...], option: str) -> Any:
+    """Callback of a repeatable, comma-separated option: each part must be one of ``allowed`` (any
+    case); a wrong one is a usage error (exit 2) naming the choices. Returns the lower-case parts."""
+
+    def check(values: list[str] | None) -> list[str] | None:
+        if values is None:
+            return None
+        parts = [part.lower() for part in split_values(values)]
+        wrong = [part for part in parts if part not in allowed]
+        if wrong:
+            raise typer.BadParameter(f"{wrong[0]!r} is not one of {', '.join(map(repr, allowed))}.",
+                                     param_hint=f"'{option}'")
+        return parts
+
+    return check
 
 
 DtypeOpt = Annotated[

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from clapcli.commands.options import Engine, plain
 from clapcli.commands.output import Output, safe
 
 ENGINES = ("local", "ray")
@@ -19,7 +20,8 @@ EmbedOutputOpt = Annotated[
                  "--engine ray: a directory or URI (s3://...) of Parquet shards.", show_default=False),
 ]
 EngineOpt = Annotated[
-    str, typer.Option("--engine", help="local (this process) or ray (Ray Data on $RAY_ADDRESS, else a local Ray; "
+    Engine, typer.Option("--engine", case_sensitive=False, callback=plain,
+                         help="local (this process) or ray (Ray Data on $RAY_ADDRESS, else a local Ray; "
                       "needs clapcli\\[ray]).")
 ]
 NumGpusOpt = Annotated[float, typer.Option("--num-gpus", min=0, help="--engine ray: GPUs per model actor.")]

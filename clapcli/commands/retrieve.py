@@ -16,6 +16,8 @@ from clapcli.commands.options import (
     OutputOpt,
     OverwriteOpt,
     QuietOpt,
+    RecordFormat,
+    plain,
 )
 
 EPILOG = """\
@@ -68,7 +70,8 @@ def retrieve(
                                                "itself among the hits (left out by default).")] = False,
     all_segments: Annotated[bool, typer.Option("--all-segments", help="Segment collections: list every matching "
                                                "window, not only the best one per file.")] = False,
-    fmt: Annotated[str | None, typer.Option("--format", "-f", help="table, csv, json or jsonl. Default: table on a "
+    fmt: Annotated[RecordFormat | None, typer.Option("--format", "-f", case_sensitive=False, callback=plain,
+                                                     help="table, csv, json or jsonl. Default: table on a "
                                             "terminal, csv when piped, else from --output's extension.",
                                             show_default=False)] = None,
     output: OutputOpt = None,

@@ -172,7 +172,6 @@ def _json_rows(result) -> list[dict]:
     (["--template", "x {}", "--preset", "laion"], "give --template or --preset, not both"),
     (["--preset", "nope"], "--preset nope: unknown"),
     (["--template", "no slot"], "must contain '{}'"),
-    (["-f", "xml"], "--format xml: choose one of"),
 ])
 def test_usage_errors(cli, tiny_clap, esc50_dir, args, message):
     result = cli(["eval", "classify", esc50_dir, "-m", tiny_clap, *args])

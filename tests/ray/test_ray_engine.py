@@ -124,7 +124,7 @@ def test_missing_inputs_are_failure_rows_not_a_failed_job(ray_local, cli_module,
 
 def test_usage_errors_before_any_job(cli_module, tiny_clap: Path, tmp_path: Path) -> None:
     cases = [
-        (["--engine", "spark", "x"], "--engine spark"),
+        (["--engine", "spark", "x"], "Invalid value for '--engine'"),
         (["--engine", "ray", "x"], "give --output DIR"),
         (["--engine", "ray", "x", "-o", tmp_path, "--format", "csv"], "--format csv"),
         (["--engine", "ray", "--text", "a dog", "-o", tmp_path], "embed --text with the local engine"),
