@@ -341,7 +341,7 @@ def test_library_list_info_prune_rm(cli, small_library, tmp_path):
     listed = cli(["library", "list", "--db", db, "-f", "json"])
     assert listed.exit_code == 0, listed.stderr
     (entry,) = json.loads(listed.stdout)
-    assert (entry["collection"], entry["rows"], entry["dim"]) == ("default", 4, 16)
+    assert (entry["collection"], entry["rows"], entry["dim"], entry["kind"]) == ("default", 4, 16, "files")
     assert entry["bytes"] > 4 * 16 * 4 and entry["updated"].endswith("+00:00")
     info = json.loads(cli(["library", "info", "default", "--db", db, "-f", "json"]).stdout)[0]
     assert info["db"] == str(db) and info["db_bytes"] >= db.stat().st_size
@@ -359,7 +359,7 @@ def test_library_list_info_prune_rm(cli, small_library, tmp_path):
     removed = cli(["library", "rm", "default", "--db", db])
     assert removed.exit_code == 0 and "collection 'default' removed (4 rows)" in removed.stderr
     assert cli(["library", "list", "--db", db, "-f", "csv"]).stdout.strip() == \
-        "collection,model,dim,rows,bytes,updated"
+        "collection,model,dim,kind,rows,bytes,updated"
 
 
 def test_shell_completion(cli):

@@ -25,7 +25,7 @@ Examples:
   clap library rm drums --db lib.db          # delete a collection and its rows
 """
 
-COLUMNS = ["collection", "model", "dim", "rows", "bytes", "updated"]
+COLUMNS = ["collection", "model", "dim", "kind", "rows", "bytes", "updated"]
 
 FormatOpt = Annotated[RecordFormat | None, typer.Option("--format", "-f", case_sensitive=False, callback=plain,
                                                         help="table, csv, json or jsonl. Default: table on "
@@ -46,8 +46,11 @@ def _describe(store, name: str) -> dict:
             "SELECT count(*), coalesce(sum(length(vector) + length(path) + length(hash)), 0), max(created) "
             "FROM items WHERE collection_id = ?", (collection.id,)).fetchone()
     when = updated if updated is not None else collection.created
+    segments = collection.segments()
+    kind = "files" if segments is None else f"segments {segments[0]:g} s / hop {segments[1]:g} s"
     return {
-        "collection": name, "model": collection.model_id, "dim": collection.dim, "rows": rows, "bytes": size,
+        "collection": name, "model": collection.model_id, "dim": collection.dim, "kind": kind, "rows": rows,
+        "bytes": size,
         "updated": datetime.fromtimestamp(when, timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import sqlite3
 
@@ -34,6 +35,8 @@ def test_segments_stored_with_times_and_found_by_time(cli, fake_model, scenes, t
     assert len([r for r in rows if r[0] == str(scenes["other"])]) == 7
     info = sqlite3.connect(db).execute("SELECT segment_seconds, hop_seconds FROM collections").fetchone()
     assert info == (1.0, 0.5)
+    (listed,) = json.loads(cli(["library", "list", "--db", db, "-f", "json"]).stdout)
+    assert listed["kind"] == "segments 1 s / hop 0.5 s"  # a collection says it is per-segment
 
     best = _retrieve(cli, db, "high tone", "-k", "2")
     assert list(best[0]) == ["query", "rank", "score", "path", "start", "end"]
