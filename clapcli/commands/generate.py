@@ -65,10 +65,14 @@ def generate(
                                               show_default=False)] = None,
     guidance: Annotated[float | None, typer.Option("--guidance", "-g", help="Classifier-free guidance scale "
                                                    "(<= 1 turns it off). Default: 3.5.", show_default=False)] = None,
-    seconds: Annotated[float | None, typer.Option("--seconds", "-t", help="Length. Default: the model's (10.24 s); "
+    seconds: Annotated[float | None, typer.Option("--seconds", "-L", help="Length. Default: the model's (10.24 s); "
                                                   "up to 6x that.", show_default=False)] = None,
-    candidates: Annotated[int, typer.Option("--candidates", "-c", help="Generate N per prompt and keep the best by "
-                                            "CLAP text-audio score.")] = 1,
+    candidates: Annotated[int, typer.Option("--candidates", "-b", help="Generate N per prompt and keep the "
+                                            "best (best of N) by CLAP text-audio score.")] = 1,
+    # -t and -c were --seconds and --candidates in 0.1, but are --text and --collection elsewhere: hidden,
+    # with a deprecation warning, until the next release.
+    seconds_old: Annotated[float | None, typer.Option("-t", hidden=True, show_default=False)] = None,
+    candidates_old: Annotated[int | None, typer.Option("-c", hidden=True, show_default=False)] = None,
     keep_candidates: Annotated[bool, typer.Option("--keep-candidates", help="Also write the other candidates "
                                                   "(NAME.2.wav, ... in rank order).")] = False,
     seed: Annotated[int | None, typer.Option("--seed", help="Same seed, same file. Default: random (reported).",
@@ -100,6 +104,7 @@ def generate(
     from clapcli.core.generate.output import audio_format
     from clapcli.errors import UsageError
 
+    seconds, candidates = _old_short_flags(seconds, seconds_old, candidates, candidates_old, quiet)
     prompt_list = _collect_prompts(prompts, prompts_file)
     audio_fmt, summary_fmt = _split_formats(fmt, output)
     targets = _targets(prompt_list, output, output_dir, audio_format(output, audio_fmt), overwrite)
@@ -129,6 +134,27 @@ def generate(
 
 
 # ---------------------------------------------------------------------- options
+
+
+def _old_short_flags(seconds: float | None, seconds_old: float | None, candidates: int, candidates_old: int | None,
+                     quiet: bool) -> tuple[float | None, int]:
+    """-t / -c (0.1's short flags of --seconds / --candidates) still work, with one warning each."""
+    from clapcli.errors import UsageError
+
+    for old, new, short, given in (("-t", "--seconds", "-L", seconds_old is not None),
+                                   ("-c", "--candidates", "-b", candidates_old is not None)):
+        if given and not quiet:
+            Output(quiet).warning(f"{old} is now {new} ({short}): {old} means --text or --collection in the other "
+                                  "commands; the old flag goes in the next release")
+    if seconds_old is not None:
+        if seconds is not None:
+            raise UsageError("give --seconds once (-t is its old short flag)")
+        seconds = seconds_old
+    if candidates_old is not None:
+        if candidates != 1:
+            raise UsageError("give --candidates once (-c is its old short flag)")
+        candidates = candidates_old
+    return seconds, candidates
 
 
 def _collect_prompts(prompts: list[str] | None, prompts_file: str | None) -> list[str]:
