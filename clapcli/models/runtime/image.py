@@ -20,7 +20,7 @@ import numpy as np
 from clapcli.errors import ModelLoadError
 from clapcli.models.base import EmbeddingModel
 from clapcli.models.runtime.manifest import Manifest
-from clapcli.models.runtime.model import HostDevice, Rows, TextTokens, rows
+from clapcli.models.runtime.model import ExportedTextSide, HostDevice, Rows, TextTokens, rows
 
 IMAGE_KEYS = ("size", "crop_size", "resample", "do_resize", "do_center_crop", "do_rescale", "rescale_factor",
               "do_normalize", "image_mean", "image_std")
@@ -107,7 +107,7 @@ def center_crop(pixels: np.ndarray, crop_height: int, crop_width: int) -> np.nda
     return padded[..., max(0, top):min(new_height, top + crop_height), max(0, left):min(new_width, left + crop_width)]
 
 
-class ExportedImageModel(EmbeddingModel):
+class ExportedImageModel(ExportedTextSide, EmbeddingModel):
     """AltCLIP or CLIP from an export directory: image and text towers via ONNX Runtime or OpenVINO."""
 
     family = "altclip"
@@ -126,20 +126,6 @@ class ExportedImageModel(EmbeddingModel):
         self.embedding_dim = int(manifest.embedding_dim)
         self.preprocess = ImagePreprocessor(manifest.image, f"export directory '{directory}'")
         self.tokens = TextTokens(self.directory / manifest.text["tokenizer"], manifest.text)
-
-    @classmethod
-    def load(cls, ref: Any, config: dict, device: Any, dtype: Any, long_audio: str | None = None) -> EmbeddingModel:
-        from clapcli.models.runtime.model import load_export
-
-        return load_export(ref.location, long_audio=long_audio)
-
-    @property
-    def logit_scale(self) -> float:
-        return float(self.manifest.logit_scale)
-
-    def encode_text(self, texts: Sequence[str]) -> Rows:
-        ids, mask = self.tokens(texts)
-        return rows(self.towers.text(ids, mask))
 
     def prepare(self, media: Any) -> np.ndarray:
         return self.preprocess(media)

@@ -80,7 +80,28 @@ class TextTokens:
         return ids, mask
 
 
-class ExportedAudioModel(WindowedAudioBackend):
+class ExportedTextSide:
+    """What every exported model shares: loading by directory, the recorded logit scale, and the text
+    tower (tokens through the ``tokenizers`` library, then the exported tower)."""
+
+    manifest: Manifest
+    tokens: TextTokens
+    towers: Any
+
+    @classmethod
+    def load(cls, ref: Any, config: dict, device: Any, dtype: Any, long_audio: str | None = None) -> Any:
+        return load_export(ref.location, long_audio=long_audio)
+
+    @property
+    def logit_scale(self) -> float:
+        return float(self.manifest.logit_scale)
+
+    def encode_text(self, texts: Sequence[str]) -> Rows:
+        ids, mask = self.tokens(texts)
+        return rows(self.towers.text(ids, mask))
+
+
+class ExportedAudioModel(ExportedTextSide, WindowedAudioBackend):
     """LAION CLAP (unfused) or MS-CLAP from an export directory."""
 
     family = "exported"  # replaced by the manifest's family
@@ -104,18 +125,6 @@ class ExportedAudioModel(WindowedAudioBackend):
         self.repeat_whole = audio.get("fit") == "repeat"  # MS-CLAP repeats whole copies, no zero tail
         self.set_windows(int(audio["sample_rate"]), int(audio["window_samples"]), MelSpec(**audio["mel"]))
         self.tokens = TextTokens(self.directory / manifest.text["tokenizer"], manifest.text)
-
-    @classmethod
-    def load(cls, ref: Any, config: dict, device: Any, dtype: Any, long_audio: str | None = None) -> Any:
-        return load_export(ref.location, long_audio=long_audio)
-
-    @property
-    def logit_scale(self) -> float:
-        return float(self.manifest.logit_scale)
-
-    def encode_text(self, texts: Sequence[str]) -> Rows:
-        ids, mask = self.tokens(texts)
-        return rows(self.towers.text(ids, mask))
 
     # ---------------------------------------------------------------- prepare (decode threads: numpy only)
 
