@@ -68,3 +68,74 @@ def test_generate_format_parts_are_checked_and_lowered():
     check = options.comma_choices(options.GENERATE_FORMATS, "--format")
     assert check(["WAV,json", "flac"]) == ["wav", "json", "flac"]
     assert check(None) is None
+
+
+# ---------------------------------------------------------------- rich tables keep paths whole at 80 columns
+
+
+def _render(rows: list[dict], columns: list[str], monkeypatch) -> list[str]:
+    import io
+
+    from clapcli.io.writers import record_writer
+
+    monkeypatch.setenv("COLUMNS", "80")
+    stream = io.StringIO()
+    with record_writer("table", None, False, columns, stream=stream) as sink:
+        for row in rows:
+            sink.write(row)
+    lines = stream.getvalue().splitlines()
+    assert lines and max(len(line) for line in lines) <= 80
+    return lines
+
+
+def _assert_whole_or_cut_at_the_start(path: str, lines: list[str]) -> None:
+    """The path is on one line, whole, or as "…" + its end (the file name kept); no line holds a piece of
+    it that is not that one cell."""
+    holding = [line for line in lines if path[-12:] in line]
+    assert len(holding) == 1, (path, lines)
+    line = holding[0]
+    if path not in line:
+        cell = line[line.index("…"):].split(" ", 1)[0]
+        assert path.endswith(cell[1:]) and len(cell) > 12, (path, line)
+    for other in lines:
+        if other is not line:
+            assert path[:10] not in other or path[:10] in line, (path, other)
+
+
+@pytest.mark.parametrize("label", ["dog", "a rather long label that has to fold over several lines of the table"])
+def test_table_paths_are_never_split_across_lines(monkeypatch, label):
+    paths = ["/data/recordings/2024/field-trip/very-long-directory-name-for-the-session/"
+             "microphone-array-channel-03-take-0017.wav",
+             "short.wav",
+             "/tmp/" + "x" * 120 + "/ends-with-this-name.flac"]
+    rows = [{"path": path, "rank": 1, "label": label, "score": 0.5} for path in paths]
+    lines = _render(rows, ["path", "rank", "label", "score"], monkeypatch)
+    for path in paths:
+        _assert_whole_or_cut_at_the_start(path, lines)
+    assert "short.wav" in "\n".join(lines)
+    assert any("ends-with-this-name.flac" in line for line in lines)  # the file name survives the cut
+    if label == "dog":
+        assert sum("dog" in line for line in lines) == len(paths)  # one line per row: nothing folded
+    else:
+        assert "fold over" in "".join(lines).replace(" ", "") or "foldover" in "".join(lines).replace(" ", "")
+
+
+def test_table_names_are_text_not_markup(monkeypatch):
+    lines = _render([{"path": "[red]x[/red].wav", "label": "a", "score": 0.1}], ["path", "label", "score"],
+                    monkeypatch)
+    assert any("[red]x[/red].wav" in line for line in lines)
+
+
+def test_classify_table_at_80_columns_keeps_the_path_whole(cli, tiny_clap, audio_files, tmp_path):
+    import shutil
+
+    folder = tmp_path / "a-directory-with-a-long-name-for-the-recordings-of-this-particular-session"
+    folder.mkdir()
+    path = str(shutil.copy(audio_files["flac"], folder / "a-long-file-name-microphone-array-take-0017.flac"))
+    result = cli(["classify", path, "--labels", "a dog,rain", "-m", tiny_clap, "--format", "table", "-q"],
+                 env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    _assert_whole_or_cut_at_the_start(path, lines)
+    assert any("take-0017.flac" in line for line in lines)

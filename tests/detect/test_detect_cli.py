@@ -202,7 +202,7 @@ def test_a_file_truncated_mid_stream_fails_and_the_rest_go_on(cli, fake_model, s
     (["--labels", "low tone,high tone", "--window", "0"], "--window 0"),
     (["--labels", "low tone,high tone", "--smooth", "4"], "odd"),
     (["--labels", "low tone,high tone", "--threshold", "0.5", "--threshold-off", "0.7"], "--threshold-off"),
-    (["--labels", "low tone,high tone", "--format", "srt"], "--format srt"),
+    (["--labels", "low tone,high tone", "--format", "srt"], "Invalid value for '--format'"),
     (["--labels", "low tone,high tone", "-o", "x.txt"], "cannot tell the format"),
     (["--labels", "low tone,high tone", "--frames", "x.json"], ".csv or .parquet"),
     ([], "give at least one label"),

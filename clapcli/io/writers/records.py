@@ -70,13 +70,58 @@ class TableRecords(RecordWriter):
     def _finish(self) -> None:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
+        console = Console(file=self.stream, soft_wrap=False)
+        cells = [[_cell(row.get(c)) for c in self.columns] for row in self._rows]
+        paths = [i for i, column in enumerate(self.columns) if column in PATH_COLUMNS]
+        if paths:
+            cells = _fit_paths(cells, self.columns, paths, console.width)
         table = Table(title=self.title, show_lines=False, header_style="bold")
-        for column in self.columns:
-            table.add_column(column, overflow="fold", justify="right" if column in ("rank", "score") else "left")
-        for row in self._rows:
-            table.add_row(*(_cell(row.get(c)) for c in self.columns))
-        Console(file=self.stream, soft_wrap=False).print(table)
+        for index, column in enumerate(self.columns):
+            justify = "right" if column in ("rank", "score") else "left"
+            if index in paths:  # never folded in the middle of a name; shortened at the start ("…/dir/x.wav")
+                table.add_column(column, no_wrap=True, overflow="ellipsis", justify=justify)
+            else:
+                table.add_column(column, overflow="fold", justify=justify)
+        for row in cells:
+            table.add_row(*(Text(value) for value in row))  # plain text: a name's [brackets] are not markup
+        console.print(table)
+
+
+# Columns holding a path (or a query that may be one): kept on one line, cut at the start if too long.
+PATH_COLUMNS = ("path", "query", "file", "source", "db", "output")
+_OTHER_COLUMN_CAPS = (40, 24, 12)  # a long label folds within this many cells, leaving the rest to the paths
+_WANTED_PATH_CELLS = 32
+_MIN_PATH_CELLS = 16
+
+
+def _fit_paths(cells: list[list[str]], columns: list[str], paths: list[int], width: int) -> list[list[str]]:
+    """Values of the path columns shortened from the start ("…" + the end, where the file name is) so the
+    table fits ``width`` without wrapping them; the other columns keep their natural width (up to a cap)."""
+    from rich.cells import cell_len
+
+    natural = [max([cell_len(column)] + [cell_len(row[i]) for row in cells]) for i, column in enumerate(columns)]
+    overhead = 3 * len(columns) + 1  # a border and one space of padding either side per column
+    for cap in _OTHER_COLUMN_CAPS:  # long labels fold narrower before paths drop below a file name's width
+        others = sum(min(natural[i], cap) for i in range(len(columns)) if i not in paths)
+        budget = (width - overhead - others) // len(paths)
+        if budget >= _WANTED_PATH_CELLS:
+            break
+    budget = max(_MIN_PATH_CELLS, budget)
+    return [[_tail(value, budget) if i in paths else value for i, value in enumerate(row)] for row in cells]
+
+
+def _tail(value: str, cells: int) -> str:
+    """``value`` if it fits in ``cells``, else "…" and as much of its end as fits."""
+    from rich.cells import cell_len
+
+    if cell_len(value) <= cells:
+        return value
+    kept = value
+    while kept and cell_len(kept) > cells - 1:
+        kept = kept[max(1, (cell_len(kept) - cells + 1) // 2):] if cell_len(kept) - cells > 4 else kept[1:]
+    return "…" + kept
 
 
 RECORD_WRITERS: dict[str, type[RecordWriter]] = {
