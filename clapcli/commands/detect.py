@@ -101,7 +101,7 @@ def detect(
     frames: Annotated[Path | None, typer.Option("--frames", help="Also write every window's scores to this .csv "
                                                 "or .parquet file.", show_default=False, dir_okay=False)] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Draw spectrogram, score curves and events to this "
-                                              ".png (a DIRECTORY for several inputs). Needs clapcli[plot].",
+                                              ".png (a DIRECTORY for several inputs). Needs clapcli\\[plot].",
                                               show_default=False)] = None,
     reference: Annotated[Path | None, typer.Option("--reference", help="Measure the events against these "
                                                    "reference annotations (DCASE TSV, see below). Needs "

@@ -134,7 +134,7 @@ def classify(
         "--confusion", help="Write the confusion matrix as CSV (one file per model: name.<model>.csv).",
         show_default=False, dir_okay=False)] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write the confusion matrix as a PNG heat map (needs "
-                                              "clapcli[plot]).", show_default=False, dir_okay=False)] = None,
+                                              "clapcli\\[plot]).", show_default=False, dir_okay=False)] = None,
     db: DbOpt = None,
     device: DeviceOpt = None,
     dtype: DtypeOpt = "auto",
