@@ -10,11 +10,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_model import RATE, FakeBandModel, tone_track  # noqa: E402
-
-LABELS = "low tone,mid tone,high tone,silence"
-# (label, onset, offset) of the tones in "scene.wav", 12 s long
-SCENE = [("low tone", 2.0, 5.0), ("high tone", 6.0, 8.5), ("mid tone", 9.0, 11.0)]
+from fake_model import LABELS, RATE, SCENE, FakeBandModel, tone_track  # noqa: E402,F401
 
 
 @pytest.fixture()

@@ -84,3 +84,10 @@ def tone_track(segments: list[tuple[str, float, float]], seconds: float, rate: i
         t = np.arange(b - a) / rate
         out[a:b] += (0.5 * np.sin(2 * np.pi * TONES[label] * t)).astype(np.float32)
     return out
+
+
+# Shared by the detection tests (here, not in conftest.py: test modules import them by name, and a
+# module called 'conftest' exists in several test folders).
+LABELS = "low tone,mid tone,high tone,silence"
+# (label, onset, offset) of the tones in "scene.wav", 12 s long
+SCENE = [("low tone", 2.0, 5.0), ("high tone", 6.0, 8.5), ("mid tone", 9.0, 11.0)]

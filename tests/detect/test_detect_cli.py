@@ -10,7 +10,7 @@ import re
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import LABELS, SCENE
+from fake_model import LABELS, SCENE
 
 HOP = 0.25
 

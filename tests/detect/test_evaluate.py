@@ -10,7 +10,7 @@ import json
 import sys
 
 import pytest
-from conftest import LABELS, SCENE
+from fake_model import LABELS, SCENE
 
 from clapcli.core.detect.evaluate import evaluate, load_sed_eval, match_files
 from clapcli.errors import InputError

@@ -2,39 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-import numpy as np
 import pytest
-from audio_fixtures import noise, tone, write_soundfile
+from eval_data import ESC_CLASSES, SECONDS, US8K_CLASSES, write_clip, write_csv  # noqa: F401
 from tiny_models import build_tiny_clap
-
-RATE = 16000
-SECONDS = 0.4
-
-
-def clip(kind: int, seed: int) -> np.ndarray:
-    """Class-dependent synthetic audio: a tone per class plus a little seeded noise."""
-    return (tone(SECONDS, RATE, freq=220.0 * (kind + 1), amplitude=0.4) + noise(SECONDS, RATE, seed, 0.05)
-            ).astype(np.float32)
-
-
-def write_clip(path: Path, kind: int, seed: int) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_soundfile(path, clip(kind, seed), RATE)
-
-
-def write_csv(path: Path, header: list[str], rows: list[list], delimiter: str = ",") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, delimiter=delimiter)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-ESC_CLASSES = ["dog", "chirping_birds", "vacuum_cleaner"]  # target 0, 1, 2
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +24,6 @@ def esc50_dir(tmp_path_factory) -> Path:
     return root
 
 
-US8K_CLASSES = ["air_conditioner", "car_horn", "dog_bark"]
 
 
 @pytest.fixture(scope="session")

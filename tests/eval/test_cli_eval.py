@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_csv
+from eval_data import write_csv
 from laion_metrics_reference import laion_clotho_metrics
 from sklearn import metrics as skm
 

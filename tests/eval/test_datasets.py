@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ESC_CLASSES, US8K_CLASSES, write_clip, write_csv
+from eval_data import ESC_CLASSES, US8K_CLASSES, write_clip, write_csv
 
 from clapcli.core.eval.classify import display_labels
 from clapcli.core.eval.datasets import (

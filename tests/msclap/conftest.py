@@ -15,6 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import msclap_reference  # noqa: E402
+from msclap_reference import SAMPLE_TEXTS, requires_reference  # noqa: E402,F401
 
 CORPUS = [
     "a dog barking in the distance", "rain falling on a tin roof", "a man speaking on the phone",
@@ -24,12 +25,6 @@ CORPUS = [
 ] * 4
 
 TINY_HTSAT = {"embed_dim": 16, "depths": [1, 1, 2, 1], "num_heads": [1, 2, 2, 4]}
-SAMPLE_TEXTS = ["a dog barking", "rain on a roof, and thunder", "music!"]
-
-requires_reference = pytest.mark.skipif(
-    not msclap_reference.reference_available(),
-    reason="reference code missing: pip install --no-deps msclap==1.3.4 laion-clap==1.1.7 torchlibrosa",
-)
 
 
 def _train_bpe(vocab_size: int, special_tokens: list[str]):

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
+import pytest
 import torch
 from torch import nn
 
@@ -177,3 +178,13 @@ def laion_text_embeddings(model: nn.Module, tokens: dict) -> torch.Tensor:
 def no_grad():
     with torch.no_grad():
         yield
+
+
+# Shared by the MS-CLAP tests (here, not in conftest.py: test modules import them by name, and a module
+# called 'conftest' exists in several test folders).
+SAMPLE_TEXTS = ["a dog barking", "rain on a roof, and thunder", "music!"]
+
+requires_reference = pytest.mark.skipif(
+    not reference_available(),
+    reason="reference code missing: pip install --no-deps msclap==1.3.4 laion-clap==1.1.7 torchlibrosa",
+)

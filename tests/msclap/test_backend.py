@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import SAMPLE_TEXTS, requires_reference
+from msclap_reference import SAMPLE_TEXTS, requires_reference
 
 from clapcli.errors import ModelLoadError, UsageError
 from clapcli.models.hub import ModelRef

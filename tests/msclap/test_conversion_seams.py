@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import requires_reference
+from msclap_reference import requires_reference
 
 import clapcli
 from clapcli.models import hub

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import requires_reference
+from msclap_reference import requires_reference
 from typer.testing import CliRunner
 
 from clapcli.cli import app

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import requires_reference
+from msclap_reference import requires_reference
 from typer.testing import CliRunner
 
 from clapcli.cli import app

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import SAMPLE_TEXTS, requires_reference
+from msclap_reference import SAMPLE_TEXTS, requires_reference
 
 pytestmark = requires_reference
 
