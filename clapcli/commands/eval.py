@@ -239,7 +239,7 @@ def retrieve(
     from clapcli.commands.common import FailureLog, ModelOptions
     from clapcli.commands.output import Output
     from clapcli.core.eval import report as rep
-    from clapcli.core.eval.datasets import read_retrieval
+    from clapcli.core.eval.captions import read_retrieval
     from clapcli.core.eval.retrieve import evaluate_retrieval
 
     out = Output(quiet)

@@ -111,7 +111,7 @@ def test_db_reuses_audio_embeddings(cli, tiny_clap, folders_dir, tmp_path):
 
 
 def test_retrieve_clotho_equals_laion_on_the_models_embeddings(cli, loaded_clap, tiny_clap, clotho_csv, tmp_path):
-    from clapcli.core.eval.datasets import read_retrieval
+    from clapcli.core.eval.captions import read_retrieval
     from clapcli.core.eval.embedding import embed_paths
     from clapcli.core.text import encode_texts
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from eval_data import ESC_CLASSES, US8K_CLASSES, write_clip, write_csv
 
+from clapcli.core.eval.captions import read_retrieval
 from clapcli.core.eval.classify import display_labels
 from clapcli.core.eval.datasets import (
     GTZAN_GENRES,
@@ -15,7 +16,6 @@ from clapcli.core.eval.datasets import (
     detect_layout,
     label_text,
     read_classification,
-    read_retrieval,
 )
 
 

@@ -68,21 +68,11 @@ class ClassDataset:
         return ClassDataset(self.layout, self.root, self.classes, items, self.metadata, self.skipped)
 
 
-@dataclass
-class RetrievalDataset:
-    layout: str
-    metadata: Path
-    clips: list[Path]
-    captions: list[str]
-    caption_clip: list[int]  # caption j describes clips[caption_clip[j]]
-    skipped: int = 0
-
-
 # ----------------------------------------------------------------------------- CSV reading
 
 
 @dataclass
-class _Table:
+class Table:
     path: Path
     header: list[str]
     rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # (line number, row)
@@ -100,7 +90,7 @@ class _Table:
                            f"columns: {', '.join(self.header)}); name it with {option}")
 
 
-def read_table(path: Path) -> _Table:
+def read_table(path: Path) -> Table:
     """A CSV or TSV file with a header line (delimiter from the extension, else sniffed)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -117,7 +107,7 @@ def read_table(path: Path) -> _Table:
     delimiter = "\t" if path.suffix.lower() == ".tsv" or ("\t" in first and "," not in first) else ","
     reader = csv.reader(lines, delimiter=delimiter)
     header = [name.strip() for name in next(reader)]
-    table = _Table(path, header)
+    table = Table(path, header)
     for number, values in enumerate(reader, start=2):
         if not any(v.strip() for v in values):
             continue
@@ -129,24 +119,24 @@ def read_table(path: Path) -> _Table:
     return table
 
 
-def _cell(table: _Table, number: int, row: dict[str, str], column: str) -> str:
+def table_cell(table: Table, number: int, row: dict[str, str], column: str) -> str:
     value = row[column]
     if not value:
         raise DatasetError(f"{table.path}:{number}: empty '{column}'")
     return value
 
 
-def _fold(table: _Table, number: int, row: dict[str, str], column: str | None) -> int | None:
+def _fold(table: Table, number: int, row: dict[str, str], column: str | None) -> int | None:
     if column is None:
         return None
-    value = _cell(table, number, row, column)
+    value = table_cell(table, number, row, column)
     try:
         return int(value)
     except ValueError:
         raise DatasetError(f"{table.path}:{number}: fold '{value}' is not a whole number") from None
 
 
-def _exists(path: Path, table: _Table, number: int, skip_missing: bool) -> bool:
+def file_listed(path: Path, table: Table, number: int, skip_missing: bool) -> bool:
     if path.is_file():
         return True
     if skip_missing:
@@ -198,7 +188,7 @@ def read_classification(path: str | Path, layout: str = "auto", audio_dir: str |
     raise DatasetError(f"unknown layout '{layout}'; choose one of {', '.join(CLASSIFY_LAYOUTS)}")
 
 
-def _indexed(table: _Table, layout: str, root: Path, audio: Path, file_col: str, class_col: str, index_col: str,
+def _indexed(table: Table, layout: str, root: Path, audio: Path, file_col: str, class_col: str, index_col: str,
              fold_col: str, relative, skip_missing: bool) -> ClassDataset:
     """ESC-50 / UrbanSound8K: classes ordered by their index column."""
     for column in (file_col, class_col, index_col, fold_col):
@@ -207,17 +197,17 @@ def _indexed(table: _Table, layout: str, root: Path, audio: Path, file_col: str,
     rows: list[tuple[Path, int, int]] = []
     skipped = 0
     for number, row in table.rows:
-        name = _cell(table, number, row, class_col)
+        name = table_cell(table, number, row, class_col)
         try:
-            index = int(_cell(table, number, row, index_col))
+            index = int(table_cell(table, number, row, index_col))
         except ValueError:
             raise DatasetError(f"{table.path}:{number}: '{index_col}' is not a whole number") from None
         if names.setdefault(index, name) != name:
             raise DatasetError(f"{table.path}:{number}: class {index} is '{name}' here but '{names[index]}' before")
         fold = _fold(table, number, row, fold_col)
-        _cell(table, number, row, file_col)
+        table_cell(table, number, row, file_col)
         file = audio / relative(row)
-        if not _exists(file, table, number, skip_missing):
+        if not file_listed(file, table, number, skip_missing):
             skipped += 1
             continue
         rows.append((file, index, fold))
@@ -237,10 +227,10 @@ def _labelled_csv(path: Path, audio: Path | None, path_column: str | None, label
     rows: list[tuple[Path, str, int | None]] = []
     skipped = 0
     for number, row in table.rows:
-        file = base / _cell(table, number, row, file_col)
-        label = _cell(table, number, row, class_col)
+        file = base / table_cell(table, number, row, file_col)
+        label = table_cell(table, number, row, class_col)
         fold = _fold(table, number, row, fold_col)
-        if not _exists(file, table, number, skip_missing):
+        if not file_listed(file, table, number, skip_missing):
             skipped += 1
             continue
         rows.append((file, label, fold))
@@ -265,7 +255,7 @@ def _folders(root: Path, layout: str, names: list[str] | None) -> ClassDataset:
                            "per class (at least two)")
     items: list[ClassItem] = []
     for index, name in enumerate(folders):
-        files = sorted(_media_under(root / name))
+        files = sorted(media_under(root / name))
         if not files:
             raise DatasetError(f"{root / name}: empty class (no audio or image files); remove the folder or add "
                                "files")
@@ -273,7 +263,7 @@ def _folders(root: Path, layout: str, names: list[str] | None) -> ClassDataset:
     return ClassDataset(layout, root, folders, items)
 
 
-def _media_under(directory: Path) -> Iterable[Path]:
+def media_under(directory: Path) -> Iterable[Path]:
     for parent, dirs, files in os.walk(directory):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
@@ -282,82 +272,3 @@ def _media_under(directory: Path) -> Iterable[Path]:
 
 
 # ----------------------------------------------------------------------------- retrieval
-
-
-def read_retrieval(path: str | Path, audio_dir: str | Path | None = None, layout: str = "auto",
-                   path_column: str | None = None, caption_column: str | None = None,
-                   skip_missing: bool = False) -> RetrievalDataset:
-    path = Path(path)
-    if path.is_dir():
-        raise DatasetError(f"{path}: is a directory; give the captions CSV (and the audio folder with --audio)")
-    table = read_table(path)
-    if layout == "auto":
-        if "file_name" in table.header and any(h.startswith("caption_") for h in table.header):
-            layout = "clotho"
-        elif {"youtube_id", "caption"} <= set(table.header):
-            layout = "audiocaps"
-        else:
-            layout = "csv"
-    audio = Path(audio_dir) if audio_dir is not None else path.parent
-    if layout == "clotho":
-        return _clotho(table, audio, skip_missing)
-    if layout == "audiocaps":
-        return _audiocaps(table, audio, skip_missing)
-    if layout == "csv":
-        file_col = table.column(path_column, ("path", "file_name", "filename", "file"), "path")
-        caption_col = table.column(caption_column, ("caption", "text"), "caption")
-        rows = [(number, _cell(table, number, row, file_col), [_cell(table, number, row, caption_col)])
-                for number, row in table.rows]
-        return _grouped(table, "csv", rows, lambda name: audio / name, skip_missing)
-    raise DatasetError(f"unknown layout '{layout}'; choose one of {', '.join(RETRIEVE_LAYOUTS)}")
-
-
-def _clotho(table: _Table, audio: Path, skip_missing: bool) -> RetrievalDataset:
-    table.column("file_name", (), "path")
-    caption_cols = sorted((h for h in table.header if h.startswith("caption_")), key=lambda h: (len(h), h))
-    if not caption_cols:
-        raise DatasetError(f"{table.path}:1: no caption_1..caption_5 columns")
-    rows = [(number, _cell(table, number, row, "file_name"), [_cell(table, number, row, c) for c in caption_cols])
-            for number, row in table.rows]
-    return _grouped(table, "clotho", rows, lambda name: audio / name, skip_missing)
-
-
-def _audiocaps(table: _Table, audio: Path, skip_missing: bool) -> RetrievalDataset:
-    """Files are found by stem in ``audio`` (recursively): ``<youtube_id>``, ``Y<youtube_id>``,
-    ``<youtube_id>_<start_time>`` or ``<audiocap_id>``, whatever the extension."""
-    by_stem: dict[str, Path] = {}
-    if audio.is_dir():
-        for file in sorted(_media_under(audio)):
-            by_stem.setdefault(file.stem, file)
-    rows = []
-    for number, row in table.rows:
-        youtube = _cell(table, number, row, "youtube_id")
-        start = row.get("start_time", "")
-        candidates = [youtube, f"Y{youtube}", f"{youtube}_{start}", f"Y{youtube}_{start}", row.get("audiocap_id", "")]
-        found = next((by_stem[c] for c in candidates if c and c in by_stem), None)
-        key = str(found) if found is not None else f"{youtube} (looked in {audio})"
-        rows.append((number, key, [_cell(table, number, row, "caption")]))
-    return _grouped(table, "audiocaps", rows, Path, skip_missing)
-
-
-def _grouped(table: _Table, layout: str, rows: list[tuple[int, str, list[str]]], resolve,
-             skip_missing: bool) -> RetrievalDataset:
-    """Captions grouped by clip, clips in order of first appearance."""
-    clip_index: dict[str, int] = {}
-    clips: list[Path] = []
-    captions: list[str] = []
-    caption_clip: list[int] = []
-    skipped = 0
-    for number, name, texts in rows:
-        if name not in clip_index:
-            file = resolve(name)
-            if not _exists(file, table, number, skip_missing):
-                skipped += 1
-                continue
-            clip_index[name] = len(clips)
-            clips.append(file)
-        captions.extend(texts)
-        caption_clip.extend([clip_index[name]] * len(texts))
-    if len(clips) < 2:
-        raise DatasetError(f"{table.path}: {len(clips)} clip(s) with audio found; retrieval needs at least two")
-    return RetrievalDataset(layout, table.path, clips, captions, caption_clip, skipped)

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from clapcli import __version__
+from clapcli.core.eval.captions import RetrievalDataset
 from clapcli.core.eval.classify import ClassifyResult, item_predictions
-from clapcli.core.eval.datasets import ClassDataset, RetrievalDataset
+from clapcli.core.eval.datasets import ClassDataset
 from clapcli.core.eval.presets import published
 from clapcli.core.eval.retrieve import RetrieveResult, item_ranks
 from clapcli.errors import OutputError, missing_extra

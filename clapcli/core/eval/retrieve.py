@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clapcli.core.eval.datasets import RetrievalDataset
+from clapcli.core.eval.captions import RetrievalDataset
 from clapcli.core.eval.embedding import embed_paths
 from clapcli.core.eval.metrics import retrieval_figures, retrieval_ranks
 from clapcli.core.text import encode_texts
