@@ -1,0 +1,65 @@
+"""The agreement between a torch model and its export, measured at export on probe clips, images and
+texts (recorded in the manifest, so users see what they trade)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PROBE_TEXTS = ("a dog barking", "rain on a roof, and thunder far away", "music", "This is a sound of a siren.")
+
+
+def probe_clips(sample_rate: int, window_samples: int) -> list[np.ndarray]:
+    """Deterministic clips: noise (short, repeat-padded), a tone, and a chirp of 1.5 windows (two windows)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(window_samples * 1.5)) / sample_rate
+    return [
+        (0.3 * rng.standard_normal(sample_rate // 2)).astype(np.float32),
+        (0.5 * np.sin(2 * np.pi * 440 * t[: window_samples])).astype(np.float32),
+        (0.4 * np.sin(2 * np.pi * (200 + 800 * t) * t)).astype(np.float32),
+    ]
+
+
+def probe_images() -> list[Any]:
+    """Deterministic RGB images: noise (landscape), a gradient (portrait), and a small square of blocks."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (48, 80, 3), dtype=np.uint8)
+    ramp = np.linspace(0, 255, 90, dtype=np.float64)
+    gradient = np.stack(np.broadcast_arrays(ramp[:, None], ramp[None, :60] * 0.5, 255 - ramp[:, None]), -1)
+    blocks = np.kron(rng.integers(0, 256, (4, 4, 3)), np.ones((5, 5, 1)))
+    return [Image.fromarray(a.astype(np.uint8)) for a in (noise, gradient, blocks)]
+
+
+def measure_agreement(model: Any, directory: Path) -> dict[str, Any]:
+    """Max |difference| and min cosine of the export's embeddings to torch's, audio (or image) and text."""
+    from clapcli.models.runtime.model import load_export
+
+    if model.family == "altclip":
+        exported = load_export(directory)
+        images = probe_images()
+        reference_image = model.encode_prepared([model.prepare(i) for i in images]).numpy()
+        exported_image = exported.encode_prepared([exported.prepare(i) for i in images]).numpy()
+        reference_text = model.encode_text(list(PROBE_TEXTS)).numpy()
+        exported_text = exported.encode_text(list(PROBE_TEXTS)).numpy()
+        return {"probe": f"{len(images)} images, {len(PROBE_TEXTS)} texts", "runtime": exported.runtime,
+                "precision": exported.precision, **_compare("image", reference_image, exported_image),
+                **_compare("text", reference_text, exported_text)}
+    exported = load_export(directory, long_audio="mean")
+    clips = probe_clips(model.sample_rate, model.window_samples)
+    reference_audio = model.encode_prepared([model.prepare(c) for c in clips]).numpy()
+    exported_audio = exported.encode_prepared([exported.prepare(c) for c in clips]).numpy()
+    reference_text = model.encode_text(list(PROBE_TEXTS)).numpy()
+    exported_text = exported.encode_text(list(PROBE_TEXTS)).numpy()
+    return {"probe": f"{len(clips)} clips, {len(PROBE_TEXTS)} texts", "runtime": exported.runtime,
+            "precision": exported.precision,
+            **_compare("audio", reference_audio, exported_audio), **_compare("text", reference_text, exported_text)}
+
+
+def _compare(what: str, reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
+    ref, oth = reference.astype(np.float64), other.astype(np.float64)
+    cosine = (ref * oth).sum(-1) / (np.linalg.norm(ref, axis=-1) * np.linalg.norm(oth, axis=-1))
+    return {f"{what}_max_abs_diff": float(np.abs(ref - oth).max()), f"{what}_min_cosine": float(cosine.min())}
