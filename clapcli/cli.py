@@ -179,8 +179,11 @@ for _module in COMMAND_MODULES:
 
 def main() -> None:
     """Console-script entry point."""
+    from clapcli.commands.native_stderr import folded_native_stderr
+
     signal.signal(signal.SIGTERM, _on_sigterm)
-    app()
+    with folded_native_stderr(_warning_line):
+        app()
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -190,6 +193,12 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated()
+
+
+def _warning_line(message: str) -> None:
+    from clapcli.commands.output import Output
+
+    Output().warning(message)  # nothing with --quiet
 
 
 def _error_line(message: str) -> None:

@@ -2,7 +2,7 @@
 
 stdout carries results only (records, JSON documents); progress bars, notes, warnings, per-input
 failures and errors go to stderr, made inert (no control characters, no rich markup from file
-names). ``--quiet`` silences notes and progress, never failures or errors. Lower layers never print:
+names). ``--quiet`` silences notes, warnings and progress, never failures or errors. Lower layers never print:
 they return values, raise ``clapcli.errors`` exceptions, emit ``ClapcliWarning``s, or log what
 they do to the ``clapcli`` logger (a one-time checkpoint conversion, say); ``route_warnings`` sends
 both here.
@@ -50,7 +50,9 @@ class Output:
             self._err(safe(message))
 
     def warning(self, message: str) -> None:
-        self._err(f"[yellow]warning:[/] {safe(message)}")
+        """Warnings (deprecations, emulated bf16, skipped rows); --quiet leaves only failures and errors."""
+        if not (self.quiet or _Session.quiet):
+            self._err(f"[yellow]warning:[/] {safe(message)}")
 
     def failed(self, name: str, reason: str) -> None:
         """One line per failed input, naming it and the reason (shown even with --quiet)."""

@@ -1,0 +1,86 @@
+"""What C libraries print to fd 2 (libmpg123's notes on a damaged MP3) is folded into one of our
+``warning:`` lines, and gone with --quiet (issue 14, --quiet and "never printed raw"). Real processes:
+the lines come from C, below Python's warning and logging machinery."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from clapcli.commands.native_stderr import decoder_summary
+
+RAW = ("Illegal Audio-MPEG-Header", "Trying to resync", "src/libmpg123")
+
+
+@pytest.fixture(scope="module")
+def damaged_mp3(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("mp3")
+    good = folder / "good.mp3"
+    sf.write(good, (np.random.default_rng(0).standard_normal(48000 * 3) * 0.1).astype("float32"), 48000,
+             format="MP3")
+    data = bytearray(good.read_bytes())
+    rng = random.Random(0)
+    for start in range(2000, len(data) - 100, 3000):  # garbage over a few frame headers
+        data[start:start + 40] = bytes(rng.randrange(256) for _ in range(40))
+    bad = folder / "damaged.mp3"
+    bad.write_bytes(bytes(data))
+    return bad
+
+
+def _clap(*args: object) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "clapcli", *map(str, args)], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_decoder_really_prints_to_fd_2(damaged_mp3):
+    probe = subprocess.run([sys.executable, "-c", f"import soundfile; soundfile.read({str(damaged_mp3)!r})"],
+                           capture_output=True, text=True, timeout=60)
+    assert "Illegal Audio-MPEG-Header" in probe.stderr  # what users saw before
+
+
+def test_damaged_mp3_notes_are_one_warning_line(tiny_clap, damaged_mp3, audio_files, tmp_path):
+    out = tmp_path / "e.csv"
+    result = _clap("embed", damaged_mp3, audio_files["flac"], "-m", tiny_clap, "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert not any(raw in line and not line.startswith("warning:") for line in result.stderr.splitlines()
+                   for raw in RAW), result.stderr
+    folded = [line for line in result.stderr.splitlines() if "damaged frames" in line]
+    assert len(folded) == 1 and folded[0].startswith("warning: an MP3 input has damaged frames")
+    assert "Illegal Audio-MPEG-Header" in folded[0]
+    assert len(out.read_text().splitlines()) == 3  # both inputs embedded (header + 2 rows)
+
+
+def test_quiet_leaves_nothing_of_them(tiny_clap, damaged_mp3, tmp_path):
+    result = _clap("embed", damaged_mp3, "-m", tiny_clap, "-o", tmp_path / "e.csv", "--quiet")
+    assert result.returncode == 0
+    assert result.stderr == ""
+
+
+def test_errors_still_reach_stderr_through_the_fold(tiny_clap, tmp_path):
+    result = _clap("embed", tmp_path / "missing.wav", "-m", tiny_clap, "-o", tmp_path / "e.csv", "--quiet")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"failed: {tmp_path / 'missing.wav'}: no such file or directory",
+                                          "error: every input failed (1 input, each named above)"]
+
+
+def test_other_native_lines_are_warnings_and_fatal_reports_pass_whole():
+    code = ("import os\nfrom clapcli.commands.native_stderr import folded_native_stderr\n"
+            "with folded_native_stderr(lambda m: print('warning:', m, file=__import__('sys').stderr)):\n"
+            "    os.write(2, b'some C library: \\x1b[31mred\\n')\n"
+            "    os.write(2, b'Fatal Python error: example\\n')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stderr.splitlines() == ["warning: some C library: \\x1b[31mred", "Fatal Python error: example"]
+
+
+def test_decoder_summary_names_the_first_problem_and_counts_the_rest():
+    lines = ["Note: Trying to resync...", "Note: Illegal Audio-MPEG-Header 0x1 at offset 5.", "Note: Skipped 3 bytes"]
+    assert decoder_summary(lines) == ("an MP3 input has damaged frames: the decoder skipped them and went on "
+                                      "(libmpg123: Illegal Audio-MPEG-Header 0x1 at offset 5.; 2 more decoder "
+                                      "messages)")
+    assert decoder_summary([]) is None
