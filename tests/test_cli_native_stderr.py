@@ -84,3 +84,25 @@ def test_decoder_summary_names_the_first_problem_and_counts_the_rest():
                                       "(libmpg123: Illegal Audio-MPEG-Header 0x1 at offset 5.; 2 more decoder "
                                       "messages)")
     assert decoder_summary([]) is None
+
+
+def test_library_log_records_are_one_warning_line_and_gone_with_quiet(cli, tiny_clap, monkeypatch):
+    import logging
+
+    from clapcli.models import loading
+
+    real = loading.load_model
+
+    def noisy(*args, **kwargs):  # what transformers' loading report looks like: a multi-line WARNING
+        logging.getLogger("transformers.modeling_utils").warning("Some weights were not used:\n- a\n- b")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loading, "load_model", noisy)
+    args = ["embed", "--text", "dog", "-m", str(tiny_clap), "-f", "jsonl"]
+    result = cli(args)
+    assert result.exit_code == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if "weights" in line] == [
+        "warning: Some weights were not used: (transformers)"]
+    assert "- a" not in result.stderr
+    quiet = cli([*args, "--quiet"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""

@@ -183,7 +183,50 @@ class _LogToOutput(logging.Handler):
             self.output.note(message)
 
 
+_LIBRARY_LOGGERS = ("transformers", "diffusers", "huggingface_hub")
+
+
+class _FoldLibraryRecords(logging.Filter):
+    """On the libraries' own stderr handlers: a record becomes one ``warning:`` line of ours (its first
+    line, naming the library) instead of raw, possibly multi-line text; nothing with --quiet."""
+
+    def __init__(self, output: Output) -> None:
+        super().__init__()
+        self.output = output
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            text = record.getMessage().strip()
+            first = text.splitlines()[0] if text else record.levelname
+            self.output.warning(f"{first} ({record.name.split('.')[0]})")
+        return False
+
+
+def _fold_library_logs(output: Output) -> None:
+    """transformers, diffusers and huggingface_hub add a plain StreamHandler to their root logger when
+    first used; each handler added there gets the folding filter (the loggers exist before the
+    libraries are imported, so this costs no import)."""
+    fold = _FoldLibraryRecords(output)
+    for name in _LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in logger.handlers:
+            _refold(handler, fold)
+
+        def add(handler: logging.Handler, logger: logging.Logger = logger) -> None:
+            _refold(handler, fold)
+            logging.Logger.addHandler(logger, handler)
+
+        logger.addHandler = add  # type: ignore[method-assign]
+
+
+def _refold(handler: logging.Handler, fold: _FoldLibraryRecords) -> None:
+    for old in [f for f in handler.filters if isinstance(f, _FoldLibraryRecords)]:
+        handler.removeFilter(old)  # one per process, however many times the app is invoked
+    handler.addFilter(fold)
+
+
 def _route_logs(output: Output) -> None:
+    _fold_library_logs(output)
     # A library user sees nothing unless they configure logging; the CLI shows INFO and up.
     logger = logging.getLogger("clapcli")
     for handler in [h for h in logger.handlers if isinstance(h, _LogToOutput)]:
