@@ -139,3 +139,31 @@ def test_classify_table_at_80_columns_keeps_the_path_whole(cli, tiny_clap, audio
     assert max(len(line) for line in lines) <= 80
     _assert_whole_or_cut_at_the_start(path, lines)
     assert any("take-0017.flac" in line for line in lines)
+
+
+def _visible_options():
+    """(command path, short flag, long name) of every visible option of every subcommand."""
+    import typer
+
+    from clapcli.cli import app
+
+    def walk(command, path):
+        for param in getattr(command, "params", []):
+            if getattr(param, "hidden", False) or not getattr(param, "opts", None):
+                continue
+            longs = [o for o in param.opts + param.secondary_opts if o.startswith("--")]
+            for short in (o for o in param.opts if not o.startswith("--")):
+                yield path, short, longs[0] if longs else short
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, f"{path} {name}".strip())
+
+    return list(walk(typer.main.get_command(app), ""))
+
+
+def test_a_short_flag_means_the_same_option_in_every_command():
+    meaning: dict[str, set[str]] = {}
+    for _, short, long in _visible_options():
+        meaning.setdefault(short, set()).add(long)
+    clashes = {short: longs for short, longs in meaning.items() if len(longs) > 1 and short != "-h"}
+    assert clashes == {}
+    assert meaning["-t"] == {"--text"} and meaning["-c"] == {"--collection"}

@@ -79,7 +79,7 @@ def detect(
                                                  "(10 s for LAION CLAP).", show_default=False)] = None,
     hop: Annotated[float | None, typer.Option("--hop", help="Seconds between window starts. Default: half the "
                                               "window.", show_default=False)] = None,
-    threshold: Annotated[float | None, typer.Option("--threshold", "-t", help="Score where an event starts. "
+    threshold: Annotated[float | None, typer.Option("--threshold", help="Score where an event starts. "
                                                     "Default: 0.5 (probabilities), 0.3 (plain cosine).",
                                                     show_default=False)] = None,
     threshold_off: Annotated[float | None, typer.Option("--threshold-off", help="Hysteresis: an event lasts while "

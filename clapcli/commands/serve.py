@@ -37,7 +37,7 @@ def serve(
     collection: CollectionOpt = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on. Anything but loopback needs --token "
                                       "or --no-auth.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="TCP port (0: any free one).")] = 8765,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0: any free one).")] = 8765,
     token: Annotated[str | None, typer.Option("--token", envvar="CLAPCLI_SERVE_TOKEN", help="Bearer token every "
                                               "API request must carry (also $CLAPCLI_SERVE_TOKEN).",
                                               show_default=False)] = None,
