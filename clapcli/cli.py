@@ -52,6 +52,7 @@ class _ErrorBoundary(TyperGroup):
         """Usage errors as click prints them (plain text, never hard-wrapped, "Try 'clap X --help'"),
         exit 2; a closed stdout ends quietly (``EXIT_PIPE_CLOSED``)."""
         _rich_raises_broken_pipe()
+        args = _old_spellings(list(sys.argv[1:] if args is None else args))
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
@@ -101,6 +102,19 @@ class _ErrorBoundary(TyperGroup):
                 raise
             _error_line(f"unexpected {type(exc).__name__}: {exc} (set CLAPCLI_DEBUG=1 for a traceback)")
             raise typer.Exit(1) from None
+
+
+def _old_spellings(args: list[str]) -> list[str]:
+    """Spellings of 0.1 that the parser cannot take any more, rewritten with a deprecation warning."""
+    from clapcli.commands.output import reset_session
+    from clapcli.commands.retrieve import legacy_text_flag
+
+    reset_session()  # this invocation's --quiet is not parsed yet
+    args, changed = legacy_text_flag(args)
+    if changed and not {"--quiet", "-q"} & set(args):
+        _warning_line("a bare 'retrieve --text' is now --as-text (every query is text); --text takes a query, "
+                      "as in 'clap embed'. The old spelling goes in the next release")
+    return args
 
 
 def _show_usage_error(exc: BaseException) -> int:

@@ -36,15 +36,17 @@ Examples:
   clap retrieve "rain" --db library.db --format json | jq .
 
 A query naming an existing file is media (audio, or an image for image-text models such as
-AltCLIP); anything else is text (--text forces text).
+AltCLIP); anything else is text. --text QUERY is always text (as in 'clap embed'); --as-text makes
+every query text. (A bare --text, 0.1's spelling of --as-text, works until the next release.)
 The model is the one the collection or file was built with; another --model is refused.
 Exit codes: 0 ok, 1 error, 2 usage, 3 some queries failed (the others are written).
 """
 
 
 def retrieve(
-    queries: Annotated[list[str], typer.Argument(help="Texts and/or media files (an existing file is audio or image).",
-                                                 show_default=False)],
+    ctx: typer.Context,
+    queries: Annotated[list[str] | None, typer.Argument(help="Texts and/or media files (an existing file is audio "
+                                                        "or image).", show_default=False)] = None,
     db: DbOpt = None,
     collection: CollectionOpt = None,
     embeddings: Annotated[Path | None, typer.Option(
@@ -64,7 +66,10 @@ def retrieve(
         "slower). Default: 1/15 of them (recall@10 ~0.95 on clustered data).", show_default=False)] = None,
     rebuild_index: Annotated[bool, typer.Option("--rebuild-index", help="With --approximate: rebuild the "
                                                 "index now.")] = False,
-    as_text: Annotated[bool, typer.Option("--text", help="Treat every query as text, even if a file has "
+    texts: Annotated[list[str] | None, typer.Option("--text", "-t", metavar="QUERY", show_default=False,
+                                                    help="A text query; repeatable (as in 'clap embed --text').")]
+    = None,
+    as_text: Annotated[bool, typer.Option("--as-text", help="Treat every query as text, even if a file has "
                                           "that name.")] = False,
     include_self: Annotated[bool, typer.Option("--include-self", help="Audio -> audio: keep the query file "
                                                "itself among the hits (left out by default).")] = False,
@@ -104,7 +109,9 @@ def retrieve(
         raise UsageError("--nprobe and --rebuild-index go with --approximate")
     if approximate and (captions is not None or embeddings is not None):
         raise UsageError("--approximate searches a library collection (--db); files and captions are searched exactly")
-    parsed = parse_queries(queries, as_text)
+    if not queries and not texts:
+        ctx.fail("Missing argument 'QUERIES...': give texts or media files, or --text QUERY.")  # as the parser says it
+    parsed = parse_queries(list(queries or []), as_text) + parse_queries(list(texts or []), True)
     fmt = default_record_format(fmt, output)
     label = "text" if captions is not None else "path"
     columns = ["query", "rank", "score", label]  # the same columns for one query as for many
@@ -139,6 +146,21 @@ def retrieve(
     for failure in failed:
         failures.add(failure)
     failures.finish(len(results), "queries searched", summary=False)
+
+
+def legacy_text_flag(args: list[str]) -> tuple[list[str], bool]:
+    """0.1's ``retrieve --text`` was a flag (every query is text); now it takes a query, as in embed.
+    A bare ``--text`` (last, or followed by another option) still means ``--as-text`` for one release."""
+    if not args or args[0] != "retrieve":
+        return args, False
+    fixed, changed = list(args), False
+    for index, arg in enumerate(fixed):
+        if arg == "--":
+            break
+        following = fixed[index + 1] if index + 1 < len(fixed) else None
+        if arg == "--text" and (following is None or following.startswith("-") and following != "-"):
+            fixed[index], changed = "--as-text", True
+    return fixed, changed
 
 
 def _without_self(result, top_k: int):  # noqa: ANN001, ANN202 - core.retrieve.QueryResult

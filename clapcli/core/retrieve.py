@@ -61,7 +61,8 @@ def parse_queries(raw: Sequence[str], force_text: bool = False) -> list[Query]:
         elif path.is_file():
             queries.append(Query(value, "media"))
         elif path.suffix.lower() in AUDIO_EXTENSIONS | IMAGE_EXTENSIONS and " " not in value:
-            raise UsageError(f"query '{value}' looks like a file but does not exist; pass --text to search it as text")
+            raise UsageError(f"query '{value}' looks like a file but does not exist; give it as "
+                             f"--text '{value}' to search it as text")
         else:
             queries.append(Query(value, "text"))
     return queries
