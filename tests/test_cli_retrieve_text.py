@@ -64,3 +64,14 @@ def test_a_missing_file_query_names_the_text_spelling(cli, library):
     result = cli(["retrieve", "missing.wav", "--db", db])
     assert result.exit_code == 2
     assert "give it as --text 'missing.wav' to search it as text" in result.stderr
+
+
+def test_the_python_api_leaves_the_query_file_out_too(library):
+    from clapcli.api import retrieve
+
+    db, files = library
+    plain = retrieve([str(files[0])], db=db, k=1)[0]
+    with_self = retrieve([str(files[0])], db=db, k=2, include_self=True)[0]
+    assert [h.target for h in with_self.hits] == [str(files[0]), str(files[1])]
+    assert [(h.rank, h.target) for h in plain.hits] == [(1, str(files[1]))]
+    assert plain.hits[0].score == with_self.hits[1].score

@@ -90,7 +90,15 @@ def retrieve(
     """Search audio (or images) by text or by example, or rank captions, with cosine similarity."""
     from clapcli.commands.common import FailureLog, ModelOptions
     from clapcli.commands.output import Output
-    from clapcli.core.retrieve import LazyModel, parse_queries, search_captions, search_file, search_library
+    from clapcli.core.retrieve import (
+        LazyModel,
+        parse_queries,
+        room_for_self,
+        search_captions,
+        search_file,
+        search_library,
+        without_self,
+    )
     from clapcli.errors import InputError, UsageError
     from clapcli.io.readers import read_text_file
     from clapcli.io.writers import check_output_path, default_record_format, record_writer
@@ -118,7 +126,7 @@ def retrieve(
     if output is not None:
         check_output_path(output, overwrite)  # fail before loading a model, not after searching
     lazy = LazyModel(lambda name: ModelOptions(name, device, dtype, None, long_audio).load(), model)
-    extra = 0 if include_self or captions is not None or all(q.kind == "text" for q in parsed) else 1
+    extra = room_for_self(parsed, include_self or captions is not None)
     if captions is not None:
         lines = read_text_file(captions, "captions")
         if not lines:
@@ -132,7 +140,7 @@ def retrieve(
     if any(hit.start is not None for result in results for hit in result.hits):
         columns += ["start", "end"]  # a segment collection: where in the file each hit is
     if extra:  # room was made for the query itself; leave it out
-        results = [_without_self(result, top_k) for result in results]
+        results = [without_self(result, top_k) for result in results]
     if failed and not results:
         raise InputError(f"{failed[0].source}: {failed[0].reason}")
     with record_writer(fmt, output, overwrite, columns) as sink:
@@ -161,19 +169,6 @@ def legacy_text_flag(args: list[str]) -> tuple[list[str], bool]:
         if arg == "--text" and (following is None or following.startswith("-") and following != "-"):
             fixed[index], changed = "--as-text", True
     return fixed, changed
-
-
-def _without_self(result, top_k: int):  # noqa: ANN001, ANN202 - core.retrieve.QueryResult
-    """The hits of an audio query without the query file itself, ranked again, at most ``top_k``."""
-    import dataclasses
-    import os
-
-    if result.query.kind == "text":
-        return dataclasses.replace(result, hits=result.hits[:top_k])
-    itself = os.path.realpath(result.query.path)
-    hits = [hit for hit in result.hits if os.path.realpath(os.path.expanduser(hit.target)) != itself][:top_k]
-    hits = [dataclasses.replace(hit, rank=rank) for rank, hit in enumerate(hits, start=1)]
-    return dataclasses.replace(result, hits=hits)
 
 
 def register(app: typer.Typer) -> None:

@@ -275,21 +275,44 @@ def _stack(embedded: list[tuple[Query, np.ndarray]], dim: int) -> np.ndarray:
 def retrieve(
     queries: Sequence[str], *, model: EmbeddingModel | str | None = None, db: str | Path | None = None,
     collection: str = DEFAULT_COLLECTION, embeddings: str | Path | None = None, captions: Sequence[str] | None = None,
-    k: int = 10, approximate: bool = False, as_text: bool = False, skip_failures: bool = False,
+    k: int = 10, approximate: bool = False, as_text: bool = False, include_self: bool = False,
+    skip_failures: bool = False,
 ) -> list[QueryResult]:
     """The library form of ``clap retrieve``: one ``QueryResult`` (best hits first) per query.
 
     Searches ``captions`` if given, else the ``embeddings`` file if given, else the library ``db``
-    (default ``$CLAPCLI_HOME/library.db``). Raises ``InputError`` for an unusable audio query
-    unless ``skip_failures``."""
+    (default ``$CLAPCLI_HOME/library.db``). An audio query's own file is left out of its hits unless
+    ``include_self``. Raises ``InputError`` for an unusable audio query unless ``skip_failures``."""
     parsed = parse_queries(queries, as_text)
     lazy = LazyModel.of(model)
+    room = room_for_self(parsed, include_self or captions is not None)
     if captions is not None:
         results, failed = search_captions(parsed, list(captions), lazy, k)
     elif embeddings is not None:
-        results, failed = search_file(parsed, Path(embeddings), lazy, k)
+        results, failed = search_file(parsed, Path(embeddings), lazy, k + room)
     else:
-        results, failed = search_library(parsed, None if db is None else Path(db), collection, lazy, k, approximate)
+        results, failed = search_library(parsed, None if db is None else Path(db), collection, lazy, k + room,
+                                         approximate)
+    if room:
+        results = [without_self(result, k) for result in results]
     if failed and not skip_failures:
         raise InputError(f"{failed[0].source}: {failed[0].reason}")
     return results
+
+
+def room_for_self(parsed: Sequence[Query], include_self: bool) -> int:
+    """One more hit to ask for when a media query's own file may be among them (and is to be left out)."""
+    return 0 if include_self or all(q.kind == "text" for q in parsed) else 1
+
+
+def without_self(result: QueryResult, top_k: int) -> QueryResult:
+    """The hits of a media query without the query file itself, ranked again, at most ``top_k``."""
+    import dataclasses
+    import os
+
+    if result.query.kind == "text":
+        return dataclasses.replace(result, hits=result.hits[:top_k])
+    itself = os.path.realpath(result.query.path)
+    hits = [hit for hit in result.hits if os.path.realpath(os.path.expanduser(hit.target)) != itself][:top_k]
+    hits = [dataclasses.replace(hit, rank=rank) for rank, hit in enumerate(hits, start=1)]
+    return dataclasses.replace(result, hits=hits)

@@ -266,8 +266,7 @@ def test_library_function_matches_the_cli(shared_library, loaded_clap, cli) -> N
     results = retrieve(["rain", str(folder / "low.wav")], model=loaded_clap, db=db, k=3)
     assert [r.query.kind for r in results] == ["text", "media"]
     for result in results:
-        printed = json.loads(cli(["retrieve", result.query.raw, "--db", db, "-k", "3", "-f", "json",
-                                  "--include-self"]).stdout)  # the library function keeps the query file
+        printed = json.loads(cli(["retrieve", result.query.raw, "--db", db, "-k", "3", "-f", "json"]).stdout)
         assert [h.target for h in result.hits] == [h["path"] for h in printed]
         np.testing.assert_allclose([h.score for h in result.hits], [h["score"] for h in printed], atol=1e-6)
     captions = retrieve([str(folder / "low.wav")], model=loaded_clap, captions=["rain", "a low hum", "piano"], k=2)
