@@ -1,0 +1,77 @@
+"""A minimal Hugging Face hub over HTTP on 127.0.0.1, serving the files of local folders as model repos:
+the endpoints ``snapshot_download`` uses (repo info, tree listing, HEAD/GET of resolve URLs)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+class FakeHub:
+    def __init__(self, repos: dict[str, Path]) -> None:
+        self.repos = repos
+        self.requests: list[str] = []
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_HEAD(self) -> None:  # noqa: N802 - http.server's names
+                hub.answer(self, body=False)
+
+            def do_GET(self) -> None:  # noqa: N802
+                hub.answer(self, body=True)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def files(self, repo: str) -> list[str]:
+        root = self.repos[repo]
+        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+    def answer(self, handler: BaseHTTPRequestHandler, body: bool) -> None:
+        path = unquote(urlparse(handler.path).path)
+        self.requests.append(f"{handler.command} {path}")
+        for repo, root in self.repos.items():
+            if path.startswith(f"/api/models/{repo}/tree/"):
+                items = [{"type": "file", "path": f, "size": (root / f).stat().st_size, "oid": SHA}
+                         for f in self.files(repo)]
+                return self._send(handler, 200, json.dumps(items).encode(), body, "application/json")
+            if path.startswith(f"/api/models/{repo}"):
+                info = {"id": repo, "modelId": repo, "sha": SHA, "private": False,
+                        "siblings": [{"rfilename": f} for f in self.files(repo)]}
+                return self._send(handler, 200, json.dumps(info).encode(), body, "application/json")
+            prefix = f"/{repo}/resolve/"
+            if path.startswith(prefix):
+                name = path[len(prefix):].split("/", 1)[1]
+                if (root / name).is_file():
+                    data = (root / name).read_bytes()
+                    etag = hashlib.sha256(data).hexdigest()
+                    return self._send(handler, 200, data, body, "application/octet-stream",
+                                      {"X-Repo-Commit": SHA, "ETag": f'"{etag}"'})
+        self._send(handler, 404, b'{"error": "Repository not found"}', body, "application/json",
+                   {"X-Error-Code": "RepoNotFound"})
+
+    @staticmethod
+    def _send(handler: BaseHTTPRequestHandler, status: int, data: bytes, body: bool, kind: str,
+              headers: dict[str, str] | None = None) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", kind)
+        handler.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        if body:
+            handler.wfile.write(data)
