@@ -16,7 +16,7 @@ def hits_of(response) -> list[tuple[str, float]]:
 
 
 def expected(query: str, db: Path, model, k: int, collection: str = "default") -> list[tuple[str, float]]:
-    [result] = retrieve([query], model=model, db=db, collection=collection, k=k)
+    [result] = retrieve([query], model=model, db=db, collection=collection, k=k, include_self=True)
     return [(hit.target, hit.score) for hit in result.hits]
 
 
