@@ -36,6 +36,8 @@ def test_the_literal_choices_match_what_core_and_the_writers_accept():
 
 @pytest.mark.parametrize(("args", "option", "listed"), [
     (["embed", "--text", "a", "--engine", "spark"], "--engine", "local|ray"),
+    (["embed", "--text", "a", "--device", "tpu"], "--device", "auto|cpu|cuda|cuda:N|mps"),
+    (["classify", "x.wav", "--labels", "a", "--device", "cuda:x"], "--device", "auto|cpu|cuda|cuda:N|mps"),
     (["embed", "--text", "a", "--format", "xml"], "--format", "jsonl|json|csv|npy|parquet|safetensors"),
     (["classify", "x.wav", "--labels", "a", "--format", "xml"], "--format", "table|csv|json|jsonl"),
     (["retrieve", "--db", "x.db", "--text", "q", "--format", "xml"], "--format", "table|csv|json|jsonl"),

@@ -88,7 +88,8 @@ def generate(
                                                     show_default=False)] = None,
     tags: Annotated[bool, typer.Option("--tags", help="Store prompt, seed, model and settings in the file's "
                                        "tags too.")] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Prompts per batch.")] = 4,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Inputs per forward pass of the model: "
+                                            "here prompts (each makes --candidates waveforms).")] = 4,
     model: Annotated[str | None, typer.Option("--model", "-m", help=DEFAULT_MODEL_HELP + " Default: "
                                               "cvssp/audioldm2.", show_default=False)] = None,
     device: DeviceOpt = None,

@@ -13,10 +13,31 @@ MODEL_HELP = (
 )
 
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP, show_default=False)]
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _device(value: str | None) -> str | None:
+    """--device is checked by the parser (exit 2, 'Invalid value'), like the enum options; only
+    ``cuda:N`` keeps it from being one. Whether the device exists is checked when the model loads."""
+    import re
+
+    if value is None:
+        return None
+    name = value.strip().lower()
+    if name not in DEVICES and not re.fullmatch(r"cuda:\d+", name):
+        raise typer.BadParameter(f"{value!r} is not one of auto, cpu, cuda, cuda:N, mps.")
+    return name
+
+
+def _device_completion(incomplete: str) -> list[str]:
+    return [name for name in (*DEVICES, "cuda:0", "cuda:1") if name.startswith(incomplete.lower())]
+
+
 DeviceOpt = Annotated[
     str | None,
-    typer.Option("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps. "
-                 "Default: $CLAPCLI_DEVICE or auto.", show_default=False),
+    typer.Option("--device", metavar="auto|cpu|cuda|cuda:N|mps", callback=_device,
+                 autocompletion=_device_completion, help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N "
+                 "or mps. Default: $CLAPCLI_DEVICE or auto.", show_default=False),
 ]
 class Dtype(str, Enum):
     auto = "auto"
@@ -126,7 +147,8 @@ PrecisionOpt = Annotated[
 ]
 BatchSizeOpt = Annotated[
     int | None,
-    typer.Option("--batch-size", min=1, help="Model windows per forward pass. Default: 4 on CPU, 32 on GPU.",
+    typer.Option("--batch-size", min=1, help="Inputs per forward pass of the model: audio windows (a long file "
+                 "is several), images or texts. Default: 4 on CPU, 32 on GPU.",
                  show_default=False),
 ]
 WorkersOpt = Annotated[
