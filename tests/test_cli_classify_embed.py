@@ -173,7 +173,7 @@ def test_bfloat16_on_a_cpu_without_native_support_warns(cli, tiny_clap, audio_fi
     assert result.exit_code == 0, result.stderr
     warned = "bfloat16 is emulated and about 6x slower" in result.stderr
     assert warned == (native is False)
-    assert "--quantize int8" in result.stderr if warned else result.stderr == ""
+    assert "--precision int8" in result.stderr if warned else result.stderr == ""  # --quiet: no deprecation note
 
 
 # ---------------------------------------------------------------- embed
