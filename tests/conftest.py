@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# clapcli's caches (exports, OpenVINO's compiled towers) go to a temp dir, not the user's home.
+os.environ.setdefault("CLAPCLI_HOME", tempfile.mkdtemp(prefix="clapcli-test-home-"))
 
 import sys
 from pathlib import Path

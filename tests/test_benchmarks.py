@@ -33,6 +33,8 @@ SCRIPTS = {
     "bench_runtime.py": (["--files", "2", "--startup-repeats", "1"],
                          {"audio_onnx_fp32_max_diff", "audio_openvino_fp32_speedup", "text_openvino_fp32_max_diff",
                           "startup_export_imports_torch"}),
+    "bench_embed_runtime.py": (["--files", "2", "--sides", "openvino exact"],
+                               {"audio_openvino_exact_max_diff", "text_openvino_exact_speedup"}),
 }
 
 
@@ -46,7 +48,7 @@ def work(tmp_path_factory: pytest.TempPathFactory, tiny_clap: Path) -> Path:
 
 # These spawn fresh ``clap``/python processes (torch + transformers imports each): ``-m "not slow"`` skips them.
 SPAWNING = {"bench_startup.py", "bench_memory.py", "bench_long_audio.py", "bench_detect.py",
-            "bench_runtime.py"}
+            "bench_runtime.py", "bench_embed_runtime.py"}
 
 
 @pytest.mark.parametrize(

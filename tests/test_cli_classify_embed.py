@@ -173,8 +173,8 @@ def test_bfloat16_on_a_cpu_without_native_support_warns(cli, tiny_clap, audio_fi
     assert result.exit_code == 0, result.stderr
     warned = "bfloat16 is emulated and about 6x slower" in result.stderr
     assert warned == (native is False)
-    assert "--quantize int8" in result.stderr if warned else "warning" not in result.stderr
-    quiet = _classify(cli, tiny_clap, audio_files["ogg"], "--labels", "a,b", "--dtype", "bfloat16", "--quiet")
+    assert "--precision int8" in result.stderr if warned else "emulated" not in result.stderr
+    quiet = _classify(cli, tiny_clap, audio_files["ogg"], "--labels", "a,b", "--precision", "bfloat16", "--quiet")
     assert quiet.exit_code == 0 and quiet.stderr == ""  # --quiet: errors only
 
 

@@ -375,7 +375,7 @@ def test_shell_completion(cli):
 
     assert complete("clap cla", 1) == ["classify"]
     assert complete("clap library p", 2) == ["prune"]
-    assert "--dtype" in complete("clap embed --dt", 2)
+    assert "--precision" in complete("clap embed --prec", 2)
     assert "--install-completion" in cli(["--help"]).stdout
 
 
@@ -388,10 +388,11 @@ def test_choices_are_validated_and_listed(cli, tiny_clap):
     assert "Invalid value for '--dtype'" in bad.stderr and "'bfloat16'" in bad.stderr
     assert cli(["classify", "x.wav", "--labels", "a", "--long-audio", "tail"]).exit_code == 2
     assert cli(["classify", "x.wav", "--labels", "a", "--quantize", "int4"]).exit_code == 2
-    ok = cli(["embed", "--text", "a", "--dtype", "FLOAT32", "--long-audio", "Head", "-m", tiny_clap, "-q"])
+    ok = cli(["embed", "--text", "a", "--precision", "EXACT", "--long-audio", "Head", "-m", tiny_clap, "-q"])
     assert ok.exit_code == 0, ok.stderr  # case does not matter; commands get the plain string
     assert json.loads(ok.stdout)["text"] == "a"
-    assert "auto|float32|float16|bfloat16" in cli(["embed", "--help"], env={"COLUMNS": "250"}).stdout
+    assert "exact|fast|bfloat16|float16|int8" in cli(["embed", "--help"], env={"COLUMNS": "250"}).stdout
+    assert cli(["embed", "--text", "a", "--precision", "turbo"]).exit_code == 2
 
 
 # ---------------------------------------------------------------- 8. clap download; the offline message

@@ -25,11 +25,16 @@ class ModelOptions:
     precision: str | None = None
 
     def load(self) -> Any:
+        from clapcli.commands.output import session_quiet
         from clapcli.models.loading import load_embedding_model
+        from clapcli.models.runtime.precision import legacy_precision
 
+        precision, notes = legacy_precision(self.dtype, self.quantize, self.precision)  # --dtype/--quantize of 0.1
+        for note in [] if session_quiet() else notes:
+            Output().warning(note)
         try:
-            return load_embedding_model(self.model, self.device or "", self.dtype, self.quantize, self.long_audio,
-                                        self.runtime, self.precision)
+            return load_embedding_model(self.model, self.device or "", "auto", None, self.long_audio, self.runtime,
+                                        precision)
         except UsageError as exc:
             raise _name_the_variable(exc, self.device) from None
 

@@ -11,7 +11,7 @@ import typer
 from clapcli.commands.options import (
     GENERATE_FORMATS,
     DeviceOpt,
-    DtypeOpt,
+    GenerateDtypeOpt,
     OverwriteOpt,
     QuietOpt,
     Scheduler,
@@ -93,7 +93,7 @@ def generate(
     model: Annotated[str | None, typer.Option("--model", "-m", help=DEFAULT_MODEL_HELP + " Default: "
                                               "cvssp/audioldm2.", show_default=False)] = None,
     device: DeviceOpt = None,
-    dtype: DtypeOpt = "auto",
+    dtype: GenerateDtypeOpt = "auto",
     cpu_offload: Annotated[bool, typer.Option("--cpu-offload", help="Keep weights in CPU memory and move each "
                                               "model to the GPU only while it runs (small GPUs).")] = False,
     quiet: QuietOpt = False,

@@ -114,18 +114,18 @@ def comma_choices(allowed: tuple[str, ...], option: str) -> Any:
     return check
 
 
-DtypeOpt = Annotated[
+GenerateDtypeOpt = Annotated[
     Dtype, typer.Option("--dtype", case_sensitive=False, callback=_value, help="auto: float16 on CUDA, float32 "
                         "elsewhere. On CPU, bfloat16 pays off only with AVX512-BF16/AMX; elsewhere it is "
                         "emulated and slower.")
 ]
-QuantizeOpt = Annotated[
-    Quantize | None,
-    typer.Option("--quantize", case_sensitive=False, callback=_value, help="int8: dynamic int8 quantization "
-                 "of linear layers (CPU; 1.25x faster audio, "
-                 "1.7x faster text on 2 cores, cosine >= 0.999 to float32).",
-                 show_default=False),
-]
+# The embedding commands' --dtype and --quantize of 0.1: hidden, folded into --precision with a one-line
+# deprecation note (clapcli.models.runtime.precision.legacy_precision), gone in the next release.
+DtypeOpt = Annotated[Dtype, typer.Option("--dtype", case_sensitive=False, callback=_value, hidden=True,
+                                         help="Deprecated: --precision.")]
+QuantizeOpt = Annotated[Quantize | None, typer.Option("--quantize", case_sensitive=False, callback=_value,
+                                                      hidden=True, help="Deprecated: --precision int8.",
+                                                      show_default=False)]
 LongAudioOpt = Annotated[
     LongAudio | None,
     typer.Option("--long-audio", case_sensitive=False, callback=_value, help="Audio longer than the model "
@@ -133,17 +133,25 @@ LongAudioOpt = Annotated[
                  "Default: fusion for fused models, else mean.",
                  show_default=False),
 ]
+RUNTIMES = ("auto", "torch", "openvino", "onnx")  # clapcli.models.runtime.RUNTIMES
+Runtime = choices("Runtime", RUNTIMES)
 RuntimeOpt = Annotated[
-    str | None,
-    typer.Option("--runtime", help="torch, openvino or onnx. An export directory ('clap export') runs on its own "
-                 "runtime without torch; openvino/onnx on a torch model exports it once into the cache. "
-                 "Default: the export's runtime, else torch.", show_default=False),
+    Runtime | None,
+    typer.Option("--runtime", case_sensitive=False, callback=plain, show_default=False, help=(
+        "auto: the fastest installed here, said in one line (OpenVINO, else ONNX Runtime, else torch; torch on a "
+        "GPU, for float16/int8, or for a model without an export). An export directory ('clap export') runs on "
+        "its own runtime without torch; openvino/onnx/auto on a torch model exports it once into the cache. "
+        "Default: the export's runtime, else torch.")),
 ]
+PRECISIONS = ("exact", "fast", "bfloat16", "float16", "int8")  # clapcli.models.runtime.PRECISIONS
+Precision = choices("Precision", PRECISIONS)
 PrecisionOpt = Annotated[
-    str | None,
-    typer.Option("--precision", help="exact (float32, the default) or fast (bfloat16 where the CPU has it natively: "
-                 "AVX512-BF16/AMX, with openvino or torch; float32 elsewhere, said in one line).",
-                 show_default=False),
+    Precision | None,
+    typer.Option("--precision", case_sensitive=False, callback=plain, show_default=False, help=(
+        "exact: float32 (the default; on CUDA float16 unless given). fast: bfloat16 where the CPU has it natively "
+        "(AVX512-BF16/AMX; openvino or torch), else float32, said in one line. bfloat16, float16 (GPU) and int8 "
+        "(torch, CPU: dynamic int8 linear layers) force that type. Measured speed and agreement: "
+        "benchmarks/README.md.")),
 ]
 BatchSizeOpt = Annotated[
     int | None,

@@ -120,6 +120,11 @@ def set_quiet() -> None:
         os.environ[name] = value
 
 
+def session_quiet() -> bool:
+    """Whether this invocation got --quiet (for messages printed before an ``Output`` exists)."""
+    return _Session.quiet
+
+
 def reset_session() -> None:
     """A new invocation (in-process runs, tests): not quiet until --quiet is parsed again."""
     import os
@@ -179,7 +184,7 @@ class _LogToOutput(logging.Handler):
         message = record.getMessage()
         if record.levelno >= logging.WARNING:
             self.output.warning(message)
-        else:
+        elif not _Session.quiet:  # notes are not for --quiet
             self.output.note(message)
 
 

@@ -77,8 +77,8 @@ def resolve_dtype(name: str | None, device: torch.device, half_ok: bool = True) 
 
         from clapcli.errors import ClapcliWarning
 
-        warnings.warn("--dtype bfloat16: this CPU has no AVX512-BF16 or AMX, so bfloat16 is emulated and about 6x "
-                      "slower than float32 (benchmarks/README.md); for speed on it use --quantize int8",
+        warnings.warn("--precision bfloat16: this CPU has no AVX512-BF16 or AMX, so bfloat16 is emulated and about "
+                      "6x slower than float32 (benchmarks/README.md); for speed on it use --precision int8",
                       ClapcliWarning, stacklevel=2)
     return getattr(torch, name)
 

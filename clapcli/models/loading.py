@@ -127,9 +127,12 @@ def load_embedding_model(
         raise UsageError(f"--long-audio {long_audio!r}: choose one of {', '.join(LONG_AUDIO_STRATEGIES)}")
     if quantize not in (None, *QUANTIZE_CHOICES):
         raise UsageError(f"--quantize {quantize!r}: choose one of {', '.join(QUANTIZE_CHOICES)}")
+    if (precision or "").strip().lower() == "int8":  # --precision int8 is torch's dynamic int8 (dispatch)
+        quantize = "int8"
     model = load_model(name, "embed", device, dtype, long_audio=long_audio, runtime=runtime, precision=precision)
     if quantize == "int8" and getattr(model, "runtime", "torch") != "torch":
-        raise UsageError(f"--quantize int8 quantizes torch models; the {model.runtime} runtime takes --precision")
+        raise UsageError(f"--precision int8 quantizes torch models; the {model.runtime} runtime takes exact, fast "
+                         "or bfloat16")
     if quantize == "int8":
         quantize_dynamic_int8(model, model.device)
     return model
@@ -158,10 +161,10 @@ def quantize_dynamic_int8(model: EmbeddingModel, device: Any) -> None:
     import torch
 
     if device.type != "cpu":
-        raise UsageError("--quantize int8 runs on the CPU only; add --device cpu")
+        raise UsageError("--precision int8 runs on the CPU only; add --device cpu")
     network = model.network  # type: ignore[attr-defined]
     if next(network.parameters()).dtype != torch.float32:
-        raise UsageError("--quantize int8 quantizes float32 weights; drop --dtype or use --dtype float32")
+        raise UsageError("--precision int8 quantizes float32 weights; drop --dtype")
     with warnings.catch_warnings():  # torch.ao's deprecation notices would drown our one-line messages
         warnings.simplefilter("ignore")
         quantized = torch.ao.quantization.quantize_dynamic(network, {torch.nn.Linear}, dtype=torch.qint8)

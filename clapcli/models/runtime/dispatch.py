@@ -1,9 +1,12 @@
 """``load_model``'s hook for exported runtimes: an export directory, or ``--runtime``/``--precision``.
 
 - A directory with a manifest runs on its own runtime (ONNX Runtime or OpenVINO), without torch.
+- ``--runtime auto`` picks one from what is installed and what the CPU offers (``auto.choose_runtime``).
 - ``--runtime openvino|onnx`` on a torch checkpoint exports it once into clapcli's cache
   (``$CLAPCLI_HOME/exports``) and runs that; a local checkpoint changed since is exported again.
-- ``--precision fast`` on torch means ``--dtype bfloat16`` where the CPU has native bfloat16.
+- ``--precision`` on torch is a dtype: exact float32, fast bfloat16 where the CPU has native bfloat16
+  (on a GPU: the device's half type, as ``--dtype auto``), bfloat16, float16; int8 is float32 weights
+  that ``load_embedding_model`` quantizes.
 """
 
 from __future__ import annotations
@@ -33,18 +36,36 @@ def load_runtime(name: str, runtime: str | None, precision: str | None, device: 
         _check_cpu_options(local, device, dtype)
         from clapcli.models.runtime.model import load_export
 
-        return load_export(local, runtime, precision, options.get("long_audio")), None
+        return load_export(local, None if runtime == "auto" else runtime, precision, options.get("long_audio")), None
+    if runtime == "auto":
+        from clapcli.models.runtime.auto import choose_runtime
+
+        runtime = choose_runtime(name, precision, device).runtime
     if runtime in (None, "torch"):
-        if precision is None:
-            return None, dtype
-        choice = choose(precision, "torch")
-        if choice.name == "fast" and (dtype or "auto") not in ("auto", choice.compute):
-            raise UsageError(f"--precision fast and --dtype {dtype} disagree; pass one of them")
-        return None, (choice.compute if choice.name == "fast" else dtype)
+        return None, _torch_dtype(precision, device, dtype)
     _check_cpu_options(Path(name), device, dtype)
     from clapcli.models.runtime.model import load_export
 
     return load_export(cached_export(name, runtime), runtime, precision, options.get("long_audio")), None
+
+
+def _torch_dtype(precision: str | None, device: str | None, dtype: str | None) -> str | None:
+    """The dtype ``--precision`` means on torch; a different explicit ``dtype`` beside it is a usage error."""
+    if precision is None:
+        return dtype
+    if precision.strip().lower() == "fast" and _on_gpu(device):
+        return "auto"  # float16 on CUDA: the GPU's fast type
+    choice = choose(precision, "torch")
+    compute = "float32" if choice.compute == "int8" else choice.compute
+    if (dtype or "auto") not in ("auto", compute):
+        raise UsageError(f"--precision {choice.name} and --dtype {dtype} disagree; pass --precision only")
+    return compute
+
+
+def _on_gpu(device: str | None) -> bool:
+    from clapcli.models.device import resolve_device
+
+    return resolve_device(device or settings.default_device()).type != "cpu"
 
 
 def _check_cpu_options(where: Path, device: str | None, dtype: str | None) -> None:

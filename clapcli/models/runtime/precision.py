@@ -1,9 +1,12 @@
-"""``--precision exact|fast`` -> the compute type a runtime uses, from what this CPU computes natively.
+"""``--precision`` -> the compute type a runtime uses, from what this CPU computes natively.
 
 exact: float32 everywhere (the default). fast: bfloat16 where the CPU has it natively (AVX512-BF16 or
 AMX, read from ``/proc/cpuinfo``) and the runtime can use it (OpenVINO, torch); plain float32
 elsewhere, said in one line: on an AVX2-only CPU bfloat16 is emulated and several times slower
 (DESIGN.md §5), and ONNX Runtime has no bfloat16 CPU kernels for these towers.
+bfloat16 / float16 / int8 ask for that type whatever the CPU (torch: dtype, or dynamic int8 of the
+linear layers; OpenVINO: bfloat16 where native). They replace the CLI's old ``--dtype`` and
+``--quantize`` (``legacy_precision``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clapcli.errors import UsageError
+from clapcli.models.runtime import PRECISIONS
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +26,8 @@ NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 @dataclass(frozen=True)
 class Precision:
-    name: str  # "exact" or "fast", as asked
-    compute: str  # "float32" or "bfloat16": what the runtime is told to use
+    name: str  # one of PRECISIONS, as asked
+    compute: str  # "float32", "bfloat16", "float16" or "int8": what the runtime is told to use
     note: str | None = None  # why fast runs float32 here, when it does
 
 
@@ -51,21 +55,68 @@ def native_bfloat16(cpuinfo: Path | None = None) -> bool:
 def choose(precision: str | None, runtime: str) -> Precision:
     """The compute type for ``runtime`` ("torch", "openvino", "onnx"); logs the fallback once."""
     name = (precision or "exact").strip().lower()
-    if name not in ("exact", "fast"):
-        raise UsageError(f"--precision {precision!r}: choose exact (float32) or fast (bfloat16 where the CPU has it)")
+    if name not in PRECISIONS:
+        raise UsageError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)} (exact: float32; "
+                         "fast: bfloat16 where the CPU has it)")
     if name == "exact":
         return Precision(name, "float32")
-    if runtime == "onnx":
-        choice = Precision(name, "float32", "--precision fast: ONNX Runtime has no bfloat16 CPU path for these "
-                           "towers, running float32 (use --runtime openvino for bfloat16 on a CPU that has it)")
-    elif not native_bfloat16():
-        choice = Precision(name, "float32", f"--precision fast: this CPU ({cpu_name()}) has no native bfloat16 "
-                           "(AVX512-BF16/AMX), where it is emulated and slower; running float32")
-    else:
-        choice = Precision(name, "bfloat16")
+    if name in ("float16", "int8") and runtime != "torch":
+        raise UsageError(f"--precision {name} runs on torch (--runtime torch with the source checkpoint); the "
+                         f"{runtime} runtime takes exact, fast or bfloat16")
+    if name == "fast":
+        choice = _fast(runtime)
+    elif name == "bfloat16" and runtime == "onnx":
+        raise UsageError("--precision bfloat16: ONNX Runtime has no bfloat16 CPU path for these towers; use "
+                         "--runtime openvino or torch")
+    elif name == "bfloat16" and runtime == "openvino" and not native_bfloat16():
+        choice = Precision(name, "float32", f"--precision bfloat16: this CPU ({cpu_name()}) has no native bfloat16 "
+                           "(AVX512-BF16/AMX), where OpenVINO does not use it; running float32")
+    else:  # torch bfloat16 (resolve_dtype warns where it is emulated), float16, int8; OpenVINO native bfloat16
+        choice = Precision(name, name)
     if choice.note:
         log.info(choice.note)
     return choice
+
+
+def _fast(runtime: str) -> Precision:
+    if runtime == "onnx":
+        return Precision("fast", "float32", "--precision fast: ONNX Runtime has no bfloat16 CPU path for these "
+                         "towers, running float32 (use --runtime openvino for bfloat16 on a CPU that has it)")
+    if not native_bfloat16():
+        return Precision("fast", "float32", f"--precision fast: this CPU ({cpu_name()}) has no native bfloat16 "
+                         "(AVX512-BF16/AMX), where it is emulated and slower; running float32")
+    return Precision("fast", "bfloat16")
+
+
+# The CLI's old spellings (0.1): --dtype float32|bfloat16|float16 and --quantize int8.
+_LEGACY_DTYPES = {"float32": "exact", "bfloat16": "bfloat16", "float16": "float16"}
+
+
+def legacy_precision(dtype: str | None, quantize: str | None, precision: str | None) -> tuple[str | None, list[str]]:
+    """(the --precision that ``--dtype``/``--quantize`` spell, one deprecation note per old option used).
+
+    ``--dtype auto`` (their default) means nothing was asked. Giving an old option beside a different
+    --precision is a usage error; ``--dtype float32 --quantize int8`` is int8 (quantize needs float32)."""
+    dtype = (dtype or "auto").strip().lower()
+    asked: list[tuple[str, str]] = []
+    if dtype != "auto":
+        if dtype not in _LEGACY_DTYPES:
+            raise UsageError(f"--dtype {dtype!r}: choose one of auto, {', '.join(_LEGACY_DTYPES)} (or use --precision)")
+        asked.append((f"--dtype {dtype}", _LEGACY_DTYPES[dtype]))
+    if quantize is not None:
+        if quantize.strip().lower() != "int8":
+            raise UsageError(f"--quantize {quantize!r}: choose int8 (or use --precision int8)")
+        if asked and asked[0][1] != "exact":
+            raise UsageError(f"--quantize int8 quantizes float32 weights; drop --dtype {dtype}")
+        asked = [(f"{asked[0][0]} --quantize int8" if asked else "--quantize int8", "int8")]
+    if not asked:
+        return precision, []
+    old, new = asked[0]
+    if precision is not None and precision.strip().lower() != new:
+        raise UsageError(f"{old} and --precision {precision} disagree; pass --precision only ({old} is its old "
+                         "spelling)")
+    notes = [f"{old} is now --precision {new}; the old option goes in the next release"]
+    return new, notes
 
 
 def _read(path: Path) -> str | None:
