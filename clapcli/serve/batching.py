@@ -1,8 +1,12 @@
 """Micro-batching: concurrent requests gathered into one call (one forward pass, one matrix pass).
 
-A worker thread takes the first waiting request, then (when other requests are in flight) waits at
-most ``max_wait`` seconds for more, up to ``max_batch``, and hands the whole list to ``work``,
-which returns one result (or exception) per request. ``max_batch=1`` is one-at-a-time: the same
+A worker thread takes the first waiting request and everything queued behind it, up to
+``max_batch``. When more requests are expected (others are in flight, or the previous batch had
+company) it waits at most ``max_wait`` seconds for them: until the batch is as large as the last
+one, so concurrent clients whose answers just went out are caught as they come back, instead of
+the first of them running alone. A lone client (nothing else in flight, and the last batch was one
+request) is served at once: batching never delays it. The whole list goes to ``work``, which
+returns one result (or exception) per request. ``max_batch=1`` is one-at-a-time: the same
 queue and thread, no gathering, which is what the benchmark compares against. Callers get a
 ``concurrent.futures.Future`` (async code wraps it with ``asyncio.wrap_future``), so no request
 ties up a server thread while it waits.
@@ -41,6 +45,7 @@ class MicroBatcher(Generic[Request]):
         self.max_wait = max_wait
         self.batches = 0  # calls of ``work`` so far (the tests read it)
         self._in_flight = 0  # submitted, not yet answered
+        self._last_size = 1  # requests in the previous batch: how many are likely to come back
         self._count_lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue(QUEUE_LIMIT)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -82,18 +87,20 @@ class MicroBatcher(Generic[Request]):
                 return
 
     def _gather(self, batch: list) -> bool:
-        """Add waiting requests until ``max_batch`` or ``max_wait``; True when a stop was seen."""
+        """Add waiting requests up to ``max_batch``, waiting up to ``max_wait`` while fewer than
+        expected are here; True when a stop was seen."""
         import time
 
         with self._count_lock:
-            alone = self._in_flight <= 1
-        if alone:  # nobody else is waiting: a lone client pays no batching delay
-            return False
+            others = self._in_flight - 1
+        expected = min(self.max_batch, max(self._last_size, others + 1))
+        if expected <= 1:  # a lone client pays no batching delay
+            expected = 0
         deadline = time.monotonic() + self.max_wait
         while len(batch) < self.max_batch:
-            remaining = deadline - time.monotonic()
+            remaining = deadline - time.monotonic() if len(batch) < expected else 0.0
             try:
-                entry = self._queue.get(timeout=max(remaining, 0)) if remaining > 0 else self._queue.get_nowait()
+                entry = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
             except queue.Empty:
                 return False
             if entry[0] is _STOP:
@@ -106,6 +113,7 @@ class MicroBatcher(Generic[Request]):
         if not live:
             return
         self.batches += 1
+        self._last_size = len(live)
         try:
             results = self.work([request for request, _ in live])
         except BaseException as exc:  # one failing batch fails its requests, never the thread

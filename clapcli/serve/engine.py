@@ -17,10 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from clapcli.core.search import exact_top_k, search_index
+from clapcli.core.search import search_index
 from clapcli.errors import InputError
 from clapcli.serve.batching import DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT, MicroBatcher
 from clapcli.serve.library import LibraryState, Snapshot
+from clapcli.serve.packing import encode_queries
+from clapcli.serve.topk import top_k, torch_scores
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,6 @@ class Engine:
         return self.batcher.submit(TextSearch(snapshot, text, k))
 
     def _search_texts(self, requests: Sequence[TextSearch]) -> list[list[Found] | BaseException]:
-        from clapcli.core.text import encode_texts
-
         results: list[list[Found] | BaseException] = [[] for _ in requests]
         by_model: dict[str, list[int]] = {}
         for index, request in enumerate(requests):
@@ -84,7 +84,7 @@ class Engine:
             try:
                 model = self.model(model_id)
                 with self.compute_lock:
-                    vectors = encode_texts(model, [requests[i].text for i in indices])  # one forward pass
+                    vectors = encode_queries(model, [requests[i].text for i in indices])  # one forward pass
             except Exception as exc:
                 for i in indices:
                     results[i] = exc
@@ -95,22 +95,23 @@ class Engine:
             for rows in by_snapshot.values():
                 first = requests[indices[rows[0]]]
                 k = max(requests[indices[r]].k for r in rows)
-                found = self.search_vectors(first.snapshot, vectors[rows], k)  # one pass over the matrix
+                # One matmul over the matrix; torch's, on this (the model's) thread and its OpenMP team.
+                found = self.search_vectors(first.snapshot, vectors[rows], k, scores=torch_scores)
                 for r, hits in zip(rows, found, strict=True):
                     results[indices[r]] = hits[: requests[indices[r]].k]
         return results
 
-    def search_vectors(self, snapshot: Snapshot, queries: np.ndarray, k: int,
-                       exclude: int | None = None) -> list[list[Found]]:
+    def search_vectors(self, snapshot: Snapshot, queries: np.ndarray, k: int, exclude: int | None = None,
+                       scores: Callable | None = None) -> list[list[Found]]:
         """Top-k items of ``snapshot`` per unit query vector (exact, or the faiss index if loaded)."""
         wanted = k + (1 if exclude is not None else 0)
         if snapshot.index is not None:
-            scores, ids = search_index(snapshot.index, queries, wanted, self.nprobe)
+            best, ids = search_index(snapshot.index, queries, wanted, self.nprobe)
         else:
-            scores, rows = exact_top_k(snapshot.vectors, queries, wanted)
+            best, rows = top_k(snapshot.vectors, queries, wanted, scores)
             ids = snapshot.ids[rows] if rows.size else rows
         out = []
-        for score_row, id_row in zip(scores.tolist(), ids.tolist(), strict=True):
+        for score_row, id_row in zip(best.tolist(), ids.tolist(), strict=True):
             kept = [(s, int(i)) for s, i in zip(score_row, id_row, strict=True) if i >= 0 and i != exclude][:k]
             out.append([Found(rank, float(s), i) for rank, (s, i) in enumerate(kept, start=1)])
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -72,3 +73,71 @@ def test_batched_text_searches_equal_one_at_a_time(served, loaded_clap) -> None:
         scores, rows = exact_top_k(snapshot.vectors, encode_texts(loaded_clap, [text]), 3 + len(text) % 3)
         assert [h.item_id for h in hits] == snapshot.ids[rows[0]].tolist()
         np.testing.assert_allclose([h.score for h in hits], scores[0], atol=1e-5)
+
+
+def test_a_lone_client_is_served_without_waiting_for_company() -> None:
+    """Nothing else in flight and the last batch was one request: no wait for the time limit
+    (30 s here; each answer comes long before it)."""
+    batcher = MicroBatcher(lambda requests: [r + 1 for r in requests], max_batch=32, max_wait=30.0)
+    for i in range(5):
+        assert batcher.submit(i).result(timeout=5) == i + 1
+    assert batcher.batches == 5
+    batcher.close()
+
+
+def test_after_a_batch_the_next_one_waits_for_the_clients_coming_back() -> None:
+    """Answers of a 4-request batch went out; their clients send again one by one: the first
+    waits (up to the time limit) until as many as last time are here, instead of running alone."""
+    seen: list[int] = []
+    started, gate = threading.Event(), threading.Event()
+
+    def work(requests):
+        started.set()
+        gate.wait(5)
+        seen.append(len(requests))
+        return list(requests)
+
+    batcher = MicroBatcher(work, max_batch=8, max_wait=30.0)
+    blocker = batcher.submit(-1)  # alone: runs at once and holds the thread while four more queue up
+    assert started.wait(5)
+    first = [batcher.submit(i) for i in range(4)]
+    gate.set()
+    assert blocker.result(5) == -1 and [f.result(5) for f in first] == [0, 1, 2, 3]
+    assert seen == [1, 4]
+    again = []
+    for i in range(4):  # sequential, as clients reading their answers would be
+        again.append(batcher.submit(10 + i))
+        assert not again[0].done() or i == 3
+    assert [f.result(5) for f in again] == [10, 11, 12, 13]
+    assert seen[-1] == 4
+    batcher.close()
+
+
+def test_a_full_queue_answers_503_busy_and_the_server_recovers(library_db, loaded_clap,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from clapcli.serve import ServeOptions, batching, build
+
+    monkeypatch.setattr(batching, "QUEUE_LIMIT", 3)
+    app = build(ServeOptions(library_db), loader=lambda model_id: loaded_clap)
+    engine = app.fastapi.state.engine
+    snapshot = engine.library.snapshot("default")
+    waiting = []
+    with TestClient(app) as client:
+        with engine.compute_lock:  # the batcher's first request blocks on the model: the queue fills up
+            waiting.append(engine.submit_text_search(snapshot, "query", 2))
+            for _ in range(5000):
+                if waiting[0].running():  # taken by the batcher (alone), which now waits for the model
+                    break
+                time.sleep(0.001)
+            waiting.extend(engine.submit_text_search(snapshot, f"query {i}", 2) for i in range(3))
+            with pytest.raises(batching.Busy):
+                engine.submit_text_search(snapshot, "one too many", 2)
+            response = client.get("/api/search/text", params={"q": "rain", "k": 2})
+            assert response.status_code == 503
+            assert response.json() == {"error": "the server is busy (3 requests waiting); retry in a moment"}
+        assert all(len(f.result(10)) == 2 for f in waiting)
+        response = client.get("/api/search/text", params={"q": "rain", "k": 2})
+        assert response.status_code == 200 and len(response.json()["hits"]) == 2
+    engine.close()
