@@ -119,7 +119,7 @@ def test_expect_and_min_score_exit_4(cli, tiny_clap, audio_files):
         (["--labels", "a,b", "--labels-file", "/missing.txt"], "does not exist"),
         (["--labels", "a,b", "--format", "xml"], "Invalid value for '--format'"),
         (["--labels", "a,b", "--dtype", "int3"], "--dtype"),
-        (["--labels", "a,b", "--device", "tpu"], "not a device"),
+        (["--labels", "a,b", "--device", "tpu"], "is not one of auto, cpu, cuda, cuda:N, mps"),
         (["--labels", "a,b", "--quantize", "int4"], "--quantize"),
     ],
 )
