@@ -225,7 +225,8 @@ def main() -> None:
                     cpu, passes = time.process_time(), served.batches
                     run = load(served.url, clients, args.requests, texts)
                     run["server_cpu"] = time.process_time() - cpu  # this process: servers and model
-                    run["batch"] = (args.requests + clients) / max(1, served.batches - passes)  # + warm-ups
+                    # The client's warm-up (one request per connection, in turn) took one pass each.
+                    run["batch"] = args.requests / max(1, served.batches - passes - clients)
                     run["load"] = os.getloadavg()[0]
                     results.setdefault((name, clients), []).append(run)
         batches = servers["batching"].batches
