@@ -70,7 +70,9 @@ class Served:
         self.app = build(ServeOptions(db, collection="bench", port=0, batching=batching), loader=lambda m: model)
         self.sock = _bind("127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off"))
+        # Connections stay open between points (uvicorn closes idle ones after 5 s by default).
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
+                                                    timeout_keep_alive=3600))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
         self.thread.start()
         while not self.server.started:
@@ -97,7 +99,9 @@ def load(url: str, clients: int, requests: int, texts: list[str]) -> dict:
 
     spec = json.dumps({"url": url, "clients": clients, "requests": requests, "texts": texts})
     done = subprocess.run([sys.executable, __file__, "--client"], input=spec, capture_output=True, text=True,
-                          check=True, timeout=1800)
+                          timeout=1800)
+    if done.returncode != 0:
+        raise RuntimeError(f"the load client failed: {done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout)
 
 
@@ -218,9 +222,11 @@ def main() -> None:
         for _ in range(args.repeats):
             for clients in counts:
                 for name, served in servers.items():  # alternate: load bursts hit both sides
-                    cpu = time.process_time()
+                    cpu, passes = time.process_time(), served.batches
                     run = load(served.url, clients, args.requests, texts)
                     run["server_cpu"] = time.process_time() - cpu  # this process: servers and model
+                    # The client's warm-up (one request per connection, in turn) took one pass each.
+                    run["batch"] = args.requests / max(1, served.batches - passes - clients)
                     run["load"] = os.getloadavg()[0]
                     results.setdefault((name, clients), []).append(run)
         batches = servers["batching"].batches
@@ -228,7 +234,7 @@ def main() -> None:
         for served in servers.values():
             served.close()
     print(f"{'server':<14} {'clients':>7} {'p50 ms':>9} {'p95 ms':>9} {'req/s':>9} {'server cpu':>11} "
-          f"{'client cpu':>11} {'load avg':>9}")
+          f"{'client cpu':>11} {'batch':>6} {'load avg':>9}")
     rps: dict[tuple[str, int], float] = {}
     for clients in counts:
         for name in servers:
@@ -241,8 +247,10 @@ def main() -> None:
             print(f"{name:<14} {clients:>7} {1000 * statistics.median(latencies):9.1f} {1000 * p95:9.1f} "
                   f"{rps[(name, clients)]:9.1f} {per * statistics.median(r['server_cpu'] for r in runs):8.1f} ms "
                   f"{per * statistics.median(r['cpu'] for r in runs):8.1f} ms "
+                  f"{statistics.median(r['batch'] for r in runs):6.1f} "
                   f"{statistics.median(r['load'] for r in runs):9.2f}")
-    print(f"(cpu: per request, all threads; req/s: median of {args.repeats} rounds; p50/p95: the fastest round)")
+    print(f"(cpu: per request, all threads; batch: requests per forward pass; req/s: median of {args.repeats} "
+          "rounds; p50/p95: the fastest round)")
     print(f"batching server: {batches} forward passes for its requests; load avg at the end {load_average()}")
     ratio = rps[("batching", top)] / rps[("one-at-a-time", top)]
     print(f"ratio at {top} clients:")
