@@ -17,8 +17,10 @@ from clapcli.commands.options import (
     LongAudioOpt,
     ModelOpt,
     OverwriteOpt,
+    PrecisionOpt,
     QuantizeOpt,
     QuietOpt,
+    RuntimeOpt,
     WorkersOpt,
     plain,
     split_values,
@@ -114,6 +116,8 @@ def detect(
     device: DeviceOpt = None,
     dtype: DtypeOpt = "auto",
     quantize: QuantizeOpt = None,
+    runtime: RuntimeOpt = None,
+    precision: PrecisionOpt = None,
     long_audio: LongAudioOpt = None,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
@@ -144,7 +148,7 @@ def detect(
     annotations = _load_reference(reference) if reference is not None else None
     detected: dict = {}
     out = Output(quiet)
-    loaded = ModelOptions(model, device, dtype, quantize, long_audio).load()
+    loaded = ModelOptions(model, device, dtype, quantize, long_audio, runtime, precision).load()
     if loaded.modality != "audio":
         raise UsageError(f"'{loaded.model_id}' is an image model; clap detect needs an audio model")
     scorer = prepare_scorer(loaded, label_list, mode, template, background)

@@ -16,8 +16,10 @@ from clapcli.commands.options import (
     LongAudioOpt,
     OutputOpt,
     OverwriteOpt,
+    PrecisionOpt,
     QuantizeOpt,
     QuietOpt,
+    RuntimeOpt,
     WorkersOpt,
     plain,
 )
@@ -139,6 +141,8 @@ def classify(
     device: DeviceOpt = None,
     dtype: DtypeOpt = "auto",
     quantize: QuantizeOpt = None,
+    runtime: RuntimeOpt = None,
+    precision: PrecisionOpt = None,
     long_audio: LongAudioOpt = None,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
@@ -177,7 +181,7 @@ def classify(
     sink = _sink(fmt, output, overwrite, rep.CLASSIFY_COLUMNS, f"clap eval classify {data.layout}")
     with sink:
         for name in models:
-            loaded = ModelOptions(name, device, dtype, quantize, long_audio).load()
+            loaded = ModelOptions(name, device, dtype, quantize, long_audio, runtime, precision).load()
             with out.progress(len(data.items), f"embedding ({loaded.model_id})") as advance:
                 result = evaluate_classification(loaded, data, texts, chosen_template, bootstrap, batch_size,
                                                  workers, advance, db)
@@ -229,6 +233,8 @@ def retrieve(
     device: DeviceOpt = None,
     dtype: DtypeOpt = "auto",
     quantize: QuantizeOpt = None,
+    runtime: RuntimeOpt = None,
+    precision: PrecisionOpt = None,
     long_audio: LongAudioOpt = None,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
@@ -254,7 +260,7 @@ def retrieve(
     runs = []
     with _sink(fmt, output, overwrite, rep.RETRIEVE_COLUMNS, f"clap eval retrieve {data.layout}") as sink:
         for name in model or [None]:
-            loaded = ModelOptions(name, device, dtype, quantize, long_audio).load()
+            loaded = ModelOptions(name, device, dtype, quantize, long_audio, runtime, precision).load()
             with out.progress(len(data.clips), f"embedding ({loaded.model_id})") as advance:
                 result = evaluate_retrieval(loaded, data, batch_size, workers, advance, db)
             for failure in result.failed:

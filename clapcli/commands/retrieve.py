@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -15,8 +16,10 @@ from clapcli.commands.options import (
     ModelOpt,
     OutputOpt,
     OverwriteOpt,
+    PrecisionOpt,
     QuietOpt,
     RecordFormat,
+    RuntimeOpt,
     plain,
 )
 
@@ -84,6 +87,8 @@ def retrieve(
     device: DeviceOpt = None,
     dtype: DtypeOpt = "auto",
     long_audio: LongAudioOpt = None,
+    runtime: RuntimeOpt = None,
+    precision: PrecisionOpt = None,
     quiet: QuietOpt = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
@@ -125,7 +130,8 @@ def retrieve(
     columns = ["query", "rank", "score", label]  # the same columns for one query as for many
     if output is not None:
         check_output_path(output, overwrite)  # fail before loading a model, not after searching
-    lazy = LazyModel(lambda name: ModelOptions(name, device, dtype, None, long_audio).load(), model)
+    options = ModelOptions(model, device, dtype, None, long_audio, runtime, precision)
+    lazy = LazyModel(lambda name: replace(options, model=name).load(), model)
     extra = room_for_self(parsed, include_self or captions is not None)
     if captions is not None:
         lines = read_text_file(captions, "captions")
