@@ -9,7 +9,8 @@ cosine) are printed.
 
 Sides: torch fp32 (``--precision exact``), ONNX Runtime and OpenVINO exact (float32, from ``clap export``
 directories), OpenVINO fast and torch fast (bfloat16 where the CPU has it natively, else float32), torch
-int8 (dynamic int8 of the linear layers).
+int8 (dynamic int8 of the linear layers), ONNX Runtime int8 (dynamic int8 of the MatMuls, quantized once into
+clapcli's cache by the warm-up round).
 Targets (issue 18, on a CPU with AVX512-BF16/AMX, quiet): OpenVINO exact >= 1.6x torch fp32 on the audio
 side, fast >= 3.5x with cosine >= 0.9999, the text side >= 1.3x; exact agreement <= 1e-4.
 
@@ -38,6 +39,7 @@ SIDES: dict[str, tuple[str, list[str]]] = {
     "openvino fast": ("openvino", ["--runtime", "openvino", "--precision", "fast"]),
     "torch fast": ("source", ["--runtime", "torch", "--precision", "fast"]),
     "torch int8": ("source", ["--runtime", "torch", "--precision", "int8"]),
+    "onnx int8": ("onnx", ["--runtime", "onnx", "--precision", "int8"]),
 }
 TARGETS = {("audio", "openvino exact"): 1.6, ("audio", "openvino fast"): 3.5, ("text", "openvino exact"): 1.3,
            ("text", "openvino fast"): 1.3}

@@ -24,14 +24,20 @@ class ModelOptions:
     runtime: str | None = None
     precision: str | None = None
 
-    def load(self) -> Any:
+    def folded_precision(self) -> str | None:
+        """--precision, or what 0.1's --dtype/--quantize spell (with their one-line deprecation note)."""
         from clapcli.commands.output import session_quiet
-        from clapcli.models.loading import load_embedding_model
         from clapcli.models.runtime.precision import legacy_precision
 
-        precision, notes = legacy_precision(self.dtype, self.quantize, self.precision)  # --dtype/--quantize of 0.1
+        precision, notes = legacy_precision(self.dtype, self.quantize, self.precision)
         for note in [] if session_quiet() else notes:
             Output().warning(note)
+        return precision
+
+    def load(self) -> Any:
+        from clapcli.models.loading import load_embedding_model
+
+        precision = self.folded_precision()
         try:
             return load_embedding_model(self.model, self.device or "", "auto", None, self.long_audio, self.runtime,
                                         precision)

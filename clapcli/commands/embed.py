@@ -102,8 +102,8 @@ def embed(
     if wants_engine(engine, import_dir):  # a Ray Data job, or loading its shards into --db
         refuse_local_only_options(workers, prune, import_dir)
         run_engine(inputs, bool(text or text_file), output, fmt, normalize,
-                   ModelOptions(model, device, dtype, quantize, long_audio), batch_size, quiet, overwrite, engine,
-                   num_gpus, concurrency, import_dir, db, collection)
+                   ModelOptions(model, device, dtype, quantize, long_audio, runtime, precision), batch_size, quiet,
+                   overwrite, engine, num_gpus, concurrency, import_dir, db, collection)
         return
     output = Path(output) if output is not None else None  # type: ignore[assignment]
     if (segments is not None or hop is not None) and db is None:

@@ -89,8 +89,8 @@ def _embed_ray(
         raise UsageError(f"--engine ray writes Parquet shards; --format {fmt} is not available with it")
     require_ray()
     out = Output(quiet)
-    spec = ModelSpec(model_options.model, model_options.device or "auto", model_options.dtype,
-                     model_options.quantize, model_options.long_audio, normalize, batch_size)
+    spec = ModelSpec(model_options.model, model_options.device or "auto", model_options.folded_precision(),
+                     model_options.runtime, model_options.long_audio, normalize, batch_size)
     options = RayOptions(concurrency, num_gpus, progress=out.progress_on_terminal)
     summary = embed_with_ray(inputs, output, spec, options, overwrite, name_failures=SHOWN_FAILURES)
     _report_failures(out, summary.failures, summary.failed, output)

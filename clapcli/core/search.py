@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,9 @@ import numpy as np
 from clapcli.errors import ClapcliError, UsageError, missing_extra
 from clapcli.store.derived import build_lock, derived_path, temp_beside
 
-# Candidates per query per chunk are bounded by this many scores in flight (16 MB of float32).
-SCORES_IN_FLIGHT = 4 * 1024 * 1024
+# Scores computed at once per chunk of the matrix (32 MB of float32), whatever the number of queries.
+SCORES_IN_FLIGHT = 8 * 1024 * 1024
+BLOCK = 64  # columns per block in the first step of the top-k selection (``_select``)
 # Below this size a flat (exact) faiss index is as fast as IVF and needs no training.
 IVF_MIN_ROWS = 20_000
 IVF_TRAIN_PER_LIST = 50
@@ -44,27 +46,61 @@ class Hit:
     end: float | None = None  # and its end
 
 
-def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, row indices), each (q, min(k, n)), best first, by inner product."""
+Scores = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def numpy_scores(queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(q, rows) inner products; ``exact_top_k``'s default way to multiply."""
+    return queries @ rows.T
+
+
+def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int,
+                scores_of: Scores | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, row indices), each (q, min(k, n)), best first, by inner product.
+
+    The matrix is streamed in chunks (one product per chunk for the whole batch of queries) and each
+    chunk's k best are kept, so memory stays bounded. ``scores_of`` is how to multiply (numpy by
+    default; ``clap serve`` passes torch's, which runs on the model thread's OpenMP team)."""
+    scores_of = scores_of or numpy_scores
     queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
     n, q = vectors.shape[0], queries.shape[0]
     k = min(k, n)
     if k <= 0 or q == 0:
         return np.zeros((q, 0), np.float32), np.zeros((q, 0), np.int64)
-    chunk = max(4096, SCORES_IN_FLIGHT // q)
-    best_scores = np.full((q, 0), -np.inf, dtype=np.float32)
-    best_rows = np.zeros((q, 0), dtype=np.int64)
-    queries_t = queries.T.copy()
+    chunk = max(BLOCK * k * 4, SCORES_IN_FLIGHT // q)
+    found_scores, found_rows = [], []
     for start in range(0, n, chunk):
-        scores = (vectors[start : start + chunk] @ queries_t).T  # (q, rows)
-        scores, rows = _top_k_rows(scores, k)
-        best_scores = np.concatenate([best_scores, scores], axis=1)
-        best_rows = np.concatenate([best_rows, rows + start], axis=1)
-        if best_scores.shape[1] > k:
-            best_scores, keep = _top_k_rows(best_scores, k)
-            best_rows = np.take_along_axis(best_rows, keep, axis=1)
-    order = np.argsort(-best_scores, axis=1, kind="stable")
-    return np.take_along_axis(best_scores, order, axis=1), np.take_along_axis(best_rows, order, axis=1)
+        best, cols = _select(scores_of(queries, vectors[start : start + chunk]), k)
+        found_scores.append(best)
+        found_rows.append(cols + start)
+    scores, rows = np.concatenate(found_scores, axis=1), np.concatenate(found_rows, axis=1)
+    if scores.shape[1] > k:
+        scores, keep = _top_k_rows(scores, k)
+        rows = np.take_along_axis(rows, keep, axis=1)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    return np.take_along_axis(scores, order, axis=1), np.take_along_axis(rows, order, axis=1)
+
+
+def _select(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest of each row (unordered) and their columns, in two steps.
+
+    Partitioning every full row costs as much as the product for a batch of queries. Instead each
+    row is cut into blocks of ``BLOCK`` columns and only the k blocks with the highest maxima are
+    searched: the k best scores lie in at most k blocks, each with a maximum at least the k-th best
+    score, so those blocks are among the k with the highest maxima (ties included: the k best values
+    are always found; which of two equal scores is returned is unspecified, as with ``argpartition``)."""
+    q, n = scores.shape
+    blocks = n // BLOCK
+    if blocks <= k:
+        return _top_k_rows(scores, min(k, n))
+    maxima = scores[:, : blocks * BLOCK].reshape(q, blocks, BLOCK).max(axis=2)
+    best_blocks = _top_k_rows(maxima, k)[1]  # (q, k)
+    cols = (best_blocks[:, :, None] * BLOCK + np.arange(BLOCK)).reshape(q, k * BLOCK)
+    if n > blocks * BLOCK:  # the columns after the last whole block are always candidates
+        tail = np.arange(blocks * BLOCK, n)
+        cols = np.concatenate([cols, np.broadcast_to(tail, (q, len(tail)))], axis=1)
+    best, keep = _top_k_rows(np.take_along_axis(scores, cols, axis=1), k)
+    return best, np.take_along_axis(cols, keep, axis=1)
 
 
 def _top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

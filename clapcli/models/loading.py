@@ -127,12 +127,13 @@ def load_embedding_model(
         raise UsageError(f"--long-audio {long_audio!r}: choose one of {', '.join(LONG_AUDIO_STRATEGIES)}")
     if quantize not in (None, *QUANTIZE_CHOICES):
         raise UsageError(f"--quantize {quantize!r}: choose one of {', '.join(QUANTIZE_CHOICES)}")
-    if (precision or "").strip().lower() == "int8":  # --precision int8 is torch's dynamic int8 (dispatch)
-        quantize = "int8"
     model = load_model(name, "embed", device, dtype, long_audio=long_audio, runtime=runtime, precision=precision)
-    if quantize == "int8" and getattr(model, "runtime", "torch") != "torch":
-        raise UsageError(f"--precision int8 quantizes torch models; the {model.runtime} runtime takes exact, fast "
-                         "or bfloat16")
+    on_torch = getattr(model, "runtime", "torch") == "torch"
+    if (precision or "").strip().lower() == "int8" and on_torch:  # torch's dynamic int8 (exports quantize their own)
+        quantize = "int8"
+    if quantize == "int8" and not on_torch:
+        raise UsageError(f"--quantize int8 quantizes torch models; on the {model.runtime} runtime use --precision "
+                         "int8 (ONNX Runtime) or exact/fast")
     if quantize == "int8":
         quantize_dynamic_int8(model, model.device)
     return model

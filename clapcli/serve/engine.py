@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from clapcli.core.search import search_index
+from clapcli.core.search import exact_top_k, search_index
 from clapcli.errors import InputError
 from clapcli.serve.batching import DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT, MicroBatcher
 from clapcli.serve.library import LibraryState, Snapshot
 from clapcli.serve.packing import encode_queries
-from clapcli.serve.topk import top_k, torch_scores
+from clapcli.serve.topk import torch_scores
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class Engine:
         if snapshot.index is not None:
             best, ids = search_index(snapshot.index, queries, wanted, self.nprobe)
         else:
-            best, rows = top_k(snapshot.vectors, queries, wanted, scores)
+            best, rows = exact_top_k(snapshot.vectors, queries, wanted, scores)
             ids = snapshot.ids[rows] if rows.size else rows
         out = []
         for score_row, id_row in zip(best.tolist(), ids.tolist(), strict=True):

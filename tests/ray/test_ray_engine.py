@@ -133,3 +133,35 @@ def test_usage_errors_before_any_job(cli_module, tiny_clap: Path, tmp_path: Path
         result = cli_module(["embed", "-m", tiny_clap, *args])
         assert result.exit_code == 2, args
         assert message in " ".join(result.stderr.split()), args
+
+
+def test_precision_and_runtime_reach_the_actors(cli_module, tiny_clap: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """--precision/--runtime (and 0.1's --dtype/--quantize, with their deprecation line) are what each
+    actor loads, not dropped on the way to the Ray job."""
+    import clapcli.core.ray_engine as ray_engine
+
+    specs = []
+
+    def fake_job(inputs, output, spec, options, overwrite, name_failures):
+        specs.append(spec)
+        return ray_engine.RayRunSummary(output, written=1)
+
+    monkeypatch.setattr(ray_engine, "embed_with_ray", fake_job)
+    base = ["embed", "-m", tiny_clap, "--engine", "ray", tmp_path, "-o", tmp_path / "shards"]
+    assert cli_module([*base, "--precision", "int8", "--runtime", "torch"]).exit_code == 0
+    old = cli_module([*base, "--dtype", "bfloat16"])
+    assert old.exit_code == 0 and "--dtype bfloat16 is now --precision bfloat16" in old.stderr
+    assert [(s.precision, s.runtime) for s in specs] == [("int8", "torch"), ("bfloat16", None)]
+
+
+def test_an_actor_loads_the_precision_it_is_given(tiny_clap: Path) -> None:
+    import torch
+
+    from clapcli.core.ray_engine import EmbedActor, ModelSpec
+
+    actor = EmbedActor(ModelSpec(str(tiny_clap), device="cpu", precision="int8"))
+    kinds = {type(module).__module__ for module in actor.model.network.modules()}
+    assert any("quantized" in kind for kind in kinds), kinds  # dynamic int8 linear layers, as the local engine
+    plain = EmbedActor(ModelSpec(str(tiny_clap), device="cpu"))
+    assert next(plain.model.network.parameters()).dtype == torch.float32

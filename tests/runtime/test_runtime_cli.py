@@ -99,8 +99,8 @@ def test_runtime_option_errors(cli, exports, sources, clips):
     cases = [
         (["--model", export, "--runtime", "torch"], 2, "holds onnx towers, not torch; pass --model with the source"),
         (["--model", export, "--runtime", "openvino"], 2, "--format openvino"),
-        (["--model", export, "--quantize", "int8"], 2, "--precision int8 runs on torch (--runtime torch"),
-        (["--model", export, "--precision", "int8"], 2, "the onnx runtime takes exact, fast or bfloat16"),
+        (["--model", exports["laion-clap", "openvino"], "--precision", "int8"], 2,
+         "--precision int8 runs on torch or ONNX Runtime (--runtime onnx)"),
         (["--model", export, "--precision", "float16"], 2, "--precision float16 runs on torch"),
         (["--model", export, "--device", "cuda"], 2, "exported runtimes run on the CPU"),
         (["--model", export, "--dtype", "bfloat16"], 2, "ONNX Runtime has no bfloat16 CPU path"),

@@ -1,11 +1,12 @@
 """The server's batched fast paths give what the CLI's code gives: packed text batches equal padded
-ones, and the two-step top-k equals ``exact_top_k``."""
+ones, and the chunked block-wise ``exact_top_k`` (numpy or torch product) equals a full sort."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from clapcli.core import search
 from clapcli.core.search import exact_top_k
 from clapcli.core.text import encode_texts, l2_normalize
 from clapcli.errors import UsageError
@@ -51,29 +52,36 @@ def test_empty_texts_are_refused_and_other_towers_use_encode_texts(loaded_clap) 
     np.testing.assert_allclose(got, l2_normalize(np.array([[2, 1, 0], [4, 1, 0]], dtype=np.float32)))
 
 
+def brute_top_k(vectors: np.ndarray, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every score, fully sorted: the reference for the chunked, block-wise selection."""
+    scores = q.astype(np.float64) @ vectors.T.astype(np.float64)
+    rows = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(scores, rows, axis=1), rows
+
+
 @pytest.mark.parametrize("rows,queries,k", [(100_000, 32, 10), (5_003, 1, 10), (5_003, 7, 37), (130, 3, 5),
                                             (9, 2, 20), (1, 1, 1)])
-def test_top_k_equals_exact_top_k(rows: int, queries: int, k: int) -> None:
+def test_exact_top_k_equals_a_full_sort_with_numpy_and_torch_products(rows: int, queries: int, k: int) -> None:
     rng = np.random.default_rng(rows + queries)
     vectors = l2_normalize(rng.standard_normal((rows, 24), dtype=np.float32))
     q = l2_normalize(rng.standard_normal((queries, 24), dtype=np.float32))
-    want_scores, want_rows = exact_top_k(vectors, q, k)
-    for scores_of in (topk.numpy_scores, topk.torch_scores):
-        got_scores, got_rows = topk.top_k(vectors, q, k, scores_of)
+    want_scores, want_rows = brute_top_k(vectors, q, k)
+    for scores_of in (None, search.numpy_scores, topk.torch_scores):
+        got_scores, got_rows = exact_top_k(vectors, q, k, scores_of)
         np.testing.assert_array_equal(got_rows, want_rows)
         np.testing.assert_allclose(got_scores, want_scores, atol=1e-6)
 
 
-def test_top_k_in_chunks_and_with_ties(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exact_top_k_in_chunks_and_with_ties(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(1)
     vectors = l2_normalize(rng.standard_normal((20_000, 16), dtype=np.float32))
     q = l2_normalize(rng.standard_normal((4, 16), dtype=np.float32))
-    monkeypatch.setattr(topk, "SCORES_IN_FLIGHT", 4 * 3000)  # chunks of 3000 rows (at least BLOCK * k * 4)
-    np.testing.assert_array_equal(topk.top_k(vectors, q, 10)[1], exact_top_k(vectors, q, 10)[1])
+    monkeypatch.setattr(search, "SCORES_IN_FLIGHT", 4 * 3000)  # chunks of 3000 rows (at least BLOCK * k * 4)
+    np.testing.assert_array_equal(exact_top_k(vectors, q, 10)[1], brute_top_k(vectors, q, 10)[1])
     # Many equal scores spread over every block: the k best values are still found.
     tied = np.tile(vectors[:5], (2000, 1))
-    got_scores, got_rows = topk.top_k(tied, q, 12)
-    want_scores, _ = exact_top_k(tied, q, 12)
+    got_scores, got_rows = exact_top_k(tied, q, 12)
+    want_scores, _ = brute_top_k(tied, q, 12)
     np.testing.assert_allclose(got_scores, want_scores, atol=1e-6)
     np.testing.assert_allclose(np.take_along_axis(q @ tied.T, got_rows, axis=1), got_scores, atol=1e-6)
     assert all(len(set(row)) == 12 for row in got_rows.tolist())

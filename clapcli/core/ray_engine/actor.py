@@ -21,8 +21,8 @@ class ModelSpec:
 
     name: str | None
     device: str = "auto"
-    dtype: str = "auto"
-    quantize: str | None = None
+    precision: str | None = None  # --precision (exact, fast, bfloat16, float16, int8)
+    runtime: str | None = None  # --runtime (torch, openvino, onnx, auto)
     long_audio: str | None = None
     normalize: bool = True
     batch_size: int | None = None
@@ -35,8 +35,10 @@ class EmbedActor:
         from clapcli.models.loading import load_embedding_model
 
         self.spec = spec
-        self.model = load_embedding_model(spec.name, spec.device, spec.dtype, spec.quantize, spec.long_audio)
-        if self.model.device.type == "cpu":  # one actor per CPU slot: don't oversubscribe the node
+        self.model = load_embedding_model(spec.name, spec.device, long_audio=spec.long_audio, runtime=spec.runtime,
+                                          precision=spec.precision)
+        on_torch = getattr(self.model, "runtime", "torch") == "torch"
+        if on_torch and self.model.device.type == "cpu":  # one actor per CPU slot: don't oversubscribe the node
             import torch
 
             torch.set_num_threads(max(1, int(num_cpus)))

@@ -121,10 +121,12 @@ def fit_to_cluster(options: RayOptions, cluster_cpus: float) -> RayOptions:
 
 def _probe_model(spec: ModelSpec) -> int:
     """Load the model once on the driver: a wrong name or an image model fails here, before the cluster
-    spends anything, and the decode tasks learn the sample rate."""
+    spends anything, and the decode tasks learn the sample rate. With --runtime openvino|onnx this also
+    writes the export into the cache once, before the actors read it."""
     from clapcli.models.loading import load_embedding_model
 
-    model = load_embedding_model(spec.name, "cpu", "float32", None, spec.long_audio)
+    model = load_embedding_model(spec.name, "cpu", long_audio=spec.long_audio, runtime=spec.runtime,
+                                 precision=spec.precision)
     if model.modality != "audio" or model.sample_rate is None:
         raise UsageError(f"--engine ray embeds audio; '{model.model_id}' is an {model.modality} model "
                          "(use the local engine)")

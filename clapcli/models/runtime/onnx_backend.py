@@ -1,14 +1,29 @@
-"""The towers of an ONNX export run by ONNX Runtime (CPU, float32), sessions built on first use."""
+"""The towers of an ONNX export run by ONNX Runtime (CPU): float32, or dynamic int8 of the MatMuls.
+
+``--precision int8`` quantizes an exported tower with ONNX Runtime's own dynamic quantization (int8
+weights of every MatMul, activations quantized per batch, as torch's dynamic int8 of the linear
+layers) once, into ``$CLAPCLI_HOME/onnx-int8``, keyed by the float32 file's path, size and time, so
+the export directory itself is never written to (it may be read-only or shared).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from clapcli.errors import ModelLoadError, missing_extra
+from clapcli import settings
+from clapcli.errors import ClapcliError, ModelLoadError, missing_extra
 from clapcli.models.runtime.manifest import Manifest
+
+log = logging.getLogger(__name__)
 
 
 def import_onnxruntime() -> Any:
@@ -19,6 +34,59 @@ def import_onnxruntime() -> Any:
     return onnxruntime
 
 
+def int8_cache() -> Path:
+    return settings.home() / "onnx-int8"
+
+
+def quantized_tower(source: Path) -> Path:
+    """``source``'s dynamic int8 twin, written into the cache on first use (atomically: a directory is
+    renamed into place only once complete, so a killed run leaves nothing that looks finished)."""
+    stat = source.stat()
+    key = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    target = int8_cache() / key / source.name
+    if target.is_file():
+        return target
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError:
+        raise missing_extra("onnxruntime", "onnx") from None
+    try:
+        target.parent.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=target.parent.parent))
+    except OSError as exc:
+        raise ClapcliError(f"--precision int8: cannot write the int8 copy of {source.name} under {int8_cache()} "
+                           f"({exc.strerror or exc}); set CLAPCLI_HOME to a writable directory") from None
+    log.info("quantizing %s to int8 once, into %s", source, target.parent)
+    try:
+        _quantize(quantize_dynamic, QuantType.QInt8, source, scratch / source.name)
+        if target.parent.exists():  # left by an interrupted cleanup: not a finished copy
+            shutil.rmtree(target.parent)
+        os.replace(scratch, target.parent)
+    except OSError:
+        if not target.is_file():  # not another run's copy, finished meanwhile
+            raise
+    except Exception as exc:  # noqa: BLE001 - the quantizer raises plain errors on graphs it cannot read
+        raise ModelLoadError(f"--precision int8: cannot quantize {source} ({type(exc).__name__}: {exc}); use "
+                             "--precision exact") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def _quantize(quantize_dynamic: Any, weight_type: Any, source: Path, target: Path) -> None:
+    """int8 weights for every MatMul (as torch's dynamic int8 of the linear layers); the quantizer's
+    advice to pre-process the graph goes to the root logger and warnings, kept off stderr."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(source, target, weight_type=weight_type, op_types_to_quantize=["MatMul"])
+    finally:
+        root.setLevel(level)
+
+
 class OnnxTowers:
     runtime = "onnx"
 
@@ -26,7 +94,7 @@ class OnnxTowers:
         self.ort = import_onnxruntime()
         self.directory = Path(directory)
         self.manifest = manifest
-        self.compute = "float32"  # ONNX Runtime's CPU kernels for these graphs are float32 (precision.choose)
+        self.compute = "int8" if compute == "int8" else "float32"  # no bfloat16 CPU kernels (precision.choose)
         self._sessions: dict[str, Any] = {}
 
     def session(self, tower: str) -> Any:
@@ -35,8 +103,14 @@ class OnnxTowers:
             options = self.ort.SessionOptions()
             options.log_severity_level = 3  # its warnings would drown our one-line messages
             try:
+                model = quantized_tower(path) if self.compute == "int8" else path
                 self._sessions[tower] = self.ort.InferenceSession(
-                    str(path), options, providers=["CPUExecutionProvider"])
+                    str(model), options, providers=["CPUExecutionProvider"])
+            except (ClapcliError, FileNotFoundError):
+                if not path.is_file():
+                    raise ModelLoadError(f"export directory '{self.directory}': {path.name} is missing; export "
+                                         "again with --overwrite") from None
+                raise
             except Exception as exc:  # noqa: BLE001 - ORT raises its own Fail/InvalidGraph types
                 raise ModelLoadError(f"export directory '{self.directory}': {path.name} is not a readable ONNX model "
                                      f"({type(exc).__name__}); export again with --overwrite") from None

@@ -5,8 +5,8 @@ AMX, read from ``/proc/cpuinfo``) and the runtime can use it (OpenVINO, torch); 
 elsewhere, said in one line: on an AVX2-only CPU bfloat16 is emulated and several times slower
 (DESIGN.md §5), and ONNX Runtime has no bfloat16 CPU kernels for these towers.
 bfloat16 / float16 / int8 ask for that type whatever the CPU (torch: dtype, or dynamic int8 of the
-linear layers; OpenVINO: bfloat16 where native). They replace the CLI's old ``--dtype`` and
-``--quantize`` (``legacy_precision``).
+linear layers; ONNX Runtime: dynamic int8 of the MatMuls; OpenVINO: bfloat16 where native). They
+replace the CLI's old ``--dtype`` and ``--quantize`` (``legacy_precision``).
 """
 
 from __future__ import annotations
@@ -60,9 +60,12 @@ def choose(precision: str | None, runtime: str) -> Precision:
                          "fast: bfloat16 where the CPU has it)")
     if name == "exact":
         return Precision(name, "float32")
-    if name in ("float16", "int8") and runtime != "torch":
-        raise UsageError(f"--precision {name} runs on torch (--runtime torch with the source checkpoint); the "
+    if name == "float16" and runtime != "torch":
+        raise UsageError(f"--precision float16 runs on torch (--runtime torch with the source checkpoint); the "
                          f"{runtime} runtime takes exact, fast or bfloat16")
+    if name == "int8" and runtime == "openvino":
+        raise UsageError("--precision int8 runs on torch or ONNX Runtime (--runtime onnx); the openvino runtime "
+                         "takes exact, fast or bfloat16")
     if name == "fast":
         choice = _fast(runtime)
     elif name == "bfloat16" and runtime == "onnx":
@@ -71,7 +74,7 @@ def choose(precision: str | None, runtime: str) -> Precision:
     elif name == "bfloat16" and runtime == "openvino" and not native_bfloat16():
         choice = Precision(name, "float32", f"--precision bfloat16: this CPU ({cpu_name()}) has no native bfloat16 "
                            "(AVX512-BF16/AMX), where OpenVINO does not use it; running float32")
-    else:  # torch bfloat16 (resolve_dtype warns where it is emulated), float16, int8; OpenVINO native bfloat16
+    else:  # torch bfloat16 (resolve_dtype warns where it is emulated), float16, int8; ONNX int8; OpenVINO bfloat16
         choice = Precision(name, name)
     if choice.note:
         log.info(choice.note)
