@@ -33,18 +33,39 @@ class MelSpec:
 
 @lru_cache(maxsize=8)
 def mel_filters(spec: MelSpec) -> np.ndarray:
-    """(n_fft // 2 + 1, n_mels) filterbank, from transformers so numbers match its extractor."""
-    from transformers.audio_utils import mel_filter_bank
+    """(n_fft // 2 + 1, n_mels) filterbank, float64: the arithmetic of transformers'
+    ``audio_utils.mel_filter_bank`` (Slaney-normalized on the Slaney scale, unnormalized on HTK), so
+    the numbers equal its extractor's (tested bit for bit). Written out rather than imported: importing
+    transformers costs about 0.5 s per run, and the exported runtimes need nothing else from it."""
+    rate = spec.filterbank_rate or spec.sample_rate
+    bins = spec.n_fft // 2 + 1
+    mel_points = np.linspace(_hz_to_mel(spec.f_min, spec.scale), _hz_to_mel(spec.f_max, spec.scale), spec.n_mels + 2)
+    edges = _mel_to_hz(mel_points, spec.scale)  # filter k rises from edges[k], peaks at k + 1, falls to k + 2
+    fft_freqs = np.linspace(0, rate // 2, bins)
+    widths = np.diff(edges)
+    slopes = edges[None, :] - fft_freqs[:, None]
+    rising, falling = -slopes[:, :-2] / widths[:-1], slopes[:, 2:] / widths[1:]
+    filters = np.maximum(np.zeros(1), np.minimum(rising, falling))
+    if spec.scale == "slaney":  # equal area per band
+        filters *= np.expand_dims(2.0 / (edges[2 : spec.n_mels + 2] - edges[: spec.n_mels]), 0)
+    return filters
 
-    return mel_filter_bank(
-        num_frequency_bins=spec.n_fft // 2 + 1,
-        num_mel_filters=spec.n_mels,
-        min_frequency=spec.f_min,
-        max_frequency=spec.f_max,
-        sampling_rate=spec.filterbank_rate or spec.sample_rate,
-        norm="slaney" if spec.scale == "slaney" else None,
-        mel_scale=spec.scale,
-    )
+
+def _hz_to_mel(freq: float, scale: str) -> float:
+    if scale == "htk":
+        return 2595.0 * np.log10(1.0 + freq / 700.0)
+    if freq < 1000.0:  # Slaney: linear below 1 kHz, logarithmic above
+        return 3.0 * freq / 200.0
+    return 15.0 + np.log(freq / 1000.0) * (27.0 / np.log(6.4))
+
+
+def _mel_to_hz(mels: np.ndarray, scale: str) -> np.ndarray:
+    if scale == "htk":
+        return 700.0 * (np.power(10, mels / 2595.0) - 1.0)
+    freqs = 200.0 * mels / 3.0
+    high = mels >= 15.0
+    freqs[high] = 1000.0 * np.exp((np.log(6.4) / 27.0) * (mels[high] - 15.0))
+    return freqs
 
 
 def _compute_dtype(device: torch.device) -> torch.dtype:
@@ -101,22 +122,20 @@ def _log_mel_clip(clip: np.ndarray, spec: MelSpec, out: np.ndarray) -> None:
 def _log_mel_frames(padded: np.ndarray, spec: MelSpec, out: np.ndarray) -> None:
     """Log-mel of the ``len(out)`` frames starting at ``padded[0]`` (``padded``: samples with the
     clip's reflect padding where it has edges), into ``out`` (float64)."""
-    import scipy.fft
     from numpy.lib.stride_tricks import as_strided
 
     step = padded.strides[0]
     framed = as_strided(padded, (out.shape[0], spec.n_fft), (spec.hop_length * step, step), writeable=False)
     window = _window(spec.n_fft)
-    filters = _sparse_filters(spec)
+    bands = _bands(spec)
     buffer = _frame_buffer(spec.n_fft)
     for start in range(0, out.shape[0], _BLOCK_FRAMES):
         block = buffer[: min(_BLOCK_FRAMES, out.shape[0] - start)]
         np.multiply(framed[start : start + len(block)], window, out=block)  # float32 samples -> float64
-        spectrum = scipy.fft.rfft(block, axis=-1, overwrite_x=True)
-        used = spectrum[:, : filters.shape[1]].view(np.float64)  # (frames, 2 * bins): re, im interleaved
+        spectrum = np.fft.rfft(block, axis=-1)
+        used = spectrum[:, : bands.bins].view(np.float64)  # (frames, 2 * bins): re, im interleaved
         np.square(used, out=used)
-        power = used[:, 0::2] + used[:, 1::2]
-        out[start : start + len(block)] = (filters @ power.T).T
+        bands.apply(used[:, 0::2] + used[:, 1::2], out[start : start + len(block)])
     np.maximum(out, 1e-10, out=out)
     np.log10(out, out=out)
     out *= 10.0
@@ -139,11 +158,36 @@ def _window(n_fft: int) -> np.ndarray:
     return np.hanning(n_fft + 1)[:-1]  # periodic Hann, as transformers' window_function("hann")
 
 
-@lru_cache(maxsize=8)
-def _sparse_filters(spec: MelSpec):  # -> scipy.sparse.csr_matrix (n_mels, used bins)
-    import scipy.sparse
+class _Bands:
+    """The mel filterbank applied to power spectra without BLAS or scipy (both stay out of the decode
+    threads and out of start-up). Triangular filters k and k + 2 never overlap, so the even bands
+    (and the odd ones) each own disjoint runs of FFT bins: one weighted sum per run, ``np.add.reduceat``
+    over the bins in order, as a sparse product sums them."""
 
-    return scipy.sparse.csr_matrix(_used_filters(spec).T)
+    def __init__(self, filters: np.ndarray) -> None:
+        self.filters = filters  # (used bins, n_mels)
+        self.bins = filters.shape[0]
+        firsts = [np.flatnonzero(column) for column in filters.T]
+        self.dense = any(len(nonzero) == 0 for nonzero in firsts)  # an empty band: plain product instead
+        self.runs = []
+        for parity in (0, 1):
+            bands = np.arange(parity, filters.shape[1], 2)
+            weights = filters[:, bands].sum(axis=1)  # one band per bin within a parity: its own weight
+            starts = np.array([firsts[band][0] for band in bands] if not self.dense else [], dtype=np.intp)
+            self.runs.append((bands, weights, starts))
+
+    def apply(self, power: np.ndarray, out: np.ndarray) -> None:
+        if self.dense:
+            out[:] = power @ self.filters
+            return
+        for bands, weights, starts in self.runs:
+            if len(bands):
+                out[:, bands] = np.add.reduceat(power * weights, starts, axis=1)
+
+
+@lru_cache(maxsize=8)
+def _bands(spec: MelSpec) -> _Bands:
+    return _Bands(_used_filters(spec))
 
 
 def _log_mel_torch(waveforms: torch.Tensor, spec: MelSpec, device: torch.device) -> torch.Tensor:

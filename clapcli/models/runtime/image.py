@@ -20,7 +20,7 @@ import numpy as np
 from clapcli.errors import ModelLoadError
 from clapcli.models.base import EmbeddingModel
 from clapcli.models.runtime.manifest import Manifest
-from clapcli.models.runtime.model import ExportedTextSide, HostDevice, Rows, TextTokens, rows
+from clapcli.models.runtime.model import ExportedTextSide, HostDevice, Rows, rows
 
 IMAGE_KEYS = ("size", "crop_size", "resample", "do_resize", "do_center_crop", "do_rescale", "rescale_factor",
               "do_normalize", "image_mean", "image_std")
@@ -125,7 +125,6 @@ class ExportedImageModel(ExportedTextSide, EmbeddingModel):
         self.dtype = towers.compute
         self.embedding_dim = int(manifest.embedding_dim)
         self.preprocess = ImagePreprocessor(manifest.image, f"export directory '{directory}'")
-        self.tokens = TextTokens(self.directory / manifest.text["tokenizer"], manifest.text)
 
     def prepare(self, media: Any) -> np.ndarray:
         return self.preprocess(media)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,13 @@ class ExportedTextSide:
     tower (tokens through the ``tokenizers`` library, then the exported tower)."""
 
     manifest: Manifest
-    tokens: TextTokens
+    directory: Path
     towers: Any
+
+    @cached_property
+    def tokens(self) -> TextTokens:
+        """Read on first use: an audio-only run never pays for the tokenizer (80 ms for RoBERTa's)."""
+        return TextTokens(self.directory / self.manifest.text["tokenizer"], self.manifest.text)
 
     @classmethod
     def load(cls, ref: Any, config: dict, device: Any, dtype: Any, long_audio: str | None = None) -> Any:
@@ -124,7 +130,6 @@ class ExportedAudioModel(ExportedTextSide, WindowedAudioBackend):
         audio = manifest.audio
         self.repeat_whole = audio.get("fit") == "repeat"  # MS-CLAP repeats whole copies, no zero tail
         self.set_windows(int(audio["sample_rate"]), int(audio["window_samples"]), MelSpec(**audio["mel"]))
-        self.tokens = TextTokens(self.directory / manifest.text["tokenizer"], manifest.text)
 
     # ---------------------------------------------------------------- prepare (decode threads: numpy only)
 
