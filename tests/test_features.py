@@ -8,7 +8,7 @@ import torch
 from audio_fixtures import noise, tone
 from transformers import ClapFeatureExtractor
 
-from clapcli.audio.features import fusion_mel, log_mel, repeat_pad
+from clapcli.audio.features import MelSpec, fusion_mel, log_mel, log_mel_numpy, mel_filters, repeat_pad
 from clapcli.models.laion import mel_spec_for
 
 RATE = 48000
@@ -97,3 +97,42 @@ def test_prepared_on_cpu_equals_batched_features(loaded_clap) -> None:
     assert all(item.has_mels and item.windows.size == 0 for item in prepared)
     assert [loaded_clap.items_cost(i) for i in prepared] == [1, 2]
     assert torch.equal(loaded_clap.encode_prepared(prepared), loaded_clap.encode_prepared(raw))
+
+
+FILTERBANKS = {
+    "LAION (Slaney)": MelSpec(48000, 1024, 480, 64, 50.0, 14000.0, "slaney"),
+    "LAION fusion (HTK)": MelSpec(48000, 1024, 480, 64, 50.0, 14000.0, "htk"),
+    "MS-CLAP (built for 32 kHz)": MelSpec(44100, 1024, 320, 64, 50.0, 14000.0, "slaney", 32000),
+    "full band": MelSpec(48000, 1024, 480, 64, 0.0, 24000.0, "slaney"),
+    "an empty band (too many mels)": MelSpec(16000, 400, 160, 128, 0.0, 8000.0, "htk"),
+}
+
+
+@pytest.mark.parametrize("name", list(FILTERBANKS))
+def test_filterbank_is_transformers_bit_for_bit(name: str) -> None:
+    import warnings
+
+    from transformers.audio_utils import mel_filter_bank
+
+    spec = FILTERBANKS[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its note on the empty band; the numbers are what is compared
+        want = mel_filter_bank(num_frequency_bins=spec.n_fft // 2 + 1, num_mel_filters=spec.n_mels,
+                               min_frequency=spec.f_min, max_frequency=spec.f_max,
+                               sampling_rate=spec.filterbank_rate or spec.sample_rate,
+                               norm="slaney" if spec.scale == "slaney" else None, mel_scale=spec.scale)
+    np.testing.assert_array_equal(mel_filters(spec), want)
+
+
+@pytest.mark.parametrize("name", list(FILTERBANKS))
+def test_band_sums_equal_the_dense_filterbank_product(name: str) -> None:
+    """The per-parity run sums (no BLAS, no scipy) give the plain power @ filters product."""
+    spec = FILTERBANKS[name]
+    clip = noise(3.0, spec.sample_rate, seed=4) + tone(3.0, spec.sample_rate, 440.0)
+    half = spec.n_fft // 2
+    padded = np.pad(clip.astype(np.float64), half, mode="reflect")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, spec.n_fft)[:: spec.hop_length]
+    power = np.abs(np.fft.rfft(frames * np.hanning(spec.n_fft + 1)[:-1], axis=-1)) ** 2
+    want = 10 * np.log10(np.maximum(power @ mel_filters(spec), 1e-10))
+    np.testing.assert_allclose(log_mel_numpy(clip, spec)[0], want, atol=1e-9)
+
