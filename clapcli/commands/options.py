@@ -138,8 +138,8 @@ Runtime = choices("Runtime", RUNTIMES)
 RuntimeOpt = Annotated[
     Runtime | None,
     typer.Option("--runtime", case_sensitive=False, callback=plain, show_default=False, help=(
-        "auto: the fastest installed here, said in one line (OpenVINO, else ONNX Runtime, else torch; torch on a "
-        "GPU, for float16/int8, or for a model without an export). An export directory ('clap export') runs on "
+        "auto: the fastest installed here, said in one line (OpenVINO, else ONNX Runtime, else torch; ONNX "
+        "Runtime for int8; torch on a GPU, for float16, or for a model without an export). An export directory ('clap export') runs on "
         "its own runtime without torch; openvino/onnx/auto on a torch model exports it once into the cache. "
         "Default: the export's runtime, else torch.")),
 ]
@@ -150,7 +150,7 @@ PrecisionOpt = Annotated[
     typer.Option("--precision", case_sensitive=False, callback=plain, show_default=False, help=(
         "exact: float32 (the default; on CUDA float16 unless given). fast: bfloat16 where the CPU has it natively "
         "(AVX512-BF16/AMX; openvino or torch), else float32, said in one line. bfloat16, float16 (GPU) and int8 "
-        "(torch, CPU: dynamic int8 linear layers) force that type. Measured speed and agreement: "
+        "(CPU: dynamic int8 of the linear layers, torch or onnx) force that type. Measured speed and agreement: "
         "benchmarks/README.md.")),
 ]
 BatchSizeOpt = Annotated[

@@ -44,7 +44,8 @@ BOTH, ORT, NONE = {"openvino", "onnx"}, {"onnx"}, set()
     (AVX2_ONLY, ORT, "fast", "onnx"),  # no native bfloat16: float32, and ONNX Runtime is faster there
     (AMX, ORT, "bfloat16", "torch"),
     (AMX, ORT, "exact", "onnx"),
-    (AMX, BOTH, "int8", "torch"),
+    (AMX, BOTH, "int8", "onnx"),  # ONNX Runtime's dynamic int8 beats torch's
+    (AVX2_ONLY, {"openvino"}, "int8", "torch"),
     (AMX, BOTH, "float16", "torch"),
 ])
 def test_choice_from_cpu_and_packages(machine, tiny_clap, cpuinfo, runtimes, asked, expected):
