@@ -139,9 +139,9 @@ RuntimeOpt = Annotated[
     Runtime | None,
     typer.Option("--runtime", case_sensitive=False, callback=plain, show_default=False, help=(
         "auto: the fastest installed here, said in one line (OpenVINO, else ONNX Runtime, else torch; ONNX "
-        "Runtime for int8; torch on a GPU, for float16, or for a model without an export). An export directory ('clap export') runs on "
-        "its own runtime without torch; openvino/onnx/auto on a torch model exports it once into the cache. "
-        "Default: the export's runtime, else torch.")),
+        "Runtime for int8; torch on a GPU, for float16, or for a model without an export). An export directory "
+        "('clap export') runs on its own runtime without torch; openvino/onnx/auto on a torch model exports it "
+        "once into the cache. Default: the export's runtime, else torch.")),
 ]
 PRECISIONS = ("exact", "fast", "bfloat16", "float16", "int8")  # clapcli.models.runtime.PRECISIONS
 Precision = choices("Precision", PRECISIONS)
