@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from clapcli.commands.library import CollectionOpt, DbOpt
-from clapcli.commands.options import DeviceOpt, DtypeOpt, LongAudioOpt, QuietOpt
+from clapcli.commands.options import DeviceOpt, DtypeOpt, LongAudioOpt, PrecisionOpt, QuietOpt, RuntimeOpt
 
 EPILOG = """\
 Examples:
@@ -52,6 +52,8 @@ def serve(
     device: DeviceOpt = None,
     dtype: DtypeOpt = "auto",
     long_audio: LongAudioOpt = None,
+    runtime: RuntimeOpt = None,
+    precision: PrecisionOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Serve a library as a web page and a JSON API (text -> audio, audio -> audio, zero-shot)."""
@@ -66,7 +68,7 @@ def serve(
     def load(model_id: str):
         from clapcli.commands.common import ModelOptions
 
-        return ModelOptions(model_id, device, dtype, None, long_audio).load()
+        return ModelOptions(model_id, device, dtype, None, long_audio, runtime, precision).load()
 
     run(options, output.note, load, announce=Output().note)
 

@@ -95,8 +95,10 @@ class Engine:
             for rows in by_snapshot.values():
                 first = requests[indices[rows[0]]]
                 k = max(requests[indices[r]].k for r in rows)
-                # One matmul over the matrix; torch's, on this (the model's) thread and its OpenMP team.
-                found = self.search_vectors(first.snapshot, vectors[rows], k, scores=torch_scores)
+                # One matmul over the matrix; torch's, on this (the model's) thread and its OpenMP team
+                # (an exported model runs without torch: numpy's).
+                product = torch_scores if getattr(model, "runtime", "torch") == "torch" else None
+                found = self.search_vectors(first.snapshot, vectors[rows], k, scores=product)
                 for r, hits in zip(rows, found, strict=True):
                     results[indices[r]] = hits[: requests[indices[r]].k]
         return results
