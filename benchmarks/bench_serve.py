@@ -18,6 +18,7 @@ cost per query) unless ``--tiny``. Target: with 32 clients, batching gives at le
 requests/s of one-at-a-time.
 
 Usage: python benchmarks/bench_serve.py [--rows 100000] [--requests 128] [--clients 1,8,32] [--tiny]
+       [--runtime torch|openvino|onnx] [--precision exact|fast]
 """
 
 from __future__ import annotations
@@ -199,16 +200,21 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=100_000, help="vectors in the served library")
     p.add_argument("--requests", type=int, default=128, help="requests per measured point")
     p.add_argument("--clients", default="1,8,32", help="concurrent clients per point")
+    p.add_argument("--runtime", default="torch", choices=("torch", "openvino", "onnx"),
+                   help="the model's runtime (clap serve --runtime); exported once into the work folder's cache")
+    p.add_argument("--precision", default="exact", help="clap serve --precision (exact, fast, ...)")
     args = p.parse_args()
     setup_torch()
+    os.environ.setdefault("CLAPCLI_HOME", str(args.work / "clapcli-home"))
     from clapcli.models.loading import load_embedding_model
 
     directory = model_dir(args.work, args.tiny)
-    model = load_embedding_model(str(directory), device="cpu")
+    model = load_embedding_model(str(directory), device="cpu", runtime=args.runtime, precision=args.precision)
     db = build_library(args.work, str(directory), model.embedding_dim, args.rows)
     counts = [int(c) for c in args.clients.split(",")]
     report_header("clap serve: text search, batching on vs off", args,
-                  f"| library {args.rows} x {model.embedding_dim}-d, {args.requests} requests per point")
+                  f"| library {args.rows} x {model.embedding_dim}-d, {args.requests} requests per point, "
+                  f"--runtime {args.runtime} --precision {args.precision}")
     print(cpu_line())
     texts = [prompt.format(label) for prompt in PROMPTS for label in ESC50_LABELS]
     top = max(counts)
