@@ -27,8 +27,8 @@ def test_retrieve_with_an_exported_runtime_over_a_torch_library(cli, sources, cl
         assert [h["path"] for h in other] == [h["path"] for h in reference]
         assert max(abs(a["score"] - b["score"]) for a, b in zip(reference, other)) <= TOLERANCE
     assert len(list((tmp_path / "home" / "exports").iterdir())) == 2  # the library's model, exported per runtime
-    bad = cli(["retrieve", "a rising tone", "--db", db, "--precision", "int8", "--runtime", "onnx"])
-    assert bad.exit_code == 2 and "--precision int8 runs on torch" in bad.stderr
+    bad = cli(["retrieve", "a rising tone", "--db", db, "--precision", "int8", "--runtime", "openvino"])
+    assert bad.exit_code == 2 and "--precision int8 runs on torch or ONNX Runtime" in bad.stderr
 
 
 def test_detect_frames_with_an_exported_runtime(cli, sources, exports, clips, tmp_path):
