@@ -63,19 +63,19 @@ def measure_agreement(model: Any, directory: Path) -> dict[str, Any]:
 
 
 def _fusion_agreement(model: Any, directory: Path, clips: list[np.ndarray]) -> dict[str, Any]:
-    """The probe clips plus one of 2.3 windows with ``--long-audio fusion``: clips of one window or less
-    take the plain tower, longer ones the fusion tower, in one batch."""
+    """With ``--long-audio fusion``, the probe clips longer than one window plus one of 2.3 windows: the
+    rows of the fusion tower only (shorter clips take the plain tower, measured above)."""
     from clapcli.models.runtime.model import load_export
 
     reference = copy.copy(model)  # the export loaded the torch model with mean; the same weights fuse
     reference.long_audio = "fusion"
     exported = load_export(directory, long_audio="fusion")
     t = np.arange(int(model.window_samples * 2.3)) / model.sample_rate
-    clips = [*clips, (0.3 * np.sin(2 * np.pi * 523 * t) * np.exp(-(t % 1.7))).astype(np.float32)]
-    reference_audio = reference.encode_prepared([reference.prepare(c) for c in clips]).numpy()
-    exported_audio = exported.encode_prepared([exported.prepare(c) for c in clips]).numpy()
-    long = sum(len(clip) > model.window_samples for clip in clips)
-    return {"fusion_probe": f"{len(clips)} clips, {long} fused", **_compare("fusion", reference_audio, exported_audio)}
+    long = [clip for clip in clips if len(clip) > model.window_samples]
+    long.append((0.3 * np.sin(2 * np.pi * 523 * t) * np.exp(-(t % 1.7))).astype(np.float32))
+    reference_audio = reference.encode_prepared([reference.prepare(c) for c in long]).numpy()
+    exported_audio = exported.encode_prepared([exported.prepare(c) for c in long]).numpy()
+    return {"fusion_probe": f"{len(long)} long clips", **_compare("fusion", reference_audio, exported_audio)}
 
 
 def _compare(what: str, reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
