@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +195,19 @@ def test_runtime_auto_picks_openvino_for_a_fused_checkpoint(cli, tiny_clap_fused
     assert cached.name.endswith("-openvino") and (cached / "audio_fusion.xml").is_file()
     diffs = max_diffs(embeddings(cli, tiny_clap_fused, clips[2:], ["--runtime", "torch"]), chosen)
     assert max(diffs.values()) <= TOLERANCE, diffs
+
+
+def test_fused_export_runs_without_torch(fused_exports, clips):
+    """The fused stack is numpy (``clapcli.audio.fusion``): torch never enters sys.modules."""
+    script = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('TORCH=%s\\n' % ('torch' in sys.modules)))\n"
+        "from clapcli.cli import main\n"
+        f"sys.argv = ['clap', 'embed', {str(clips[2])!r}, '--model', {str(fused_exports['openvino'])!r}, "
+        "'-f', 'jsonl']\n"
+        "main()\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "TORCH=False" in done.stderr and len(json.loads(done.stdout)["embedding"]) == 16
