@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from clapcli.audio.fusion import crop_starts
+
 if TYPE_CHECKING:  # imported where used: the numpy path (prepare, exported runtimes) runs without torch
     import torch
 
@@ -336,13 +338,11 @@ def _mel_rows(padded: np.ndarray, spec: MelSpec, out: np.ndarray, done: int) -> 
 def fusion_mel(mel: torch.Tensor, chunk_frames: int) -> torch.Tensor:
     """(frames, n_mels) of a long clip -> (4, chunk_frames, n_mels): the whole clip shrunk, plus
     crops from the front, middle and back thirds. The reference picks crops at random; we take
-    the middle of each third so the same input always gives the same numbers."""
+    the middle of each third so the same input always gives the same numbers. Its numpy twin:
+    ``clapcli.audio.fusion.fusion_mel_numpy``."""
     import torch
 
-    total = mel.shape[0]
-    positions = np.array_split(np.arange(0, total - chunk_frames + 1), 3)
-    starts = [int(part[len(part) // 2]) if len(part) else 0 for part in positions]
-    crops = [mel[s : s + chunk_frames] for s in starts]
+    crops = [mel[s : s + chunk_frames] for s in crop_starts(mel.shape[0], chunk_frames)]
     shrunk = torch.nn.functional.interpolate(
         mel[None, None].float(), size=[chunk_frames, mel.shape[1]], mode="bilinear", align_corners=False
     )[0, 0].to(mel.dtype)

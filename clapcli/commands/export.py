@@ -28,7 +28,8 @@ The directory holds audio (or image) and text towers (with projections; dynamic 
 length), the tokenizer, the feature or image-processor settings and clapcli-export.json: source
 model and revision, clapcli version, precision, and the agreement with torch measured at export
 (max difference, min cosine).
-LAION CLAP (unfused), MS-CLAP, AltCLIP and CLIP export; fused LAION runs with --runtime torch.
+LAION CLAP, MS-CLAP, AltCLIP and CLIP export. A fused LAION checkpoint gets a second audio tower
+(audio_fusion) for long clips' fused stacks, so --long-audio fusion (its default) runs exported too.
 Needs the 'openvino' extra of clapcli (the 'onnx' extra for --format onnx).
 """
 
@@ -67,6 +68,9 @@ def export(
     out.note(f"agreement with torch float32: {media} max diff {agreement[f'{media}_max_abs_diff']:.1e} "
              f"(cosine >= {agreement[f'{media}_min_cosine']:.6f}), text max diff {agreement['text_max_abs_diff']:.1e} "
              f"(cosine >= {agreement['text_min_cosine']:.6f})")
+    if "fusion_max_abs_diff" in agreement:
+        out.note(f"long audio through the fusion tower: max diff {agreement['fusion_max_abs_diff']:.1e} "
+                 f"(cosine >= {agreement['fusion_min_cosine']:.6f})")
     out.note(f"use it with: clap embed FILES --model {directory}")
 
 

@@ -79,7 +79,7 @@ def test_cli_export_prints_agreement_and_json(cli, tiny_clap, tmp_path):
                                                                           "tokenizer.json"])
 
 
-def test_export_refuses_foreign_directory_fused_models_and_exports(exports, tiny_clap_fused, tiny_clap, tmp_path):
+def test_export_refuses_foreign_directory_and_exports(exports, tiny_clap, tmp_path):
     from clapcli.models.runtime.export import export_model
 
     (tmp_path / "busy").mkdir()
@@ -87,9 +87,6 @@ def test_export_refuses_foreign_directory_fused_models_and_exports(exports, tiny
     with pytest.raises(OutputError, match="not empty and holds no export"):
         export_model(str(tiny_clap), tmp_path / "busy", "onnx")
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
-    with pytest.raises(ModelLoadError, match="fused LAION checkpoint.*--runtime torch"):
-        export_model(str(tiny_clap_fused), tmp_path / "fused", "onnx")
-    assert not (tmp_path / "fused").exists()
     with pytest.raises(UsageError, match="already an export; pass the checkpoint it came from"):
         export_model(str(exports["laion-clap", "onnx"]), tmp_path / "again", "onnx")
     with pytest.raises(UsageError, match="--format 'tflite'"):

@@ -67,14 +67,12 @@ def test_a_gpu_runs_on_torch(machine, tiny_clap, monkeypatch):
     assert auto.choose_runtime(str(tiny_clap), None, "auto").runtime == "torch"  # MPS
 
 
-def test_models_without_an_export_run_on_torch(machine, tiny_clap, tmp_path):
+def test_models_without_an_export_run_on_torch(machine, tmp_path):
     machine(AMX, BOTH)
-    fused = tmp_path / "fused"
-    fused.mkdir()
-    config = json.loads((tiny_clap / "config.json").read_text())
-    config["audio_config"]["enable_fusion"] = True
-    (fused / "config.json").write_text(json.dumps(config))
-    assert auto.choose_runtime(str(fused), None, "cpu") == auto.Choice("torch", "this model has no exported form")
+    pipeline = tmp_path / "audioldm2"
+    pipeline.mkdir()
+    (pipeline / "model_index.json").write_text(json.dumps({"_class_name": "AudioLDM2Pipeline"}))
+    assert auto.choose_runtime(str(pipeline), None, "cpu") == auto.Choice("torch", "this model has no exported form")
     assert auto.choose_runtime(str(tmp_path / "missing"), None, "cpu").runtime == "torch"
 
 

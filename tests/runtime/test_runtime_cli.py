@@ -123,9 +123,15 @@ def test_missing_runtime_package_names_the_extra(exports, monkeypatch):
         load_embedding_model(str(exports["laion-clap", "onnx"]))
 
 
-def test_fusion_is_refused_on_an_export(cli, exports, clips):
-    result = cli(["embed", clips[2], "--model", exports["laion-clap", "onnx"], "--long-audio", "fusion"])
-    assert result.exit_code == 2 and "--long-audio fusion needs a fused checkpoint on --runtime torch" in result.stderr
+def test_fusion_is_refused_on_an_unfused_export(cli, exports, sources, clips):
+    """With the torch backends' messages (a fused export takes it: test_fused_export.py)."""
+    for family, message in (("laion-clap", "needs a fused checkpoint; '{}' is unfused (use mean)"),
+                            ("msclap", "needs a fused LAION checkpoint; '{}' is MS-CLAP (use mean)")):
+        export = exports[family, "onnx"]
+        result = cli(["embed", clips[2], "--model", export, "--long-audio", "fusion"])
+        assert result.exit_code == 2 and message.format(export) in result.stderr, result.stderr
+        torch = cli(["embed", clips[2], "--model", sources[family], "--long-audio", "fusion"])
+        assert torch.exit_code == 2 and message.format(sources[family]) in torch.stderr, torch.stderr
 
 
 def test_cli_export_needs_model_and_directory(cli, tiny_clap):

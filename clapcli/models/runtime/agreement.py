@@ -1,8 +1,10 @@
 """The agreement between a torch model and its export, measured at export on probe clips, images and
-texts (recorded in the manifest, so users see what they trade)."""
+texts (recorded in the manifest, so users see what they trade). A fused LAION export is also measured
+with ``--long-audio fusion`` (``fusion_*``), where long clips go through its fusion tower."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +58,24 @@ def measure_agreement(model: Any, directory: Path) -> dict[str, Any]:
     exported_text = exported.encode_text(list(PROBE_TEXTS)).numpy()
     return {"probe": f"{len(clips)} clips, {len(PROBE_TEXTS)} texts", "runtime": exported.runtime,
             "precision": exported.precision,
-            **_compare("audio", reference_audio, exported_audio), **_compare("text", reference_text, exported_text)}
+            **_compare("audio", reference_audio, exported_audio), **_compare("text", reference_text, exported_text),
+            **(_fusion_agreement(model, directory, clips) if exported.fused else {})}
+
+
+def _fusion_agreement(model: Any, directory: Path, clips: list[np.ndarray]) -> dict[str, Any]:
+    """With ``--long-audio fusion``, the probe clips longer than one window plus one of 2.3 windows: the
+    rows of the fusion tower only (shorter clips take the plain tower, measured above)."""
+    from clapcli.models.runtime.model import load_export
+
+    reference = copy.copy(model)  # the export loaded the torch model with mean; the same weights fuse
+    reference.long_audio = "fusion"
+    exported = load_export(directory, long_audio="fusion")
+    t = np.arange(int(model.window_samples * 2.3)) / model.sample_rate
+    long = [clip for clip in clips if len(clip) > model.window_samples]
+    long.append((0.3 * np.sin(2 * np.pi * 523 * t) * np.exp(-(t % 1.7))).astype(np.float32))
+    reference_audio = reference.encode_prepared([reference.prepare(c) for c in long]).numpy()
+    exported_audio = exported.encode_prepared([exported.prepare(c) for c in long]).numpy()
+    return {"fusion_probe": f"{len(long)} long clips", **_compare("fusion", reference_audio, exported_audio)}
 
 
 def _compare(what: str, reference: np.ndarray, other: np.ndarray) -> dict[str, float]:

@@ -3,8 +3,8 @@ CPU computes natively, said in one line.
 
 Order, from the end-to-end figures in benchmarks/README.md (``bench_embed_runtime.py``):
 - torch where it is the only choice: a GPU (``--device cuda|mps``, or ``auto`` with an NVIDIA driver or on
-  Apple silicon), ``--precision float16``, a model ``clap export`` cannot write (fused LAION), or
-  neither OpenVINO nor ONNX Runtime installed;
+  Apple silicon), ``--precision float16``, a model ``clap export`` cannot write (any family but LAION
+  CLAP, fused or not, MS-CLAP, AltCLIP and CLIP), or neither OpenVINO nor ONNX Runtime installed;
 - ``--precision int8``: ONNX Runtime (its dynamic int8 of the exported towers), else torch;
 - ``--precision fast|bfloat16`` on a CPU with native bfloat16 (AVX512-BF16/AMX): OpenVINO, else torch (both
   run bfloat16; ONNX Runtime has no bfloat16 CPU path);
@@ -26,7 +26,7 @@ from clapcli.models.runtime.precision import native_bfloat16
 
 log = logging.getLogger(__name__)
 
-EXPORTABLE = ("laion-clap", "msclap", "altclip")  # what export.export_model writes (fused LAION aside)
+EXPORTABLE = ("laion-clap", "msclap", "altclip")  # what export.export_model writes (fused LAION too)
 MODULES = {"openvino": "openvino", "onnx": "onnxruntime"}
 NVIDIA = (Path("/proc/driver/nvidia/version"), Path("/dev/nvidia0"))  # tests point these elsewhere
 
@@ -92,5 +92,4 @@ def exportable_family(name: str) -> str | None:
     except (ClapcliError, OSError, ValueError):  # the torch path fails with the model's own message
         return None
     family = registry.family_from_config(config)
-    fused = bool((config.get("audio_config") or {}).get("enable_fusion"))
-    return family if family in EXPORTABLE and not fused else None
+    return family if family in EXPORTABLE else None

@@ -26,6 +26,7 @@ import numpy as np
 from clapcli.errors import ModelLoadError, OutputError, UsageError, missing_extra
 from clapcli.models.runtime import FORMATS
 from clapcli.models.runtime.agreement import PROBE_TEXTS, measure_agreement
+from clapcli.models.runtime.fused import export_fusion_tower, extra_towers, fused_settings, is_fused, longer_flags
 from clapcli.models.runtime.manifest import MANIFEST_NAME, Manifest, is_export, read_manifest
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def export_model(name: str | None, directory: str | Path, fmt: str = "openvino",
         _export_onnx(model, onnx_dir)
         if fmt == "openvino":
             step("converting to OpenVINO IR")
-            _convert_openvino(onnx_dir, work, _media_input(model)[0])
+            _convert_openvino(onnx_dir, work, [_media_input(model)[0], *extra_towers(model), "text"])
             shutil.rmtree(onnx_dir)
         step("writing the tokenizer and manifest")
         manifest = _manifest(model, fmt, _save_tokenizer(model, work))
@@ -125,32 +126,19 @@ def _check_exportable(model: Any) -> None:
     family = getattr(model, "family", "?")
     if family not in ("laion-clap", "msclap", "altclip"):
         raise ModelLoadError(f"model '{model.model_id}' is a '{family}' model, which 'clap export' cannot write")
-    if getattr(model, "fused", False):
-        raise ModelLoadError(f"model '{model.model_id}' is a fused LAION checkpoint: its fusion branch depends on each "
-                             "clip's length and is not exported yet; run it with --runtime torch")
 
 
 # ---------------------------------------------------------------- towers
 
 
 def _towers(model: Any) -> tuple[Any, Any]:
+    """(audio or image, text) towers with their projections; a fused LAION audio tower for its plain branch."""
     import torch
 
     network = model.network
     if model.family == "altclip":
         return _image_towers(network)
     laion = model.family == "laion-clap"
-
-    class AudioTower(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.network = network
-
-        def forward(self, input_features: torch.Tensor) -> torch.Tensor:
-            if laion:
-                pooled = self.network.audio_model(input_features=input_features).pooler_output
-                return self.network.audio_projection(pooled)
-            return self.network._audio_embeds(input_features, None)[0]
 
     class TextTower(torch.nn.Module):
         def __init__(self) -> None:
@@ -163,7 +151,29 @@ def _towers(model: Any) -> tuple[Any, Any]:
                 return self.network.text_projection(pooled)
             return self.network._text_embeds(input_ids, attention_mask)[0]
 
-    return AudioTower().eval(), TextTower().eval()
+    return _audio_tower(model, longer=False if is_fused(model) else None), TextTower().eval()
+
+
+def _audio_tower(model: Any, longer: bool | None) -> Any:
+    """The audio tower with its projection; ``longer`` picks a fused LAION tower's branch (``fused.py``)."""
+    import torch
+
+    network = model.network
+    laion = model.family == "laion-clap"
+
+    class AudioTower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, input_features: torch.Tensor) -> torch.Tensor:
+            if laion:
+                flags = longer_flags(input_features, longer)
+                pooled = self.network.audio_model(input_features=input_features, **flags).pooler_output
+                return self.network.audio_projection(pooled)
+            return self.network._audio_embeds(input_features, None)[0]
+
+    return AudioTower().eval()
 
 
 def _image_towers(network: Any) -> tuple[Any, Any]:
@@ -219,14 +229,16 @@ def _export_onnx(model: Any, out: Path) -> None:
                           input_names=["input_ids", "attention_mask"], output_names=["embeddings"],
                           dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
                                         "attention_mask": {0: "batch", 1: "tokens"}, "embeddings": {0: "batch"}})
+        if is_fused(model):
+            export_fusion_tower(_audio_tower(model, longer=True), model, out, OPSET)
 
 
-def _convert_openvino(onnx_dir: Path, out: Path, media: str = "audio") -> None:
+def _convert_openvino(onnx_dir: Path, out: Path, towers: list[str]) -> None:
     from clapcli.models.runtime.openvino_backend import import_openvino
 
     openvino = import_openvino()
     core = openvino.Core()
-    for tower in (media, "text"):
+    for tower in towers:
         converted = core.read_model(str(onnx_dir / f"{tower}.onnx"))  # the ONNX frontend, no converter tool
         openvino.save_model(converted, str(out / f"{tower}.xml"), compress_to_fp16=False)  # float32 weights
 
@@ -295,7 +307,8 @@ def _manifest(model: Any, fmt: str, text: dict[str, Any]) -> Manifest:
         family=model.family, format=fmt, source_model=model.model_id, source_revision=_revision(model.model_id),
         clapcli_version=__version__, embedding_dim=int(model.embedding_dim), logit_scale=float(model.logit_scale),
         audio={"sample_rate": model.sample_rate, "window_samples": model.window_samples,
-               "fit": "repeat-pad" if model.family == "laion-clap" else "repeat", "mel": mel},
+               "fit": "repeat-pad" if model.family == "laion-clap" else "repeat", "mel": mel,
+               **fused_settings(model)},
         text=text,
     )
 
@@ -311,6 +324,3 @@ def _revision(model_id: str) -> str | None:
     except Exception:  # noqa: BLE001 - a revision is a courtesy, never a reason to fail
         return None
     return Path(cached).parent.name if isinstance(cached, str) else None
-
-
-# ---------------------------------------------------------------- agreement

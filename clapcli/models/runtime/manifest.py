@@ -19,6 +19,10 @@ FORMAT_VERSION = 1  # bumped when a manifest's meaning changes; newer ones are r
 SUPPORTED_FAMILIES = ("laion-clap", "msclap", "altclip")
 IMAGE_FAMILIES = ("altclip",)  # image and text towers (AltCLIP, CLIP), not audio
 TOWER_FILES = {"onnx": ("{}.onnx",), "openvino": ("{}.xml", "{}.bin")}
+# Fused LAION: a second audio tower for long clips' fused stacks (``audio["fused"]``). An older clapcli
+# reads such a manifest as unfused and runs plain windows only, which give the same numbers, so the
+# format version stays.
+FUSION_TOWER = "audio_fusion"
 
 
 @dataclass
@@ -30,7 +34,8 @@ class Manifest:
     clapcli_version: str
     embedding_dim: int
     logit_scale: float
-    audio: dict[str, Any]  # sample_rate, window_samples, fit ("repeat-pad"|"repeat"), mel (MelSpec fields)
+    audio: dict[str, Any]  # sample_rate, window_samples, fit ("repeat-pad"|"repeat"), mel (MelSpec fields);
+    # fused LAION adds fused (true) and fusion_tower (the file stem of the fused-stack tower)
     text: dict[str, Any]  # tokenizer file, suffix, max_length, pad_id, pad_token
     precision: str = "float32"  # of the stored weights
     agreement: dict[str, Any] = field(default_factory=dict)  # measured against torch at export
@@ -43,6 +48,19 @@ class Manifest:
     def media_tower(self) -> str:
         """The non-text tower's file stem: "image" for AltCLIP/CLIP, "audio" otherwise."""
         return "image" if self.family in IMAGE_FAMILIES else "audio"
+
+    @property
+    def fused(self) -> bool:
+        return bool(self.audio.get("fused"))
+
+    @property
+    def fusion_tower(self) -> str:
+        return str(self.audio.get("fusion_tower") or FUSION_TOWER)
+
+    @property
+    def towers(self) -> list[str]:
+        """The file stems of every tower: the media tower, the fused-stack tower of fused LAION, text."""
+        return [self.media_tower, *([self.fusion_tower] if self.fused else []), "text"]
 
     def tower_files(self, tower: str) -> list[str]:
         return [pattern.format(tower) for pattern in TOWER_FILES[self.format]]
@@ -85,7 +103,7 @@ def read_manifest(directory: str | Path) -> Manifest:
         manifest = Manifest(**{key: value for key, value in data.items() if key in Manifest.__dataclass_fields__})
     except TypeError as exc:
         raise ModelLoadError(f"{where}: {MANIFEST_NAME} lacks a field ({exc}); export again") from None
-    needed = [*manifest.tower_files(manifest.media_tower), *manifest.tower_files("text"),
+    needed = [*(name for tower in manifest.towers for name in manifest.tower_files(tower)),
               str(manifest.text.get("tokenizer"))]
     for name in needed:
         if not (directory / name).is_file():

@@ -2,7 +2,9 @@
 
 ``ExportedAudioModel`` is the shared windowed-audio base (``clapcli.models.windowed``: window
 geometry, repeat-padding, ``--long-audio`` windows, lazily streamed long clips) with numpy log-mels
-in ``prepare`` and the towers called through ONNX Runtime or OpenVINO. Text goes through the
+in ``prepare`` and the towers called through ONNX Runtime or OpenVINO. A fused LAION export adds
+``--long-audio fusion`` (its default, as on torch): a long clip becomes one fused stack
+(``clapcli.audio.fusion``) for the export's second audio tower (``fused.py``). Text goes through the
 ``tokenizers`` library with the settings the export recorded (checked equal to the transformers
 tokenizer at export).
 """
@@ -17,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from clapcli.audio.features import MelSpec, log_mel_numpy
+from clapcli.audio.decode import AudioStream
+from clapcli.audio.features import MelSpec, log_mel_numpy, log_mel_of_blocks
+from clapcli.audio.fusion import fusion_mel_numpy
 from clapcli.errors import ModelLoadError, UsageError
 from clapcli.models.runtime.manifest import Manifest, read_manifest
 from clapcli.models.runtime.precision import Precision, choose
@@ -47,9 +51,11 @@ class HostDevice:
 
 @dataclass(frozen=True)
 class WindowFeatures:
-    """Log-mels of one clip's model windows: (windows, 1, frames, mels) float32."""
+    """Log-mels of one clip's model windows, (windows, 1, frames, mels) float32; or, with ``fusion``, a
+    long clip's fused stack (1, 4, frames, mels) for a fused export's fusion tower."""
 
     features: np.ndarray
+    fusion: bool = False
 
     @property
     def cost(self) -> int:
@@ -108,7 +114,7 @@ class ExportedTextSide:
 
 
 class ExportedAudioModel(ExportedTextSide, WindowedAudioBackend):
-    """LAION CLAP (unfused) or MS-CLAP from an export directory."""
+    """LAION CLAP (unfused or fused) or MS-CLAP from an export directory."""
 
     family = "exported"  # replaced by the manifest's family
 
@@ -123,10 +129,12 @@ class ExportedAudioModel(ExportedTextSide, WindowedAudioBackend):
         self.device = HostDevice()  # type: ignore[assignment]
         self.dtype = towers.compute  # type: ignore[assignment]
         self.embedding_dim = int(manifest.embedding_dim)
-        if long_audio == "fusion":
-            raise UsageError(f"--long-audio fusion needs a fused checkpoint on --runtime torch; the export "
-                             f"'{directory}' is unfused (use mean)")
-        self.long_audio = long_audio or "mean"
+        self.fused = manifest.fused
+        if long_audio == "fusion" and not self.fused:  # the torch backends' messages
+            needed, this = (("a fused LAION checkpoint", "MS-CLAP") if self.family == "msclap"
+                            else ("a fused checkpoint", "unfused"))
+            raise UsageError(f"--long-audio fusion needs {needed}; '{directory}' is {this} (use mean)")
+        self.long_audio = long_audio or ("fusion" if self.fused else "mean")
         audio = manifest.audio
         self.repeat_whole = audio.get("fit") == "repeat"  # MS-CLAP repeats whole copies, no zero tail
         self.set_windows(int(audio["sample_rate"]), int(audio["window_samples"]), MelSpec(**audio["mel"]))
@@ -141,12 +149,37 @@ class ExportedAudioModel(ExportedTextSide, WindowedAudioBackend):
     def windows_item(self, windows: np.ndarray) -> WindowFeatures:
         return WindowFeatures(log_mel_numpy(windows, self.mel_spec)[:, None].astype(np.float32))
 
+    def prepare_samples(self, samples: np.ndarray) -> WindowFeatures:
+        if self.long_audio == "fusion" and len(samples) > self.window_samples:
+            return self._fusion_item(log_mel_numpy(samples, self.mel_spec)[0].astype(np.float32))
+        return super().prepare_samples(samples)
+
+    def prepare_long_stream(self, stream: AudioStream) -> Any:
+        if self.long_audio != "fusion":
+            return super().prepare_long_stream(stream)
+        # the whole clip's mel, block by block (as torch's path): never the clip's samples at once
+        return self._fusion_item(log_mel_of_blocks(stream.blocks(), stream.length, self.mel_spec))
+
+    def _fusion_item(self, mel: np.ndarray) -> WindowFeatures:
+        frames = self.window_samples // self.mel_spec.hop_length + 1
+        return WindowFeatures(fusion_mel_numpy(mel, frames)[None], fusion=True)
+
     # ---------------------------------------------------------------- encode (model thread)
 
     def encode_prepared(self, items: Sequence[WindowFeatures]) -> Rows:
-        features = np.concatenate([item.features for item in items])
-        embeddings = np.asarray(self.towers.audio(features), dtype=np.float64)
-        owners = np.repeat(np.arange(len(items)), [item.cost for item in items])
+        costs = [item.cost for item in items]
+        ends = np.cumsum(costs)
+        parts = []  # (rows of the batch, their embeddings) per tower
+        for fusion in (False, True):  # a fused stack takes the fusion tower, windows the plain one
+            chosen = [i for i, item in enumerate(items) if item.fusion == fusion]
+            if chosen:
+                tower = self.towers.audio_fusion if fusion else self.towers.audio
+                out = np.asarray(tower(np.concatenate([items[i].features for i in chosen])), dtype=np.float64)
+                parts.append((np.concatenate([np.arange(ends[i] - costs[i], ends[i]) for i in chosen]), out))
+        embeddings = np.empty((int(ends[-1]), parts[0][1].shape[1]))
+        for where, out in parts:
+            embeddings[where] = out
+        owners = np.repeat(np.arange(len(items)), costs)
         sums = np.zeros((len(items), embeddings.shape[1]))
         np.add.at(sums, owners, embeddings)
         return rows(sums / np.bincount(owners, minlength=len(items))[:, None])

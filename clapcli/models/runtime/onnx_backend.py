@@ -119,6 +119,9 @@ class OnnxTowers:
     def audio(self, features: np.ndarray) -> np.ndarray:
         return self.session("audio").run(None, {"input_features": features})[0]
 
+    def audio_fusion(self, features: np.ndarray) -> np.ndarray:
+        return self.session(self.manifest.fusion_tower).run(None, {"input_features": features})[0]
+
     def image(self, pixel_values: np.ndarray) -> np.ndarray:
         return self.session("image").run(None, {"pixel_values": pixel_values})[0]
 

@@ -70,6 +70,9 @@ class OpenVinoTowers:
     def audio(self, features: np.ndarray) -> np.ndarray:
         return np.asarray(self.compiled("audio")({"input_features": features})[0], dtype=np.float32)
 
+    def audio_fusion(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(self.compiled(self.manifest.fusion_tower)({"input_features": features})[0], dtype=np.float32)
+
     def image(self, pixel_values: np.ndarray) -> np.ndarray:
         return np.asarray(self.compiled("image")({"pixel_values": pixel_values})[0], dtype=np.float32)
 
