@@ -36,3 +36,24 @@ def test_an_unwritable_home_runs_without_the_cache(exports, clips, tmp_path, mon
     monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "home"))
     assert openvino_backend.compile_cache() is None
     np.testing.assert_array_equal(_embed(exports["laion-clap", "openvino"], clips), cached)
+
+
+def test_a_re_export_in_place_is_not_served_from_the_cache(exports, sources, clips, tmp_path, monkeypatch):
+    """Towers are compiled by path (the cache then skips reading the IR): the key must still change when
+    the files at that path do, or a re-export would run the old model's compiled graph."""
+    import shutil
+
+    from tiny_models import build_tiny_clap
+
+    from clapcli.models.runtime.export import export_model
+
+    monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "home"))
+    target = tmp_path / "export"
+    shutil.copytree(exports["laion-clap", "openvino"], target)
+    before = _embed(target, clips)
+    other = build_tiny_clap(tmp_path / "other-weights", seed=7)
+    export_model(str(other), target, "openvino", overwrite=True)
+    after = _embed(target, clips)
+    monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "fresh-home"))  # no cache: the truth
+    np.testing.assert_array_equal(after, _embed(target, clips))
+    assert np.abs(after - before).max() > 1e-3

@@ -59,9 +59,11 @@ class OpenVinoTowers:
         if tower not in self._compiled:
             path = self.directory / f"{tower}.xml"
             try:
-                model = self.core.read_model(str(path))
+                # By path, not a read model: with the compile cache warm OpenVINO then skips reading the IR
+                # (0.13 s against 0.30 s for the full-size audio tower); the cache key covers the file's
+                # path, size and time, so a re-export in place is compiled afresh.
                 self._compiled[tower] = self.core.compile_model(
-                    model, "CPU", {"INFERENCE_PRECISION_HINT": HINTS[self.compute]})
+                    str(path), "CPU", {"INFERENCE_PRECISION_HINT": HINTS[self.compute]})
             except Exception as exc:  # noqa: BLE001 - OpenVINO raises plain RuntimeErrors
                 raise ModelLoadError(f"export directory '{self.directory}': {path.name} is not a readable OpenVINO "
                                      f"model ({type(exc).__name__}); export again with --overwrite") from None
