@@ -167,22 +167,23 @@ class ExportedAudioModel(ExportedTextSide, WindowedAudioBackend):
     # ---------------------------------------------------------------- encode (model thread)
 
     def encode_prepared(self, items: Sequence[WindowFeatures]) -> Rows:
-        costs = [item.cost for item in items]
-        ends = np.cumsum(costs)
-        parts = []  # (rows of the batch, their embeddings) per tower
-        for fusion in (False, True):  # a fused stack takes the fusion tower, windows the plain one
+        """One row per item, the mean of its windows' embeddings; a fused stack (one row) takes the fusion
+        tower, windows the plain one."""
+        out = np.empty((len(items), self.embedding_dim))
+        for fusion in (False, True):
             chosen = [i for i, item in enumerate(items) if item.fusion == fusion]
             if chosen:
                 tower = self.towers.audio_fusion if fusion else self.towers.audio
-                out = np.asarray(tower(np.concatenate([items[i].features for i in chosen])), dtype=np.float64)
-                parts.append((np.concatenate([np.arange(ends[i] - costs[i], ends[i]) for i in chosen]), out))
-        embeddings = np.empty((int(ends[-1]), parts[0][1].shape[1]))
-        for where, out in parts:
-            embeddings[where] = out
-        owners = np.repeat(np.arange(len(items)), costs)
-        sums = np.zeros((len(items), embeddings.shape[1]))
-        np.add.at(sums, owners, embeddings)
-        return rows(sums / np.bincount(owners, minlength=len(items))[:, None])
+                embeddings = tower(np.concatenate([items[i].features for i in chosen]))
+                out[chosen] = _mean_per_item(np.asarray(embeddings, dtype=np.float64), [items[i].cost for i in chosen])
+        return rows(out)
+
+
+def _mean_per_item(embeddings: np.ndarray, costs: list[int]) -> np.ndarray:
+    owners = np.repeat(np.arange(len(costs)), costs)
+    sums = np.zeros((len(costs), embeddings.shape[1]))
+    np.add.at(sums, owners, embeddings)
+    return sums / np.asarray(costs)[:, None]
 
 
 def load_export(directory: str | Path, runtime: str | None = None, precision: str | None = None,

@@ -104,13 +104,12 @@ class OnnxTowers:
             options.log_severity_level = 3  # its warnings would drown our one-line messages
             try:
                 model = quantized_tower(path) if self.compute == "int8" else path
+            except FileNotFoundError:  # removed since the manifest was read
+                raise ModelLoadError(f"export directory '{self.directory}': {path.name} is missing; export again "
+                                     "with --overwrite") from None
+            try:
                 self._sessions[tower] = self.ort.InferenceSession(
                     str(model), options, providers=["CPUExecutionProvider"])
-            except (ClapcliError, FileNotFoundError):
-                if not path.is_file():
-                    raise ModelLoadError(f"export directory '{self.directory}': {path.name} is missing; export "
-                                         "again with --overwrite") from None
-                raise
             except Exception as exc:  # noqa: BLE001 - ORT raises its own Fail/InvalidGraph types
                 raise ModelLoadError(f"export directory '{self.directory}': {path.name} is not a readable ONNX model "
                                      f"({type(exc).__name__}); export again with --overwrite") from None
