@@ -106,3 +106,27 @@ def test_library_log_records_are_one_warning_line_and_gone_with_quiet(cli, tiny_
     assert "- a" not in result.stderr
     quiet = cli([*args, "--quiet"])
     assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_folding_leaves_other_handlers_on_library_loggers_alone(cli) -> None:
+    """Only a library's own stderr handler is folded: a handler someone else put on its logger (a log
+    file, pytest's capture, which since pytest 9.2 joins non-propagating loggers) still gets the records."""
+    import logging
+
+    kept: list[str] = []
+
+    class Keep(logging.StreamHandler):  # a subclass, as pytest's LogCaptureHandler and FileHandler are
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record.getMessage())
+
+    logger = logging.getLogger("transformers")
+    before, late = Keep(), Keep()
+    logger.addHandler(before)
+    try:
+        assert cli(["models"]).exit_code == 0  # the CLI folds the libraries' handlers
+        logger.addHandler(late)  # added after the folding was set up
+        logger.error("a library error")  # error: transformers' verbosity is error after any model load
+    finally:
+        logger.removeHandler(before)
+        logger.removeHandler(late)
+    assert kept == ["a library error", "a library error"]

@@ -225,6 +225,11 @@ def _fold_library_logs(output: Output) -> None:
 
 
 def _refold(handler: logging.Handler, fold: _FoldLibraryRecords) -> None:
+    # Only the libraries' own plain stderr handler: handlers that others attach to these loggers (a
+    # log file, pytest's capture, which since pytest 9.2 also joins non-propagating loggers) keep
+    # getting every record.
+    if type(handler) is not logging.StreamHandler:
+        return
     for old in [f for f in handler.filters if isinstance(f, _FoldLibraryRecords)]:
         handler.removeFilter(old)  # one per process, however many times the app is invoked
     handler.addFilter(fold)
