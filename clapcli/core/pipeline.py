@@ -38,6 +38,7 @@ class ArrayInput:
     name: str
     data: Any
     sample_rate: int | None = None
+    tag: Any = None  # the caller's own mark, handed back with the result by ``encode_pairs``
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Prepared:
     source: str
     item: Any
     duration: float | None
+    origin: Any = None  # the input object it came from: results are paired with it, never by position
 
 
 Source = Path | ArrayInput | FailedInput
@@ -111,7 +113,9 @@ def _name(source: Path | ArrayInput) -> str:
 def prepared_stream(
     sources: Iterable[Source], model: EmbeddingModel, workers: int | None = None, prefetch: int | None = None
 ) -> Iterator[Prepared | FailedInput]:
-    """Prepared inputs in input order, decoded ahead in a thread pool; failures are yielded, not raised."""
+    """Prepared inputs in input order, decoded ahead in a thread pool; failures are yielded in place, not
+    raised. Each ``Prepared`` carries its input as ``origin``; a failure is paired with its input by
+    ``_origin_of``."""
     workers = workers or default_workers()
     prefetch = prefetch or 4 * workers
     pending: deque[tuple[Source, Future | None]] = deque()
@@ -129,13 +133,32 @@ def _resolve(source: Source, future: Future | None) -> Prepared | FailedInput:
     if isinstance(source, FailedInput):
         return source
     try:
-        return future.result()  # type: ignore[union-attr]
+        prepared = future.result()  # type: ignore[union-attr]
     except InputError as exc:
-        return FailedInput(_name(source), _strip_name(str(exc), _name(source)))
+        return _FailedFrom(_name(source), _strip_name(str(exc), _name(source)), source)
     except MemoryError:
-        return FailedInput(_name(source), "out of memory while decoding; is the file enormous?")
+        return _FailedFrom(_name(source), "out of memory while decoding; is the file enormous?", source)
     except Exception as exc:  # any decoder bug must not stop the other inputs
-        return FailedInput(_name(source), f"could not be read ({type(exc).__name__}: {exc})")
+        return _FailedFrom(_name(source), f"could not be read ({type(exc).__name__}: {exc})", source)
+    prepared.origin = source
+    return prepared
+
+
+@dataclass(frozen=True)
+class _FailedFrom(FailedInput):
+    """A failure that remembers the input object it belongs to (``FailedInput`` for every other use)."""
+
+    origin: Any = None
+
+
+def _failed(prepared: Prepared, reason: str) -> FailedInput:
+    return _FailedFrom(prepared.source, reason, prepared.origin)
+
+
+def _origin_of(entry: Prepared | FailedInput) -> Any:
+    if isinstance(entry, Prepared):
+        return entry.origin
+    return entry.origin if isinstance(entry, _FailedFrom) else entry
 
 
 def _strip_name(message: str, name: str) -> str:
@@ -146,16 +169,18 @@ def _strip_name(message: str, name: str) -> str:
 
 def batched(
     stream: Iterable[Prepared | FailedInput], cost: Callable[[Any], int], batch_size: int
-) -> Iterator[list[Prepared] | FailedInput]:
-    """Group prepared inputs so a batch holds about ``batch_size`` model windows; failures pass through."""
-    batch: list[Prepared] = []
+) -> Iterator[list[Prepared | FailedInput]]:
+    """Group entries so a batch holds about ``batch_size`` model windows. A failure stays in its place
+    among the inputs around it (so results keep input order); one with no input waiting goes alone, at once."""
+    batch: list[Prepared | FailedInput] = []
     windows = 0
     for entry in stream:
-        if isinstance(entry, FailedInput):
-            yield entry
+        if isinstance(entry, FailedInput) and not batch:
+            yield [entry]
             continue
         batch.append(entry)
-        windows += cost(entry.item)
+        if isinstance(entry, Prepared):
+            windows += cost(entry.item)
         if windows >= batch_size:
             yield batch
             batch, windows = [], 0
@@ -163,26 +188,39 @@ def batched(
         yield batch
 
 
+def encode_pairs(
+    sources: Iterable[Source], model: EmbeddingModel, batch_size: int | None = None,
+    workers: int | None = None, on_progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[Source, Embedding | FailedInput]]:
+    """``(input, result)`` per input, strictly in input order: each result travels with the very object it
+    was computed from, so a consumer never pairs by counting. The result is an ``Embedding`` (raw, not
+    normalized) or a ``FailedInput``. A batch the model rejects is retried one input at a time so only the
+    culprit fails."""
+    batch_size = batch_size or default_batch_size(model)
+    for group in batched(prepared_stream(sources, model, workers), model.items_cost, batch_size):
+        for entry in _encode_group(group, model, batch_size):
+            if isinstance(entry, FailedInput):
+                yield _origin_of(entry), _plain(entry)
+            else:
+                prepared, vector = entry
+                embedding = Embedding(prepared.source, model.modality, vector, model.model_id, prepared.duration)
+                yield prepared.origin, embedding
+        if on_progress is not None:
+            on_progress(len(group))
+
+
 def encode_stream(
     sources: Iterable[Source], model: EmbeddingModel, batch_size: int | None = None,
     workers: int | None = None, on_progress: Callable[[int], None] | None = None,
 ) -> Iterator[Embedding | FailedInput]:
-    """One ``Embedding`` (raw, not normalized) per input, or a ``FailedInput``. Embeddings come in input
-    order; a failure is reported as soon as it is known, so it may come before inputs still waiting in
-    the current batch. A batch the model rejects is retried one input at a time so only the culprit fails."""
-    batch_size = batch_size or default_batch_size(model)
-    for group in batched(prepared_stream(sources, model, workers), model.items_cost, batch_size):
-        if isinstance(group, FailedInput):
-            yield group
-        else:
-            for entry in _encode_group(group, model, batch_size):
-                if isinstance(entry, FailedInput):
-                    yield entry
-                else:
-                    prepared, vector = entry
-                    yield Embedding(prepared.source, model.modality, vector, model.model_id, prepared.duration)
-        if on_progress is not None:
-            on_progress(1 if isinstance(group, FailedInput) else len(group))
+    """One ``Embedding`` (raw, not normalized) or ``FailedInput`` per input, strictly in input order
+    (``encode_pairs`` without the inputs)."""
+    for _, result in encode_pairs(sources, model, batch_size, workers, on_progress):
+        yield result
+
+
+def _plain(failure: FailedInput) -> FailedInput:
+    return FailedInput(failure.source, failure.reason) if type(failure) is not FailedInput else failure
 
 
 @runtime_checkable
@@ -192,18 +230,19 @@ class Chunked(Protocol):
     def chunks(self, per_chunk: int) -> Iterator[tuple[Any, int]]: ...
 
 
-def _encode_group(group: list[Prepared], model: EmbeddingModel,
+def _encode_group(group: list[Prepared | FailedInput], model: EmbeddingModel,
                   batch_size: int) -> Iterator[tuple[Prepared, np.ndarray] | FailedInput]:
-    """Runs of ordinary items go through the model together; a chunked item goes alone, by chunks."""
-    run: list[Prepared] = []
-    for prepared in group:
-        if isinstance(prepared.item, Chunked):
-            yield from _encode_items(run, model)
-            run = []
-            yield _encode_chunked(prepared, model, batch_size)
+    """Every entry's result in the group's order: ordinary items go through the model together, a
+    chunked item goes alone, by chunks; failures keep their place."""
+    ordinary = [entry for entry in group if isinstance(entry, Prepared) and not isinstance(entry.item, Chunked)]
+    encoded = dict(zip(map(id, ordinary), _encode_items(ordinary, model)))
+    for entry in group:
+        if isinstance(entry, FailedInput):
+            yield entry
+        elif isinstance(entry.item, Chunked):
+            yield _encode_chunked(entry, model, batch_size)
         else:
-            run.append(prepared)
-    yield from _encode_items(run, model)
+            yield encoded[id(entry)]
 
 
 def _encode_items(group: list[Prepared], model: EmbeddingModel) -> Iterator[tuple[Prepared, np.ndarray] | FailedInput]:
@@ -213,7 +252,7 @@ def _encode_items(group: list[Prepared], model: EmbeddingModel) -> Iterator[tupl
         vectors = model.encode_prepared([p.item for p in group]).numpy()
     except (RuntimeError, ValueError) as exc:
         if len(group) == 1:
-            yield FailedInput(group[0].source, f"the model could not process it ({first_line(exc)})")
+            yield _failed(group[0], f"the model could not process it ({first_line(exc)})")
             return
         for single in group:
             yield from _encode_items([single], model)
@@ -234,13 +273,13 @@ def _encode_chunked(prepared: Prepared, model: EmbeddingModel,
                 total = chunk_sum if total is None else total + chunk_sum
                 windows += count
     except InputError as exc:
-        return FailedInput(prepared.source, _strip_name(str(exc), prepared.source))
+        return _failed(prepared, _strip_name(str(exc), prepared.source))
     except (RuntimeError, ValueError) as exc:
-        return FailedInput(prepared.source, f"the model could not process it ({first_line(exc)})")
+        return _failed(prepared, f"the model could not process it ({first_line(exc)})")
     except MemoryError:
-        return FailedInput(prepared.source, "out of memory while decoding; is the file enormous?")
+        return _failed(prepared, "out of memory while decoding; is the file enormous?")
     if total is None:
-        return FailedInput(prepared.source, "contains no audio samples")
+        return _failed(prepared, "contains no audio samples")
     return prepared, (total / windows).astype(np.float32)
 
 

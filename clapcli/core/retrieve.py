@@ -109,7 +109,7 @@ def embed_queries(
     batch_size: int | None = None, workers: int | None = None,
 ) -> tuple[list[tuple[Query, np.ndarray]], list[FailedInput]]:
     """Unit vectors for each query (a stored vector is reused for a library file whose hash matches)."""
-    from clapcli.core.embed import embed_media
+    from clapcli.core.pipeline import encode_pairs
     from clapcli.core.text import encode_texts
 
     vectors: dict[int, np.ndarray] = {}
@@ -126,9 +126,10 @@ def embed_queries(
         for index, vector in zip(texts, encode_texts(model.get(), [queries[i].raw for i in texts]), strict=True):
             vectors[index] = vector
     if media:
-        sources = [queries[i].path for i in media]
-        results = embed_media(model.get(), sources, True, batch_size, workers)
-        for index, result in zip(media, results, strict=True):
+        sources = [Path(queries[i].path) for i in media]  # one object per query, even for a repeated file
+        index_of = {id(source): index for source, index in zip(sources, media, strict=True)}
+        for source, result in encode_pairs(sources, model.get(), batch_size, workers):
+            index = index_of[id(source)]
             if isinstance(result, FailedInput):
                 failed.append(FailedInput(queries[index].raw, result.reason))
             else:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from clapcli.core.detect.windows import cut_windows, grid_starts, window_samples
-from clapcli.core.pipeline import ArrayInput, encode_stream
+from clapcli.core.pipeline import ArrayInput, encode_pairs
 from clapcli.core.text import encode_texts, l2_normalize
 from clapcli.errors import InputError, UsageError
 from clapcli.models.base import EmbeddingModel
@@ -143,13 +142,13 @@ def window_embeddings(model: EmbeddingModel, files: Iterable[Path | FailedInput]
 def _per_window(model: EmbeddingModel, files: Iterable[Path | FailedInput], spec: WindowSpec, width: int,
                 transform: Callable[[np.ndarray], np.ndarray], batch_size: int | None, workers: int | None,
                 on_progress: Callable[[float], None] | None) -> Iterator[WindowRows | FailedInput]:
+    """Each window's result is placed by the tag its own input carries, never by counting results."""
     size, hop = spec.samples(model)
-    tags: deque[_Tag] = deque()
-    sources = _threaded(_window_sources(files, model, size, hop, tags))
+    sources = _threaded(_window_sources(files, model, size, hop))
     current: WindowRows | None = None
     failed: set[int] = set()
-    for result in encode_stream(sources, model, batch_size, workers):
-        tag = tags.popleft()
+    for source, result in encode_pairs(sources, model, batch_size, workers):
+        tag: _Tag = source.tag
         if current is not None and tag.file != current.file:
             yield from current.finish(failed)
             current = None
@@ -168,6 +167,13 @@ def _per_window(model: EmbeddingModel, files: Iterable[Path | FailedInput], spec
             on_progress(1.0 / tag.count)
     if current is not None:
         yield from current.finish(failed)
+
+
+@dataclass(frozen=True)
+class _FileFailure(FailedInput):
+    """A file that could not be cut into windows, tagged like its windows would be."""
+
+    tag: _Tag | None = None
 
 
 class WindowRows:
@@ -191,16 +197,15 @@ class WindowRows:
         yield self
 
 
-def _window_sources(files: Iterable[Path | FailedInput], model: EmbeddingModel, size: int, hop: int,
-                    tags: deque[_Tag]) -> Iterator[ArrayInput | FailedInput]:
-    """Every window of every file as an in-memory input at the model's rate; a tag per yielded item."""
+def _window_sources(files: Iterable[Path | FailedInput], model: EmbeddingModel, size: int,
+                    hop: int) -> Iterator[ArrayInput | FailedInput]:
+    """Every window of every file as an in-memory input at the model's rate, each tagged with its place."""
     from clapcli.audio.decode import open_audio
 
     rate = int(model.sample_rate)  # type: ignore[arg-type]
     for number, path in enumerate(files):
         if isinstance(path, FailedInput):
-            tags.append(_Tag(number))
-            yield path
+            yield _FileFailure(path.source, path.reason, _Tag(number))
             continue
         name = str(path)
         try:
@@ -208,15 +213,12 @@ def _window_sources(files: Iterable[Path | FailedInput], model: EmbeddingModel, 
             starts = grid_starts(stream.length, size, hop)
             for index, samples in enumerate(cut_windows(stream.blocks(), starts, size, stream.length)):
                 start = int(starts[index])
-                tags.append(_Tag(number, index, len(starts), start / rate, (start + len(samples)) / rate,
-                                 stream.duration))
-                yield ArrayInput(name, samples, rate)
+                tag = _Tag(number, index, len(starts), start / rate, (start + len(samples)) / rate, stream.duration)
+                yield ArrayInput(name, samples, rate, tag)
         except InputError as exc:
-            tags.append(_Tag(number))
-            yield FailedInput(name, _strip_name(str(exc), name))
+            yield _FileFailure(name, _strip_name(str(exc), name), _Tag(number))
         except (ValueError, MemoryError) as exc:
-            tags.append(_Tag(number))
-            yield FailedInput(name, f"could not be read ({type(exc).__name__}: {exc})")
+            yield _FileFailure(name, f"could not be read ({type(exc).__name__}: {exc})", _Tag(number))
 
 
 def _strip_name(message: str, name: str) -> str:

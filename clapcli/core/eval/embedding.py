@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clapcli.core.pipeline import encode_stream
+from clapcli.core.pipeline import encode_pairs
 from clapcli.core.text import l2_normalize
 from clapcli.models.base import EmbeddingModel
 from clapcli.results import FailedInput
@@ -39,12 +39,14 @@ def embed_paths(model: EmbeddingModel, paths: Sequence[Path], batch_size: int | 
     rows: list[np.ndarray] = []
     ok: list[int] = []
     failed: list[FailedInput] = []
-    for index, result in enumerate(encode_stream(list(paths), model, batch_size, workers, on_progress)):
+    sources = [Path(path) for path in paths]  # one object per requested row, even for a repeated path
+    index_of = {id(source): index for index, source in enumerate(sources)}
+    for source, result in encode_pairs(sources, model, batch_size, workers, on_progress):
         if isinstance(result, FailedInput):
             failed.append(result)
         else:
             rows.append(result.vector)
-            ok.append(index)
+            ok.append(index_of[id(source)])
     return EmbeddedSet(_matrix(rows, model), np.array(ok, dtype=np.int64), failed)
 
 
