@@ -80,7 +80,10 @@ class Output:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-        with Progress(*columns, console=stderr_console(), transient=True) as bar:
+        # rich would replace sys.stdout while the bar is drawn: data redirected to a file or a pipe would
+        # land in the bar instead. Only when stdout is the terminal too is that what the user sees anyway.
+        with Progress(*columns, console=stderr_console(), transient=True,
+                      redirect_stdout=sys.stdout.isatty()) as bar:
             task = bar.add_task(description, total=total)
             yield lambda n=1: bar.advance(task, n)
 

@@ -144,7 +144,7 @@ def write_json_report(path: Path, report: dict, overwrite: bool) -> None:
 
 def confusion_csv(matrix: np.ndarray, classes: Sequence[str]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["truth \\ predicted", *classes])
     for name, row in zip(classes, matrix):
         writer.writerow([name, *map(int, row)])

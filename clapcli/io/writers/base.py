@@ -146,7 +146,7 @@ class Writer:
 
 def csv_line(values: list[Any]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerow(values)
+    csv.writer(buffer, lineterminator="\n").writerow(values)
     return buffer.getvalue()  # one write per row: an interruption never leaves half a row
 
 

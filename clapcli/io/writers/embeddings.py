@@ -110,7 +110,8 @@ class NpyEmbeddings(_MatrixEmbeddings):
     def _write_rows(self) -> None:
         rows = Destination(file=self.rows)
         with rows.guard():
-            writer = csv.DictWriter(rows.stream, fieldnames=["row", "path", "text", "kind", "duration", "model"])
+            writer = csv.DictWriter(rows.stream, fieldnames=["row", "path", "text", "kind", "duration", "model"],
+                                    lineterminator="\n")
             writer.writeheader()
             for index, meta in enumerate(self._meta):
                 writer.writerow({"row": index, **meta})
