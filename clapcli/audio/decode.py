@@ -117,15 +117,52 @@ def _open_source(source: Source, sample_rate: int | None) -> AudioStream:
 
     try:
         with sf.SoundFile(source.handle()) as opened:
-            rate, frames = int(opened.samplerate), int(opened.frames)
+            rate, frames, header = int(opened.samplerate), int(opened.frames), opened.extra_info
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         return _av_stream(source, sample_rate, exc)
     check_rate(rate, source.name)
+    target = sample_rate or rate
+    if frames >= UNKNOWN_FRAMES:
+        return _unsized_stream(source, rate, target)
     if frames <= 0:
         raise InputError(f"{source.name}: contains no audio samples")
-    target = sample_rate or rate
+    _warn_if_truncated(header, source.name)
     return AudioStream(source.name, resampled_length(frames, rate, target), target, rate,
                        partial(_soundfile_blocks, source, target))
+
+
+# libsndfile's frame count for a header that does not give the length (a FLAC from a streaming encoder
+# writes total_samples = 0): about 2**63. Trusting it allocates terabytes, and libsndfile cannot read
+# such a file either (its reads seek past the announced end).
+UNKNOWN_FRAMES = 1 << 62
+
+
+def _unsized_stream(source: Source, rate: int, target: int) -> AudioStream:
+    """A file whose header hides its length: FFmpeg counts the frames in one streamed pass (memory stays
+    flat), then serves them block by block like any other stream."""
+    try:
+        frames = _av_frame_count(source)
+    except InputError:
+        raise
+    except Exception as exc:  # PyAV raises many types
+        raise InputError(f"{source.name}: not a readable audio file ({_short_reason(exc)})") from None
+    if frames <= 0:
+        raise InputError(f"{source.name}: contains no audio samples")
+    return AudioStream(source.name, resampled_length(frames, rate, target), target, rate,
+                       partial(_av_blocks, source, target))
+
+
+def _warn_if_truncated(header: str, name: str) -> None:
+    """One warning for a WAV (or AIFF...) whose header promises more data than the file holds: libsndfile
+    reads what is there and notes ``data : 48000 (should be 23978)`` in its log (sox: "Premature EOF")."""
+    import warnings
+
+    from clapcli.errors import ClapcliWarning
+
+    found = re.search(r"^(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", header or "", re.MULTILINE)
+    if found and int(found.group(2)) < int(found.group(1)):
+        warnings.warn(f"{name}: ends early ({found.group(2)} of the {found.group(1)} data bytes its header "
+                      "announces); the missing end is ignored", ClapcliWarning, stacklevel=2)
 
 
 def check_rate(rate: float, name: str) -> float:
@@ -239,7 +276,7 @@ def _av_stream(source: Source, sample_rate: int | None, soundfile_error: BaseExc
 
 
 def _decode_with_av(source: Source, sample_rate: int | None) -> tuple[np.ndarray, int]:
-    """Mono float32 at ``sample_rate`` (None: the stream's rate), frame by frame, and the stream's rate."""
+    """Mono float32 at ``sample_rate`` (None: the stream's rate), whole, and the stream's rate."""
     try:
         import av
     except ImportError:  # pragma: no cover - av is a base dependency
@@ -249,15 +286,40 @@ def _decode_with_av(source: Source, sample_rate: int | None) -> tuple[np.ndarray
             raise InputError(f"{source.name}: has no audio stream")
         stream = container.streams.audio[0]
         rate = int(check_rate(stream.rate or stream.codec_context.sample_rate or 0, source.name))
-        resampler = _Resampler(rate, sample_rate or rate)
-        chunks = []
-        for frame in container.decode(stream):
-            array = _frame_to_frames_channels(frame.to_ndarray(), frame.format.is_planar, len(frame.layout.channels))
-            chunks.append(resampler(to_mono(_as_float(array)), last=False))
-    if not chunks:
+    samples = np.concatenate(list(_av_blocks(source, sample_rate or rate)))
+    if not len(samples):
         raise InputError(f"{source.name}: contains no audio samples")
-    chunks.append(resampler(np.zeros(0, np.float32), last=True))
-    return np.concatenate(chunks), rate
+    return samples, rate
+
+
+def _av_frame_count(source: Source) -> int:
+    import av
+
+    with av.open(source.handle()) as container:
+        if not container.streams.audio:
+            raise InputError(f"{source.name}: has no audio stream")
+        return sum(frame.samples for frame in container.decode(container.streams.audio[0]))
+
+
+def _av_blocks(source: Source, target_rate: int) -> Iterator[np.ndarray]:
+    """Mono float32 at ``target_rate`` decoded by FFmpeg frame by frame (never whole)."""
+    import av
+
+    try:
+        with av.open(source.handle()) as container:
+            stream = container.streams.audio[0]
+            resampler = _Resampler(int(stream.rate or stream.codec_context.sample_rate), target_rate)
+            for frame in container.decode(stream):
+                channels = len(frame.layout.channels)
+                frames = _frame_to_frames_channels(frame.to_ndarray(), frame.format.is_planar, channels)
+                mono = to_mono(_as_float(frames))
+                check_finite(mono, source.name)
+                yield resampler(mono, last=False)
+            yield resampler(np.zeros(0, np.float32), last=True)
+    except InputError:
+        raise
+    except Exception as exc:  # PyAV raises many types
+        raise InputError(f"{source.name}: not a readable audio file ({_short_reason(exc)})") from None
 
 
 def _as_float(data: np.ndarray) -> np.ndarray:
