@@ -155,3 +155,32 @@ def test_cli_retrieve_prints_hits_under_their_own_query(files, tmp_path: Path, c
     for row in hits:  # each score is the query's own cosine with the hit, computed by hand
         cosine = float(unit(expected(Path(row["query"]))) @ unit(expected(Path(row["path"]))))
         assert row["score"] == pytest.approx(cosine, abs=1e-5)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "parquet", "csv", "npy"])
+def test_retrieve_reads_embed_output_that_names_a_failure(files, tmp_path: Path, cli, monkeypatch, fmt) -> None:
+    """``clap embed`` writes a row for each failed input in JSON/JSONL; ``retrieve --embeddings`` skips it."""
+    model = FakeBandModel()
+    monkeypatch.setattr("clapcli.commands.common.ModelOptions.load", lambda self: model)
+    monkeypatch.setattr("clapcli.core.retrieve.LazyModel.get", lambda self: model)
+    library = tmp_path / f"lib.{fmt}"
+    assert cli(["embed", *with_bad_at(files, 2), "-o", library, "-q"]).exit_code == 3
+    result = cli(["retrieve", files["low.wav"], "--embeddings", library, "-k", "4", "-f", "jsonl", "--model", "f"])
+    assert result.exit_code == 0, result.output
+    hits = [json.loads(line)["path"] for line in result.stdout.splitlines()]
+    assert sorted(Path(h).name for h in hits) == ["high.wav", "mid.wav", "mix.wav"]  # itself left out
+
+
+def test_ragged_embedding_files_are_refused_naming_the_row(tmp_path: Path, cli) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ragged = tmp_path / "ragged.parquet"
+    pq.write_table(pa.table({"path": ["a.wav", "b.wav"], "embedding": [[1.0, 0.0, 0.0, 0.0], [1.0, 0.0]],
+                             "model": ["m", "m"]}), ragged)
+    lines = tmp_path / "ragged.jsonl"
+    lines.write_text('{"path": "a.wav", "embedding": [1, 0]}\n{"path": "b.wav", "embedding": [1, 0, 0]}\n')
+    for path in (ragged, lines):
+        result = cli(["retrieve", "dog", "--embeddings", path])
+        assert result.exit_code == 1
+        assert "different lengths" in result.stderr and "b.wav" in result.stderr

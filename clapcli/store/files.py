@@ -39,8 +39,10 @@ def load_embedding_file(path: str | Path) -> EmbeddingTable:
         raise UsageError(f"--embeddings {path}: unknown format '.{fmt}'; use one of {known}")
     try:
         labels, vectors, models = readers[fmt](path)
-    except (ClapcliError, UsageError):
+    except UsageError:
         raise
+    except ClapcliError as exc:
+        raise ClapcliError(f"--embeddings {path}: {exc}") from None
     except Exception as exc:  # malformed files raise anything from pyarrow/json/numpy
         raise ClapcliError(f"--embeddings {path}: cannot read it as {fmt} ({type(exc).__name__}: {exc})") from None
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -54,28 +56,54 @@ def _label(record: dict, index: int) -> str:
 
 
 def _records(records: Iterable[dict]) -> tuple[list[str], np.ndarray, list[str]]:
+    """Rows with an embedding; the ``{"path", "error"}`` rows ``clap embed`` writes for failed inputs are
+    skipped (they have nothing to search)."""
     labels, vectors, models = [], [], []
     for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise ClapcliError(f"row {index + 1} is not a JSON object")
+        if record.get("embedding") is None:
+            if "error" in record:
+                continue
+            raise ClapcliError(f"row {index + 1} ({_label(record, index)}) has no \"embedding\"")
         labels.append(_label(record, index))
         vectors.append(np.asarray(record["embedding"], dtype=np.float32))
         models.append(record.get("model") or "")
+    _same_width((len(v) if v.ndim == 1 else -1 for v in vectors), labels)
     return labels, (np.stack(vectors) if vectors else np.zeros((0, 0), np.float32)), models
 
 
+def _same_width(widths: Iterable[int], labels: list[str]) -> None:
+    """Every embedding has the first one's length (a ragged file is refused, never reshaped)."""
+    first = None
+    for index, width in enumerate(widths):
+        if first is None:
+            first = width
+        if width != first or width <= 0:
+            raise ClapcliError(f"embeddings of different lengths: {labels[0]} has {first} values, "
+                               f"{labels[index]} has {width}")
+
+
 def _parquet(path: Path) -> tuple[list[str], np.ndarray, list[str]]:
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
+    if "error" in table.column_names:  # rows of failed inputs carry no embedding
+        table = table.filter(pc.is_valid(table.column("embedding")))
     column = table.column("embedding").combine_chunks()
     n = table.num_rows
     if n == 0:
         return [], np.zeros((0, 0), np.float32), []
-    flat = column.flatten().to_numpy(zero_copy_only=False)
-    vectors = np.asarray(flat, dtype=np.float32).reshape(n, -1)
     names = table.column_names
     paths = table.column("path").to_pylist() if "path" in names else [None] * n
     texts = table.column("text").to_pylist() if "text" in names else [None] * n
     labels = [p or t or f"row {i}" for i, (p, t) in enumerate(zip(paths, texts, strict=True))]
+    if column.null_count:
+        raise ClapcliError(f"{labels[column.is_null().to_pylist().index(True)]} has no embedding")
+    _same_width(pc.list_value_length(column).to_pylist(), labels)
+    flat = column.flatten().to_numpy(zero_copy_only=False)
+    vectors = np.asarray(flat, dtype=np.float32).reshape(n, -1)
     models = table.column("model").to_pylist() if "model" in names else []
     return labels, vectors, models
 
@@ -105,7 +133,7 @@ def _csv(path: Path) -> tuple[list[str], np.ndarray, list[str]]:
         reader = csv.DictReader(handle)
         fields = [f for f in reader.fieldnames or [] if f.startswith("e") and f[1:].isdigit()]
         if not fields:
-            raise ClapcliError(f"--embeddings {path}: no e0..eN embedding columns")
+            raise ClapcliError("no e0..eN embedding columns")
         fields.sort(key=lambda f: int(f[1:]))
         rows = list(reader)
     vectors = np.array([[float(r[f]) for f in fields] for r in rows], dtype=np.float32).reshape(len(rows), len(fields))
