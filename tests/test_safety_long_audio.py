@@ -263,3 +263,22 @@ def test_streamed_chunks_are_cut_with_numpy_only(family, tiny_clap, tiny_clap_fu
         calls, chunks = torch_calls_in(lambda: list(item.chunks(4)))
         assert calls == [] and [count for _, count in chunks] == [4, 4, 4, 4][: len(chunks) - 1] + [chunks[-1][1]]
         assert sum(count for _, count in chunks) == item.cost
+
+
+def test_progress_moves_inside_a_long_input(loaded_clap) -> None:
+    """A long file advances the progress by a share per chunk (not 0/1 until its end); the shares of
+    every input add up to the number of inputs, also for one that fails."""
+    from clapcli.core.pipeline import ArrayInput, encode_stream
+    from clapcli.results import FailedInput
+
+    rate = loaded_clap.sample_rate
+    long_clip = ArrayInput("long", (0.1 * np.sin(np.arange(150 * rate) / 7)).astype(np.float32), rate)
+    short_clip = ArrayInput("short", (0.1 * np.sin(np.arange(2 * rate) / 5)).astype(np.float32), rate)
+    steps: list[float] = []
+    results = list(encode_stream([short_clip, long_clip, FailedInput("gone.wav", "missing"), short_clip],
+                                 loaded_clap, batch_size=4, workers=2, on_progress=steps.append))
+    assert [r.source for r in results] == ["short", "long", "gone.wav", "short"]
+    fractions = [s for s in steps if 0 < s < 1]
+    assert len(fractions) >= 3  # 15 windows in chunks of 4
+    assert sum(fractions) == pytest.approx(1.0)
+    assert sum(steps) == pytest.approx(4.0)

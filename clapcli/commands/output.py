@@ -72,8 +72,9 @@ class Output:
         stderr_console().print(markup, highlight=False, soft_wrap=True)
 
     @contextmanager
-    def progress(self, total: int | None, description: str) -> Iterator[Callable[[int], None]]:
-        """A rich progress bar on stderr when it is a terminal (and not --quiet); yields ``advance(n)``."""
+    def progress(self, total: int | None, description: str) -> Iterator[Callable[[float], None]]:
+        """A rich progress bar on stderr when it is a terminal (and not --quiet); yields ``advance(n)``
+        (a long input advances it by fractions, chunk by chunk)."""
         if self.quiet or not sys.stderr.isatty():
             yield lambda n=1: None
             return

@@ -54,7 +54,7 @@ def rank(probabilities: np.ndarray, labels: list[str], top_k: int | None) -> lis
 def classify_media(
     model: EmbeddingModel, sources: Iterable[Source], label_set: LabelSet, top_k: int | None = None,
     batch_size: int | None = None, workers: int | None = None,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[float], None] | None = None,
 ) -> Iterator[Classification | FailedInput]:
     for result in encode_stream(sources, model, batch_size, workers, on_progress):
         if isinstance(result, FailedInput):

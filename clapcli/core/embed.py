@@ -12,7 +12,7 @@ from clapcli.results import Embedding, FailedInput
 
 def embed_media(
     model: EmbeddingModel, sources: Iterable[Source], normalize: bool = True, batch_size: int | None = None,
-    workers: int | None = None, on_progress: Callable[[int], None] | None = None,
+    workers: int | None = None, on_progress: Callable[[float], None] | None = None,
 ) -> Iterator[Embedding | FailedInput]:
     """One ``Embedding`` per readable input, in input order; a ``FailedInput`` for each other one."""
     for result in encode_stream(sources, model, batch_size, workers, on_progress):

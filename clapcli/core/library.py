@@ -40,7 +40,7 @@ def open_collection(store: EmbeddingStore, name: str, model: EmbeddingModel) -> 
 def embed_into_store(
     model: EmbeddingModel, sources: Iterable[Source], collection: Collection, prune: bool = False,
     batch_size: int | None = None, workers: int | None = None,
-    on_progress: Callable[[int], None] | None = None, on_failure: Callable[[FailedInput], None] | None = None,
+    on_progress: Callable[[float], None] | None = None, on_failure: Callable[[FailedInput], None] | None = None,
     commit_rows: int = COMMIT_ROWS,
 ) -> LibrarySummary:
     """Embed new or changed files into ``collection``; unchanged ones are skipped by content hash."""
@@ -80,7 +80,7 @@ def embed_into_store(
 
 def _changed(
     sources: Iterable[Source], known: dict[str, str], hashes: dict[str, str], summary: LibrarySummary,
-    advance: Callable[[int], None],
+    advance: Callable[[float], None],
 ) -> Iterator[Source]:
     """Absolute paths of new or changed files (hashing as we go); failures pass through."""
     for source in sources:

@@ -190,28 +190,28 @@ def batched(
 
 def encode_pairs(
     sources: Iterable[Source], model: EmbeddingModel, batch_size: int | None = None,
-    workers: int | None = None, on_progress: Callable[[int], None] | None = None,
+    workers: int | None = None, on_progress: Callable[[float], None] | None = None,
 ) -> Iterator[tuple[Source, Embedding | FailedInput]]:
     """``(input, result)`` per input, strictly in input order: each result travels with the very object it
     was computed from, so a consumer never pairs by counting. The result is an ``Embedding`` (raw, not
     normalized) or a ``FailedInput``. A batch the model rejects is retried one input at a time so only the
-    culprit fails."""
+    culprit fails. ``on_progress(n)`` counts inputs done; a long input advances it by a share per chunk."""
     batch_size = batch_size or default_batch_size(model)
+    advance = on_progress or (lambda n: None)
     for group in batched(prepared_stream(sources, model, workers), model.items_cost, batch_size):
-        for entry in _encode_group(group, model, batch_size):
+        for entry in _encode_group(group, model, batch_size, advance):
             if isinstance(entry, FailedInput):
                 yield _origin_of(entry), _plain(entry)
             else:
                 prepared, vector = entry
                 embedding = Embedding(prepared.source, model.modality, vector, model.model_id, prepared.duration)
                 yield prepared.origin, embedding
-        if on_progress is not None:
-            on_progress(len(group))
+        advance(sum(1 for entry in group if not _is_chunked(entry)))  # long inputs advanced chunk by chunk
 
 
 def encode_stream(
     sources: Iterable[Source], model: EmbeddingModel, batch_size: int | None = None,
-    workers: int | None = None, on_progress: Callable[[int], None] | None = None,
+    workers: int | None = None, on_progress: Callable[[float], None] | None = None,
 ) -> Iterator[Embedding | FailedInput]:
     """One ``Embedding`` (raw, not normalized) or ``FailedInput`` per input, strictly in input order
     (``encode_pairs`` without the inputs)."""
@@ -230,17 +230,21 @@ class Chunked(Protocol):
     def chunks(self, per_chunk: int) -> Iterator[tuple[Any, int]]: ...
 
 
-def _encode_group(group: list[Prepared | FailedInput], model: EmbeddingModel,
-                  batch_size: int) -> Iterator[tuple[Prepared, np.ndarray] | FailedInput]:
+def _is_chunked(entry: Prepared | FailedInput) -> bool:
+    return isinstance(entry, Prepared) and isinstance(entry.item, Chunked)
+
+
+def _encode_group(group: list[Prepared | FailedInput], model: EmbeddingModel, batch_size: int,
+                  advance: Callable[[float], None]) -> Iterator[tuple[Prepared, np.ndarray] | FailedInput]:
     """Every entry's result in the group's order: ordinary items go through the model together, a
     chunked item goes alone, by chunks; failures keep their place."""
-    ordinary = [entry for entry in group if isinstance(entry, Prepared) and not isinstance(entry.item, Chunked)]
+    ordinary = [entry for entry in group if isinstance(entry, Prepared) and not _is_chunked(entry)]
     encoded = dict(zip(map(id, ordinary), _encode_items(ordinary, model)))
     for entry in group:
         if isinstance(entry, FailedInput):
             yield entry
-        elif isinstance(entry.item, Chunked):
-            yield _encode_chunked(entry, model, batch_size)
+        elif _is_chunked(entry):
+            yield _encode_chunked(entry, model, batch_size, advance)
         else:
             yield encoded[id(entry)]
 
@@ -260,17 +264,20 @@ def _encode_items(group: list[Prepared], model: EmbeddingModel) -> Iterator[tupl
     yield from zip(group, vectors)
 
 
-def _encode_chunked(prepared: Prepared, model: EmbeddingModel,
-                    batch_size: int) -> tuple[Prepared, np.ndarray] | FailedInput:
+def _encode_chunked(prepared: Prepared, model: EmbeddingModel, batch_size: int,
+                    advance: Callable[[float], None]) -> tuple[Prepared, np.ndarray] | FailedInput:
     """The mean of a long input's window embeddings, ``batch_size`` windows per forward pass: a running
-    sum of each chunk's mean times its window count. Decoding happens here, so its errors are this input's."""
+    sum of each chunk's mean times its window count. Decoding happens here, so its errors are this input's.
+    Progress advances by the chunk's share of the input, so an hour-long file moves the bar too."""
     total: np.ndarray | None = None
     windows = 0
+    expected = max(1, model.items_cost(prepared.item))
     try:
         with closing(_read_ahead(prepared.item.chunks(batch_size))) as chunks:
             for item, count in chunks:
                 chunk_sum = model.encode_prepared([item]).numpy()[0].astype(np.float64) * count
                 total = chunk_sum if total is None else total + chunk_sum
+                advance(max(0, min(count, expected - windows)) / expected)
                 windows += count
     except InputError as exc:
         return _failed(prepared, _strip_name(str(exc), prepared.source))
@@ -278,6 +285,8 @@ def _encode_chunked(prepared: Prepared, model: EmbeddingModel,
         return _failed(prepared, f"the model could not process it ({first_line(exc)})")
     except MemoryError:
         return _failed(prepared, "out of memory while decoding; is the file enormous?")
+    finally:
+        advance(max(0, expected - windows) / expected)  # the rest of its share, also when it failed
     if total is None:
         return _failed(prepared, "contains no audio samples")
     return prepared, (total / windows).astype(np.float32)

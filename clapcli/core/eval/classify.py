@@ -74,7 +74,7 @@ def display_labels(dataset: ClassDataset, lines: Sequence[str] | None, source: s
 def evaluate_classification(
     model: EmbeddingModel, dataset: ClassDataset, label_texts: Sequence[str], template: str | None,
     bootstrap: int = 1000, batch_size: int | None = None, workers: int | None = None,
-    on_progress: Callable[[int], None] | None = None, db: str | Path | None = None,
+    on_progress: Callable[[float], None] | None = None, db: str | Path | None = None,
 ) -> ClassifyResult:
     label_set = prepare_labels(model, label_texts, template)
     if label_set.labels != list(label_texts):  # prepare_labels strips and drops duplicates

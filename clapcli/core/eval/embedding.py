@@ -32,7 +32,7 @@ def collection_name(model: EmbeddingModel) -> str:
 
 
 def embed_paths(model: EmbeddingModel, paths: Sequence[Path], batch_size: int | None = None,
-                workers: int | None = None, on_progress: Callable[[int], None] | None = None,
+                workers: int | None = None, on_progress: Callable[[float], None] | None = None,
                 db: str | Path | None = None) -> EmbeddedSet:
     if db is not None:
         return _through_library(model, paths, db, batch_size, workers, on_progress)
@@ -57,7 +57,7 @@ def _matrix(rows: list[np.ndarray], model: EmbeddingModel) -> np.ndarray:
 
 
 def _through_library(model: EmbeddingModel, paths: Sequence[Path], db: str | Path, batch_size: int | None,
-                     workers: int | None, on_progress: Callable[[int], None] | None) -> EmbeddedSet:
+                     workers: int | None, on_progress: Callable[[float], None] | None) -> EmbeddedSet:
     from clapcli.core.library import embed_into_store, open_collection
     from clapcli.store import open_store
 

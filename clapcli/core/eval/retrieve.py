@@ -34,7 +34,7 @@ class RetrieveResult:
 
 def evaluate_retrieval(
     model: EmbeddingModel, dataset: RetrievalDataset, batch_size: int | None = None, workers: int | None = None,
-    on_progress: Callable[[int], None] | None = None, db: str | Path | None = None,
+    on_progress: Callable[[float], None] | None = None, db: str | Path | None = None,
 ) -> RetrieveResult:
     embedded = embed_paths(model, dataset.clips, batch_size, workers, on_progress, db)
     if len(embedded.ok) < 2:
