@@ -17,10 +17,32 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CLAPCLI_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 REPO = Path(__file__).resolve().parents[2]
+
+
+def missing_browser() -> str | None:
+    """Why the page cannot be driven here, or None."""
+    if not Path(CHROMIUM).is_file():
+        return f"no browser at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[test]')"
+    return None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def browser_present() -> None:
+    """Without a browser these tests skip, saying why; CI sets CLAPCLI_REQUIRE_BROWSER=1, where a missing
+    browser fails them instead."""
+    reason = missing_browser()
+    if reason and os.environ.get("CLAPCLI_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"browser tests required (CLAPCLI_REQUIRE_BROWSER=1) but {reason}")
+    if reason:
+        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
