@@ -42,7 +42,7 @@ def load_embedding_file(path: str | Path) -> EmbeddingTable:
     except UsageError:
         raise
     except ClapcliError as exc:
-        raise ClapcliError(f"--embeddings {path}: {exc}") from None
+        raise ClapcliError(f"--embeddings {path}: cannot read it as {fmt} ({exc})") from None
     except Exception as exc:  # malformed files raise anything from pyarrow/json/numpy
         raise ClapcliError(f"--embeddings {path}: cannot read it as {fmt} ({type(exc).__name__}: {exc})") from None
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
