@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-from eval_data import ESC_CLASSES, SECONDS, US8K_CLASSES, write_clip, write_csv  # noqa: F401
-from tiny_models import build_tiny_clap
+
+sys.path.insert(0, str(Path(__file__).parent))  # this folder's helper modules, imported by name
+
+from eval_data import ESC_CLASSES, SECONDS, US8K_CLASSES, write_clip, write_csv  # noqa: E402,F401
+from tiny_models import build_tiny_clap  # noqa: E402
 
 
 @pytest.fixture(scope="session")
