@@ -40,7 +40,8 @@ def main() -> None:
     setup_torch()
     from transformers import ClapFeatureExtractor
 
-    from clapcli.audio.features import log_mel, repeat_pad
+    from clapcli.audio.features import log_mel
+    from clapcli.audio.windows import repeat_pad
     from clapcli.models.laion import mel_spec_for
 
     extractor = ClapFeatureExtractor.from_pretrained(model_dir(args.work, args.tiny))

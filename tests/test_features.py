@@ -8,7 +8,8 @@ import torch
 from audio_fixtures import noise, tone
 from transformers import ClapFeatureExtractor
 
-from clapcli.audio.features import MelSpec, fusion_mel, log_mel, log_mel_numpy, mel_filters, repeat_pad
+from clapcli.audio.features import MelSpec, fusion_mel, log_mel, log_mel_numpy, mel_filters
+from clapcli.audio.windows import repeat_pad
 from clapcli.models.laion import mel_spec_for
 
 RATE = 48000

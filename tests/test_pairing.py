@@ -101,7 +101,7 @@ def test_retrieve_queries_get_their_own_vectors(files, position: int) -> None:
 @pytest.mark.parametrize("batch_size", [1, 3, 8])
 @pytest.mark.parametrize("position", POSITIONS)
 def test_detect_scores_belong_to_their_files(files, position: int, batch_size: int) -> None:
-    from clapcli.core.detect.scoring import WindowSpec, window_embeddings
+    from clapcli.core.windows import WindowSpec, window_embeddings
 
     inputs = with_bad_at(files, position)
     model = FakeBandModel()

@@ -7,14 +7,14 @@ device, so a whole batch of windows is one STFT call instead of a Python loop pe
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from clapcli.audio.fusion import crop_starts
+from clapcli.audio.windows import crop_starts
 
 if TYPE_CHECKING:  # imported where used: the numpy path (prepare, exported runtimes) runs without torch
     import torch
@@ -224,77 +224,6 @@ def _log_mel_chunk(audio: torch.Tensor, spec: MelSpec, filters: torch.Tensor) ->
     spectrum = torch.fft.rfft(frames, dim=-1)[..., : filters.shape[0]]
     power = spectrum.real.square() + spectrum.imag.square()
     return 10.0 * torch.log10((power @ filters).clamp_min(1e-10))
-
-
-def repeat_pad(samples: np.ndarray, length: int) -> np.ndarray:
-    """Short clip -> ``length`` samples: repeat whole copies, then zero-pad (the reference's repeatpad)."""
-    if len(samples) >= length:
-        return samples[:length]
-    repeats = length // len(samples)
-    tiled = np.tile(samples, repeats)
-    return np.pad(tiled, (0, length - len(tiled)))
-
-
-def window_starts(n_samples: int, window: int, strategy: str) -> list[int]:
-    """Deterministic window positions for audio longer than one window."""
-    if n_samples <= window:
-        return [0]
-    if strategy == "head":
-        return [0]
-    if strategy == "center":
-        return [(n_samples - window) // 2]
-    # "mean": evenly spaced full windows covering the clip (the last one ends at the clip's end).
-    count = -(-n_samples // window)
-    return [round(i * (n_samples - window) / (count - 1)) for i in range(count)]
-
-
-def stream_windows(blocks: Iterable[np.ndarray], starts: Sequence[int], size: int,
-                   per_chunk: int) -> Iterator[np.ndarray]:
-    """(count, size) float32 arrays of the windows at ``starts`` (sorted), ``per_chunk`` at a time,
-    cut from a clip given in blocks. Holds one chunk plus about one window and one block of samples,
-    whatever the clip's length; stops reading once the last window is complete."""
-    remaining = list(starts)
-    buffer = np.empty(0, dtype=np.float32)
-    offset = 0  # clip index of buffer[0]
-    chunk = np.empty((min(per_chunk, len(remaining)), size), dtype=np.float32)
-    filled = 0
-    for block in blocks:
-        if not remaining:
-            break
-        buffer = np.concatenate([buffer, block])
-        drop = min(remaining[0] - offset, len(buffer))  # samples before the next window are done with
-        buffer, offset = buffer[drop:], offset + drop
-        while remaining and remaining[0] + size <= offset + len(buffer):
-            chunk[filled] = buffer[remaining[0] - offset : remaining[0] - offset + size]
-            filled += 1
-            remaining.pop(0)
-            if filled == len(chunk):
-                yield chunk
-                chunk = np.empty((min(per_chunk, len(remaining)), size), dtype=np.float32)
-                filled = 0
-    if remaining:
-        raise ValueError(f"the clip ended before its window at sample {remaining[0]}")
-
-
-@dataclass(frozen=True)
-class StreamedWindows:
-    """A long clip's model windows, cut from its stream only when encoded, chunk by chunk: memory
-    stays flat in the clip's length. ``to_item`` turns (count, size) windows into the model's
-    ordinary prepared item (numpy only: chunks may be cut in a decode thread)."""
-
-    blocks: Callable[[], Iterator[np.ndarray]]
-    starts: tuple[int, ...]
-    size: int
-    to_item: Callable[[np.ndarray], Any]
-
-    @property
-    def cost(self) -> int:
-        return len(self.starts)
-
-    def chunks(self, per_chunk: int) -> Iterator[tuple[Any, int]]:
-        """(item, windows in it) for consecutive chunks of at most ``per_chunk`` windows."""
-        for windows in stream_windows(self.blocks(), self.starts, self.size, per_chunk):
-            yield self.to_item(windows), len(windows)
 
 
 def log_mel_of_blocks(blocks: Iterable[np.ndarray], length: int, spec: MelSpec) -> np.ndarray:

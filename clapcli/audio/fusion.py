@@ -14,14 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from clapcli.audio.windows import crop_starts
+
 _F32 = np.float32
-
-
-def crop_starts(total: int, chunk_frames: int) -> list[int]:
-    """First frames of the front, middle and back crops: the middle of each third of the possible
-    starts (the reference picks them at random; the middle keeps results deterministic)."""
-    positions = np.array_split(np.arange(0, total - chunk_frames + 1), 3)
-    return [int(part[len(part) // 2]) if len(part) else 0 for part in positions]
 
 
 def shrink(mel: np.ndarray, chunk_frames: int) -> np.ndarray:

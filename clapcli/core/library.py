@@ -109,7 +109,7 @@ def embed_segments_into_store(
     """One row per window (``segment`` seconds every ``hop``, default ``segment``) of each new or
     changed file, with its start and end; a file's windows replace its old ones in one transaction,
     so an interrupted run keeps every file it finished and the next run goes on from there."""
-    from clapcli.core.detect.scoring import WindowSpec, window_embeddings
+    from clapcli.core.windows import WindowSpec, window_embeddings
 
     hop = segment if hop is None else hop
     WindowSpec(segment, hop, ("--segments", "--hop")).samples(model)  # bad values fail before any change

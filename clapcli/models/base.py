@@ -28,7 +28,8 @@ class EmbeddingModel(ABC):
 
     @classmethod
     @abstractmethod
-    def load(cls, ref: Any, config: dict[str, Any], device: Any, dtype: Any, long_audio: str | None = None) -> EmbeddingModel:
+    def load(cls, ref: Any, config: dict[str, Any], device: Any, dtype: Any,
+             long_audio: str | None = None) -> EmbeddingModel:
         """Build from a ``clapcli.models.hub.ModelRef`` and its parsed config."""
 
     @abstractmethod

@@ -11,15 +11,8 @@ import numpy as np
 import torch
 
 from clapcli.audio.decode import AudioStream
-from clapcli.audio.features import (
-    MelSpec,
-    StreamedWindows,
-    fusion_mel,
-    log_mel,
-    log_mel_numpy,
-    log_mel_of_blocks,
-    window_starts,
-)
+from clapcli.audio.features import MelSpec, fusion_mel, log_mel, log_mel_numpy, log_mel_of_blocks
+from clapcli.audio.windows import StreamedWindows, window_starts
 from clapcli.errors import UsageError
 from clapcli.models.hub import ModelRef, load_pretrained
 from clapcli.models.windowed import WindowedAudioBackend, exp_scale, project_texts

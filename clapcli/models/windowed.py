@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from clapcli.audio.decode import AudioStream
-from clapcli.audio.features import MelSpec, StreamedWindows, window_starts
+from clapcli.audio.features import MelSpec
+from clapcli.audio.windows import StreamedWindows, window_starts
 from clapcli.models.base import EmbeddingModel
 
 if TYPE_CHECKING:  # torch is imported when a model runs: the exported runtimes (models/runtime) run without it
@@ -81,7 +82,7 @@ class WindowedAudioBackend(EmbeddingModel):
 
     def fit_window(self, piece: np.ndarray) -> np.ndarray:
         """A piece of at most one window -> exactly one window (repeat-padded, as the references do)."""
-        from clapcli.audio.features import repeat_pad
+        from clapcli.audio.windows import repeat_pad
 
         return repeat_pad(piece, self.window_samples)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clapcli.core.detect.windows import cut_windows, frame_bounds, grid_starts, window_samples
+from clapcli.audio.windows import cut_windows, frame_bounds, grid_starts, window_samples
 from clapcli.errors import UsageError
 
 

@@ -6,7 +6,7 @@
 3. Events separated by a gap shorter than ``merge_gap`` seconds are merged into one.
 4. Events shorter than ``min_duration`` seconds are dropped.
 
-Times come from the frames of ``clapcli.core.detect.windows.frame_bounds``: an event covering
+Times come from the frames of ``clapcli.audio.windows.frame_bounds``: an event covering
 windows i..j runs from the start of frame i to the end of frame j, so it lies within the file.
 Each event's peak and mean are over the smoothed scores of the frames it covers.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clapcli.core.detect.windows import frame_bounds
+from clapcli.audio.windows import frame_bounds
 from clapcli.errors import UsageError
 from clapcli.results import Event, FrameScores
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clapcli.core.detect.windows import cut_windows, frame_bounds
+from clapcli.audio.windows import cut_windows, frame_bounds
 from clapcli.errors import missing_extra
 from clapcli.results import Event, FrameScores
 
