@@ -16,6 +16,10 @@ from clapcli.errors import UsageError, missing_extra
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+# Names a browser on this machine uses for a loopback server: the only Host / Origin names accepted
+# by default, so a page whose own name resolves to 127.0.0.1 (DNS rebinding) is refused.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+EVERY_ADDRESS = ("0.0.0.0", "::", "[::]", "")
 
 
 @dataclass
@@ -33,6 +37,7 @@ class ServeOptions:
     max_wait_ms: float = 5.0
     upload_limit_mb: float = 50.0
     check_interval: float = 1.0
+    allow_hosts: tuple[str, ...] = ()  # more names clients may use in Host (a LAN name); "*": any
 
 
 def is_loopback(host: str) -> bool:
@@ -42,6 +47,23 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def host_name(host: str) -> str:
+    """``host`` as it appears in a Host header: lower case, an IPv6 address in brackets."""
+    bare = host.strip().strip("[]").lower()
+    return f"[{bare}]" if ":" in bare else bare
+
+
+def allowed_hosts(options: ServeOptions) -> list[str]:
+    """The names accepted in ``Host`` and ``Origin``: loopback, the bound address, ``--allow-host``.
+    On every address with a token and no ``--allow-host``, any name (``["*"]``): the token is what
+    a rebinding page lacks."""
+    extra = [host_name(name) for name in options.allow_hosts]
+    if "*" in extra or (options.host in EVERY_ADDRESS and not extra and options.token is not None):
+        return ["*"]
+    own = [] if options.host in EVERY_ADDRESS else [host_name(options.host)]
+    return sorted(set(LOOPBACK_NAMES) | set(own) | set(extra))
 
 
 def check_options(options: ServeOptions) -> None:
@@ -57,6 +79,10 @@ def check_options(options: ServeOptions) -> None:
         raise UsageError(f"--port {options.port} is not a TCP port (0-65535)")
     if options.upload_limit_mb <= 0:
         raise UsageError("--max-upload-mb must be above 0")
+    if options.host in EVERY_ADDRESS and options.no_auth and not options.allow_hosts:
+        raise UsageError(f"--host {options.host or '0.0.0.0'} --no-auth: give the names clients use with --allow-host "
+                         "NAME (any web page could otherwise read the library through a browser on this network), "
+                         "or --allow-host '*' to accept any")
     if options.nprobe is not None and not options.approximate:
         raise UsageError("--nprobe goes with --approximate")
 
@@ -92,7 +118,8 @@ def build(options: ServeOptions, loader: Callable[[str], Any] | None = None) -> 
         loader = load_embedding_model
     engine = Engine(library, loader, options.batching, options.max_batch, options.max_wait_ms / 1000,
                     options.nprobe)
-    return create_app(engine, default, options.token, int(options.upload_limit_mb * 1024 * 1024))
+    return create_app(engine, default, options.token, int(options.upload_limit_mb * 1024 * 1024),
+                      allowed_hosts(options))
 
 
 def url_of(host: str, port: int) -> str:

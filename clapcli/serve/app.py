@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from clapcli.errors import ClapcliError, InputError, UsageError
 from clapcli.serve.batching import Busy
 from clapcli.serve.engine import Engine, Found
-from clapcli.serve.guards import DEFAULT_UPLOAD_LIMIT, BearerToken, BodyLimit, one_line
+from clapcli.serve.guards import DEFAULT_UPLOAD_LIMIT, BearerToken, BodyLimit, HostGuard, one_line
 from clapcli.serve.library import Snapshot
 
 STATIC = Path(__file__).with_name("static")
@@ -80,7 +80,7 @@ class TextsIn(BaseModel):
 
 
 def create_app(engine: Engine, default_collection: str, token: str | None = None,
-               upload_limit: int = DEFAULT_UPLOAD_LIMIT) -> Any:
+               upload_limit: int = DEFAULT_UPLOAD_LIMIT, hosts: list[str] | None = None) -> Any:
     app = FastAPI(title="clapcli", version=_version(), docs_url="/docs", redoc_url=None,
                   description="Search a clapcli sound library by text or by example, classify uploads "
                   "zero-shot, embed text or audio. Errors: {\"error\": \"one line\"}.")
@@ -179,7 +179,8 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_errors(app)
     app.state.engine = engine
-    wrapped = BodyLimit(BearerToken(app, token), upload_limit)
+    # The host check comes first: a rebinding page learns nothing, not even whether a token is set.
+    wrapped = HostGuard(BodyLimit(BearerToken(app, token), upload_limit), hosts or ["127.0.0.1", "[::1]", "localhost"])
     wrapped.fastapi = app  # type: ignore[attr-defined]
     return wrapped
 

@@ -28,7 +28,7 @@ def own_library(tmp_path: Path, sounds: Path, tiny_clap: Path, cli) -> tuple[Pat
 
 def make_client(db: Path, model, **options) -> TestClient:
     app = build(ServeOptions(db, check_interval=0.0, **options), loader=lambda model_id: model)
-    return TestClient(app)
+    return TestClient(app, base_url="http://127.0.0.1:8765")
 
 
 def item_ids(client: TestClient) -> dict[str, int]:
@@ -111,7 +111,7 @@ def test_unsafe_options_are_refused(options: dict, message: str, tmp_path: Path)
 
 def test_open_hosts_are_allowed_with_a_token_or_no_auth(tmp_path: Path) -> None:
     check_options(ServeOptions(tmp_path / "x.db", host="0.0.0.0", token="long-enough-token"))
-    check_options(ServeOptions(tmp_path / "x.db", host="0.0.0.0", no_auth=True))
+    check_options(ServeOptions(tmp_path / "x.db", host="0.0.0.0", no_auth=True, allow_hosts=("box.lan",)))
     check_options(ServeOptions(tmp_path / "x.db", host="::1"))
     check_options(ServeOptions(tmp_path / "x.db", host="localhost"))
 
