@@ -33,6 +33,16 @@ MAX_RATE = 768000
 BLOCK_FRAMES = 1 << 18
 
 
+class AudioTooLong(InputError):
+    """The input holds more than the caller's ``max_seconds`` of audio (found before decoding it,
+    from the header, or while decoding a format without one)."""
+
+    def __init__(self, name: str, seconds: float, limit: float, exact: bool = True) -> None:
+        self.name, self.seconds, self.limit = name, seconds, limit
+        amount = f"{seconds:.0f} s" if exact else f"over {limit:g} s"
+        super().__init__(f"{name}: {amount} of audio is more than the limit of {limit:g} s")
+
+
 @dataclass(frozen=True)
 class DecodedAudio:
     samples: np.ndarray  # mono float32, shape (n,)
@@ -102,27 +112,34 @@ def load_audio(audio: AudioInput, sample_rate: int | None, name: str | None = No
     return DecodedAudio(samples, stream.sample_rate, stream.source_rate)
 
 
-def open_audio(audio: AudioInput, sample_rate: int | None, name: str | None = None) -> AudioStream:
+def open_audio(audio: AudioInput, sample_rate: int | None, name: str | None = None,
+               max_seconds: float | None = None) -> AudioStream:
     """``audio`` (a path, bytes or a binary file object) as an ``AudioStream`` of mono float32 at
     ``sample_rate`` (None: the file's rate); ``name`` names bytes and file objects in messages.
 
     libsndfile formats are decoded block by block when read; PyAV formats (AAC/M4A...) are decoded
     here, whole but already mono at ``sample_rate``. Fails (``InputError``) on a missing, empty or
-    unreadable file and on a sample rate outside ``MIN_RATE``..``MAX_RATE``, before any resampling."""
-    return _open_source(as_source(audio, name), sample_rate)
+    unreadable file and on a sample rate outside ``MIN_RATE``..``MAX_RATE``, before any resampling.
+
+    ``max_seconds`` bounds untrusted input (a server's uploads): ``AudioTooLong`` when the header
+    announces more, and PyAV formats stop decoding as soon as they pass it, so a small compressed
+    file cannot expand into gigabytes of samples."""
+    return _open_source(as_source(audio, name), sample_rate, max_seconds)
 
 
-def _open_source(source: Source, sample_rate: int | None) -> AudioStream:
+def _open_source(source: Source, sample_rate: int | None, max_seconds: float | None = None) -> AudioStream:
     import soundfile as sf
 
     try:
         with sf.SoundFile(source.handle()) as opened:
             rate, frames = int(opened.samplerate), int(opened.frames)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        return _av_stream(source, sample_rate, exc)
+        return _av_stream(source, sample_rate, exc, max_seconds)
     check_rate(rate, source.name)
     if frames <= 0:
         raise InputError(f"{source.name}: contains no audio samples")
+    if max_seconds is not None and frames > max_seconds * rate:
+        raise AudioTooLong(source.name, frames / rate, max_seconds)
     target = sample_rate or rate
     return AudioStream(source.name, resampled_length(frames, rate, target), target, rate,
                        partial(_soundfile_blocks, source, target))
@@ -226,9 +243,10 @@ def _array_blocks(samples: np.ndarray) -> Iterator[np.ndarray]:
         yield samples[start : start + BLOCK_FRAMES]
 
 
-def _av_stream(source: Source, sample_rate: int | None, soundfile_error: BaseException | None) -> AudioStream:
+def _av_stream(source: Source, sample_rate: int | None, soundfile_error: BaseException | None,
+               max_seconds: float | None = None) -> AudioStream:
     try:
-        samples, rate = _decode_with_av(source, sample_rate)
+        samples, rate = _decode_with_av(source, sample_rate, max_seconds)
     except InputError:
         raise
     except Exception as exc:  # PyAV raises many types (InvalidDataError, ValueError...)
@@ -238,8 +256,10 @@ def _av_stream(source: Source, sample_rate: int | None, soundfile_error: BaseExc
     return AudioStream.of_array(source.name, samples, sample_rate or rate, rate)
 
 
-def _decode_with_av(source: Source, sample_rate: int | None) -> tuple[np.ndarray, int]:
-    """Mono float32 at ``sample_rate`` (None: the stream's rate), frame by frame, and the stream's rate."""
+def _decode_with_av(source: Source, sample_rate: int | None, max_seconds: float | None = None,
+                    ) -> tuple[np.ndarray, int]:
+    """Mono float32 at ``sample_rate`` (None: the stream's rate), frame by frame, and the stream's
+    rate; ``AudioTooLong`` as soon as more than ``max_seconds`` came out."""
     try:
         import av
     except ImportError:  # pragma: no cover - av is a base dependency
@@ -251,9 +271,14 @@ def _decode_with_av(source: Source, sample_rate: int | None) -> tuple[np.ndarray
         rate = int(check_rate(stream.rate or stream.codec_context.sample_rate or 0, source.name))
         resampler = _Resampler(rate, sample_rate or rate)
         chunks = []
+        budget = None if max_seconds is None else max_seconds * (sample_rate or rate)
+        produced = 0
         for frame in container.decode(stream):
             array = _frame_to_frames_channels(frame.to_ndarray(), frame.format.is_planar, len(frame.layout.channels))
             chunks.append(resampler(to_mono(_as_float(array)), last=False))
+            produced += len(chunks[-1])
+            if budget is not None and produced > budget:
+                raise AudioTooLong(source.name, produced / (sample_rate or rate), max_seconds, exact=False)
     if not chunks:
         raise InputError(f"{source.name}: contains no audio samples")
     chunks.append(resampler(np.zeros(0, np.float32), last=True))

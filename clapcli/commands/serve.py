@@ -54,6 +54,9 @@ def serve(
     no_batching: Annotated[bool, typer.Option("--no-batching", help="Embed each text query alone instead of "
                                               "batching concurrent ones into one forward pass.")] = False,
     max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload accepted, in MB.")] = 50.0,
+    max_upload_seconds: Annotated[float, typer.Option("--max-upload-seconds", help="Most audio an upload may "
+                                                      "hold, in seconds (checked before decoding; a small "
+                                                      "compressed file can hold hours).")] = 600.0,
     device: DeviceOpt = None,
     dtype: DtypeOpt = "auto",
     long_audio: LongAudioOpt = None,
@@ -69,7 +72,7 @@ def serve(
     output = Output(quiet)
     options = ServeOptions(db or default_db_path(), collection, host, port, token, no_auth, approximate, nprobe,
                            batching=not no_batching, upload_limit_mb=max_upload_mb,
-                           allow_hosts=tuple(allow_host or ()))
+                           max_upload_seconds=max_upload_seconds, allow_hosts=tuple(allow_host or ()))
 
     def load(model_id: str):
         from clapcli.commands.common import ModelOptions

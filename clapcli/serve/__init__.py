@@ -36,6 +36,7 @@ class ServeOptions:
     max_batch: int = 32
     max_wait_ms: float = 5.0
     upload_limit_mb: float = 50.0
+    max_upload_seconds: float = 600.0  # audio per upload, decoded: a small FLAC can hold hours
     check_interval: float = 1.0
     allow_hosts: tuple[str, ...] = ()  # more names clients may use in Host (a LAN name); "*": any
 
@@ -79,6 +80,8 @@ def check_options(options: ServeOptions) -> None:
         raise UsageError(f"--port {options.port} is not a TCP port (0-65535)")
     if options.upload_limit_mb <= 0:
         raise UsageError("--max-upload-mb must be above 0")
+    if not options.max_upload_seconds > 0:
+        raise UsageError("--max-upload-seconds must be above 0")
     if options.host in EVERY_ADDRESS and options.no_auth and not options.allow_hosts:
         raise UsageError(f"--host {options.host or '0.0.0.0'} --no-auth: give the names clients use with --allow-host "
                          "NAME (any web page could otherwise read the library through a browser on this network), "
@@ -117,7 +120,7 @@ def build(options: ServeOptions, loader: Callable[[str], Any] | None = None) -> 
 
         loader = load_embedding_model
     engine = Engine(library, loader, options.batching, options.max_batch, options.max_wait_ms / 1000,
-                    options.nprobe)
+                    options.nprobe, options.max_upload_seconds)
     return create_app(engine, default, options.token, int(options.upload_limit_mb * 1024 * 1024),
                       allowed_hosts(options))
 

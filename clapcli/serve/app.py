@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 
 from clapcli.errors import ClapcliError, InputError, UsageError
 from clapcli.serve.batching import Busy
-from clapcli.serve.engine import Engine, Found
+from clapcli.serve.engine import Engine, Found, UploadTooLong
 from clapcli.serve.guards import DEFAULT_UPLOAD_LIMIT, BearerToken, BodyLimit, HostGuard, one_line
 from clapcli.serve.library import Snapshot
 
@@ -213,6 +213,10 @@ def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(Busy)
     async def busy(request: Request, exc: Busy) -> JSONResponse:
         return error(503, str(exc))
+
+    @app.exception_handler(UploadTooLong)
+    async def too_long(request: Request, exc: UploadTooLong) -> JSONResponse:
+        return error(413, str(exc))
 
     @app.exception_handler(ClapcliError)
     async def clapcli_error(request: Request, exc: ClapcliError) -> JSONResponse:

@@ -4,7 +4,9 @@ One model per model id the library uses (a library's collections normally share 
 first use and kept. Every model call holds ``compute_lock``: two forward passes at once only fight
 over the same cores. Text searches go through a ``MicroBatcher``: the texts of concurrent
 requests are embedded in one forward pass and searched in one pass over each collection's matrix.
-Uploads go through the CLI's decoder and pipeline (``core.embed.embed_media``).
+Uploads go through the CLI's decoder and pipeline (``core.embed.embed_media``): opened as a stream
+(the header's length checked against ``max_upload_seconds`` before a sample is decoded), and long
+audio is cut into windows block by block, so a small compressed file cannot fill the memory.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ from clapcli.serve.batching import DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT, MicroBat
 from clapcli.serve.library import LibraryState, Snapshot
 from clapcli.serve.packing import encode_queries
 from clapcli.serve.topk import torch_scores
+
+DEFAULT_MAX_UPLOAD_SECONDS = 600.0
+
+
+class UploadTooLong(InputError):
+    """An upload holds more audio than the server accepts (answered with 413)."""
 
 
 @dataclass(frozen=True)
@@ -44,8 +52,9 @@ class TextSearch:
 class Engine:
     def __init__(self, library: LibraryState, loader: Callable[[str], Any], batching: bool = True,
                  max_batch: int = DEFAULT_MAX_BATCH, max_wait: float = DEFAULT_MAX_WAIT,
-                 nprobe: int | None = None) -> None:
+                 nprobe: int | None = None, max_upload_seconds: float = DEFAULT_MAX_UPLOAD_SECONDS) -> None:
         self.library = library
+        self.max_upload_seconds = max_upload_seconds
         self.loader = loader
         self.nprobe = nprobe
         self.compute_lock = threading.Lock()
@@ -122,7 +131,7 @@ class Engine:
 
     def embed_upload(self, model_id: str, data: bytes, name: str) -> tuple[np.ndarray, float | None]:
         """(unit vector, duration) of uploaded audio, decoded as the CLI decodes files."""
-        from clapcli.audio.decode import load_audio
+        from clapcli.audio.decode import AudioTooLong, open_audio
         from clapcli.core.embed import embed_media
         from clapcli.core.pipeline import ArrayInput
         from clapcli.results import FailedInput
@@ -130,10 +139,13 @@ class Engine:
         model = self.model(model_id)
         if model.modality != "audio":
             raise InputError(f"{name}: '{model_id}' is an {model.modality} model; upload an {model.modality} file")
-        decoded = load_audio(data, model.sample_rate, name)  # InputError with the reason when unreadable
+        try:  # InputError with the reason when unreadable; nothing decoded yet
+            stream = open_audio(data, model.sample_rate, name, self.max_upload_seconds)
+        except AudioTooLong as exc:
+            raise UploadTooLong(f"{exc}; send a shorter clip, or start the server with a larger "
+                                "--max-upload-seconds") from None
         with self.compute_lock:
-            result = next(iter(embed_media(model, [ArrayInput(name, decoded.samples, model.sample_rate)],
-                                           workers=1)))
+            result = next(iter(embed_media(model, [ArrayInput(name, stream, model.sample_rate)], workers=1)))
         if isinstance(result, FailedInput):
             raise InputError(f"{name}: {result.reason}")
         return result.vector, result.duration
