@@ -57,6 +57,9 @@ def serve(
     max_upload_seconds: Annotated[float, typer.Option("--max-upload-seconds", help="Most audio an upload may "
                                                       "hold, in seconds (checked before decoding; a small "
                                                       "compressed file can hold hours).")] = 600.0,
+    request_timeout: Annotated[float, typer.Option("--request-timeout", help="Seconds a client has to send a "
+                                                   "request whole; slower ones get 408 and are "
+                                                   "disconnected.")] = 30.0,
     device: DeviceOpt = None,
     dtype: DtypeOpt = "auto",
     long_audio: LongAudioOpt = None,
@@ -72,7 +75,8 @@ def serve(
     output = Output(quiet)
     options = ServeOptions(db or default_db_path(), collection, host, port, token, no_auth, approximate, nprobe,
                            batching=not no_batching, upload_limit_mb=max_upload_mb,
-                           max_upload_seconds=max_upload_seconds, allow_hosts=tuple(allow_host or ()))
+                           max_upload_seconds=max_upload_seconds, request_timeout=request_timeout,
+                           allow_hosts=tuple(allow_host or ()))
 
     def load(model_id: str):
         from clapcli.commands.common import ModelOptions

@@ -38,6 +38,7 @@ class ServeOptions:
     upload_limit_mb: float = 50.0
     max_upload_seconds: float = 600.0  # audio per upload, decoded: a small FLAC can hold hours
     check_interval: float = 1.0
+    request_timeout: float = 30.0  # seconds for a request to arrive whole (slow clients are cut)
     allow_hosts: tuple[str, ...] = ()  # more names clients may use in Host (a LAN name); "*": any
 
 
@@ -80,6 +81,8 @@ def check_options(options: ServeOptions) -> None:
         raise UsageError(f"--port {options.port} is not a TCP port (0-65535)")
     if options.upload_limit_mb <= 0:
         raise UsageError("--max-upload-mb must be above 0")
+    if not options.request_timeout > 0:
+        raise UsageError("--request-timeout must be above 0")
     if not options.max_upload_seconds > 0:
         raise UsageError("--max-upload-seconds must be above 0")
     if options.host in EVERY_ADDRESS and options.no_auth and not options.allow_hosts:
@@ -149,7 +152,10 @@ def run(options: ServeOptions, note: Callable[[str], None], loader: Callable[[st
              + ("requests need the bearer token" if options.token else "--no-auth: no token is asked for"))
     (announce or note)(f"open {url_of(options.host if options.host not in ('0.0.0.0', '::') else DEFAULT_HOST, port)} "
          "(API: /docs); Ctrl-C stops")
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    from clapcli.serve.timeouts import timed_protocol
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                            http=timed_protocol(options.request_timeout))
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

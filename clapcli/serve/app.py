@@ -14,7 +14,7 @@ from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -25,7 +25,25 @@ from clapcli.serve.guards import DEFAULT_UPLOAD_LIMIT, BearerToken, BodyLimit, H
 from clapcli.serve.library import Snapshot
 
 STATIC = Path(__file__).with_name("static")
-MAX_K = 1000
+# Work one request may ask for (docs/serve.md): the model lock is held for all of it, so one huge
+# request would stall every other client.
+MAX_K = 1000  # hits per search
+MAX_TEXTS = 256  # texts per /api/embed/text
+MAX_LABELS = 256  # labels per /api/classify
+MAX_TEXT_CHARS = 1000  # characters per query, text, label or template
+
+
+class TooMuchWork(UsageError):
+    """More items in one request than the server takes (answered with 413)."""
+
+
+class Unprocessable(UsageError):
+    """A field the validators cannot express is malformed (answered with 422, like theirs)."""
+
+
+def check_count(count: int, limit: int, what: str) -> None:
+    if count > limit:
+        raise TooMuchWork(f"{count} {what} in one request; send at most {limit} per request")
 
 
 class HitOut(BaseModel):
@@ -75,7 +93,7 @@ class EmbedOut(BaseModel):
 
 
 class TextsIn(BaseModel):
-    texts: list[str]
+    texts: list[Annotated[str, Field(max_length=MAX_TEXT_CHARS)]]
     collection: str | None = None
 
 
@@ -115,7 +133,8 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
                               default=s.name == default_collection) for s in library.snapshots()]
 
     @app.get("/api/search/text", response_model=SearchOut, summary="Text -> audio search")
-    async def search_text(q: Annotated[str, Query(min_length=1, description="What to look for")],
+    async def search_text(q: Annotated[str, Query(min_length=1, max_length=MAX_TEXT_CHARS,
+                                                  description="What to look for")],
                           collection: str | None = None,
                           k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> SearchOut:
         if not q.strip():
@@ -146,12 +165,17 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
     @app.post("/api/classify", response_model=ClassifyOut, summary="Zero-shot classification of an upload")
     async def classify(file: UploadFile = File(...),
                        labels: Annotated[str, Form(description="Comma-separated labels (at least two)")] = "",
-                       template: Annotated[str | None, Form(description="Prompt with {} for the label")] = None,
+                       template: Annotated[str | None, Form(max_length=MAX_TEXT_CHARS,
+                                                            description="Prompt with {} for the label")] = None,
                        collection: Annotated[str | None, Form(description="Whose model to use")] = None,
                        ) -> ClassifyOut:
+        wanted = [label.strip() for label in labels.split(",") if label.strip()]
+        check_count(len(wanted), MAX_LABELS, "labels")
+        if any(len(label) > MAX_TEXT_CHARS for label in wanted):
+            raise Unprocessable(f"labels: a label has more than {MAX_TEXT_CHARS} characters; use at most "
+                                f"{MAX_TEXT_CHARS} characters per label")
         snap = snapshot(collection)
         data, name = await read_upload(file)
-        wanted = [label.strip() for label in labels.split(",") if label.strip()]
         ranked = await run_in_threadpool(engine.classify_upload, snap.model_id, data, name, wanted, template)
         return ClassifyOut(name=name, model=snap.model_id, scores=[LabelScore(label=a, score=b) for a, b in ranked])
 
@@ -159,6 +183,7 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
     async def embed_text(body: TextsIn) -> EmbedOut:
         if not body.texts:
             raise UsageError("'texts' is empty; send at least one text")
+        check_count(len(body.texts), MAX_TEXTS, "texts")
         snap = snapshot(body.collection)
         vectors = await run_in_threadpool(engine.embed_texts, snap.model_id, body.texts)
         return EmbedOut(model=snap.model_id, dim=int(vectors.shape[1]), vectors=vectors.tolist())
@@ -215,8 +240,13 @@ def _install_errors(app: FastAPI) -> None:
         return error(503, str(exc))
 
     @app.exception_handler(UploadTooLong)
-    async def too_long(request: Request, exc: UploadTooLong) -> JSONResponse:
+    @app.exception_handler(TooMuchWork)
+    async def too_much(request: Request, exc: ClapcliError) -> JSONResponse:
         return error(413, str(exc))
+
+    @app.exception_handler(Unprocessable)
+    async def unprocessable(request: Request, exc: Unprocessable) -> JSONResponse:
+        return error(422, str(exc))
 
     @app.exception_handler(ClapcliError)
     async def clapcli_error(request: Request, exc: ClapcliError) -> JSONResponse:
