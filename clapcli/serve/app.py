@@ -198,7 +198,7 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
     @app.get("/api/audio/{collection}/{item_id}", summary="Stream a library file (HTTP Range supported)",
              response_class=FileResponse)
     async def audio(collection: str, item_id: int) -> FileResponse:
-        path, _ = library.audio_file(collection, item_id)
+        path, _ = await run_in_threadpool(library.audio_file, collection, item_id)  # may hash the file
         return FileResponse(path, headers={"Cache-Control": "no-store"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

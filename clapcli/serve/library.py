@@ -7,8 +7,12 @@ only the collections that changed are loaded again (another ``clap embed --db`` 
 the server runs). A request keeps the snapshot it started with; the swap is one assignment.
 
 Audio is served only for rows of the library: by item id, never by a path from the request. The
-file opened is the row's path with links resolved, and it must still lie in one of the folders the
-library recorded (so a file replaced by a link to ``/etc/passwd`` is refused) and be an audio file.
+file opened is the row's file with links resolved, and it must still lie in one of the folders the
+library recorded (so a file replaced by a link to ``/etc/passwd`` is refused), be an audio file, and
+hold the bytes the library embedded: its content hash must equal the row's. A hard link keeps the
+path inside the folders whatever file it reaches, so only the content can tell. The file is hashed
+the first time it is served and again whenever its identity (device, inode, size, modification and
+change times) differs from the one last verified.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 
 from clapcli.errors import ClapcliError, UsageError
 from clapcli.media.kinds import AUDIO_EXTENSIONS
+from clapcli.store.sqlite import content_hash
 
 CHECK_INTERVAL = 1.0  # seconds between looks at the db's modification time
 
@@ -33,6 +38,7 @@ class Item:
     id: int
     path: str
     duration: float | None
+    hash: str = ""  # the content hash 'clap embed' recorded for the file
     start: float | None = None  # segment collections: where the hit starts in the file
     end: float | None = None
 
@@ -73,6 +79,7 @@ class LibraryState:
         self._signature: tuple | None = None
         self._checked = 0.0
         self.reloads = 0  # times a collection was (re)loaded (the tests read it)
+        self._verified: dict[str, tuple] = {}  # resolved path -> (identity, hash) of its last hashing
         self.refresh(force=True)
 
     # ----------------------------------------------------------------- reading
@@ -106,7 +113,21 @@ class LibraryState:
         if os.path.dirname(real) not in snapshot.folders or Path(real).suffix.lower() not in AUDIO_EXTENSIONS:
             raise PermissionError(f"item {item_id} ({item.path}) now points outside the library's folders; "
                                   "not served")
+        if self._current_hash(real) != item.hash:
+            raise PermissionError(f"item {item_id} ({item.path}) is not the file the library embedded (its content "
+                                  f"changed); not served; run 'clap embed --db {self.db}' to index it again")
         return Path(real), item
+
+    def _current_hash(self, real: str) -> str:
+        """The file's content hash, recomputed only when its identity changed since last time."""
+        stat = os.stat(real)
+        identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        known = self._verified.get(real)
+        if known is not None and known[0] == identity:
+            return known[1]
+        digest = content_hash(real)
+        self._verified[real] = (identity, digest)
+        return digest
 
     # ----------------------------------------------------------------- loading
 
@@ -179,9 +200,9 @@ def _read_items(collection: Any) -> dict[int, Item]:
     columns = {row[1] for row in db.execute("PRAGMA table_info(items)")}
     segment = "start" in columns and "end" in columns
     extra = ', "start", "end"' if segment else ""
-    rows = db.execute(f"SELECT id, path, duration{extra} FROM items WHERE collection_id = ?", (collection.id,))
+    rows = db.execute(f"SELECT id, path, duration, hash{extra} FROM items WHERE collection_id = ?", (collection.id,))
     found = {}
     for row in rows:
-        start, end = (row[3], row[4]) if segment else (None, None)
-        found[int(row[0])] = Item(int(row[0]), row[1], row[2], start, end)
+        start, end = (row[4], row[5]) if segment else (None, None)
+        found[int(row[0])] = Item(int(row[0]), row[1], row[2], row[3], start, end)
     return found
