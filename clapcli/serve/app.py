@@ -50,10 +50,10 @@ class HitOut(BaseModel):
     rank: int
     score: float  # cosine similarity
     id: int
-    path: str
+    path: str  # the file (never with a #t= fragment)
     name: str
     duration: float | None
-    start: float | None = None  # segment collections: where the hit starts in the file
+    start: float | None = None  # segment collections: the best window's start in the file (seconds)
     end: float | None = None
     audio_url: str
 
@@ -111,8 +111,8 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
         out = []
         for hit in found:
             item = snap.items[hit.item_id]
-            out.append(HitOut(rank=hit.rank, score=hit.score, id=hit.item_id, path=item.path,
-                              name=Path(item.path).name, duration=item.duration, start=item.start, end=item.end,
+            out.append(HitOut(rank=hit.rank, score=hit.score, id=hit.item_id, path=item.file,
+                              name=Path(item.file).name, duration=item.duration, start=item.start, end=item.end,
                               audio_url=f"api/audio/{snap.name}/{hit.item_id}"))
         return out
 
@@ -150,7 +150,7 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
         if item_id not in snap.row_of:
             raise LookupError(f"collection '{snap.name}' has no item {item_id}")
         found = await run_in_threadpool(engine.search_vectors, snap, snap.vector(item_id)[None], k, item_id)
-        return SearchOut(collection=snap.name, model=snap.model_id, query=snap.items[item_id].path,
+        return SearchOut(collection=snap.name, model=snap.model_id, query=snap.items[item_id].file,
                          hits=hits_out(snap, found[0]))
 
     @app.post("/api/search/audio", response_model=SearchOut, summary="Audio -> audio search with an uploaded file")

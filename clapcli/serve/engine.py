@@ -14,11 +14,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from clapcli.core.retrieve import SEGMENT_WIDEN
 from clapcli.core.search import exact_top_k, search_index
 from clapcli.errors import InputError
 from clapcli.serve.batching import DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT, MicroBatcher
@@ -114,7 +115,11 @@ class Engine:
 
     def search_vectors(self, snapshot: Snapshot, queries: np.ndarray, k: int, exclude: int | None = None,
                        scores: Callable | None = None) -> list[list[Found]]:
-        """Top-k items of ``snapshot`` per unit query vector (exact, or the faiss index if loaded)."""
+        """Top-k items of ``snapshot`` per unit query vector (exact, or the faiss index if loaded). In a
+        segment collection only each file's best window is kept (as ``clap retrieve`` does), and
+        ``exclude`` drops every window of that item's file."""
+        if snapshot.segmented:
+            return self._search_files(snapshot, queries, k, exclude, scores)
         wanted = k + (1 if exclude is not None else 0)
         if snapshot.index is not None:
             best, ids = search_index(snapshot.index, queries, wanted, self.nprobe)
@@ -125,6 +130,22 @@ class Engine:
         for score_row, id_row in zip(best.tolist(), ids.tolist(), strict=True):
             kept = [(s, int(i)) for s, i in zip(score_row, id_row, strict=True) if i >= 0 and i != exclude][:k]
             out.append([Found(rank, float(s), i) for rank, (s, i) in enumerate(kept, start=1)])
+        return out
+
+    def _search_files(self, snapshot: Snapshot, queries: np.ndarray, k: int, exclude: int | None,
+                      scores: Callable | None) -> list[list[Found]]:
+        skipped = snapshot.items[exclude].file if exclude is not None else None
+        out = []
+        for hits in self.search_vectors(replace(snapshot, segmented=False), queries, k * SEGMENT_WIDEN,
+                                        scores=scores):
+            seen = {skipped}
+            kept: list[Found] = []
+            for hit in hits:
+                file = snapshot.items[hit.item_id].file
+                if file not in seen and len(kept) < k:
+                    seen.add(file)
+                    kept.append(Found(len(kept) + 1, hit.score, hit.item_id))
+            out.append(kept)
         return out
 
     # ----------------------------------------------------------------- uploads

@@ -41,6 +41,12 @@ class Item:
     hash: str = ""  # the content hash 'clap embed' recorded for the file
     start: float | None = None  # segment collections: where the hit starts in the file
     end: float | None = None
+    source: str | None = None  # segment collections: the file (``path`` is ``source#t=start,end``)
+
+    @property
+    def file(self) -> str:
+        """The file on disk this row was embedded from."""
+        return self.source or self.path
 
 
 @dataclass
@@ -57,6 +63,7 @@ class Snapshot:
     row_of: dict[int, int]
     folders: frozenset[str]  # resolved folders of the recorded paths: where served files may live
     index: Any = None  # the faiss index with --approximate
+    segmented: bool = False  # one row per window of a file (clap embed --segments)
     loaded_at: float = field(default_factory=time.time)
 
     @property
@@ -106,7 +113,7 @@ class LibraryState:
         item = snapshot.items.get(item_id)
         if item is None:
             raise LookupError(f"collection '{name}' has no item {item_id}")
-        real = os.path.realpath(item.path)
+        real = os.path.realpath(item.file)
         if not os.path.isfile(real):
             raise LookupError(f"item {item_id} ({item.path}) is no longer on disk; run 'clap embed --db {self.db} "
                               "--prune'")
@@ -176,7 +183,7 @@ class LibraryState:
         missing = [int(i) for i in stored.ids.tolist() if int(i) not in items]
         if missing:  # written between the two reads: the next refresh sees the new version
             items.update(_read_items(collection))
-        folders = frozenset(os.path.realpath(os.path.dirname(item.path)) for item in items.values())
+        folders = frozenset(os.path.realpath(os.path.dirname(item.file)) for item in items.values())
         index = None
         if self.approximate and len(stored.ids):
             from clapcli.core.search import load_or_build_index
@@ -191,6 +198,7 @@ class LibraryState:
             name=collection.name, model_id=collection.model_id, dim=collection.dim, version=stored.version,
             ids=stored.ids, vectors=stored.vectors, items=items,
             row_of={int(i): row for row, i in enumerate(stored.ids.tolist())}, folders=folders, index=index,
+            segmented=collection.segments() is not None,
         )
 
 
@@ -198,11 +206,11 @@ def _read_items(collection: Any) -> dict[int, Item]:
     """id -> Item for every row (paths, durations, and segment times when the schema has them)."""
     db = collection.store.connection
     columns = {row[1] for row in db.execute("PRAGMA table_info(items)")}
-    segment = "start" in columns and "end" in columns
-    extra = ', "start", "end"' if segment else ""
+    segment = {"start", "end", "source"} <= columns
+    extra = ', "start", "end", source' if segment else ""
     rows = db.execute(f"SELECT id, path, duration, hash{extra} FROM items WHERE collection_id = ?", (collection.id,))
     found = {}
     for row in rows:
-        start, end = (row[4], row[5]) if segment else (None, None)
-        found[int(row[0])] = Item(int(row[0]), row[1], row[2], row[3], start, end)
+        start, end, source = (row[4], row[5], row[6]) if segment else (None, None, None)
+        found[int(row[0])] = Item(int(row[0]), row[1], row[2], row[3], start, end, source)
     return found
