@@ -72,6 +72,12 @@ def check_options(options: ServeOptions) -> None:
     """Refuse unsafe or contradictory options before anything is loaded."""
     if options.token is not None and options.no_auth:
         raise UsageError("--token and --no-auth contradict each other; give one")
+    if options.token is not None and not (options.token.isascii() and options.token.isprintable()
+                                          and " " not in options.token):
+        # HTTP headers carry bytes that clients and servers read as Latin-1: a non-ASCII token sent by
+        # one client could never match; spaces and control characters do not survive either.
+        raise UsageError("--token must be printable ASCII without spaces (it travels in an HTTP header); "
+                         "e.g. --token \"$(openssl rand -hex 16)\"")
     if options.token is not None and len(options.token) < 8:
         raise UsageError("--token is too short to protect anything; use at least 8 characters")
     if not is_loopback(options.host) and options.token is None and not options.no_auth:

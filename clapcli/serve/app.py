@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -21,8 +22,9 @@ from starlette.exceptions import HTTPException
 from clapcli.errors import ClapcliError, InputError, UsageError
 from clapcli.serve.batching import Busy
 from clapcli.serve.engine import Engine, Found, UploadTooLong
-from clapcli.serve.guards import DEFAULT_UPLOAD_LIMIT, BearerToken, BodyLimit, HostGuard, one_line
+from clapcli.serve.guards import DEFAULT_UPLOAD_LIMIT, BearerToken, BodyLimit, HostGuard, one_line, send_error
 from clapcli.serve.library import Snapshot
+from clapcli.text import printable
 
 STATIC = Path(__file__).with_name("static")
 # Work one request may ask for (docs/serve.md): the model lock is held for all of it, so one huge
@@ -80,9 +82,12 @@ class LabelScore(BaseModel):
 
 
 class ClassifyOut(BaseModel):
-    name: str
+    """The record ``clap classify -f json`` writes for a file, plus the model."""
+
+    path: str  # the upload's file name
+    duration: float | None
     model: str
-    scores: list[LabelScore]
+    predictions: list[LabelScore]  # best first
 
 
 class EmbedOut(BaseModel):
@@ -113,7 +118,7 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
             item = snap.items[hit.item_id]
             out.append(HitOut(rank=hit.rank, score=hit.score, id=hit.item_id, path=item.file,
                               name=Path(item.file).name, duration=item.duration, start=item.start, end=item.end,
-                              audio_url=f"api/audio/{snap.name}/{hit.item_id}"))
+                              audio_url=f"api/audio/{quote(snap.name, safe='')}/{hit.item_id}"))
         return out
 
     async def read_upload(file: UploadFile) -> tuple[bytes, str]:
@@ -155,7 +160,11 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
 
     @app.post("/api/search/audio", response_model=SearchOut, summary="Audio -> audio search with an uploaded file")
     async def search_audio(file: UploadFile = File(...), collection: Annotated[str | None, Form()] = None,
-                           k: Annotated[int, Form(ge=1, le=MAX_K)] = 10) -> SearchOut:
+                           k: Annotated[int | None, Form(ge=1, le=MAX_K)] = None,
+                           k_query: Annotated[int | None, Query(alias="k", ge=1, le=MAX_K,
+                                                                description="Or as a form field")] = None,
+                           ) -> SearchOut:
+        k = k or k_query or 10
         snap = snapshot(collection)
         data, name = await read_upload(file)
         vector, _ = await run_in_threadpool(engine.embed_upload, snap.model_id, data, name)
@@ -176,8 +185,10 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
                                 f"{MAX_TEXT_CHARS} characters per label")
         snap = snapshot(collection)
         data, name = await read_upload(file)
-        ranked = await run_in_threadpool(engine.classify_upload, snap.model_id, data, name, wanted, template)
-        return ClassifyOut(name=name, model=snap.model_id, scores=[LabelScore(label=a, score=b) for a, b in ranked])
+        ranked, duration = await run_in_threadpool(engine.classify_upload, snap.model_id, data, name, wanted,
+                                                   template)
+        return ClassifyOut(path=name, duration=None if duration is None else round(duration, 6), model=snap.model_id,
+                           predictions=[LabelScore(label=a, score=b) for a, b in ranked])
 
     @app.post("/api/embed/text", response_model=EmbedOut, summary="Embed texts with a collection's model")
     async def embed_text(body: TextsIn) -> EmbedOut:
@@ -195,11 +206,12 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
         vector, duration = await run_in_threadpool(engine.embed_upload, snap.model_id, data, name)
         return EmbedOut(model=snap.model_id, dim=len(vector), vectors=[vector.tolist()], duration=duration)
 
-    @app.get("/api/audio/{collection}/{item_id}", summary="Stream a library file (HTTP Range supported)",
+    # ``:path``: a collection name may hold "/" (sent encoded as %2F, which the router sees decoded).
+    @app.get("/api/audio/{collection:path}/{item_id}", summary="Stream a library file (HTTP Range supported)",
              response_class=FileResponse)
     async def audio(collection: str, item_id: int) -> FileResponse:
         path, _ = await run_in_threadpool(library.audio_file, collection, item_id)  # may hash the file
-        return FileResponse(path, headers={"Cache-Control": "no-store"})
+        return JsonErrorFileResponse(path, headers={"Cache-Control": "no-store"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_errors(app)
@@ -208,6 +220,35 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
     wrapped = HostGuard(BodyLimit(BearerToken(app, token), upload_limit), hosts or ["127.0.0.1", "[::1]", "localhost"])
     wrapped.fastapi = app  # type: ignore[attr-defined]
     return wrapped
+
+
+class JsonErrorFileResponse(FileResponse):
+    """A FileResponse whose refusals of a bad ``Range`` (Starlette answers them in plain text) are
+    the server's JSON errors, keeping their status and headers (416's ``Content-Range``)."""
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        refused: dict | None = None
+
+        async def send_json_errors(event: dict) -> None:
+            nonlocal refused
+            if event["type"] == "http.response.start" and event["status"] in (400, 416):
+                refused = event
+                return
+            if refused is None:
+                return await send(event)
+            if event["type"] == "http.response.body" and not event.get("more_body"):
+                detail = event.get("body", b"").decode("latin-1").strip()
+                reason = detail if detail.startswith("Range") else f"Range {detail or 'not satisfiable'}"
+                if refused["status"] == 416:
+                    reason = f"Range {_range_of(scope)} is not within the file ({reason.removeprefix('Range ')})"
+                kept = [(k, v) for k, v in refused["headers"] if k.lower() == b"content-range"]
+                await send_error(send, refused["status"], reason, kept)
+
+        await super().__call__(scope, receive, send_json_errors)
+
+
+def _range_of(scope: dict) -> str:
+    return printable(dict(scope.get("headers") or []).get(b"range", b"").decode("latin-1"))
 
 
 def _install_errors(app: FastAPI) -> None:

@@ -179,12 +179,13 @@ class Engine:
             return encode_texts(model, list(texts))
 
     def classify_upload(self, model_id: str, data: bytes, name: str, labels: Sequence[str],
-                        template: str | None) -> list[tuple[str, float]]:
+                        template: str | None) -> tuple[list[tuple[str, float]], float | None]:
+        """(label, probability) best first, and the upload's duration."""
         from clapcli.core.classify import prepare_labels, rank, scores
 
-        vector, _ = self.embed_upload(model_id, data, name)
+        vector, duration = self.embed_upload(model_id, data, name)
         model = self.model(model_id)
         with self.compute_lock:
             label_set = prepare_labels(model, labels, template)
         probabilities = scores(vector[None], label_set)[0]
-        return [(p.label, p.score) for p in rank(probabilities, label_set.labels, None)]
+        return [(p.label, p.score) for p in rank(probabilities, label_set.labels, None)], duration
