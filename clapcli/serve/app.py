@@ -22,9 +22,15 @@ from starlette.exceptions import HTTPException
 from clapcli.errors import ClapcliError, InputError, UsageError
 from clapcli.serve.batching import Busy
 from clapcli.serve.engine import Engine, Found, UploadTooLong
-from clapcli.serve.guards import DEFAULT_UPLOAD_LIMIT, BearerToken, BodyLimit, HostGuard, one_line, send_error
+from clapcli.serve.guards import (
+    DEFAULT_UPLOAD_LIMIT,
+    BearerToken,
+    BodyLimit,
+    HostGuard,
+    JsonErrorFileResponse,
+    one_line,
+)
 from clapcli.serve.library import Snapshot
-from clapcli.text import printable
 
 STATIC = Path(__file__).with_name("static")
 # Work one request may ask for (docs/serve.md): the model lock is held for all of it, so one huge
@@ -220,35 +226,6 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
     wrapped = HostGuard(BodyLimit(BearerToken(app, token), upload_limit), hosts or ["127.0.0.1", "[::1]", "localhost"])
     wrapped.fastapi = app  # type: ignore[attr-defined]
     return wrapped
-
-
-class JsonErrorFileResponse(FileResponse):
-    """A FileResponse whose refusals of a bad ``Range`` (Starlette answers them in plain text) are
-    the server's JSON errors, keeping their status and headers (416's ``Content-Range``)."""
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        refused: dict | None = None
-
-        async def send_json_errors(event: dict) -> None:
-            nonlocal refused
-            if event["type"] == "http.response.start" and event["status"] in (400, 416):
-                refused = event
-                return
-            if refused is None:
-                return await send(event)
-            if event["type"] == "http.response.body" and not event.get("more_body"):
-                detail = event.get("body", b"").decode("latin-1").strip()
-                reason = detail if detail.startswith("Range") else f"Range {detail or 'not satisfiable'}"
-                if refused["status"] == 416:
-                    reason = f"Range {_range_of(scope)} is not within the file ({reason.removeprefix('Range ')})"
-                kept = [(k, v) for k, v in refused["headers"] if k.lower() == b"content-range"]
-                await send_error(send, refused["status"], reason, kept)
-
-        await super().__call__(scope, receive, send_json_errors)
-
-
-def _range_of(scope: dict) -> str:
-    return printable(dict(scope.get("headers") or []).get(b"range", b"").decode("latin-1"))
 
 
 def _install_errors(app: FastAPI) -> None:

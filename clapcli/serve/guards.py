@@ -12,6 +12,8 @@ import hmac
 import json
 from typing import Any
 
+from starlette.responses import FileResponse
+
 from clapcli.text import printable
 
 DEFAULT_UPLOAD_LIMIT = 50 * 1024 * 1024  # bytes
@@ -177,3 +179,32 @@ def _bracketed(host: str) -> str:
 def _header(scope: dict, name: bytes) -> str | None:
     value = dict(scope.get("headers") or []).get(name)
     return None if value is None else printable(value.decode("latin-1"))
+
+
+class JsonErrorFileResponse(FileResponse):
+    """A FileResponse whose refusals of a bad ``Range`` (Starlette answers them in plain text) are
+    the server's JSON errors, keeping their status and headers (416's ``Content-Range``)."""
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        refused: dict | None = None
+
+        async def send_json_errors(event: dict) -> None:
+            nonlocal refused
+            if event["type"] == "http.response.start" and event["status"] in (400, 416):
+                refused = event
+                return
+            if refused is None:
+                return await send(event)
+            if event["type"] == "http.response.body" and not event.get("more_body"):
+                detail = event.get("body", b"").decode("latin-1").strip()
+                reason = detail if detail.startswith("Range") else f"Range {detail or 'not satisfiable'}"
+                if refused["status"] == 416:
+                    reason = f"Range {_range_of(scope)} is not within the file ({reason.removeprefix('Range ')})"
+                kept = [(k, v) for k, v in refused["headers"] if k.lower() == b"content-range"]
+                await send_error(send, refused["status"], reason, kept)
+
+        await super().__call__(scope, receive, send_json_errors)
+
+
+def _range_of(scope: dict) -> str:
+    return printable(dict(scope.get("headers") or []).get(b"range", b"").decode("latin-1"))
