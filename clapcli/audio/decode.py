@@ -33,6 +33,16 @@ MAX_RATE = 768000
 BLOCK_FRAMES = 1 << 18
 
 
+class AudioTooLong(InputError):
+    """The input holds more than the caller's ``max_seconds`` of audio (found before decoding it,
+    from the header, or while decoding a format without one)."""
+
+    def __init__(self, name: str, seconds: float, limit: float, exact: bool = True) -> None:
+        self.name, self.seconds, self.limit = name, seconds, limit
+        amount = f"{seconds:.0f} s" if exact else f"over {limit:g} s"
+        super().__init__(f"{name}: {amount} of audio is more than the limit of {limit:g} s")
+
+
 @dataclass(frozen=True)
 class DecodedAudio:
     samples: np.ndarray  # mono float32, shape (n,)
@@ -102,30 +112,37 @@ def load_audio(audio: AudioInput, sample_rate: int | None, name: str | None = No
     return DecodedAudio(samples, stream.sample_rate, stream.source_rate)
 
 
-def open_audio(audio: AudioInput, sample_rate: int | None, name: str | None = None) -> AudioStream:
+def open_audio(audio: AudioInput, sample_rate: int | None, name: str | None = None,
+               max_seconds: float | None = None) -> AudioStream:
     """``audio`` (a path, bytes or a binary file object) as an ``AudioStream`` of mono float32 at
     ``sample_rate`` (None: the file's rate); ``name`` names bytes and file objects in messages.
 
     libsndfile formats are decoded block by block when read; PyAV formats (AAC/M4A...) are decoded
     here, whole but already mono at ``sample_rate``. Fails (``InputError``) on a missing, empty or
-    unreadable file and on a sample rate outside ``MIN_RATE``..``MAX_RATE``, before any resampling."""
-    return _open_source(as_source(audio, name), sample_rate)
+    unreadable file and on a sample rate outside ``MIN_RATE``..``MAX_RATE``, before any resampling.
+
+    ``max_seconds`` bounds untrusted input (a server's uploads): ``AudioTooLong`` when the header
+    announces more, and PyAV formats stop decoding as soon as they pass it, so a small compressed
+    file cannot expand into gigabytes of samples."""
+    return _open_source(as_source(audio, name), sample_rate, max_seconds)
 
 
-def _open_source(source: Source, sample_rate: int | None) -> AudioStream:
+def _open_source(source: Source, sample_rate: int | None, max_seconds: float | None = None) -> AudioStream:
     import soundfile as sf
 
     try:
         with sf.SoundFile(source.handle()) as opened:
             rate, frames, header = int(opened.samplerate), int(opened.frames), opened.extra_info
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        return _av_stream(source, sample_rate, exc)
+        return _av_stream(source, sample_rate, exc, max_seconds)
     check_rate(rate, source.name)
     target = sample_rate or rate
     if frames >= UNKNOWN_FRAMES:
-        return _unsized_stream(source, rate, target)
+        return _unsized_stream(source, rate, target, max_seconds)
     if frames <= 0:
         raise InputError(f"{source.name}: contains no audio samples")
+    if max_seconds is not None and frames > max_seconds * rate:
+        raise AudioTooLong(source.name, frames / rate, max_seconds)
     _warn_if_truncated(header, source.name)
     return AudioStream(source.name, resampled_length(frames, rate, target), target, rate,
                        partial(_soundfile_blocks, source, target))
@@ -137,11 +154,11 @@ def _open_source(source: Source, sample_rate: int | None) -> AudioStream:
 UNKNOWN_FRAMES = 1 << 62
 
 
-def _unsized_stream(source: Source, rate: int, target: int) -> AudioStream:
+def _unsized_stream(source: Source, rate: int, target: int, max_seconds: float | None = None) -> AudioStream:
     """A file whose header hides its length: FFmpeg counts the frames in one streamed pass (memory stays
-    flat), then serves them block by block like any other stream."""
+    flat; it stops past ``max_seconds``), then serves them block by block like any other stream."""
     try:
-        frames = _av_frame_count(source)
+        frames = _av_frame_count(source, None if max_seconds is None else int(max_seconds * rate))
     except InputError:
         raise
     except Exception as exc:  # PyAV raises many types
@@ -263,9 +280,10 @@ def _array_blocks(samples: np.ndarray) -> Iterator[np.ndarray]:
         yield samples[start : start + BLOCK_FRAMES]
 
 
-def _av_stream(source: Source, sample_rate: int | None, soundfile_error: BaseException | None) -> AudioStream:
+def _av_stream(source: Source, sample_rate: int | None, soundfile_error: BaseException | None,
+               max_seconds: float | None = None) -> AudioStream:
     try:
-        samples, rate = _decode_with_av(source, sample_rate)
+        samples, rate = _decode_with_av(source, sample_rate, max_seconds)
     except InputError:
         raise
     except Exception as exc:  # PyAV raises many types (InvalidDataError, ValueError...)
@@ -275,8 +293,10 @@ def _av_stream(source: Source, sample_rate: int | None, soundfile_error: BaseExc
     return AudioStream.of_array(source.name, samples, sample_rate or rate, rate)
 
 
-def _decode_with_av(source: Source, sample_rate: int | None) -> tuple[np.ndarray, int]:
-    """Mono float32 at ``sample_rate`` (None: the stream's rate), whole, and the stream's rate."""
+def _decode_with_av(source: Source, sample_rate: int | None, max_seconds: float | None = None,
+                    ) -> tuple[np.ndarray, int]:
+    """Mono float32 at ``sample_rate`` (None: the stream's rate), whole, and the stream's rate;
+    ``AudioTooLong`` as soon as more than ``max_seconds`` came out."""
     try:
         import av
     except ImportError:  # pragma: no cover - av is a base dependency
@@ -286,19 +306,35 @@ def _decode_with_av(source: Source, sample_rate: int | None) -> tuple[np.ndarray
             raise InputError(f"{source.name}: has no audio stream")
         stream = container.streams.audio[0]
         rate = int(check_rate(stream.rate or stream.codec_context.sample_rate or 0, source.name))
-    samples = np.concatenate(list(_av_blocks(source, sample_rate or rate)))
-    if not len(samples):
+    target = sample_rate or rate
+    budget = None if max_seconds is None else max_seconds * target
+    chunks: list[np.ndarray] = []
+    produced = 0
+    for block in _av_blocks(source, target):
+        chunks.append(block)
+        produced += len(block)
+        if budget is not None and produced > budget:
+            raise AudioTooLong(source.name, produced / target, max_seconds, exact=False)  # type: ignore[arg-type]
+    if not produced:
         raise InputError(f"{source.name}: contains no audio samples")
-    return samples, rate
+    return np.concatenate(chunks), rate
 
 
-def _av_frame_count(source: Source) -> int:
+def _av_frame_count(source: Source, limit: int | None = None) -> int:
+    """The stream's frames, counted by decoding; ``AudioTooLong`` once past ``limit`` frames."""
     import av
 
     with av.open(source.handle()) as container:
         if not container.streams.audio:
             raise InputError(f"{source.name}: has no audio stream")
-        return sum(frame.samples for frame in container.decode(container.streams.audio[0]))
+        stream = container.streams.audio[0]
+        frames = 0
+        for frame in container.decode(stream):
+            frames += frame.samples
+            if limit is not None and frames > limit:
+                rate = int(stream.rate or stream.codec_context.sample_rate)
+                raise AudioTooLong(source.name, frames / rate, limit / rate, exact=False)
+        return frames
 
 
 def _av_blocks(source: Source, target_rate: int) -> Iterator[np.ndarray]:

@@ -27,7 +27,9 @@ Examples:
 The page: type a description, play hits (seekable), "more like this", drop a file to find similar
 sounds, switch collections, and a zero-shot page (drop a file, type labels, see scores). The API is
 described at /docs. The library is opened read-only and re-read when 'clap embed --db' changes it.
-Binds 127.0.0.1 by default; another --host needs --token (or an explicit --no-auth).
+Binds 127.0.0.1 by default; another --host needs --token (or an explicit --no-auth). Requests whose
+Host is not a loopback name, the --host address or an --allow-host name are refused (DNS rebinding),
+as are POSTs from another site's page (Origin).
 Needs the serve extra: pip install 'clapcli[serve]'.
 """
 
@@ -42,6 +44,9 @@ def serve(
                                               "API request must carry (also $CLAPCLI_SERVE_TOKEN).",
                                               show_default=False)] = None,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="Serve a non-loopback --host without a token.")] = False,
+    allow_host: Annotated[list[str] | None, typer.Option("--allow-host", help="Another name clients may use in "
+                                                         "the Host header (a LAN name; repeatable; '*': any). "
+                                                         "Others are refused.", show_default=False)] = None,
     approximate: Annotated[bool, typer.Option("--approximate", help="Search with the faiss index beside the db "
                                               "(built when missing or stale); needs clapcli\\[faiss].")] = False,
     nprobe: Annotated[int | None, typer.Option("--nprobe", min=1, help="With --approximate: index lists probed "
@@ -49,6 +54,12 @@ def serve(
     no_batching: Annotated[bool, typer.Option("--no-batching", help="Embed each text query alone instead of "
                                               "batching concurrent ones into one forward pass.")] = False,
     max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload accepted, in MB.")] = 50.0,
+    max_upload_seconds: Annotated[float, typer.Option("--max-upload-seconds", help="Most audio an upload may "
+                                                      "hold, in seconds (checked before decoding; a small "
+                                                      "compressed file can hold hours).")] = 600.0,
+    request_timeout: Annotated[float, typer.Option("--request-timeout", help="Seconds a client has to send a "
+                                                   "request whole; slower ones get 408 and are "
+                                                   "disconnected.")] = 30.0,
     device: DeviceOpt = None,
     dtype: DtypeOpt = "auto",
     long_audio: LongAudioOpt = None,
@@ -63,7 +74,9 @@ def serve(
 
     output = Output(quiet)
     options = ServeOptions(db or default_db_path(), collection, host, port, token, no_auth, approximate, nprobe,
-                           batching=not no_batching, upload_limit_mb=max_upload_mb)
+                           batching=not no_batching, upload_limit_mb=max_upload_mb,
+                           max_upload_seconds=max_upload_seconds, request_timeout=request_timeout,
+                           allow_hosts=tuple(allow_host or ()))
 
     def load(model_id: str):
         from clapcli.commands.common import ModelOptions

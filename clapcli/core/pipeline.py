@@ -33,7 +33,8 @@ from clapcli.text import first_line
 
 @dataclass(frozen=True)
 class ArrayInput:
-    """In-memory media for the Python API: audio samples (with their rate) or a PIL image."""
+    """In-memory media for the Python API: audio samples (with their rate), an ``AudioStream``
+    already opened at the model's rate (decoded block by block, like a file), or a PIL image."""
 
     name: str
     data: Any
@@ -84,7 +85,12 @@ def _audio_media(source: Path | ArrayInput, model: EmbeddingModel) -> tuple[Any,
     from clapcli.audio.decode import AudioStream, check_rate, check_samples, open_audio, resample, to_mono
 
     rate = model.sample_rate
-    if isinstance(source, ArrayInput):
+    if isinstance(source, ArrayInput) and isinstance(source.data, AudioStream):  # opened by the caller (a server)
+        if source.data.sample_rate != rate:
+            raise InputError(f"{source.name}: opened at {source.data.sample_rate} Hz, the model needs {rate} Hz")
+        stream = source.data
+        duration = stream.duration
+    elif isinstance(source, ArrayInput):
         samples = to_mono(np.asarray(source.data, dtype=np.float32).T if np.ndim(source.data) == 2 else
                           np.asarray(source.data, dtype=np.float32))
         check_samples(samples, source.name)

@@ -16,6 +16,10 @@ from clapcli.errors import UsageError, missing_extra
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+# Names a browser on this machine uses for a loopback server: the only Host / Origin names accepted
+# by default, so a page whose own name resolves to 127.0.0.1 (DNS rebinding) is refused.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+EVERY_ADDRESS = ("0.0.0.0", "::", "[::]", "")
 
 
 @dataclass
@@ -32,7 +36,10 @@ class ServeOptions:
     max_batch: int = 32
     max_wait_ms: float = 5.0
     upload_limit_mb: float = 50.0
+    max_upload_seconds: float = 600.0  # audio per upload, decoded: a small FLAC can hold hours
     check_interval: float = 1.0
+    request_timeout: float = 30.0  # seconds for a request to arrive whole (slow clients are cut)
+    allow_hosts: tuple[str, ...] = ()  # more names clients may use in Host (a LAN name); "*": any
 
 
 def is_loopback(host: str) -> bool:
@@ -44,10 +51,33 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def host_name(host: str) -> str:
+    """``host`` as it appears in a Host header: lower case, an IPv6 address in brackets."""
+    bare = host.strip().strip("[]").lower()
+    return f"[{bare}]" if ":" in bare else bare
+
+
+def allowed_hosts(options: ServeOptions) -> list[str]:
+    """The names accepted in ``Host`` and ``Origin``: loopback, the bound address, ``--allow-host``.
+    On every address with a token and no ``--allow-host``, any name (``["*"]``): the token is what
+    a rebinding page lacks."""
+    extra = [host_name(name) for name in options.allow_hosts]
+    if "*" in extra or (options.host in EVERY_ADDRESS and not extra and options.token is not None):
+        return ["*"]
+    own = [] if options.host in EVERY_ADDRESS else [host_name(options.host)]
+    return sorted(set(LOOPBACK_NAMES) | set(own) | set(extra))
+
+
 def check_options(options: ServeOptions) -> None:
     """Refuse unsafe or contradictory options before anything is loaded."""
     if options.token is not None and options.no_auth:
         raise UsageError("--token and --no-auth contradict each other; give one")
+    if options.token is not None and not (options.token.isascii() and options.token.isprintable()
+                                          and " " not in options.token):
+        # HTTP headers carry bytes that clients and servers read as Latin-1: a non-ASCII token sent by
+        # one client could never match; spaces and control characters do not survive either.
+        raise UsageError("--token must be printable ASCII without spaces (it travels in an HTTP header); "
+                         "e.g. --token \"$(openssl rand -hex 16)\"")
     if options.token is not None and len(options.token) < 8:
         raise UsageError("--token is too short to protect anything; use at least 8 characters")
     if not is_loopback(options.host) and options.token is None and not options.no_auth:
@@ -57,6 +87,14 @@ def check_options(options: ServeOptions) -> None:
         raise UsageError(f"--port {options.port} is not a TCP port (0-65535)")
     if options.upload_limit_mb <= 0:
         raise UsageError("--max-upload-mb must be above 0")
+    if not options.request_timeout > 0:
+        raise UsageError("--request-timeout must be above 0")
+    if not options.max_upload_seconds > 0:
+        raise UsageError("--max-upload-seconds must be above 0")
+    if options.host in EVERY_ADDRESS and options.no_auth and not options.allow_hosts:
+        raise UsageError(f"--host {options.host or '0.0.0.0'} --no-auth: give the names clients use with --allow-host "
+                         "NAME (any web page could otherwise read the library through a browser on this network), "
+                         "or --allow-host '*' to accept any")
     if options.nprobe is not None and not options.approximate:
         raise UsageError("--nprobe goes with --approximate")
 
@@ -91,8 +129,9 @@ def build(options: ServeOptions, loader: Callable[[str], Any] | None = None) -> 
 
         loader = load_embedding_model
     engine = Engine(library, loader, options.batching, options.max_batch, options.max_wait_ms / 1000,
-                    options.nprobe)
-    return create_app(engine, default, options.token, int(options.upload_limit_mb * 1024 * 1024))
+                    options.nprobe, options.max_upload_seconds)
+    return create_app(engine, default, options.token, int(options.upload_limit_mb * 1024 * 1024),
+                      allowed_hosts(options))
 
 
 def url_of(host: str, port: int) -> str:
@@ -119,7 +158,10 @@ def run(options: ServeOptions, note: Callable[[str], None], loader: Callable[[st
              + ("requests need the bearer token" if options.token else "--no-auth: no token is asked for"))
     (announce or note)(f"open {url_of(options.host if options.host not in ('0.0.0.0', '::') else DEFAULT_HOST, port)} "
          "(API: /docs); Ctrl-C stops")
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    from clapcli.serve.timeouts import timed_protocol
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                            http=timed_protocol(options.request_timeout))
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

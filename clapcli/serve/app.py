@@ -9,33 +9,59 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from clapcli.errors import ClapcliError, InputError, UsageError
 from clapcli.serve.batching import Busy
-from clapcli.serve.engine import Engine, Found
-from clapcli.serve.guards import DEFAULT_UPLOAD_LIMIT, BearerToken, BodyLimit, one_line
+from clapcli.serve.engine import Engine, Found, UploadTooLong
+from clapcli.serve.guards import (
+    DEFAULT_UPLOAD_LIMIT,
+    BearerToken,
+    BodyLimit,
+    HostGuard,
+    JsonErrorFileResponse,
+    one_line,
+)
 from clapcli.serve.library import Snapshot
 
 STATIC = Path(__file__).with_name("static")
-MAX_K = 1000
+# Work one request may ask for (docs/serve.md): the model lock is held for all of it, so one huge
+# request would stall every other client.
+MAX_K = 1000  # hits per search
+MAX_TEXTS = 256  # texts per /api/embed/text
+MAX_LABELS = 256  # labels per /api/classify
+MAX_TEXT_CHARS = 1000  # characters per query, text, label or template
+
+
+class TooMuchWork(UsageError):
+    """More items in one request than the server takes (answered with 413)."""
+
+
+class Unprocessable(UsageError):
+    """A field the validators cannot express is malformed (answered with 422, like theirs)."""
+
+
+def check_count(count: int, limit: int, what: str) -> None:
+    if count > limit:
+        raise TooMuchWork(f"{count} {what} in one request; send at most {limit} per request")
 
 
 class HitOut(BaseModel):
     rank: int
     score: float  # cosine similarity
     id: int
-    path: str
+    path: str  # the file (never with a #t= fragment)
     name: str
     duration: float | None
-    start: float | None = None  # segment collections: where the hit starts in the file
+    start: float | None = None  # segment collections: the best window's start in the file (seconds)
     end: float | None = None
     audio_url: str
 
@@ -62,9 +88,12 @@ class LabelScore(BaseModel):
 
 
 class ClassifyOut(BaseModel):
-    name: str
+    """The record ``clap classify -f json`` writes for a file, plus the model."""
+
+    path: str  # the upload's file name
+    duration: float | None
     model: str
-    scores: list[LabelScore]
+    predictions: list[LabelScore]  # best first
 
 
 class EmbedOut(BaseModel):
@@ -75,12 +104,12 @@ class EmbedOut(BaseModel):
 
 
 class TextsIn(BaseModel):
-    texts: list[str]
+    texts: list[Annotated[str, Field(max_length=MAX_TEXT_CHARS)]]
     collection: str | None = None
 
 
 def create_app(engine: Engine, default_collection: str, token: str | None = None,
-               upload_limit: int = DEFAULT_UPLOAD_LIMIT) -> Any:
+               upload_limit: int = DEFAULT_UPLOAD_LIMIT, hosts: list[str] | None = None) -> Any:
     app = FastAPI(title="clapcli", version=_version(), docs_url="/docs", redoc_url=None,
                   description="Search a clapcli sound library by text or by example, classify uploads "
                   "zero-shot, embed text or audio. Errors: {\"error\": \"one line\"}.")
@@ -93,9 +122,9 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
         out = []
         for hit in found:
             item = snap.items[hit.item_id]
-            out.append(HitOut(rank=hit.rank, score=hit.score, id=hit.item_id, path=item.path,
-                              name=Path(item.path).name, duration=item.duration, start=item.start, end=item.end,
-                              audio_url=f"api/audio/{snap.name}/{hit.item_id}"))
+            out.append(HitOut(rank=hit.rank, score=hit.score, id=hit.item_id, path=item.file,
+                              name=Path(item.file).name, duration=item.duration, start=item.start, end=item.end,
+                              audio_url=f"api/audio/{quote(snap.name, safe='')}/{hit.item_id}"))
         return out
 
     async def read_upload(file: UploadFile) -> tuple[bytes, str]:
@@ -115,7 +144,8 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
                               default=s.name == default_collection) for s in library.snapshots()]
 
     @app.get("/api/search/text", response_model=SearchOut, summary="Text -> audio search")
-    async def search_text(q: Annotated[str, Query(min_length=1, description="What to look for")],
+    async def search_text(q: Annotated[str, Query(min_length=1, max_length=MAX_TEXT_CHARS,
+                                                  description="What to look for")],
                           collection: str | None = None,
                           k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> SearchOut:
         if not q.strip():
@@ -131,12 +161,16 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
         if item_id not in snap.row_of:
             raise LookupError(f"collection '{snap.name}' has no item {item_id}")
         found = await run_in_threadpool(engine.search_vectors, snap, snap.vector(item_id)[None], k, item_id)
-        return SearchOut(collection=snap.name, model=snap.model_id, query=snap.items[item_id].path,
+        return SearchOut(collection=snap.name, model=snap.model_id, query=snap.items[item_id].file,
                          hits=hits_out(snap, found[0]))
 
     @app.post("/api/search/audio", response_model=SearchOut, summary="Audio -> audio search with an uploaded file")
     async def search_audio(file: UploadFile = File(...), collection: Annotated[str | None, Form()] = None,
-                           k: Annotated[int, Form(ge=1, le=MAX_K)] = 10) -> SearchOut:
+                           k: Annotated[int | None, Form(ge=1, le=MAX_K)] = None,
+                           k_query: Annotated[int | None, Query(alias="k", ge=1, le=MAX_K,
+                                                                description="Or as a form field")] = None,
+                           ) -> SearchOut:
+        k = k or k_query or 10
         snap = snapshot(collection)
         data, name = await read_upload(file)
         vector, _ = await run_in_threadpool(engine.embed_upload, snap.model_id, data, name)
@@ -146,19 +180,27 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
     @app.post("/api/classify", response_model=ClassifyOut, summary="Zero-shot classification of an upload")
     async def classify(file: UploadFile = File(...),
                        labels: Annotated[str, Form(description="Comma-separated labels (at least two)")] = "",
-                       template: Annotated[str | None, Form(description="Prompt with {} for the label")] = None,
+                       template: Annotated[str | None, Form(max_length=MAX_TEXT_CHARS,
+                                                            description="Prompt with {} for the label")] = None,
                        collection: Annotated[str | None, Form(description="Whose model to use")] = None,
                        ) -> ClassifyOut:
+        wanted = [label.strip() for label in labels.split(",") if label.strip()]
+        check_count(len(wanted), MAX_LABELS, "labels")
+        if any(len(label) > MAX_TEXT_CHARS for label in wanted):
+            raise Unprocessable(f"labels: a label has more than {MAX_TEXT_CHARS} characters; use at most "
+                                f"{MAX_TEXT_CHARS} characters per label")
         snap = snapshot(collection)
         data, name = await read_upload(file)
-        wanted = [label.strip() for label in labels.split(",") if label.strip()]
-        ranked = await run_in_threadpool(engine.classify_upload, snap.model_id, data, name, wanted, template)
-        return ClassifyOut(name=name, model=snap.model_id, scores=[LabelScore(label=a, score=b) for a, b in ranked])
+        ranked, duration = await run_in_threadpool(engine.classify_upload, snap.model_id, data, name, wanted,
+                                                   template)
+        return ClassifyOut(path=name, duration=None if duration is None else round(duration, 6), model=snap.model_id,
+                           predictions=[LabelScore(label=a, score=b) for a, b in ranked])
 
     @app.post("/api/embed/text", response_model=EmbedOut, summary="Embed texts with a collection's model")
     async def embed_text(body: TextsIn) -> EmbedOut:
         if not body.texts:
             raise UsageError("'texts' is empty; send at least one text")
+        check_count(len(body.texts), MAX_TEXTS, "texts")
         snap = snapshot(body.collection)
         vectors = await run_in_threadpool(engine.embed_texts, snap.model_id, body.texts)
         return EmbedOut(model=snap.model_id, dim=int(vectors.shape[1]), vectors=vectors.tolist())
@@ -170,16 +212,18 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
         vector, duration = await run_in_threadpool(engine.embed_upload, snap.model_id, data, name)
         return EmbedOut(model=snap.model_id, dim=len(vector), vectors=[vector.tolist()], duration=duration)
 
-    @app.get("/api/audio/{collection}/{item_id}", summary="Stream a library file (HTTP Range supported)",
+    # ``:path``: a collection name may hold "/" (sent encoded as %2F, which the router sees decoded).
+    @app.get("/api/audio/{collection:path}/{item_id}", summary="Stream a library file (HTTP Range supported)",
              response_class=FileResponse)
     async def audio(collection: str, item_id: int) -> FileResponse:
-        path, _ = library.audio_file(collection, item_id)
-        return FileResponse(path, headers={"Cache-Control": "no-store"})
+        path, _ = await run_in_threadpool(library.audio_file, collection, item_id)  # may hash the file
+        return JsonErrorFileResponse(path, headers={"Cache-Control": "no-store"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_errors(app)
     app.state.engine = engine
-    wrapped = BodyLimit(BearerToken(app, token), upload_limit)
+    # The host check comes first: a rebinding page learns nothing, not even whether a token is set.
+    wrapped = HostGuard(BodyLimit(BearerToken(app, token), upload_limit), hosts or ["127.0.0.1", "[::1]", "localhost"])
     wrapped.fastapi = app  # type: ignore[attr-defined]
     return wrapped
 
@@ -212,6 +256,15 @@ def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(Busy)
     async def busy(request: Request, exc: Busy) -> JSONResponse:
         return error(503, str(exc))
+
+    @app.exception_handler(UploadTooLong)
+    @app.exception_handler(TooMuchWork)
+    async def too_much(request: Request, exc: ClapcliError) -> JSONResponse:
+        return error(413, str(exc))
+
+    @app.exception_handler(Unprocessable)
+    async def unprocessable(request: Request, exc: Unprocessable) -> JSONResponse:
+        return error(422, str(exc))
 
     @app.exception_handler(ClapcliError)
     async def clapcli_error(request: Request, exc: ClapcliError) -> JSONResponse:

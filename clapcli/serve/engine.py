@@ -4,7 +4,9 @@ One model per model id the library uses (a library's collections normally share 
 first use and kept. Every model call holds ``compute_lock``: two forward passes at once only fight
 over the same cores. Text searches go through a ``MicroBatcher``: the texts of concurrent
 requests are embedded in one forward pass and searched in one pass over each collection's matrix.
-Uploads go through the CLI's decoder and pipeline (``core.embed.embed_media``).
+Uploads go through the CLI's decoder and pipeline (``core.embed.embed_media``): opened as a stream
+(the header's length checked against ``max_upload_seconds`` before a sample is decoded), and long
+audio is cut into windows block by block, so a small compressed file cannot fill the memory.
 """
 
 from __future__ import annotations
@@ -12,17 +14,24 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from clapcli.core.retrieve import SEGMENT_WIDEN
 from clapcli.core.search import exact_top_k, search_index
 from clapcli.errors import InputError
 from clapcli.serve.batching import DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT, MicroBatcher
 from clapcli.serve.library import LibraryState, Snapshot
 from clapcli.serve.packing import encode_queries
 from clapcli.serve.topk import torch_scores
+
+DEFAULT_MAX_UPLOAD_SECONDS = 600.0
+
+
+class UploadTooLong(InputError):
+    """An upload holds more audio than the server accepts (answered with 413)."""
 
 
 @dataclass(frozen=True)
@@ -44,8 +53,9 @@ class TextSearch:
 class Engine:
     def __init__(self, library: LibraryState, loader: Callable[[str], Any], batching: bool = True,
                  max_batch: int = DEFAULT_MAX_BATCH, max_wait: float = DEFAULT_MAX_WAIT,
-                 nprobe: int | None = None) -> None:
+                 nprobe: int | None = None, max_upload_seconds: float = DEFAULT_MAX_UPLOAD_SECONDS) -> None:
         self.library = library
+        self.max_upload_seconds = max_upload_seconds
         self.loader = loader
         self.nprobe = nprobe
         self.compute_lock = threading.Lock()
@@ -105,7 +115,11 @@ class Engine:
 
     def search_vectors(self, snapshot: Snapshot, queries: np.ndarray, k: int, exclude: int | None = None,
                        scores: Callable | None = None) -> list[list[Found]]:
-        """Top-k items of ``snapshot`` per unit query vector (exact, or the faiss index if loaded)."""
+        """Top-k items of ``snapshot`` per unit query vector (exact, or the faiss index if loaded). In a
+        segment collection only each file's best window is kept (as ``clap retrieve`` does), and
+        ``exclude`` drops every window of that item's file."""
+        if snapshot.segmented:
+            return self._search_files(snapshot, queries, k, exclude, scores)
         wanted = k + (1 if exclude is not None else 0)
         if snapshot.index is not None:
             best, ids = search_index(snapshot.index, queries, wanted, self.nprobe)
@@ -118,11 +132,27 @@ class Engine:
             out.append([Found(rank, float(s), i) for rank, (s, i) in enumerate(kept, start=1)])
         return out
 
+    def _search_files(self, snapshot: Snapshot, queries: np.ndarray, k: int, exclude: int | None,
+                      scores: Callable | None) -> list[list[Found]]:
+        skipped = snapshot.items[exclude].file if exclude is not None else None
+        out = []
+        for hits in self.search_vectors(replace(snapshot, segmented=False), queries, k * SEGMENT_WIDEN,
+                                        scores=scores):
+            seen = {skipped}
+            kept: list[Found] = []
+            for hit in hits:
+                file = snapshot.items[hit.item_id].file
+                if file not in seen and len(kept) < k:
+                    seen.add(file)
+                    kept.append(Found(len(kept) + 1, hit.score, hit.item_id))
+            out.append(kept)
+        return out
+
     # ----------------------------------------------------------------- uploads
 
     def embed_upload(self, model_id: str, data: bytes, name: str) -> tuple[np.ndarray, float | None]:
         """(unit vector, duration) of uploaded audio, decoded as the CLI decodes files."""
-        from clapcli.audio.decode import load_audio
+        from clapcli.audio.decode import AudioTooLong, open_audio
         from clapcli.core.embed import embed_media
         from clapcli.core.pipeline import ArrayInput
         from clapcli.results import FailedInput
@@ -130,10 +160,13 @@ class Engine:
         model = self.model(model_id)
         if model.modality != "audio":
             raise InputError(f"{name}: '{model_id}' is an {model.modality} model; upload an {model.modality} file")
-        decoded = load_audio(data, model.sample_rate, name)  # InputError with the reason when unreadable
+        try:  # InputError with the reason when unreadable; nothing decoded yet
+            stream = open_audio(data, model.sample_rate, name, self.max_upload_seconds)
+        except AudioTooLong as exc:
+            raise UploadTooLong(f"{exc}; send a shorter clip, or start the server with a larger "
+                                "--max-upload-seconds") from None
         with self.compute_lock:
-            result = next(iter(embed_media(model, [ArrayInput(name, decoded.samples, model.sample_rate)],
-                                           workers=1)))
+            result = next(iter(embed_media(model, [ArrayInput(name, stream, model.sample_rate)], workers=1)))
         if isinstance(result, FailedInput):
             raise InputError(f"{name}: {result.reason}")
         return result.vector, result.duration
@@ -146,12 +179,13 @@ class Engine:
             return encode_texts(model, list(texts))
 
     def classify_upload(self, model_id: str, data: bytes, name: str, labels: Sequence[str],
-                        template: str | None) -> list[tuple[str, float]]:
+                        template: str | None) -> tuple[list[tuple[str, float]], float | None]:
+        """(label, probability) best first, and the upload's duration."""
         from clapcli.core.classify import prepare_labels, rank, scores
 
-        vector, _ = self.embed_upload(model_id, data, name)
+        vector, duration = self.embed_upload(model_id, data, name)
         model = self.model(model_id)
         with self.compute_lock:
             label_set = prepare_labels(model, labels, template)
         probabilities = scores(vector[None], label_set)[0]
-        return [(p.label, p.score) for p in rank(probabilities, label_set.labels, None)]
+        return [(p.label, p.score) for p in rank(probabilities, label_set.labels, None)], duration

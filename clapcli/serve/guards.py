@@ -1,7 +1,8 @@
 """HTTP-side safety: JSON errors, the upload size limit and the bearer token (pure ASGI pieces).
 
 Every error leaves the server as ``{"error": "<one line>"}`` with a status code that says whose
-fault it is: 400 unusable input, 401 no/wrong token, 403 a row pointing outside the library,
+fault it is: 400 unusable input or a Host that is not the server's name, 401 no/wrong token, 403 a
+foreign Origin on a POST, or a row pointing outside the library,
 404 no such collection or item, 413 upload too large, 422 a malformed request, 503 busy.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import hmac
 import json
 from typing import Any
+
+from starlette.responses import FileResponse
 
 from clapcli.text import printable
 
@@ -116,3 +119,92 @@ class BearerToken:
 
 def _is_open(path: str) -> bool:
     return path in OPEN_PATHS or path.startswith("/static/")
+
+
+# Methods that change or compute something: a foreign Origin on them is refused. (A cross-site GET
+# cannot read the answer without CORS headers, which this server never sends.)
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class HostGuard:
+    """DNS rebinding guard: ``Host`` must be one of ``hosts`` (Starlette's ``TrustedHostMiddleware``
+    decides; its plain-text refusal becomes our JSON error), and an ``Origin`` sent with a POST must
+    name one of them too. A page on another site whose name resolves to 127.0.0.1 sends its own name
+    in both, so it never reaches the library."""
+
+    def __init__(self, app: Any, hosts: list[str]) -> None:
+        self.app = app
+        self.hosts = hosts
+        self.open = "*" in hosts
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if self.open or scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        passed = False
+
+        async def inner(scope: dict, receive: Any, send: Any) -> None:
+            nonlocal passed
+            passed = True
+            origin = _header(scope, b"origin")
+            if scope.get("method") in UNSAFE_METHODS and origin is not None and not self._origin_ok(origin):
+                return await send_error(send, 403, f"Origin '{origin}' is another site; this server takes "
+                                        "uploads only from its own page (or from clients that send no Origin)")
+            await self.app(scope, receive, send)
+
+        async def refuse(event: dict) -> None:  # only TrustedHostMiddleware's own refusal reaches here
+            if event["type"] == "http.response.start":
+                host = _header(scope, b"host") or "(none)"
+                await send_error(send, 400, f"Host '{host}' is not this server's name; open it as "
+                                 f"http://127.0.0.1:PORT (allowed: {', '.join(self.hosts)}; more with --allow-host)")
+
+        checked = TrustedHostMiddleware(inner, self.hosts, www_redirect=False)
+        await checked(scope, receive, lambda event: send(event) if passed else refuse(event))
+
+    def _origin_ok(self, origin: str) -> bool:
+        from urllib.parse import urlsplit
+
+        try:
+            host = urlsplit(origin).hostname
+        except ValueError:
+            return False
+        return host is not None and _bracketed(host) in self.hosts
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host.lower()
+
+
+def _header(scope: dict, name: bytes) -> str | None:
+    value = dict(scope.get("headers") or []).get(name)
+    return None if value is None else printable(value.decode("latin-1"))
+
+
+class JsonErrorFileResponse(FileResponse):
+    """A FileResponse whose refusals of a bad ``Range`` (Starlette answers them in plain text) are
+    the server's JSON errors, keeping their status and headers (416's ``Content-Range``)."""
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        refused: dict | None = None
+
+        async def send_json_errors(event: dict) -> None:
+            nonlocal refused
+            if event["type"] == "http.response.start" and event["status"] in (400, 416):
+                refused = event
+                return
+            if refused is None:
+                return await send(event)
+            if event["type"] == "http.response.body" and not event.get("more_body"):
+                detail = event.get("body", b"").decode("latin-1").strip()
+                reason = detail if detail.startswith("Range") else f"Range {detail or 'not satisfiable'}"
+                if refused["status"] == 416:
+                    reason = f"Range {_range_of(scope)} is not within the file ({reason.removeprefix('Range ')})"
+                kept = [(k, v) for k, v in refused["headers"] if k.lower() == b"content-range"]
+                await send_error(send, refused["status"], reason, kept)
+
+        await super().__call__(scope, receive, send_json_errors)
+
+
+def _range_of(scope: dict) -> str:
+    return printable(dict(scope.get("headers") or []).get(b"range", b"").decode("latin-1"))

@@ -7,8 +7,12 @@ only the collections that changed are loaded again (another ``clap embed --db`` 
 the server runs). A request keeps the snapshot it started with; the swap is one assignment.
 
 Audio is served only for rows of the library: by item id, never by a path from the request. The
-file opened is the row's path with links resolved, and it must still lie in one of the folders the
-library recorded (so a file replaced by a link to ``/etc/passwd`` is refused) and be an audio file.
+file opened is the row's file with links resolved, and it must still lie in one of the folders the
+library recorded (so a file replaced by a link to ``/etc/passwd`` is refused), be an audio file, and
+hold the bytes the library embedded: its content hash must equal the row's. A hard link keeps the
+path inside the folders whatever file it reaches, so only the content can tell. The file is hashed
+the first time it is served and again whenever its identity (device, inode, size, modification and
+change times) differs from the one last verified.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 
 from clapcli.errors import ClapcliError, UsageError
 from clapcli.media.kinds import AUDIO_EXTENSIONS
+from clapcli.store.sqlite import content_hash
 
 CHECK_INTERVAL = 1.0  # seconds between looks at the db's modification time
 
@@ -33,8 +38,15 @@ class Item:
     id: int
     path: str
     duration: float | None
+    hash: str = ""  # the content hash 'clap embed' recorded for the file
     start: float | None = None  # segment collections: where the hit starts in the file
     end: float | None = None
+    source: str | None = None  # segment collections: the file (``path`` is ``source#t=start,end``)
+
+    @property
+    def file(self) -> str:
+        """The file on disk this row was embedded from."""
+        return self.source or self.path
 
 
 @dataclass
@@ -51,6 +63,7 @@ class Snapshot:
     row_of: dict[int, int]
     folders: frozenset[str]  # resolved folders of the recorded paths: where served files may live
     index: Any = None  # the faiss index with --approximate
+    segmented: bool = False  # one row per window of a file (clap embed --segments)
     loaded_at: float = field(default_factory=time.time)
 
     @property
@@ -73,6 +86,7 @@ class LibraryState:
         self._signature: tuple | None = None
         self._checked = 0.0
         self.reloads = 0  # times a collection was (re)loaded (the tests read it)
+        self._verified: dict[str, tuple] = {}  # resolved path -> (identity, hash) of its last hashing
         self.refresh(force=True)
 
     # ----------------------------------------------------------------- reading
@@ -99,14 +113,28 @@ class LibraryState:
         item = snapshot.items.get(item_id)
         if item is None:
             raise LookupError(f"collection '{name}' has no item {item_id}")
-        real = os.path.realpath(item.path)
+        real = os.path.realpath(item.file)
         if not os.path.isfile(real):
             raise LookupError(f"item {item_id} ({item.path}) is no longer on disk; run 'clap embed --db {self.db} "
                               "--prune'")
         if os.path.dirname(real) not in snapshot.folders or Path(real).suffix.lower() not in AUDIO_EXTENSIONS:
             raise PermissionError(f"item {item_id} ({item.path}) now points outside the library's folders; "
                                   "not served")
+        if self._current_hash(real) != item.hash:
+            raise PermissionError(f"item {item_id} ({item.path}) is not the file the library embedded (its content "
+                                  f"changed); not served; run 'clap embed --db {self.db}' to index it again")
         return Path(real), item
+
+    def _current_hash(self, real: str) -> str:
+        """The file's content hash, recomputed only when its identity changed since last time."""
+        stat = os.stat(real)
+        identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        known = self._verified.get(real)
+        if known is not None and known[0] == identity:
+            return known[1]
+        digest = content_hash(real)
+        self._verified[real] = (identity, digest)
+        return digest
 
     # ----------------------------------------------------------------- loading
 
@@ -155,7 +183,7 @@ class LibraryState:
         missing = [int(i) for i in stored.ids.tolist() if int(i) not in items]
         if missing:  # written between the two reads: the next refresh sees the new version
             items.update(_read_items(collection))
-        folders = frozenset(os.path.realpath(os.path.dirname(item.path)) for item in items.values())
+        folders = frozenset(os.path.realpath(os.path.dirname(item.file)) for item in items.values())
         index = None
         if self.approximate and len(stored.ids):
             from clapcli.core.search import load_or_build_index
@@ -170,6 +198,7 @@ class LibraryState:
             name=collection.name, model_id=collection.model_id, dim=collection.dim, version=stored.version,
             ids=stored.ids, vectors=stored.vectors, items=items,
             row_of={int(i): row for row, i in enumerate(stored.ids.tolist())}, folders=folders, index=index,
+            segmented=collection.segments() is not None,
         )
 
 
@@ -177,11 +206,11 @@ def _read_items(collection: Any) -> dict[int, Item]:
     """id -> Item for every row (paths, durations, and segment times when the schema has them)."""
     db = collection.store.connection
     columns = {row[1] for row in db.execute("PRAGMA table_info(items)")}
-    segment = "start" in columns and "end" in columns
-    extra = ', "start", "end"' if segment else ""
-    rows = db.execute(f"SELECT id, path, duration{extra} FROM items WHERE collection_id = ?", (collection.id,))
+    segment = {"start", "end", "source"} <= columns
+    extra = ', "start", "end", source' if segment else ""
+    rows = db.execute(f"SELECT id, path, duration, hash{extra} FROM items WHERE collection_id = ?", (collection.id,))
     found = {}
     for row in rows:
-        start, end = (row[3], row[4]) if segment else (None, None)
-        found[int(row[0])] = Item(int(row[0]), row[1], row[2], start, end)
+        start, end, source = (row[4], row[5], row[6]) if segment else (None, None, None)
+        found[int(row[0])] = Item(int(row[0]), row[1], row[2], row[3], start, end, source)
     return found

@@ -58,5 +58,5 @@ def served(library_db: Path, loaded_clap):
 def client(served):
     from fastapi.testclient import TestClient
 
-    with TestClient(served) as test_client:
+    with TestClient(served, base_url="http://127.0.0.1:8765") as test_client:
         yield test_client

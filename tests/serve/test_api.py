@@ -69,7 +69,7 @@ def test_classify_equals_library_classify(client, loaded_clap, audio_files) -> N
                            data={"labels": ", ".join(labels)})
     assert response.status_code == 200, response.text
     want = classify(loaded_clap, [str(path)], labels)[0].predictions
-    got = response.json()["scores"]
+    got = response.json()["predictions"]
     assert [s["label"] for s in got] == [p.label for p in want]
     np.testing.assert_allclose([s["score"] for s in got], [p.score for p in want], atol=1e-5)
 

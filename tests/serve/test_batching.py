@@ -124,7 +124,7 @@ def test_a_full_queue_answers_503_busy_and_the_server_recovers(library_db, loade
     engine = app.fastapi.state.engine
     snapshot = engine.library.snapshot("default")
     waiting = []
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1:8765") as client:
         with engine.compute_lock:  # the batcher's first request blocks on the model: the queue fills up
             waiting.append(engine.submit_text_search(snapshot, "query", 2))
             for _ in range(5000):

@@ -18,7 +18,7 @@ def test_text_search_on_an_exported_runtime_equals_torch(library_db, client, run
     app = build(ServeOptions(library_db, check_interval=0.0),
                 loader=lambda model_id: load_embedding_model(model_id, device="cpu", runtime=runtime))
     try:
-        with TestClient(app) as exported:
+        with TestClient(app, base_url="http://127.0.0.1:8765") as exported:
             for query in ("a rising tone", "rain on a roof", "drums"):
                 want = client.get("/api/search/text", params={"q": query, "k": 4}).json()["hits"]
                 got = exported.get("/api/search/text", params={"q": query, "k": 4}).json()["hits"]

@@ -28,7 +28,7 @@ def own_library(tmp_path: Path, sounds: Path, tiny_clap: Path, cli) -> tuple[Pat
 
 def make_client(db: Path, model, **options) -> TestClient:
     app = build(ServeOptions(db, check_interval=0.0, **options), loader=lambda model_id: model)
-    return TestClient(app)
+    return TestClient(app, base_url="http://127.0.0.1:8765")
 
 
 def item_ids(client: TestClient) -> dict[str, int]:
@@ -44,6 +44,7 @@ def test_a_row_replaced_by_a_link_out_of_the_library_is_not_served(own_library, 
     client = make_client(db, loaded_clap)
     names = item_ids(client)
     victim, other = sorted(names)
+    original = (folder / victim).read_bytes()
     (folder / victim).unlink()
     (folder / victim).symlink_to(secret)
     response = client.get(f"/api/audio/default/{names[victim]}")
@@ -53,10 +54,16 @@ def test_a_row_replaced_by_a_link_out_of_the_library_is_not_served(own_library, 
     (folder / victim).symlink_to("/etc/passwd")
     response = client.get(f"/api/audio/default/{names[victim]}")
     assert response.status_code == 403 and b"root:" not in response.content
-    # A link that stays inside the library's folders is fine.
+    # A link that stays inside the library's folders is fine when it reaches the bytes embedded...
+    (folder / victim).unlink()
+    (folder / f"copy-{victim}").write_bytes(original)
+    (folder / victim).symlink_to(folder / f"copy-{victim}")
+    assert client.get(f"/api/audio/default/{names[victim]}").content == original
+    # ...not when it reaches another file of the library.
     (folder / victim).unlink()
     (folder / victim).symlink_to(folder / other)
-    assert client.get(f"/api/audio/default/{names[victim]}").content == (folder / other).read_bytes()
+    response = client.get(f"/api/audio/default/{names[victim]}")
+    assert response.status_code == 403 and "not the file the library embedded" in response.json()["error"]
     (folder / victim).unlink()
     response = client.get(f"/api/audio/default/{names[victim]}")
     assert response.status_code == 404 and "--prune" in response.json()["error"]
@@ -111,7 +118,7 @@ def test_unsafe_options_are_refused(options: dict, message: str, tmp_path: Path)
 
 def test_open_hosts_are_allowed_with_a_token_or_no_auth(tmp_path: Path) -> None:
     check_options(ServeOptions(tmp_path / "x.db", host="0.0.0.0", token="long-enough-token"))
-    check_options(ServeOptions(tmp_path / "x.db", host="0.0.0.0", no_auth=True))
+    check_options(ServeOptions(tmp_path / "x.db", host="0.0.0.0", no_auth=True, allow_hosts=("box.lan",)))
     check_options(ServeOptions(tmp_path / "x.db", host="::1"))
     check_options(ServeOptions(tmp_path / "x.db", host="localhost"))
 
@@ -173,3 +180,50 @@ def test_cli_refuses_before_loading_anything(cli, tmp_path: Path, library_db: Pa
     result = cli(["serve", "--help"])
     assert result.exit_code == 0 and "clap serve --db library.db" in result.stdout
 
+
+
+def test_a_row_replaced_by_a_hard_link_to_another_file_is_not_served(own_library, loaded_clap,
+                                                                      tmp_path: Path) -> None:
+    """Hard links keep the path inside the library's folders; the bytes must be those embedded."""
+    import os
+
+    folder, db = own_library
+    secret = tmp_path / "elsewhere" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_bytes(b"RIFF secret bytes, not audio at all")
+    client = make_client(db, loaded_clap)
+    names = item_ids(client)
+    victim, other = sorted(names)
+    original = (folder / victim).read_bytes()
+    (folder / victim).unlink()
+    os.link(secret, folder / victim)  # same folder, audio extension, not a symlink
+    response = client.get(f"/api/audio/default/{names[victim]}")
+    assert response.status_code == 403 and b"secret" not in response.content
+    assert response.json()["error"] == (f"item {names[victim]} ({folder / victim}) is not the file the library "
+                                        f"embedded (its content changed); not served; run 'clap embed --db {db}' "
+                                        "to index it again")
+    # The embedded file itself, hard-linked from elsewhere: the same bytes, so it is served.
+    (folder / victim).unlink()
+    (tmp_path / "elsewhere" / victim).write_bytes(original)
+    os.link(tmp_path / "elsewhere" / victim, folder / victim)
+    assert client.get(f"/api/audio/default/{names[victim]}").content == original
+    # Changed in place (same inode, new bytes): refused too.
+    with open(folder / victim, "r+b") as handle:
+        handle.seek(len(original) // 2)
+        handle.write(b"\x7f" * 64)
+    assert client.get(f"/api/audio/default/{names[victim]}").status_code == 403
+    assert client.get(f"/api/audio/default/{names[other]}").status_code == 200
+
+
+def test_a_file_is_hashed_once_until_it_changes(own_library, loaded_clap, monkeypatch: pytest.MonkeyPatch) -> None:
+    from clapcli.serve import library
+
+    folder, db = own_library
+    client = make_client(db, loaded_clap)
+    item = next(iter(item_ids(client).values()))
+    hashed = []
+    real = library.content_hash
+    monkeypatch.setattr(library, "content_hash", lambda path: hashed.append(path) or real(path))
+    for _ in range(3):
+        assert client.get(f"/api/audio/default/{item}", headers={"Range": "bytes=0-9"}).status_code == 206
+    assert len(hashed) == 1

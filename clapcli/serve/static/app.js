@@ -184,7 +184,7 @@ $("zs-form").addEventListener("submit", async (event) => {
   try {
     const result = await api("api/classify", { method: "POST", body: form });
     bars.innerHTML = "";
-    for (const s of result.scores) {
+    for (const s of result.predictions) {
       const li = document.createElement("li");
       li.className = "bar";
       const label = document.createElement("span");
