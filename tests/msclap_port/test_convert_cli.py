@@ -106,7 +106,7 @@ def test_existing_output_needs_overwrite(msclap_original, gpt2_tokenizer_dir, tm
     result = _run("msclap", msclap_original[1], output, "--tokenizer", gpt2_tokenizer_dir)
     assert result.exit_code == 1 and "--overwrite" in result.stderr
     assert (output / "keep.txt").read_text() == "mine"
-    # --overwrite replaces only a directory clap convert wrote (tests/msclap/test_safety_convert.py)
+    # --overwrite replaces only a directory clap convert wrote (tests/msclap_port/test_safety_convert.py)
     result = _run("msclap", msclap_original[1], output, "--tokenizer", gpt2_tokenizer_dir, "--overwrite")
     assert result.exit_code == 1 and "not written by clap convert" in result.stderr
     assert (output / "keep.txt").read_text() == "mine" and not (output / "config.json").exists()
