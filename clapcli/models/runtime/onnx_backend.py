@@ -12,7 +12,6 @@ import hashlib
 import logging
 import os
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import numpy as np
 
 from clapcli import settings
 from clapcli.errors import ClapcliError, ModelLoadError, missing_extra
+from clapcli.models import written_dir
 from clapcli.models.runtime.manifest import Manifest
 
 log = logging.getLogger(__name__)
@@ -51,26 +51,34 @@ def quantized_tower(source: Path) -> Path:
     except ImportError:
         raise missing_extra("onnxruntime", "onnx") from None
     try:
-        target.parent.parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=target.parent.parent))
+        scratch = written_dir.staging_dir(target.parent)  # a killed run's scratch is removed here
     except OSError as exc:
-        raise ClapcliError(f"--precision int8: cannot write the int8 copy of {source.name} under {int8_cache()} "
-                           f"({exc.strerror or exc}); set CLAPCLI_HOME to a writable directory") from None
+        raise _unwritable(source, exc) from None
     log.info("quantizing %s to int8 once, into %s", source, target.parent)
     try:
-        _quantize(quantize_dynamic, QuantType.QInt8, source, scratch / source.name)
+        # The quantizer's shape inference writes NAME-inferred.onnx beside the file it is given: give it a
+        # copy in the scratch directory, so nothing is ever written into the export (it may be read-only).
+        original = scratch / f"float32-{source.name}"
+        shutil.copyfile(source, original)
+        _quantize(quantize_dynamic, QuantType.QInt8, original, scratch / source.name)
+        original.unlink()
         if target.parent.exists():  # left by an interrupted cleanup: not a finished copy
             shutil.rmtree(target.parent)
         os.replace(scratch, target.parent)
-    except OSError:
+    except OSError as exc:
         if not target.is_file():  # not another run's copy, finished meanwhile
-            raise
+            raise _unwritable(source, exc) from None
     except Exception as exc:  # noqa: BLE001 - the quantizer raises plain errors on graphs it cannot read
         raise ModelLoadError(f"--precision int8: cannot quantize {source} ({type(exc).__name__}: {exc}); use "
                              "--precision exact") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return target
+
+
+def _unwritable(source: Path, exc: OSError) -> ClapcliError:
+    return ClapcliError(f"--precision int8: cannot write the int8 copy of {source.name} under {int8_cache()} "
+                        f"({exc.strerror or exc}); set CLAPCLI_HOME to a writable directory with free space")
 
 
 def _quantize(quantize_dynamic: Any, weight_type: Any, source: Path, target: Path) -> None:
