@@ -26,6 +26,7 @@ import numpy as np
 
 from clapcli.errors import ModelLoadError, OutputError, UsageError, missing_extra
 from clapcli.models import written_dir
+from clapcli.models.fingerprint import path_digest
 from clapcli.models.runtime import FORMATS
 from clapcli.models.runtime.agreement import PROBE_TEXTS, measure_agreement
 from clapcli.models.runtime.fused import export_fusion_tower, extra_towers, fused_settings, is_fused, longer_flags
@@ -60,6 +61,7 @@ def export_model(name: str | None, directory: str | Path, fmt: str = "openvino",
                          f"({read_manifest(Path(name).expanduser()).source_model})")
     source = _local_source(name)
     target = written_dir.check_output(directory, EXPORT, overwrite, source=source)  # before the slow part
+    digest = path_digest(source) if source is not None else None  # before loading: what was read, or newer
     step = on_step or (lambda _label: None)
     started = time.perf_counter()
     step("loading the torch model")
@@ -78,6 +80,7 @@ def export_model(name: str | None, directory: str | Path, fmt: str = "openvino",
             shutil.rmtree(onnx_dir)
         step("writing the tokenizer and manifest")
         manifest = _manifest(model, fmt, _save_tokenizer(model, work))
+        manifest.source_digest = digest
         manifest.write(work)
         step("measuring agreement with torch")
         manifest.agreement = measure_agreement(model, work)

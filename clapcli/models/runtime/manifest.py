@@ -45,6 +45,8 @@ class Manifest:
     files: dict[str, int] = field(default_factory=dict)  # name -> bytes
     format_version: int = FORMAT_VERSION
     image: dict[str, Any] = field(default_factory=dict)  # image families: the image processor's settings
+    source_digest: str | None = None  # a local source's content (``clapcli.models.fingerprint``): a cached
+    # export of a checkpoint whose weights changed since is written again, whatever their modification time
 
     @property
     def media_tower(self) -> str:

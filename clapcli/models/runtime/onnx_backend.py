@@ -2,8 +2,9 @@
 
 ``--precision int8`` quantizes an exported tower with ONNX Runtime's own dynamic quantization (int8
 weights of every MatMul, activations quantized per batch, as torch's dynamic int8 of the linear
-layers) once, into ``$CLAPCLI_HOME/onnx-int8``, keyed by the float32 file's path, size and time, so
-the export directory itself is never written to (it may be read-only or shared).
+layers) once, into ``$CLAPCLI_HOME/onnx-int8``, keyed by the float32 file's content (a hash remembered
+by path, size, times and inode: ``clapcli.models.fingerprint``), so the export directory itself is
+never written to (it may be read-only or shared).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from clapcli import settings
 from clapcli.errors import ClapcliError, ModelLoadError, missing_extra
 from clapcli.models import written_dir
+from clapcli.models.fingerprint import file_digest
 from clapcli.models.runtime.manifest import Manifest
 
 log = logging.getLogger(__name__)
@@ -41,8 +43,9 @@ def int8_cache() -> Path:
 def quantized_tower(source: Path) -> Path:
     """``source``'s dynamic int8 twin, written into the cache on first use (atomically: a directory is
     renamed into place only once complete, so a killed run leaves nothing that looks finished)."""
-    stat = source.stat()
-    key = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    # Keyed on the tower's bytes (hashed once, then remembered by stat): a tower replaced with its old
+    # modification time kept gets its own copy, and identical towers share one.
+    key = hashlib.sha256(f"int8-matmul|{file_digest(source)}".encode()).hexdigest()[:16]
     target = int8_cache() / key / source.name
     if target.is_file():
         return target
