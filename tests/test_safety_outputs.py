@@ -126,6 +126,23 @@ def test_a_full_disk_publishes_nothing(cli, tiny_clap, tmp_path, monkeypatch, fm
     assert _parts(tmp_path) == []
 
 
+def test_a_full_disk_while_the_npy_rows_are_written_leaves_nothing(cli, tiny_clap, tmp_path, monkeypatch):
+    """Issue 23, item 8: the matrix was already in its temporary file when the rows CSV hit the full disk."""
+    original = OutputFile._open
+
+    def full_for_rows(self):
+        handle = original(self)
+        return _FullDisk(handle, room=10) if self.requested.name.endswith(".rows.csv") else handle
+
+    monkeypatch.setattr(OutputFile, "_open", full_for_rows)
+    out = tmp_path / "out.npy"
+    result = _embed_text(cli, tiny_clap, "--output", out)
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "out.npy.rows.csv: could not write (No space left on device)" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no matrix, no rows, no .part
+
+
 def test_no_temporary_file_when_the_model_fails_to_load(cli, tmp_path):
     out = tmp_path / "out.jsonl"
     result = cli(["embed", "--text", "x", "-m", tmp_path / "no-such-model", "--output", out])

@@ -145,6 +145,8 @@ def detect(
         _check_plot_extra()
     if metrics is not None and reference is None:
         raise UsageError("--metrics needs --reference TSV (the annotations to measure the events against)")
+    _distinct_files({"--reference": reference, "--output": output, "--frames": frames, "--plot": plot,
+                     "--metrics": metrics})
     annotations = _load_reference(reference) if reference is not None else None
     detected: dict = {}
     out = Output(quiet)
@@ -201,6 +203,29 @@ def detect(
     if annotations is not None:
         _report_metrics(out, detected, annotations, scorer.labels, collar, metrics, overwrite)
     failures.finish(done, f"files scanned, {events_found} events")
+
+
+def _distinct_files(named: dict[str, Path | None]) -> None:
+    """Two options naming one file would keep only the last written (with --overwrite), or overwrite the
+    reference annotations: refused before anything is read. Devices, FIFOs and directories are exempt."""
+    import os
+    import stat
+
+    from clapcli.errors import UsageError
+
+    seen: dict[str, str] = {}
+    for option, path in named.items():
+        if path is None:
+            continue
+        try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                continue  # /dev/null twice is fine; a directory holds one file per input
+        except OSError:
+            pass  # not there yet: compared by name
+        key = os.path.realpath(path)
+        if key in seen:
+            raise UsageError(f"{seen[key]} and {option} both name '{path}'; give each its own file")
+        seen[key] = option
 
 
 def _load_reference(path: Path) -> dict:

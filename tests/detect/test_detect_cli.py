@@ -239,3 +239,18 @@ def test_help_teaches(cli):
     assert result.exit_code == 0
     for text in ("Examples:", "clap detect", "softmax", "similarity", "--threshold-off", "--frames", "Exit codes"):
         assert text in result.stdout
+
+
+@pytest.mark.parametrize("second", [["--frames"], ["--metrics"]])
+def test_two_outputs_naming_one_file_are_a_usage_error(cli, fake_model, scenes, tmp_path, monkeypatch, second):
+    """Issue 23, item 8: -o X --frames X --overwrite silently kept only one of the two files."""
+    target = tmp_path / "out.csv"
+    target.write_text("mine")
+    monkeypatch.chdir(tmp_path)
+    extra = ["--reference", tmp_path / "ref.tsv"] if second == ["--metrics"] else []
+    (tmp_path / "ref.tsv").write_text("filename\tonset\toffset\tevent_label\n")
+    result = _detect(cli, scenes["scene"], "-o", target, *second, "out.csv", "--overwrite", *extra)
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"--output and {second[0]} both name" in lines[0] and "out.csv" in lines[0]
+    assert target.read_text() == "mine"

@@ -16,6 +16,7 @@ from msclap_reference import requires_reference
 from typer.testing import CliRunner
 
 from clapcli.cli import app
+from clapcli.models import written_dir
 from clapcli.models.conversion import output_dir
 from clapcli.models.conversion.checkpoint import load_original_state_dict
 
@@ -177,14 +178,14 @@ def test_failed_swap_keeps_the_old_directory(converted, msclap_original, gpt2_to
     output = _copy_converted(converted, tmp_path / "ms-hf")
     (output / "config.json").write_text(json.dumps({"model_type": "msclap", "marker": "old"}))
     before = _snapshot(output)
-    real_rename = output_dir._rename
+    real_rename = written_dir._rename
 
     def rename(source: Path, destination: Path) -> None:
         if source.name.endswith(".tmp"):  # the new directory moving in
             raise OSError(28, "No space left on device")
         real_rename(source, destination)
 
-    monkeypatch.setattr(output_dir, "_rename", rename)
+    monkeypatch.setattr(written_dir, "_rename", rename)
     result = _run("msclap", msclap_original[1], output, "--tokenizer", gpt2_tokenizer_dir, "--overwrite")
     assert result.exit_code == 1
     lines = _error_lines(result)
@@ -281,3 +282,35 @@ def test_other_globals_stay_refused(msclap_original, tmp_path) -> None:
     _rewrite_pickle(path, b"cnumpy\ndtype", b"cnumpy.core.multiarray\n_reconstruct")
     result = _run("msclap", path, tmp_path / "out")
     assert result.exit_code == 1 and "arbitrary Python code" in result.stderr
+
+
+# --------------------------------------------------------------------------- issue 23, item 8: leftovers, modes
+
+
+def test_staging_directories_of_a_killed_conversion_are_removed(msclap_original, gpt2_tokenizer_dir,
+                                                                tmp_path) -> None:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    stale = tmp_path / f".out.{child.pid}.0a1b2c3d.tmp"
+    stale.mkdir()
+    (stale / "model.safetensors").write_bytes(b"\0" * 4096)
+    running = tmp_path / f".out.{os.getppid()}.0a1b2c3d.tmp"  # a conversion still going
+    running.mkdir()
+    result = _run("msclap", msclap_original[1], tmp_path / "out", "--tokenizer", gpt2_tokenizer_dir, "--quiet")
+    assert result.exit_code == 0, result.stderr
+    assert not stale.exists() and running.is_dir()
+
+
+def test_converted_directory_follows_the_umask(msclap_original, gpt2_tokenizer_dir, tmp_path) -> None:
+    old = os.umask(0o022)
+    try:
+        result = _run("msclap", msclap_original[1], tmp_path / "out", "--tokenizer", gpt2_tokenizer_dir, "--quiet")
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "out").iterdir()}
+    assert modes["model.safetensors"] == 0o644 and set(modes.values()) == {0o644}

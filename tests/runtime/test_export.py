@@ -84,7 +84,7 @@ def test_export_refuses_foreign_directory_and_exports(exports, tiny_clap, tmp_pa
 
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
-    with pytest.raises(OutputError, match="not empty and holds no export"):
+    with pytest.raises(OutputError, match="is not empty and was not written by clap export"):
         export_model(str(tiny_clap), tmp_path / "busy", "onnx")
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
     with pytest.raises(UsageError, match="already an export; pass the checkpoint it came from"):

@@ -80,3 +80,32 @@ def test_runtime_onnx_int8_from_the_source_checkpoint(cli, sources, clips):
     exact = embedded(cli, sources["laion-clap"], clips[:2])
     int8 = embedded(cli, sources["laion-clap"], clips[:2], "--runtime", "onnx", "--precision", "int8")
     assert exact.keys() == int8.keys() and all(cosine(exact[k], int8[k]) >= 0.99 for k in exact)
+
+
+def test_int8_writes_nothing_into_a_read_only_export(cli, exports, clips, monkeypatch, tmp_path):
+    """The quantizer's shape inference writes NAME-inferred.onnx beside the model it is given: that must be
+    a copy in the cache, never the export (read-only, shared, or simply not ours to write)."""
+    import errno
+
+    import onnx.shape_inference
+
+    monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "home"))
+    export = exports["msclap", "onnx"]
+    real = onnx.shape_inference.infer_shapes_path
+    written: list[str] = []
+
+    def read_only_export(model_path, output_path="", *args, **kwargs):
+        written.append(str(output_path))
+        if str(output_path).startswith(str(export)):  # as a read-only mount answers (root ignores chmod)
+            raise OSError(errno.EROFS, "Read-only file system", str(output_path))
+        return real(model_path, output_path, *args, **kwargs)
+
+    monkeypatch.setattr(onnx.shape_inference, "infer_shapes_path", read_only_export)
+    before = sorted(p.name for p in export.iterdir())
+    int8 = embedded(cli, export, clips[:1], "--precision", "int8")
+    assert len(int8) == 3 and written  # the quantizer ran, and inferred shapes somewhere
+    assert not [path for path in written if path.startswith(str(export))]
+    assert any(path.startswith(str(tmp_path / "home" / "onnx-int8")) for path in written), written  # beside a copy
+    assert sorted(p.name for p in export.iterdir()) == before
+    assert sorted(p.name for p in (tmp_path / "home" / "onnx-int8").rglob("*") if p.is_file()) == [
+        "audio.onnx", "text.onnx"]  # the copies only: no source copy or inferred file left

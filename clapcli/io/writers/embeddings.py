@@ -105,7 +105,13 @@ class NpyEmbeddings(_MatrixEmbeddings):
 
     def _finish(self) -> None:
         np.save(self.stream, self._matrix())
-        self._write_rows()
+        try:
+            self._write_rows()
+        except BaseException:
+            # A matrix whose rows map to no input is of no use: its temporary file goes too.
+            self.destination.failed = True
+            self.destination.discard()
+            raise
 
     def _write_rows(self) -> None:
         rows = Destination(file=self.rows)

@@ -3,7 +3,8 @@
 - A directory with a manifest runs on its own runtime (ONNX Runtime or OpenVINO), without torch.
 - ``--runtime auto`` picks one from what is installed and what the CPU offers (``auto.choose_runtime``).
 - ``--runtime openvino|onnx`` on a torch checkpoint exports it once into clapcli's cache
-  (``$CLAPCLI_HOME/exports``) and runs that; a local checkpoint changed since is exported again.
+  (``$CLAPCLI_HOME/exports``) and runs that; a local checkpoint whose content changed since is exported
+  again (keyed on a hash of its files, ``clapcli.models.fingerprint``, never on their modification time).
 - ``--precision`` on torch is a dtype: exact float32, fast bfloat16 where the CPU has native bfloat16
   (on a GPU: the device's half type, as ``--dtype auto``), bfloat16, float16; int8 is float32 weights
   that ``load_embedding_model`` quantizes.
@@ -20,7 +21,7 @@ from typing import Any
 from clapcli import settings
 from clapcli.errors import UsageError
 from clapcli.models.runtime import RUNTIMES
-from clapcli.models.runtime.manifest import MANIFEST_NAME, is_export, read_manifest
+from clapcli.models.runtime.manifest import is_export, read_manifest
 from clapcli.models.runtime.precision import choose
 
 log = logging.getLogger(__name__)
@@ -89,9 +90,10 @@ def cached_export(name: str, fmt: str) -> Path:
 
     ref = resolve_ref(name, registry.EMBEDDING_ALIASES)
     target = cache_dir(ref.model_id, fmt)
-    if is_export(target) and not _stale(target, ref):
-        read_manifest(target)  # a broken cache entry fails here, naming the file
-        return target
+    if is_export(target):
+        manifest = read_manifest(target)  # a broken cache entry fails here, naming the file
+        if _current(manifest, ref):
+            return target
     from clapcli.models.runtime.export import export_model
 
     log.info("exporting %s to %s once into %s (needs torch; later runs use the export)", ref.model_id, fmt, target)
@@ -99,11 +101,12 @@ def cached_export(name: str, fmt: str) -> Path:
     return target
 
 
-def _stale(target: Path, ref: Any) -> bool:
-    """A local checkpoint with a file newer than the export's manifest."""
+def _current(manifest: Any, ref: Any) -> bool:
+    """Whether a cached export still holds a local checkpoint's weights: by their content, not their
+    modification time (``cp -p`` or ``rsync -a`` give new weights an old one). Hub snapshots are
+    content-addressed by revision."""
     if not ref.is_local:
-        return False
-    written = (target / MANIFEST_NAME).stat().st_mtime
-    source = Path(ref.location)
-    files = source.iterdir() if source.is_dir() else [source]
-    return any(path.is_file() and path.stat().st_mtime > written for path in files)
+        return True
+    from clapcli.models.fingerprint import path_digest
+
+    return manifest.source_digest == path_digest(Path(ref.location).expanduser())

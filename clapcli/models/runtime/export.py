@@ -4,17 +4,18 @@ The towers are traced by ``torch.onnx.export`` (opset 18, ``dynamo=False``: DESI
 dynamic batch, and a dynamic text length; OpenVINO IR is converted from that ONNX graph with float32
 weights (``compress_to_fp16=False``). Beside them: the tokenizer (``tokenizer.json``, checked to give
 the ids of the transformers tokenizer), the feature settings, and a manifest with the agreement with
-torch measured on probe clips and texts. Everything is written into a temporary sibling directory
-and renamed into place at the end, so an interrupted export leaves nothing that looks complete.
+torch measured on probe clips and texts. Everything is written into a staging sibling directory
+and swapped into place at the end, so an interrupted export leaves nothing that looks complete;
+``--overwrite`` replaces only a directory holding exactly what ``clap export`` wrote, under the rules
+``clap convert`` follows too (``clapcli.models.written_dir``).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -24,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from clapcli.errors import ModelLoadError, OutputError, UsageError, missing_extra
+from clapcli.models import written_dir
+from clapcli.models.fingerprint import path_digest
 from clapcli.models.runtime import FORMATS
 from clapcli.models.runtime.agreement import PROBE_TEXTS, measure_agreement
 from clapcli.models.runtime.fused import export_fusion_tower, extra_towers, fused_settings, is_fused, longer_flags
@@ -56,16 +59,16 @@ def export_model(name: str | None, directory: str | Path, fmt: str = "openvino",
     if name and is_export(Path(name).expanduser()):
         raise UsageError(f"'{name}' is already an export; pass the checkpoint it came from "
                          f"({read_manifest(Path(name).expanduser()).source_model})")
-    _check_target(directory, overwrite)
+    source = _local_source(name)
+    target = written_dir.check_output(directory, EXPORT, overwrite, source=source)  # before the slow part
+    digest = path_digest(source) if source is not None else None  # before loading: what was read, or newer
     step = on_step or (lambda _label: None)
     started = time.perf_counter()
     step("loading the torch model")
     long_audio = None if _source_family(name) == "altclip" else "mean"  # image models take no --long-audio
     model = load_embedding_model(name, device="cpu", dtype="float32", long_audio=long_audio)
     _check_exportable(model)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    work.chmod(0o777 & ~_umask())  # mkdtemp's 0700 would outlive the rename: a directory as mkdir makes it
+    work = _staging(target, directory)
     try:
         step("tracing the towers to ONNX")
         onnx_dir = work if fmt == "onnx" else work / "_onnx"
@@ -77,40 +80,50 @@ def export_model(name: str | None, directory: str | Path, fmt: str = "openvino",
             shutil.rmtree(onnx_dir)
         step("writing the tokenizer and manifest")
         manifest = _manifest(model, fmt, _save_tokenizer(model, work))
+        manifest.source_digest = digest
         manifest.write(work)
         step("measuring agreement with torch")
         manifest.agreement = measure_agreement(model, work)
         manifest.export_seconds = round(time.perf_counter() - started, 1)
         manifest.files = {p.name: p.stat().st_size for p in sorted(work.iterdir()) if p.name != MANIFEST_NAME}
         manifest.write(work)
-        _publish(work, directory, overwrite)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+        written_dir.follow_umask(work)
+        written_dir.publish(work, target, directory, EXPORT)
+    except OSError as exc:
+        raise OutputError(f"could not write export directory '{directory}': {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # gone already after a successful swap
     return manifest
 
 
-def _check_target(directory: Path, overwrite: bool) -> None:
-    if directory.exists() and not directory.is_dir():
-        raise OutputError(f"'{directory}' is a file; pass a directory to export into")
-    if directory.is_dir() and any(directory.iterdir()):
-        if not is_export(directory):
-            raise OutputError(f"'{directory}' is not empty and holds no export; pick a new or empty directory")
-        if not overwrite:
-            raise OutputError(f"'{directory}' already holds an export; add --overwrite to replace it")
+def _written_files(folder: Path) -> set[str] | None:
+    """The files an earlier ``clap export`` wrote into ``folder`` (manifest included), None when it is not one."""
+    try:
+        data = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("format_version"), int):
+        return None
+    files = written_dir.plain_names(data.get("files"))
+    return files | {MANIFEST_NAME} if files else None
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+EXPORT = written_dir.Writer("clap export", MANIFEST_NAME, "an export", _written_files)
 
 
-def _publish(work: Path, directory: Path, overwrite: bool) -> None:
-    if directory.is_dir():
-        _check_target(directory, overwrite)  # still ours to replace
-        shutil.rmtree(directory)
-    work.rename(directory)
+def _local_source(name: str | None) -> Path | None:
+    """The checkpoint directory ``name`` names on this machine, which the export must never replace."""
+    if not name:
+        return None
+    path = Path(name).expanduser()
+    return path if path.exists() else None
+
+
+def _staging(target: Path, directory: Path) -> Path:
+    try:
+        return written_dir.staging_dir(target)
+    except OSError as exc:
+        raise OutputError(f"cannot write beside export directory '{directory}': {exc.strerror or exc}") from None
 
 
 def _source_family(name: str | None) -> str | None:

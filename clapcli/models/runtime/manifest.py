@@ -1,8 +1,9 @@
 """The manifest of an export directory (``clapcli-export.json``): what was exported, from what, by
 which clapcli, how to feed it, and how closely it agreed with torch when it was written.
 
-Reading it checks everything a run needs before any session is built, so a corrupt, partial or
-foreign directory fails in one line naming the file, never deep inside a runtime.
+Reading it checks everything a run needs before any session is built, so a corrupt, partial,
+foreign or crafted directory fails in one line naming the file, never deep inside a runtime (and
+never reaches outside its directory: ``manifest_checks.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from clapcli.errors import ModelLoadError
+from clapcli.models.runtime.manifest_checks import check_files, check_values
 
 MANIFEST_NAME = "clapcli-export.json"
 FORMAT_VERSION = 1  # bumped when a manifest's meaning changes; newer ones are refused
@@ -43,6 +45,8 @@ class Manifest:
     files: dict[str, int] = field(default_factory=dict)  # name -> bytes
     format_version: int = FORMAT_VERSION
     image: dict[str, Any] = field(default_factory=dict)  # image families: the image processor's settings
+    source_digest: str | None = None  # a local source's content (``clapcli.models.fingerprint``): a cached
+    # export of a checkpoint whose weights changed since is written again, whatever their modification time
 
     @property
     def media_tower(self) -> str:
@@ -103,9 +107,12 @@ def read_manifest(directory: str | Path) -> Manifest:
         manifest = Manifest(**{key: value for key, value in data.items() if key in Manifest.__dataclass_fields__})
     except TypeError as exc:
         raise ModelLoadError(f"{where}: {MANIFEST_NAME} lacks a field ({exc}); export again") from None
-    needed = [*(name for tower in manifest.towers for name in manifest.tower_files(tower)),
-              str(manifest.text.get("tokenizer"))]
-    for name in needed:
+    check_values(manifest, path)
+    named = [("audio.fusion_tower" if manifest.fused and tower == manifest.fusion_tower else name, name)
+             for tower in manifest.towers for name in manifest.tower_files(tower)]
+    named.append(("text.tokenizer", str(manifest.text.get("tokenizer"))))
+    check_files(directory, path, named)
+    for _field, name in named:
         if not (directory / name).is_file():
             raise ModelLoadError(f"{where} is incomplete: {name} is missing; export again with "
                                  "'clap export MODEL DIR --overwrite'")

@@ -2,8 +2,9 @@
 
 ``--precision int8`` quantizes an exported tower with ONNX Runtime's own dynamic quantization (int8
 weights of every MatMul, activations quantized per batch, as torch's dynamic int8 of the linear
-layers) once, into ``$CLAPCLI_HOME/onnx-int8``, keyed by the float32 file's path, size and time, so
-the export directory itself is never written to (it may be read-only or shared).
+layers) once, into ``$CLAPCLI_HOME/onnx-int8``, keyed by the float32 file's content (a hash remembered
+by path, size, times and inode: ``clapcli.models.fingerprint``), so the export directory itself is
+never written to (it may be read-only or shared).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import hashlib
 import logging
 import os
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,8 @@ import numpy as np
 
 from clapcli import settings
 from clapcli.errors import ClapcliError, ModelLoadError, missing_extra
+from clapcli.models import written_dir
+from clapcli.models.fingerprint import file_digest
 from clapcli.models.runtime.manifest import Manifest
 
 log = logging.getLogger(__name__)
@@ -41,8 +43,9 @@ def int8_cache() -> Path:
 def quantized_tower(source: Path) -> Path:
     """``source``'s dynamic int8 twin, written into the cache on first use (atomically: a directory is
     renamed into place only once complete, so a killed run leaves nothing that looks finished)."""
-    stat = source.stat()
-    key = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    # Keyed on the tower's bytes (hashed once, then remembered by stat): a tower replaced with its old
+    # modification time kept gets its own copy, and identical towers share one.
+    key = hashlib.sha256(f"int8-matmul|{file_digest(source)}".encode()).hexdigest()[:16]
     target = int8_cache() / key / source.name
     if target.is_file():
         return target
@@ -51,26 +54,34 @@ def quantized_tower(source: Path) -> Path:
     except ImportError:
         raise missing_extra("onnxruntime", "onnx") from None
     try:
-        target.parent.parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=target.parent.parent))
+        scratch = written_dir.staging_dir(target.parent)  # a killed run's scratch is removed here
     except OSError as exc:
-        raise ClapcliError(f"--precision int8: cannot write the int8 copy of {source.name} under {int8_cache()} "
-                           f"({exc.strerror or exc}); set CLAPCLI_HOME to a writable directory") from None
+        raise _unwritable(source, exc) from None
     log.info("quantizing %s to int8 once, into %s", source, target.parent)
     try:
-        _quantize(quantize_dynamic, QuantType.QInt8, source, scratch / source.name)
+        # The quantizer's shape inference writes NAME-inferred.onnx beside the file it is given: give it a
+        # copy in the scratch directory, so nothing is ever written into the export (it may be read-only).
+        original = scratch / f"float32-{source.name}"
+        shutil.copyfile(source, original)
+        _quantize(quantize_dynamic, QuantType.QInt8, original, scratch / source.name)
+        original.unlink()
         if target.parent.exists():  # left by an interrupted cleanup: not a finished copy
             shutil.rmtree(target.parent)
         os.replace(scratch, target.parent)
-    except OSError:
+    except OSError as exc:
         if not target.is_file():  # not another run's copy, finished meanwhile
-            raise
+            raise _unwritable(source, exc) from None
     except Exception as exc:  # noqa: BLE001 - the quantizer raises plain errors on graphs it cannot read
         raise ModelLoadError(f"--precision int8: cannot quantize {source} ({type(exc).__name__}: {exc}); use "
                              "--precision exact") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return target
+
+
+def _unwritable(source: Path, exc: OSError) -> ClapcliError:
+    return ClapcliError(f"--precision int8: cannot write the int8 copy of {source.name} under {int8_cache()} "
+                        f"({exc.strerror or exc}); set CLAPCLI_HOME to a writable directory with free space")
 
 
 def _quantize(quantize_dynamic: Any, weight_type: Any, source: Path, target: Path) -> None:

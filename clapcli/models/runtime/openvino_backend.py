@@ -10,6 +10,7 @@ import numpy as np
 
 from clapcli import settings
 from clapcli.errors import ModelLoadError, missing_extra
+from clapcli.models.fingerprint import combined, file_digest
 from clapcli.models.runtime.manifest import Manifest
 
 # OpenVINO's CPU plugin picks bf16 by itself on CPUs that have it: the hint is always given.
@@ -19,14 +20,25 @@ HINTS = {"float32": "f32", "bfloat16": "bf16"}
 def compile_cache() -> Path | None:
     """Where OpenVINO keeps compiled towers between runs: compiling the full-size audio and text towers
     takes 2-4 s per run, loading them from the cache 0.5 s (about 300 MB per tower and precision).
-    Keyed by OpenVINO on the model's graph and weights and the compile options, so a re-export is
-    compiled afresh. None (no cache) where clapcli's home is not writable."""
+    OpenVINO keys a tower compiled by path on the .xml alone (a changed or truncated .bin would still be
+    served compiled), so each tower gets its own subdirectory named by the content of its .xml and .bin
+    (``tower_cache``). None (no cache) where clapcli's home is not writable."""
     directory = settings.home() / "openvino-cache"
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None
     return directory
+
+
+def tower_cache(cache: Path, xml: Path) -> Path | None:
+    """``cache``'s subdirectory for the tower ``xml`` (with its .bin), named by their content; None when one
+    of the files cannot be read (compiling it then fails with its own message)."""
+    try:
+        digest = combined((path.name, file_digest(path)) for path in (xml, xml.with_suffix(".bin")))
+    except OSError:
+        return None
+    return cache / digest[:20]
 
 
 def import_openvino() -> Any:
@@ -47,9 +59,7 @@ class OpenVinoTowers:
     def __init__(self, directory: Path, manifest: Manifest, compute: str) -> None:
         self.ov = import_openvino()
         self.core = self.ov.Core()
-        cache = compile_cache()
-        if cache is not None:
-            self.core.set_property({"CACHE_DIR": str(cache)})
+        self.cache = compile_cache()
         self.directory = Path(directory)
         self.manifest = manifest
         self.compute = compute
@@ -60,10 +70,13 @@ class OpenVinoTowers:
             path = self.directory / f"{tower}.xml"
             try:
                 # By path, not a read model: with the compile cache warm OpenVINO then skips reading the IR
-                # (0.13 s against 0.30 s for the full-size audio tower); the cache key covers the file's
-                # path, size and time, so a re-export in place is compiled afresh.
-                self._compiled[tower] = self.core.compile_model(
-                    str(path), "CPU", {"INFERENCE_PRECISION_HINT": HINTS[self.compute]})
+                # (0.13 s against 0.30 s for the full-size audio tower); the cache directory is named by the
+                # .xml's and .bin's content, so a re-export in place or a changed .bin is compiled afresh.
+                config = {"INFERENCE_PRECISION_HINT": HINTS[self.compute]}
+                cache = tower_cache(self.cache, path) if self.cache is not None else None
+                if cache is not None:
+                    config["CACHE_DIR"] = str(cache)
+                self._compiled[tower] = self.core.compile_model(str(path), "CPU", config)
             except Exception as exc:  # noqa: BLE001 - OpenVINO raises plain RuntimeErrors
                 raise ModelLoadError(f"export directory '{self.directory}': {path.name} is not a readable OpenVINO "
                                      f"model ({type(exc).__name__}); export again with --overwrite") from None
