@@ -102,7 +102,7 @@ def main() -> None:
     p.add_argument("--sides", default=",".join(SIDES), help="comma-separated sides (torch fp32 always runs)")
     p.add_argument("--skip-text", action="store_true", help="only the audio side")
     args = p.parse_args()
-    from clapcli.models.runtime.precision import cpu_flags, cpu_name, native_bfloat16
+    from clapcli.models.precision import cpu_flags, cpu_name, native_bfloat16
 
     names = [REFERENCE] + [name.strip() for name in args.sides.split(",") if name.strip() not in ("", REFERENCE)]
     unknown = [name for name in names if name not in SIDES]

@@ -27,7 +27,7 @@ class ModelOptions:
     def folded_precision(self) -> str | None:
         """--precision, or what 0.1's --dtype/--quantize spell (with their one-line deprecation note)."""
         from clapcli.commands.output import session_quiet
-        from clapcli.models.runtime.precision import legacy_precision
+        from clapcli.models.precision import legacy_precision
 
         precision, notes = legacy_precision(self.dtype, self.quantize, self.precision)
         for note in [] if session_quiet() else notes:

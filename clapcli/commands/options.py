@@ -120,7 +120,7 @@ GenerateDtypeOpt = Annotated[
                         "emulated and slower.")
 ]
 # The embedding commands' --dtype and --quantize of 0.1: hidden, folded into --precision with a one-line
-# deprecation note (clapcli.models.runtime.precision.legacy_precision), gone in the next release.
+# deprecation note (clapcli.models.precision.legacy_precision), gone in the next release.
 DtypeOpt = Annotated[Dtype, typer.Option("--dtype", case_sensitive=False, callback=_value, hidden=True,
                                          help="Deprecated: --precision.")]
 QuantizeOpt = Annotated[Quantize | None, typer.Option("--quantize", case_sensitive=False, callback=_value,

@@ -33,7 +33,7 @@ def pth_with_tokenizer(msclap_original, gpt2_tokenizer_dir, tmp_path_factory):
 
 
 def test_local_pth_is_converted_once(pth_with_tokenizer, home) -> None:
-    from clapcli.models.msclap.original import ensure_converted
+    from clapcli.models.conversion.on_first_use import ensure_converted
 
     ref = ModelRef("w.pth", str(pth_with_tokenizer), True)
     first = ensure_converted(ref)
@@ -47,7 +47,7 @@ def test_local_pth_is_converted_once(pth_with_tokenizer, home) -> None:
 def test_normal_refs_pass_through_without_network(tmp_path, monkeypatch) -> None:
     import huggingface_hub
 
-    from clapcli.models.msclap.original import ensure_converted
+    from clapcli.models.conversion.on_first_use import ensure_converted
 
     def no_network(*args, **kwargs):
         raise AssertionError("network used")
@@ -59,7 +59,7 @@ def test_normal_refs_pass_through_without_network(tmp_path, monkeypatch) -> None
 
 
 def test_hub_repo_offline_fails_in_one_line(home) -> None:
-    from clapcli.models.msclap.original import ensure_converted
+    from clapcli.models.conversion.on_first_use import ensure_converted
 
     with pytest.raises(ModelLoadError) as error:
         ensure_converted(ModelRef("msclap-2023", "microsoft/msclap", False))

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from clapcli.errors import UsageError
-from clapcli.models.runtime import dispatch, precision
-from clapcli.models.runtime.precision import legacy_precision
+from clapcli.models import precision
+from clapcli.models.precision import legacy_precision
 
 AMX = "model name\t: Intel(R) Xeon(R) Platinum 8481C\nflags\t\t: fpu sse avx avx2 avx512f avx512_bf16 amx_bf16\n"
 AVX2_ONLY = "model name\t: AMD EPYC 7B13\nflags\t\t: fpu sse sse2 avx avx2 fma f16c\n"
@@ -47,16 +47,22 @@ def test_old_and_new_spellings_together():
 
 
 def test_each_precision_is_a_torch_dtype(cpu, monkeypatch):
+    from clapcli.models import torch_loader
+    from clapcli.models.request import LoadRequest
+
+    def torch_dtype(precision: str | None, device: str, dtype: str) -> str:
+        return torch_loader.torch_dtype(LoadRequest(device=device, dtype=dtype, precision=precision))
+
     cpu(AMX)
-    monkeypatch.setattr(dispatch, "_on_gpu", lambda device: False)
-    dtypes = {name: dispatch._torch_dtype(name, "cpu", "auto") for name in ("exact", "fast", "bfloat16", "int8")}
+    monkeypatch.setattr(torch_loader, "_on_gpu", lambda device: False)
+    dtypes = {name: torch_dtype(name, "cpu", "auto") for name in ("exact", "fast", "bfloat16", "int8")}
     assert dtypes == {"exact": "float32", "fast": "bfloat16", "bfloat16": "bfloat16", "int8": "float32"}
-    assert dispatch._torch_dtype(None, None, "auto") == "auto"
+    assert torch_dtype(None, "auto", "auto") == "auto"
     cpu(AVX2_ONLY)
-    assert dispatch._torch_dtype("fast", "cpu", "auto") == "float32"
-    assert dispatch._torch_dtype("bfloat16", "cpu", "auto") == "bfloat16"  # asked for: torch emulates it (warned)
-    monkeypatch.setattr(dispatch, "_on_gpu", lambda device: True)
-    assert dispatch._torch_dtype("fast", "cuda", "auto") == "auto"  # the GPU's half type
+    assert torch_dtype("fast", "cpu", "auto") == "float32"
+    assert torch_dtype("bfloat16", "cpu", "auto") == "bfloat16"  # asked for: torch emulates it (warned)
+    monkeypatch.setattr(torch_loader, "_on_gpu", lambda device: True)
+    assert torch_dtype("fast", "cuda", "auto") == "auto"  # the GPU's half type
 
 
 def test_exported_runtimes_take_exact_fast_bfloat16(cpu):

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clapcli.models.runtime import auto, precision
+from clapcli.models import precision
+from clapcli.models.runtime import auto
 
 AMX = "model name\t: Intel(R) Xeon(R) Platinum 8481C\nflags\t\t: fpu sse avx avx2 avx512f avx512_bf16 amx_bf16\n"
 AVX2_ONLY = "model name\t: AMD EPYC 7B13\nflags\t\t: fpu sse sse2 avx avx2 fma f16c\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clapcli.models.runtime import precision
+from clapcli.models import precision
 
 AVX2_ONLY = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu sse sse2 avx avx2 fma f16c\n"
 AMX = ("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8481C\n"
@@ -59,17 +59,21 @@ def test_exact_is_float32_everywhere(cpu):
 
 
 def test_precision_reaches_the_runtimes(cpu, exports, sources):
-    from clapcli.models.runtime.dispatch import load_runtime
+    from clapcli.models.request import LoadRequest
+    from clapcli.models.runtime.dispatch import load_exported
     from clapcli.models.runtime.openvino_backend import HINTS
+    from clapcli.models.torch_loader import torch_dtype
 
+    export = LoadRequest(str(exports["laion-clap", "openvino"]), precision="fast")
     cpu(AMX)
-    model, _ = load_runtime(str(exports["laion-clap", "openvino"]), None, "fast", None, None, {})
+    model = load_exported(export, "export")
     assert model.towers.compute == "bfloat16" and HINTS[model.towers.compute] == "bf16"
-    assert load_runtime(str(sources["laion-clap"]), "torch", "fast", "cpu", "auto", {}) == (None, "bfloat16")
+    assert torch_dtype(LoadRequest(str(sources["laion-clap"]), device="cpu", runtime="torch", precision="fast")) == \
+        "bfloat16"
     cpu(AVX2_ONLY)
-    model, _ = load_runtime(str(exports["laion-clap", "openvino"]), None, "fast", None, None, {})
+    model = load_exported(export, "export")
     assert model.towers.compute == "float32" and model.precision == "float32"
-    assert load_runtime(str(sources["laion-clap"]), None, "fast", "cpu", "auto", {}) == (None, "float32")
+    assert torch_dtype(LoadRequest(str(sources["laion-clap"]), device="cpu", precision="fast")) == "float32"
 
 
 def test_cli_fast_on_this_kind_of_cpu_says_float32(cli, cpu, exports, tmp_path):

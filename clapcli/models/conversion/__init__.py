@@ -1,6 +1,6 @@
 """Original MS-CLAP (``CLAP_weights_2023.pth``) and LAION-CLAP (``*.pt``) checkpoints -> Hugging Face form.
 
-Checkpoint-format knowledge lives here, in the models layer, because ``models.msclap.original``
+Checkpoint-format knowledge lives here, in the models layer, because ``conversion.on_first_use``
 converts original files on first use as well as ``clap convert`` does. Modules:
 
 - ``checkpoint``: reading an original with ``torch.load(weights_only=True)`` (pickled code is refused);

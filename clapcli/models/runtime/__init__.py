@@ -4,12 +4,12 @@
 (``manifest.MANIFEST_NAME``) and serves it through ``model.ExportedAudioModel``, which keeps the
 shared numpy feature path of ``clapcli.models.windowed`` and swaps the tower calls for an ONNX
 Runtime (``onnx_backend``) or OpenVINO (``openvino_backend``) session. ``precision`` turns
-``--precision`` (exact, fast, bfloat16, float16, int8) into a compute type from what the CPU offers,
-and ``auto`` turns ``--runtime auto`` into the fastest runtime installed.
+``--precision`` is turned into a compute type by ``clapcli.models.precision``, and ``auto`` turns
+``--runtime auto`` into the fastest runtime installed.
 """
 
 from __future__ import annotations
 
-RUNTIMES = ("auto", "torch", "openvino", "onnx")
+from clapcli.models.request import PRECISIONS, RUNTIMES  # noqa: F401  (re-exported)
+
 FORMATS = ("openvino", "onnx")
-PRECISIONS = ("exact", "fast", "bfloat16", "float16", "int8")

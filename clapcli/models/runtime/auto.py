@@ -22,7 +22,7 @@ from pathlib import Path
 
 from clapcli import settings
 from clapcli.errors import ClapcliError
-from clapcli.models.runtime.precision import native_bfloat16
+from clapcli.models.precision import native_bfloat16
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def exportable_family(name: str) -> str | None:
     """The model's family when ``clap export`` can write it, from its config alone (no weights loaded)."""
     from clapcli.models import registry
     from clapcli.models.hub import read_config
-    from clapcli.models.loading import resolve_embedding_ref
+    from clapcli.models.torch_loader import resolve_embedding_ref
 
     try:
         config = read_config(resolve_embedding_ref(name))

@@ -1,13 +1,11 @@
-"""``load_model``'s hook for exported runtimes: an export directory, or ``--runtime``/``--precision``.
+"""Which exported runtime serves a ``LoadRequest``, and loading it: an export directory, or a runtime asked for.
 
 - A directory with a manifest runs on its own runtime (ONNX Runtime or OpenVINO), without torch.
 - ``--runtime auto`` picks one from what is installed and what the CPU offers (``auto.choose_runtime``).
 - ``--runtime openvino|onnx`` on a torch checkpoint exports it once into clapcli's cache
   (``$CLAPCLI_HOME/exports``) and runs that; a local checkpoint whose content changed since is exported
   again (keyed on a hash of its files, ``clapcli.models.fingerprint``, never on their modification time).
-- ``--precision`` on torch is a dtype: exact float32, fast bfloat16 where the CPU has native bfloat16
-  (on a GPU: the device's half type, as ``--dtype auto``), bfloat16, float16; int8 is float32 weights
-  that ``load_embedding_model`` quantizes.
+- Everything else goes to torch (``clapcli.models.torch_loader``), which ``clap export`` also uses.
 """
 
 from __future__ import annotations
@@ -20,53 +18,47 @@ from typing import Any
 
 from clapcli import settings
 from clapcli.errors import UsageError
-from clapcli.models.runtime import RUNTIMES
+from clapcli.models.request import LoadRequest
 from clapcli.models.runtime.manifest import is_export, read_manifest
-from clapcli.models.runtime.precision import choose
+from clapcli.models.torch_loader import default_embedding_model
 
 log = logging.getLogger(__name__)
 
 
-def load_runtime(name: str, runtime: str | None, precision: str | None, device: str | None, dtype: str | None,
-                 options: dict[str, Any]) -> tuple[Any, str | None]:
-    """(the exported model, None), or (None, the dtype for the torch path) when torch serves ``name``."""
-    if runtime is not None and runtime not in RUNTIMES:
-        raise UsageError(f"--runtime {runtime!r}: choose one of {', '.join(RUNTIMES)}")
-    local = Path(name).expanduser()
-    if local.is_dir() and is_export(local):
-        _check_cpu_options(local, device, dtype)
-        from clapcli.models.runtime.model import load_export
-
-        return load_export(local, None if runtime == "auto" else runtime, precision, options.get("long_audio")), None
+def exported_runtime(request: LoadRequest) -> str | None:
+    """The exported runtime serving ``request`` ("export" for an export directory, "openvino" or "onnx"
+    for a checkpoint exported once into the cache), or None when torch serves it."""
+    if request.task != "embed":
+        return None
+    if is_export(_named_path(request)):
+        return "export"
+    runtime = request.runtime
     if runtime == "auto":
         from clapcli.models.runtime.auto import choose_runtime
 
-        runtime = choose_runtime(name, precision, device).runtime
-    if runtime in (None, "torch"):
-        return None, _torch_dtype(precision, device, dtype)
-    _check_cpu_options(Path(name), device, dtype)
+        runtime = choose_runtime(_name(request), request.precision, request.device).runtime
+    return None if runtime in (None, "torch") else runtime
+
+
+def load_exported(request: LoadRequest, runtime: str) -> Any:
+    """The model ``request`` names on ``runtime`` (as ``exported_runtime`` chose it), without torch."""
     from clapcli.models.runtime.model import load_export
 
-    return load_export(cached_export(name, runtime), runtime, precision, options.get("long_audio")), None
+    if runtime == "export":
+        directory = _named_path(request)
+        _check_cpu_options(directory, request.device, request.dtype)
+        own = None if request.runtime in (None, "auto") else request.runtime
+        return load_export(directory, own, request.precision, request.long_audio)
+    _check_cpu_options(Path(_name(request)), request.device, request.dtype)
+    return load_export(cached_export(_name(request), runtime), runtime, request.precision, request.long_audio)
 
 
-def _torch_dtype(precision: str | None, device: str | None, dtype: str | None) -> str | None:
-    """The dtype ``--precision`` means on torch; a different explicit ``dtype`` beside it is a usage error."""
-    if precision is None:
-        return dtype
-    if precision.strip().lower() == "fast" and _on_gpu(device):
-        return "auto"  # float16 on CUDA: the GPU's fast type
-    choice = choose(precision, "torch")
-    compute = "float32" if choice.compute == "int8" else choice.compute
-    if (dtype or "auto") not in ("auto", compute):
-        raise UsageError(f"--precision {choice.name} and --dtype {dtype} disagree; pass --precision only")
-    return compute
+def _name(request: LoadRequest) -> str:
+    return request.name or default_embedding_model()
 
 
-def _on_gpu(device: str | None) -> bool:
-    from clapcli.models.device import resolve_device
-
-    return resolve_device(device or settings.default_device()).type != "cpu"
+def _named_path(request: LoadRequest) -> Path:
+    return Path(_name(request)).expanduser()
 
 
 def _check_cpu_options(where: Path, device: str | None, dtype: str | None) -> None:

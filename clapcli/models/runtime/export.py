@@ -52,7 +52,8 @@ def check_extras(fmt: str) -> None:
 def export_model(name: str | None, directory: str | Path, fmt: str = "openvino", overwrite: bool = False,
                  on_step: Callable[[str], None] | None = None) -> Manifest:
     """Export ``name`` (alias, hub id, local checkpoint) into ``directory``; returns the manifest written."""
-    from clapcli.models.loading import load_embedding_model
+    from clapcli.models.request import LoadRequest
+    from clapcli.models.torch_loader import load_torch
 
     directory = Path(directory).expanduser()
     check_extras(fmt)
@@ -66,7 +67,7 @@ def export_model(name: str | None, directory: str | Path, fmt: str = "openvino",
     started = time.perf_counter()
     step("loading the torch model")
     long_audio = None if _source_family(name) == "altclip" else "mean"  # image models take no --long-audio
-    model = load_embedding_model(name, device="cpu", dtype="float32", long_audio=long_audio)
+    model = load_torch(LoadRequest(name, device="cpu", dtype="float32", long_audio=long_audio))
     _check_exportable(model)
     work = _staging(target, directory)
     try:
@@ -130,7 +131,7 @@ def _source_family(name: str | None) -> str | None:
     """The registry family of ``name`` from its config alone (before loading weights)."""
     from clapcli.models import registry
     from clapcli.models.hub import read_config
-    from clapcli.models.loading import resolve_embedding_ref
+    from clapcli.models.torch_loader import resolve_embedding_ref
 
     return registry.family_from_config(read_config(resolve_embedding_ref(name)))
 
@@ -277,7 +278,7 @@ def _torch_tokens(model: Any, texts: list[str]) -> tuple[Any, Any]:
 
 def _save_tokenizer(model: Any, out: Path) -> dict[str, Any]:
     """tokenizer.json plus the settings that make the ``tokenizers`` library give the same ids."""
-    from clapcli.models.runtime.model import TextTokens
+    from clapcli.models.runtime.exported import TextTokens
 
     tokenizer = _hf_tokenizer(model)
     backend = getattr(tokenizer, "backend_tokenizer", None)

@@ -19,8 +19,8 @@ import numpy as np
 
 from clapcli.errors import ModelLoadError
 from clapcli.models.base import EmbeddingModel
+from clapcli.models.runtime.exported import ExportedTextSide, HostDevice, Rows, rows
 from clapcli.models.runtime.manifest import Manifest
-from clapcli.models.runtime.model import ExportedTextSide, HostDevice, Rows, rows
 
 IMAGE_KEYS = ("size", "crop_size", "resample", "do_resize", "do_center_crop", "do_rescale", "rescale_factor",
               "do_normalize", "image_mean", "image_std")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clapcli.errors import UsageError
-from clapcli.models.runtime import PRECISIONS
+from clapcli.models.request import PRECISIONS
 
 log = logging.getLogger(__name__)
 

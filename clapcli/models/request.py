@@ -1,0 +1,66 @@
+"""What to load, said once: a ``LoadRequest`` parses the user's runtime, precision and long-audio choices
+into checked values, so the layers below read values and never re-parse flag strings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from clapcli.errors import UsageError
+from clapcli.models.base import LONG_AUDIO_STRATEGIES
+
+TASKS = ("embed", "generate")
+RUNTIMES = ("auto", "torch", "openvino", "onnx")
+PRECISIONS = ("exact", "fast", "bfloat16", "float16", "int8")
+QUANTIZE_CHOICES = ("none", "int8")
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """A model to load and how: ``name`` (alias, hub id, local directory or export; None: the default),
+    the task ("embed": contrastive models, "generate": AudioLDM 2), where it runs and in what precision."""
+
+    name: str | None = None
+    task: str = "embed"
+    device: str = "auto"
+    dtype: str = "auto"
+    long_audio: str | None = None
+    runtime: str | None = None  # None: torch, unless the name is an export directory
+    precision: str | None = None  # None: exact
+    quantize: str | None = None  # "int8": torch's dynamic int8 (the older spelling of precision int8)
+    cpu_offload: bool = False  # generation: components moved to the GPU one at a time
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("runtime", RUNTIMES), ("precision", PRECISIONS), ("quantize", QUANTIZE_CHOICES)):
+            value = getattr(self, name)
+            if value is not None:
+                value = str(value).strip().lower()
+                object.__setattr__(self, name, value)
+                if value not in allowed:
+                    raise UsageError(_unknown(name, getattr(self, name), allowed))
+        if self.task not in TASKS:
+            raise UsageError(f"task {self.task!r}: choose one of {', '.join(TASKS)}")
+        if self.long_audio is not None and self.long_audio not in LONG_AUDIO_STRATEGIES:
+            raise UsageError(f"--long-audio {self.long_audio!r}: choose one of {', '.join(LONG_AUDIO_STRATEGIES)}")
+        if self.quantize == "none":
+            object.__setattr__(self, "quantize", None)
+
+    @property
+    def wants_int8(self) -> bool:
+        return self.precision == "int8" or self.quantize == "int8"
+
+    def but(self, **changes: Any) -> LoadRequest:
+        """A copy with ``changes`` (checked again)."""
+        return replace(self, **changes)
+
+    def backend_options(self) -> dict[str, Any]:
+        """What the family's loader takes beyond ref, config, device and dtype."""
+        return {"long_audio": self.long_audio} if self.task == "embed" else {"cpu_offload": self.cpu_offload}
+
+
+def _unknown(field: str, value: str, allowed: tuple[str, ...]) -> str:
+    if field == "precision":
+        return (f"--precision {value!r}: choose one of {', '.join(allowed)} (exact: float32; "
+                "fast: bfloat16 where the CPU has it)")
+    return f"--{field} {value!r}: choose one of {', '.join(allowed)}"
+
