@@ -153,7 +153,8 @@ def detect(
         raise UsageError(f"'{loaded.model_id}' is an image model; clap detect needs an audio model")
     scorer = prepare_scorer(loaded, label_list, mode, template, background)
     threshold = threshold if threshold is not None else (0.5 if scorer.probabilities else 0.3)
-    post = PostProcessing(threshold, threshold_off, smooth, merge_gap, min_duration).check()
+    post = PostProcessing(threshold, threshold_off, smooth, merge_gap, min_duration).check(
+        0.0 if scorer.probabilities else -1.0)
     spec = WindowSpec(window, hop)
     spec.samples(loaded)  # option errors before any file is read
     sources = collect_sources(inputs, "audio")
