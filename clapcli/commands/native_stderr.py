@@ -88,7 +88,9 @@ def folded_native_stderr(warn: Callable[[str], None]) -> Iterator[None]:
         reader.join(timeout=1.0)  # a child process may still hold the pipe
         _flush()
         sys.stderr = python_stderr
-        os.close(real)
+        # ``real`` stays open: objects made during the block keep the wrapper as their stream (a
+        # library's progress bar closed by the garbage collector at exit writes its last line then;
+        # on a closed fd that was "Exception ignored in tqdm.__del__ ... Bad file descriptor").
         summary = decoder_summary(reader.decoder_lines)
         if summary:
             warn(summary)
