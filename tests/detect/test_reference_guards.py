@@ -127,3 +127,9 @@ def test_cli_reference_beyond_the_audio_ends_with_one_line(cli, fake_model, scen
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1] == (f"error: {reference}:2: offset 3e+07 s is more than a week "
                                                       "(604800 s); reference times are in seconds")
+
+
+def test_detect_summary_says_one_file_one_event(cli, fake_model, scenes):
+    result = cli(["detect", scenes["scene"], "-l", "high tone", "--window", "1", "--hop", HOP, "-f", "csv"])
+    assert result.exit_code == 0, result.stderr
+    assert "1 file scanned, 1 event in " in result.stderr.splitlines()[-1]

@@ -32,6 +32,7 @@ from pathlib import Path
 from clapcli.errors import InputError, missing_extra
 from clapcli.io.reference import ReferenceEvent
 from clapcli.results import Event
+from clapcli.text import plural
 
 COLLAR = 0.2
 OFFSET_FRACTION = 0.2
@@ -178,7 +179,7 @@ def summary_lines(metrics: dict) -> list[str]:
     return [
         f"event-based (collar {ev['collar']:g} s, offset {ev['offset_fraction']:g} of length): F1 {pct(ev['f1'])} "
         f"(macro {pct(ev['macro_f1'])}), ER {num(ev['error_rate'])}, P {pct(ev['precision'])}, "
-        f"R {pct(ev['recall'])} over {metrics['files']} files",
+        f"R {pct(ev['recall'])} over {plural(metrics['files'], 'file')}",
         f"segment-based ({seg['segment']:g} s segments): F1 {pct(seg['f1'])} (macro {pct(seg['macro_f1'])}), "
         f"ER {num(seg['error_rate'])}, P {pct(seg['precision'])}, R {pct(seg['recall'])}",
     ]
