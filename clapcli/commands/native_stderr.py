@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from clapcli.text import printable
 
 # libmpg123's own lines only: another library's "Warning: ..." is not an MP3 decoder's.
-_MPG123 = re.compile(r"^(Note: (Illegal Audio-MPEG-Header|Trying to resync|Skipped \d+ bytes)|\[src/libmpg123/"
+_MPG123 = re.compile(r"^(Note: (Illegal Audio-MPEG-Header|Trying to resync|Skipped \d+ bytes|Hit end of \(available\) "
+                     r"data during resync)|\[src/libmpg123/"
                      r"|\[[^\]]*mpg123[^\]]*\])")
 _PASS_THROUGH = ("Fatal Python error", "Traceback", "Current thread", "Thread 0x", "  File ")
 
