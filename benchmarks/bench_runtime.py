@@ -77,8 +77,8 @@ def main() -> None:
     args = p.parse_args()
     setup_torch()
     from clapcli.models.loading import load_embedding_model
-    from clapcli.models.runtime.model import load_export
     from clapcli.models.precision import cpu_flags, cpu_name, native_bfloat16
+    from clapcli.models.runtime.model import load_export
 
     source = model_dir(args.work, args.tiny)
     exports = {fmt: exported(args.work, source, fmt) for fmt in ("onnx", "openvino")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import logging
 import os
 import signal
 import sys
@@ -100,8 +101,31 @@ class _ErrorBoundary(TyperGroup):
         except Exception as exc:
             if debug:
                 raise
+            extra = extra_for_module(getattr(exc, "name", None) or "") if isinstance(exc, ImportError) else None
+            if extra is not None:
+                from clapcli.errors import missing_extra
+
+                _error_line(str(missing_extra(EXTRA_MODULES[exc.name.split(".")[0]][0], extra)))  # type: ignore[union-attr]
+                raise typer.Exit(1) from None
             _error_line(f"unexpected {type(exc).__name__}: {exc} (set CLAPCLI_DEBUG=1 for a traceback)")
             raise typer.Exit(1) from None
+
+
+# Top-level modules of the optional extras (pyproject.toml) -> (package to name, extra): a command that
+# imports one without its extra installed ends with the pip command, not "No module named 'uvicorn'".
+EXTRA_MODULES = {
+    "fastapi": ("fastapi", "serve"), "uvicorn": ("uvicorn", "serve"), "multipart": ("python-multipart", "serve"),
+    "python_multipart": ("python-multipart", "serve"), "faiss": ("faiss-cpu", "faiss"), "ray": ("ray", "ray"),
+    "phonemizer": ("phonemizer", "tts"), "onnx": ("onnx", "onnx"), "onnxruntime": ("onnxruntime", "onnx"),
+    "openvino": ("openvino", "openvino"), "sklearn": ("scikit-learn", "eval"), "sed_eval": ("sed_eval", "eval"),
+    "dcase_util": ("sed_eval", "eval"), "matplotlib": ("matplotlib", "plot"),
+}
+
+
+def extra_for_module(name: str) -> str | None:
+    """The extra that installs module ``name`` (dotted names by their top level), or None."""
+    entry = EXTRA_MODULES.get(name.split(".")[0])
+    return entry[1] if entry else None
 
 
 def _old_spellings(args: list[str]) -> list[str]:
@@ -196,6 +220,9 @@ def main() -> None:
     from clapcli.commands.native_stderr import folded_native_stderr
 
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # Our records are shown by the Output handler; a library's logging.basicConfig() (onnxruntime's
+    # quantizer calls it) would print them a second time, raw ("INFO:clapcli.models...").
+    logging.getLogger("clapcli").propagate = False
     with folded_native_stderr(_warning_line):
         app()
 

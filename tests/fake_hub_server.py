@@ -46,8 +46,11 @@ class FakeHub:
         self.requests.append(f"{handler.command} {path}")
         for repo, root in self.repos.items():
             if path.startswith(f"/api/models/{repo}/tree/"):
+                under = path[len(f"/api/models/{repo}/tree/"):].partition("/")[2].strip("/")
                 items = [{"type": "file", "path": f, "size": (root / f).stat().st_size, "oid": SHA}
-                         for f in self.files(repo)]
+                         for f in self.files(repo) if not under or f.startswith(under + "/")]
+                if under and not items:
+                    return self._entry_not_found(handler, body)
                 return self._send(handler, 200, json.dumps(items).encode(), body, "application/json")
             if path.startswith(f"/api/models/{repo}"):
                 info = {"id": repo, "modelId": repo, "sha": SHA, "private": False,
@@ -61,8 +64,13 @@ class FakeHub:
                     etag = hashlib.sha256(data).hexdigest()
                     return self._send(handler, 200, data, body, "application/octet-stream",
                                       {"X-Repo-Commit": SHA, "ETag": f'"{etag}"'})
+                return self._entry_not_found(handler, body)  # the repo exists, the file does not
         self._send(handler, 404, b'{"error": "Repository not found"}', body, "application/json",
                    {"X-Error-Code": "RepoNotFound"})
+
+    def _entry_not_found(self, handler: BaseHTTPRequestHandler, body: bool) -> None:
+        self._send(handler, 404, b'{"error": "Entry not found"}', body, "application/json",
+                   {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": SHA})
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, status: int, data: bytes, body: bool, kind: str,

@@ -130,3 +130,12 @@ def test_folding_leaves_other_handlers_on_library_loggers_alone(cli) -> None:
         logger.removeHandler(before)
         logger.removeHandler(late)
     assert kept == ["a library error", "a library error"]
+
+
+def test_end_of_data_during_resync_is_decoder_chatter():
+    from clapcli.commands.native_stderr import _Reader
+
+    shown: list[str] = []
+    reader = _Reader(0, shown.append, shown.append)
+    reader._line("Note: Hit end of (available) data during resync.")
+    assert shown == [] and reader.decoder_lines == ["Note: Hit end of (available) data during resync."]

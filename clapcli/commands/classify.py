@@ -24,6 +24,7 @@ from clapcli.commands.options import (
     plain,
     split_values,
 )
+from clapcli.text import plural
 
 EPILOG = """\
 Examples:
@@ -97,7 +98,8 @@ def classify(
     failures = FailureLog(out)
     unmet: list[str] = []
     done = 0
-    with kept_on_interrupt(lambda: kept_rows(sink, None, "rows") + f" ({done} of {len(sources)} inputs classified)"), \
+    inputs = plural(len(sources), "input")
+    with kept_on_interrupt(lambda: kept_rows(sink, None, "rows") + f" ({done} of {inputs} classified)"), \
             sink, out.progress(len(sources), "classifying") as advance:
         for result in classify_media(loaded, sources, label_set, top_k, batch_size, workers, advance):
             if isinstance(result, FailedInput):
@@ -114,7 +116,7 @@ def classify(
     if unmet:
         for message in unmet:
             out.expectation_failed(message)
-        error = ExpectationError(f"{len(unmet)} of {done} inputs did not meet the expectation")
+        error = ExpectationError(f"{len(unmet)} of {plural(done, 'input')} did not meet the expectation")
         error.reported = True
         raise error
     failures.finish(done, "inputs classified")

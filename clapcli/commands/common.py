@@ -159,8 +159,16 @@ class FailureLog:
         seconds = time.monotonic() - self.started
         failed = f", [red]{len(self.failed)} failed[/]" if self.failed else ""
         total = done + len(self.failed)
-        rate = f", {total / seconds:.1f} inputs/s" if seconds >= 0.5 and total else ""
+        rate = _rate(total, seconds) if seconds >= 0.5 and total else ""
         return f"{counted(done, what)}{failed} in {seconds:.1f} s{rate}"
+
+
+def _rate(total: int, seconds: float) -> str:
+    """Inputs per second, or seconds per input when slower than one a second (generation: 0.0 inputs/s
+    said nothing)."""
+    if total / seconds >= 1:
+        return f", {total / seconds:.1f} inputs/s"
+    return f", {seconds / total:.1f} s per input"
 
 
 def counted(count: int, what: str) -> str:

@@ -25,6 +25,7 @@ from clapcli.commands.options import (
     plain,
     split_values,
 )
+from clapcli.text import plural
 
 EPILOG = """\
 Examples:
@@ -155,7 +156,8 @@ def detect(
         raise UsageError(f"'{loaded.model_id}' is an image model; clap detect needs an audio model")
     scorer = prepare_scorer(loaded, label_list, mode, template, background)
     threshold = threshold if threshold is not None else (0.5 if scorer.probabilities else 0.3)
-    post = PostProcessing(threshold, threshold_off, smooth, merge_gap, min_duration).check()
+    post = PostProcessing(threshold, threshold_off, smooth, merge_gap, min_duration).check(
+        0.0 if scorer.probabilities else -1.0)
     spec = WindowSpec(window, hop)
     spec.samples(loaded)  # option errors before any file is read
     sources = collect_sources(inputs, "audio")
@@ -202,7 +204,7 @@ def detect(
                 plot_file(result, events, post.threshold, target, overwrite)
     if annotations is not None:
         _report_metrics(out, detected, annotations, scorer.labels, collar, metrics, overwrite)
-    failures.finish(done, f"files scanned, {events_found} events")
+    failures.finish(done, f"files scanned, {plural(events_found, 'event')}")
 
 
 def _distinct_files(named: dict[str, Path | None]) -> None:
@@ -248,10 +250,10 @@ def _report_metrics(out, detected: dict, annotations: dict, labels: list[str], c
         raise InputError(f"none of the scanned files is in the reference (e.g. {next(iter(detected))}); its "
                          "filename column must hold their paths or file names")
     if files.not_in_reference:
-        out.warning(f"{len(files.not_in_reference)} scanned files are not in the reference, left out of the "
+        out.warning(f"{_are(len(files.not_in_reference), 'scanned file')} not in the reference, left out of the "
                     f"metrics (first: {files.not_in_reference[0]})")
     if files.not_scanned:
-        out.warning(f"{len(files.not_scanned)} reference files were not among the inputs, left out of the "
+        out.warning(f"{_were(len(files.not_scanned), 'reference file')} not among the inputs, left out of the "
                     f"metrics (first: {files.not_scanned[0]})")
     unknown = sorted({e.label for events in annotations.values() for e in events} - set(labels))
     if unknown:
@@ -261,6 +263,14 @@ def _report_metrics(out, detected: dict, annotations: dict, labels: list[str], c
         out.summary(line)
     if metrics_path is not None:
         write_metrics(metrics_path, result, overwrite)
+
+
+def _are(count: int, noun: str) -> str:
+    return f"{plural(count, noun)} {'is' if count == 1 else 'are'}"
+
+
+def _were(count: int, noun: str) -> str:
+    return f"{plural(count, noun)} {'was' if count == 1 else 'were'}"
 
 
 def _is_directory(path: Path, several: bool, what: str) -> bool:

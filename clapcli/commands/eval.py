@@ -23,6 +23,7 @@ from clapcli.commands.options import (
     WorkersOpt,
     plain,
 )
+from clapcli.text import plural
 
 CLASSIFY_EPILOG = """\
 Examples:
@@ -172,9 +173,10 @@ def classify(
     if plot is not None:
         rep.check_plot_available()
     if data.skipped:
-        out.warning(f"{data.skipped} metadata rows left out: their file is missing (--skip-missing)")
+        out.warning(f"{plural(data.skipped, 'metadata row')} left out: their file is missing (--skip-missing)")
     folds = f", folds {', '.join(map(str, data.folds))}" if data.folds else ""
-    out.note(f"{data.layout}: {len(data.items)} items, {len(data.classes)} classes{folds}")
+    classes = plural(len(data.classes), "class", "classes")
+    out.note(f"{data.layout}: {plural(len(data.items), 'item')}, {classes}{folds}")
     failures = FailureLog(out)
     named: set[str] = set()
     runs = []
@@ -190,7 +192,7 @@ def classify(
                     named.add(failure.source)
                     failures.add(failure)
             if result.reused:
-                out.note(f"{result.reused} embeddings reused from {db}")
+                out.note(f"{plural(result.reused, 'embedding')} reused from {db}")
             for row in rep.classify_rows(result, data, by_fold):
                 sink.write(row)
             matrix, several = result.overall.matrix, len(models) > 1
@@ -253,8 +255,8 @@ def retrieve(
     fmt = _format(fmt, output)
     rep.check_outputs([p for p in (output, report) if p is not None], overwrite)
     if data.skipped:
-        out.warning(f"{data.skipped} metadata rows left out: their file is missing (--skip-missing)")
-    out.note(f"{data.layout}: {len(data.clips)} clips, {len(data.captions)} captions")
+        out.warning(f"{plural(data.skipped, 'metadata row')} left out: their file is missing (--skip-missing)")
+    out.note(f"{data.layout}: {plural(len(data.clips), 'clip')}, {plural(len(data.captions), 'caption')}")
     failures = FailureLog(out)
     named: set[str] = set()
     runs = []

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from clapcli.settings import DEFAULT_COLLECTION
+from clapcli.text import plural
 
 DbOpt = Annotated[
     Path | None,
@@ -49,7 +50,7 @@ def embed_to_library(
     if not inputs:  # --prune alone needs no model
         with open_store(db, create=False) as store:
             gone = store.collection(name, create=False).prune()
-        out.note(f"{store.path} '{name}': {len(gone)} rows of missing files pruned")
+        out.note(f"{store.path} '{name}': {plural(len(gone), 'row')} of missing files pruned")
         return
     from clapcli.commands.common import kept_on_interrupt
     from clapcli.core.library import embed_into_store, open_collection
@@ -67,7 +68,9 @@ def embed_to_library(
 
         def kept() -> str:
             added = target.count() - before
-            return (f"{added} new embeddings were stored in {store.path} '{name}' ({target.count()} files in it); "
+            were = "was" if added == 1 else "were"
+            return (f"{plural(added, 'new embedding')} {were} stored in {store.path} '{name}' "
+                    f"({plural(target.count(), 'file')} in it); "
                     "rerun the same command to resume (files already stored are skipped)")
 
         with kept_on_interrupt(kept), out.progress(len(sources), "embedding") as advance:
@@ -82,5 +85,5 @@ def embed_to_library(
                                            failures.add)
         total = target.count()
     out.note(f"{store.path} '{name}': {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged"
-         + (f", {len(summary.pruned)} pruned" if prune else "") + f"; {total} files in the collection")
+         + (f", {len(summary.pruned)} pruned" if prune else "") + f"; {plural(total, 'file')} in the collection")
     failures.finish(summary.added + summary.updated + summary.unchanged, "files in the collection", summary=False)

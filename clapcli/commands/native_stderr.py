@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from clapcli.text import printable
 
 # libmpg123's own lines only: another library's "Warning: ..." is not an MP3 decoder's.
-_MPG123 = re.compile(r"^(Note: (Illegal Audio-MPEG-Header|Trying to resync|Skipped \d+ bytes)|\[src/libmpg123/"
+_MPG123 = re.compile(r"^(Note: (Illegal Audio-MPEG-Header|Trying to resync|Skipped \d+ bytes|Hit end of \(available\) "
+                     r"data during resync)|\[src/libmpg123/"
                      r"|\[[^\]]*mpg123[^\]]*\])")
 _PASS_THROUGH = ("Fatal Python error", "Traceback", "Current thread", "Thread 0x", "  File ")
 
@@ -88,7 +89,9 @@ def folded_native_stderr(warn: Callable[[str], None]) -> Iterator[None]:
         reader.join(timeout=1.0)  # a child process may still hold the pipe
         _flush()
         sys.stderr = python_stderr
-        os.close(real)
+        # ``real`` stays open: objects made during the block keep the wrapper as their stream (a
+        # library's progress bar closed by the garbage collector at exit writes its last line then;
+        # on a closed fd that was "Exception ignored in tqdm.__del__ ... Bad file descriptor").
         summary = decoder_summary(reader.decoder_lines)
         if summary:
             warn(summary)

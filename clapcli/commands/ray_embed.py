@@ -10,6 +10,7 @@ import typer
 
 from clapcli.commands.options import Engine, plain
 from clapcli.commands.output import Output, safe
+from clapcli.text import plural
 
 ENGINES = ("local", "ray")
 SHOWN_FAILURES = 50  # failures named on stderr; all of them are in DIR/_errors/
@@ -98,12 +99,12 @@ def _embed_ray(
         from clapcli.errors import InputError, PartialFailure
         from clapcli.text import plural
 
-        out.summary(f"{summary.written} embeddings written to {output}, [red]{summary.failed} failed[/]")
+        out.summary(f"{plural(summary.written, 'embedding')} written to {output}, [red]{summary.failed} failed[/]")
         if not summary.written:  # nothing was produced: exit 1, as the local engine does
             raise InputError(f"every input failed ({plural(summary.failed, 'input')}, each named above or in "
                              f"{output.rstrip('/')}/_errors/)")
         raise PartialFailure(f"{summary.failed} of {plural(summary.written + summary.failed, 'input')} failed")
-    out.note(f"{summary.written} embeddings written to {output}")
+    out.note(f"{plural(summary.written, 'embedding')} written to {output}")
 
 
 def _report_failures(out: Output, shown: list, total: int, output: str) -> None:
@@ -129,6 +130,7 @@ def _import(
     with open_store(db) as store:
         with out.progress(None, "importing") as advance:
             summary = import_shards(import_dir, store, name, on_progress=advance)
-    skipped = f" ({summary.skipped_texts} text rows skipped)" if summary.skipped_texts else ""
-    out.note(f"{store.path} '{name}': {summary.imported} rows imported from {summary.shards} shards{skipped}; "
-             f"{summary.total} files in the collection")
+    skipped = f" ({plural(summary.skipped_texts, 'text row')} skipped)" if summary.skipped_texts else ""
+    shards = plural(summary.shards, "shard")
+    out.note(f"{store.path} '{name}': {plural(summary.imported, 'row')} imported from {shards}{skipped}; "
+             f"{plural(summary.total, 'file')} in the collection")

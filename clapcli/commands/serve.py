@@ -68,6 +68,7 @@ def serve(
     quiet: QuietOpt = False,
 ) -> None:
     """Serve a library as a web page and a JSON API (text -> audio, audio -> audio, zero-shot)."""
+    _check_upload_limit(max_upload_mb)
     from clapcli.commands.output import Output
     from clapcli.serve import ServeOptions, run
     from clapcli.store import default_db_path
@@ -84,6 +85,15 @@ def serve(
         return ModelOptions(model_id, device, dtype, None, long_audio, runtime, precision).load()
 
     run(options, output.note, load, announce=Output().note)
+
+
+def _check_upload_limit(megabytes: float) -> None:
+    import math
+
+    from clapcli.errors import UsageError
+
+    if not (math.isfinite(megabytes) and megabytes > 0):  # inf or NaN would end as an OverflowError in int()
+        raise UsageError(f"--max-upload-mb {megabytes:g}: give a positive number of MB")
 
 
 def register(app: typer.Typer) -> None:

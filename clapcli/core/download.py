@@ -32,7 +32,7 @@ def resolve(name: str) -> hub.ModelRef:
 
 def download(name: str) -> Downloaded:
     """The whole checkpoint (or AudioLDM 2 pipeline) of ``name`` in the local cache (progress bars are
-    huggingface_hub's: on a terminal, not with --quiet)."""
+    huggingface_hub's: on a terminal, not with --quiet, erased when done)."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -52,11 +52,37 @@ def download(name: str) -> Downloaded:
     ignored = list(IGNORED)
     if _has_safetensors(ref.location):
         ignored.append("*.bin")
+    bars = _transient_bars()
     try:
-        path = Path(snapshot_download(ref.location, ignore_patterns=ignored))
+        path = Path(snapshot_download(ref.location, ignore_patterns=ignored, tqdm_class=bars))
     except Exception as exc:  # noqa: BLE001 - huggingface_hub raises many kinds; one line each
         raise ModelLoadError(f"cannot download '{ref.location}': {_reason(exc)}") from None
+    finally:
+        bars.close_all()
     return Downloaded(name, ref.location, path, fetched=True)
+
+
+def _transient_bars():
+    """huggingface_hub's bars (drawn on a terminal only, none with HF_HUB_DISABLE_PROGRESS_BARS), erased
+    when done, all closed when the snapshot returns: it leaves two open for the garbage collector, whose
+    last lines would land after ours."""
+    from huggingface_hub.utils import tqdm
+
+    class TransientBars(tqdm):
+        opened: list[tqdm] = []
+
+        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - tqdm's signature
+            kwargs["leave"] = False
+            super().__init__(*args, **kwargs)
+            TransientBars.opened.append(self)
+
+        @classmethod
+        def close_all(cls) -> None:
+            for bar in cls.opened:
+                bar.close()
+            cls.opened.clear()
+
+    return TransientBars
 
 
 def _has_safetensors(repo_id: str) -> bool:

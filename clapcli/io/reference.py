@@ -4,18 +4,24 @@ One event per line, tab-separated: ``filename, onset, offset, event_label`` (sec
 line naming these columns (in any order, extra columns ignored) is optional; without one the
 columns are in that order. A line with a filename only (or empty onset, offset and label, as
 DESED writes them) lists a file with no events. Blank lines and ``#`` comments are skipped.
-Malformed lines are one-line errors naming ``file:line``.
+Malformed lines are one-line errors naming ``file:line``: a quoted value running over the line end
+(pandas would join it into one label), times that are not seconds or beyond a week (3e7 s would make
+the segment-based metrics count a year of segments). An event repeating an earlier one (same file,
+label, onset and offset) is left out, all of them named in one ``ClapcliWarning``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from clapcli.errors import InputError
+from clapcli.errors import ClapcliWarning, InputError
+from clapcli.text import plural
 
 COLUMNS = ("filename", "onset", "offset", "event_label")
+MAX_SECONDS = 7 * 24 * 3600  # a week: longer is not a recording's time in seconds
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,7 @@ class ReferenceEvent:
     label: str
     onset: float
     offset: float
+    where: str = field(default="", compare=False)  # "file:line", for messages
 
 
 def read_reference(path: str | Path) -> dict[str, list[ReferenceEvent]]:
@@ -38,6 +45,8 @@ def read_reference(path: str | Path) -> dict[str, list[ReferenceEvent]]:
     except OSError as exc:
         raise InputError(f"--reference {path}: cannot read it ({exc.strerror or exc})") from None
     files: dict[str, list[ReferenceEvent]] = {}
+    seen: dict[tuple[str, ReferenceEvent], int] = {}
+    repeats: list[tuple[int, int]] = []  # (line, the line it repeats)
     order = list(range(len(COLUMNS)))
     first = True
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -59,7 +68,14 @@ def read_reference(path: str | Path) -> dict[str, list[ReferenceEvent]]:
         name, event = files_event
         files.setdefault(name, [])
         if event is not None:
-            files[name].append(event)
+            earlier = seen.setdefault((name, event), number)
+            if earlier == number:
+                files[name].append(event)
+            else:
+                repeats.append((number, earlier))
+    if repeats:
+        warnings.warn(ClapcliWarning(f"{plural(len(repeats), 'duplicate reference event')} left out (first: "
+                                     f"{path}:{repeats[0][0]} repeats line {repeats[0][1]})"), stacklevel=2)
     if not files:
         raise InputError(f"--reference {path}: no annotations in it (expected a tab-separated filename, onset, "
                          "offset, event_label table)")
@@ -72,6 +88,11 @@ def _parse_row(fields: list[str], order: list[int], path: Path, number: int,
     if len(fields) == 1 and ("," in line or ";" in line) and len(line.split(",")) >= 4:
         raise InputError(f"{where}: no tabs in this line; the reference must be tab-separated (filename, onset, "
                          "offset, event_label)")
+    for index, value in enumerate(fields):
+        if value.startswith('"') and (len(value) == 1 or not value.endswith('"')):
+            column = COLUMNS[order.index(index)] if index in order else f"field {index + 1}"
+            raise InputError(f"{where}: a quoted line break inside '{column}' (a '\"' opens it, no '\"' closes "
+                             "it on this line); put each value on one line")
     values = [fields[i] if i < len(fields) else "" for i in order]
     name, onset_text, offset_text, label = values
     if not name:
@@ -85,7 +106,7 @@ def _parse_row(fields: list[str], order: list[int], path: Path, number: int,
     offset = _seconds(offset_text, "offset", where)
     if offset < onset:
         raise InputError(f"{where}: offset {offset:g} is before onset {onset:g}")
-    return name, ReferenceEvent(label, onset, offset)
+    return name, ReferenceEvent(label, onset, offset, where)
 
 
 def _seconds(text: str, what: str, where: str) -> float:
@@ -95,4 +116,7 @@ def _seconds(text: str, what: str, where: str) -> float:
         raise InputError(f"{where}: {what} {text!r} is not a number of seconds") from None
     if not math.isfinite(value) or value < 0:
         raise InputError(f"{where}: {what} {text!r} must be zero or more seconds")
+    if value > MAX_SECONDS:
+        raise InputError(f"{where}: {what} {value:g} s is more than a week ({MAX_SECONDS} s); reference times are "
+                         "in seconds")
     return value

@@ -135,6 +135,21 @@ def _unreachable_reason() -> str:
     return reason
 
 
+def keep_download_bars() -> None:
+    """huggingface_hub's download bars back on after transformers' ``disable_progress_bar()`` (which turns
+    off the hub's too): a first run fetching a 600 MB checkpoint, or AudioLDM 2's gigabytes, would
+    otherwise be minutes of blank terminal. They draw only on a terminal (tqdm's own check); the CLI
+    sets HF_HUB_DISABLE_PROGRESS_BARS off a terminal and with --quiet, which this respects."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import enable_progress_bars
+
+    if os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS", "").strip().lower() in {"1", "true", "yes", "on"}:
+        return
+    if constants.HF_HUB_DISABLE_PROGRESS_BARS is True:  # read when huggingface_hub was imported
+        return
+    enable_progress_bars()
+
+
 def _warn_if_ambiguous(alias: str, target: str) -> None:
     import warnings
 

@@ -13,7 +13,7 @@ from clapcli import settings
 from clapcli.errors import ClapcliError, ModelLoadError, UsageError
 from clapcli.models import registry
 from clapcli.models.base import EmbeddingModel
-from clapcli.models.hub import ModelRef, read_config, resolve_ref, wrap_load_error
+from clapcli.models.hub import ModelRef, keep_download_bars, read_config, resolve_ref, wrap_load_error
 from clapcli.models.request import LoadRequest
 
 
@@ -115,7 +115,8 @@ def _quiet_transformers() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # its "Loading weights" bars; the hub's download bars come back:
+    keep_download_bars()
 
 
 def quantize_dynamic_int8(model: EmbeddingModel, device: Any) -> None:

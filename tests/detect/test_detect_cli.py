@@ -57,8 +57,8 @@ def test_post_processing_options_reach_the_events(cli, fake_model, scenes):
     assert [e[0] for e in _tone_events(csv.DictReader(io.StringIO(dropped.stdout)))] == ["low tone"]
     smooth = _detect(cli, scenes["scene"], "-f", "csv", "--smooth", "5")
     assert [e[0] for e in _tone_events(csv.DictReader(io.StringIO(smooth.stdout)))] == [e[0] for e in plain]
-    strict = _detect(cli, scenes["scene"], "-f", "csv", "--threshold", "1.01")
-    assert strict.exit_code == 0 and strict.stdout.strip() == "path,label,onset,offset,peak,mean"
+    strict = _detect(cli, scenes["scene"], "-f", "csv", "--threshold", "1.01")  # beyond any probability
+    assert strict.exit_code == 2 and "--threshold 1.01: give a number from 0 to 1" in strict.stderr
 
 
 def test_json_output_file_and_overwrite(cli, fake_model, scenes, tmp_path):

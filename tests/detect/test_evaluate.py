@@ -147,9 +147,9 @@ def test_cli_files_outside_the_reference_are_named(cli, fake_model, scenes, tmp_
     result = cli(["detect", scenes["scene"], scenes["other"], "--labels", LABELS, "--window", "1", "--hop",
                   str(HOP), "-f", "csv", "--reference", reference])
     assert result.exit_code == 0, result.stderr
-    assert "1 scanned files are not in the reference" in result.stderr and "other.flac" in result.stderr
-    assert "1 reference files were not among the inputs" in result.stderr and "missing.wav" in result.stderr
-    assert "over 1 files" in result.stderr
+    assert "1 scanned file is not in the reference" in result.stderr and "other.flac" in result.stderr
+    assert "1 reference file was not among the inputs" in result.stderr and "missing.wav" in result.stderr
+    assert "over 1 files" not in result.stderr and "over 1 file" in result.stderr
     assert "reference labels not among --labels count as missed: dog" in result.stderr
 
 

@@ -13,7 +13,12 @@ are evaluated; a scanned file missing from the reference, or a reference file no
 left out and named by ``EvaluationFiles``. Labels: the union of the detection labels and the
 reference labels, so a label only one side knows counts as insertions or deletions. A label with
 nothing detected has no precision, so no F1 (``None``); macro means leave such labels out, as
-sed_eval does.
+sed_eval does. A label without reference events has no recall in sed_eval (NaN), and no error rate
+here either (``None``): sed_eval divides its insertions by 0 + eps (one insertion reads 4.5e15),
+so macro error rates are over the labels with reference events.
+
+A reference event ending more than ``LATE`` seconds after its file's decoded end is refused (naming
+the reference line): the reference belongs to other audio, or its times are not seconds.
 """
 
 from __future__ import annotations
@@ -24,13 +29,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clapcli.errors import missing_extra
+from clapcli.errors import InputError, missing_extra
 from clapcli.io.reference import ReferenceEvent
 from clapcli.results import Event
+from clapcli.text import plural
 
 COLLAR = 0.2
 OFFSET_FRACTION = 0.2
 SEGMENT = 1.0
+LATE = 1.0  # seconds a reference offset may pass the decoded end (annotations round up: 10.0 for 9.98 s)
 
 
 @dataclass
@@ -107,6 +114,7 @@ def evaluate(detected: dict[str, tuple[Sequence[Event], float]], reference: dict
         if source not in detected:
             continue
         events, duration = detected[source]
+        _check_within(reference[name], source, duration)
         ref = _container(name, [(e.label, e.onset, e.offset) for e in reference[name]])
         est = _container(name, [(e.label, e.onset, e.offset) for e in events])
         event_metrics.evaluate(reference_event_list=ref, estimated_event_list=est)
@@ -121,21 +129,37 @@ def evaluate(detected: dict[str, tuple[Sequence[Event], float]], reference: dict
     }
 
 
+def _check_within(events: Sequence[ReferenceEvent], source: str, duration: float) -> None:
+    for event in events:
+        if event.offset > duration + LATE:
+            raise InputError(f"{event.where or source}: {event.label} {event.onset:g}-{event.offset:g} s ends after "
+                             f"{source} ({duration:g} s long); the reference does not belong to this audio, or its "
+                             "times are not in seconds")
+
+
 def _summary(metrics) -> dict:  # noqa: ANN001
     overall = metrics.results_overall_metrics()
     average = metrics.results_class_wise_average_metrics()
     classes = metrics.results_class_wise_metrics()
+    rates = {label: _error_rate(metrics, label, values) for label, values in classes.items()}
+    defined = [rate for rate in rates.values() if rate is not None]
     return {
         "f1": _number(overall["f_measure"]["f_measure"]),
         "precision": _number(overall["f_measure"]["precision"]),
         "recall": _number(overall["f_measure"]["recall"]),
         "error_rate": _number(overall["error_rate"]["error_rate"]),
         "macro_f1": _number(average["f_measure"]["f_measure"]),
-        "macro_error_rate": _number(average["error_rate"]["error_rate"]),
-        "per_label": {label: {"f1": _number(values["f_measure"]["f_measure"]),
-                              "error_rate": _number(values["error_rate"]["error_rate"])}
+        "macro_error_rate": sum(defined) / len(defined) if defined else None,
+        "per_label": {label: {"f1": _number(values["f_measure"]["f_measure"]), "error_rate": rates[label]}
                       for label, values in classes.items()},
     }
+
+
+def _error_rate(metrics, label: str, values: dict) -> float | None:  # noqa: ANN001
+    """sed_eval's class-wise error rate, undefined (None) without reference events (see the module docstring)."""
+    if not metrics.class_wise[label]["Nref"]:
+        return None
+    return _number(values["error_rate"]["error_rate"])
 
 
 def _number(value) -> float | None:  # noqa: ANN001
@@ -155,7 +179,7 @@ def summary_lines(metrics: dict) -> list[str]:
     return [
         f"event-based (collar {ev['collar']:g} s, offset {ev['offset_fraction']:g} of length): F1 {pct(ev['f1'])} "
         f"(macro {pct(ev['macro_f1'])}), ER {num(ev['error_rate'])}, P {pct(ev['precision'])}, "
-        f"R {pct(ev['recall'])} over {metrics['files']} files",
+        f"R {pct(ev['recall'])} over {plural(metrics['files'], 'file')}",
         f"segment-based ({seg['segment']:g} s segments): F1 {pct(seg['f1'])} (macro {pct(seg['macro_f1'])}), "
         f"ER {num(seg['error_rate'])}, P {pct(seg['precision'])}, R {pct(seg['recall'])}",
     ]

@@ -13,6 +13,7 @@ Each event's peak and mean are over the smoothed scores of the frames it covers.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,15 @@ class PostProcessing:
     merge_gap: float = 0.0
     min_duration: float = 0.0
 
-    def check(self) -> PostProcessing:
+    def check(self, low: float = 0.0, high: float = 1.0) -> PostProcessing:
+        """Usage errors for values no score can meet (NaN, inf, beyond the scores' ``low``..``high``)."""
+        for flag, value in (("--threshold", self.threshold), ("--threshold-off", self.threshold_off)):
+            if value is not None and not (math.isfinite(value) and low <= value <= high):
+                raise UsageError(f"{flag} {value:g}: give a number from {low:g} to {high:g} (the range of the "
+                                 "scores)")
+        for flag, value in (("--merge-gap", self.merge_gap), ("--min-duration", self.min_duration)):
+            if not math.isfinite(value):
+                raise UsageError(f"{flag} {value:g}: give a finite number of seconds")
         if self.smooth < 1 or self.smooth % 2 == 0:
             raise UsageError(f"--smooth {self.smooth}: give an odd number of windows (1 = no smoothing)")
         if self.threshold_off is not None and self.threshold_off > self.threshold:

@@ -10,6 +10,7 @@ from pathlib import Path
 from clapcli.core.eval.datasets import (
     RETRIEVE_LAYOUTS,
     DatasetError,
+    Repeats,
     Table,
     file_listed,
     media_under,
@@ -94,7 +95,11 @@ def _grouped(table: Table, layout: str, rows: list[tuple[int, str, list[str]]], 
     captions: list[str] = []
     caption_clip: list[int] = []
     skipped = 0
+    repeats = Repeats(table)
     for number, name, texts in rows:
+        texts = [text for text in texts if not repeats.repeated(number, (name, text))]
+        if not texts:
+            continue
         if name not in clip_index:
             file = resolve(name)
             if not file_listed(file, table, number, skip_missing):
@@ -104,6 +109,7 @@ def _grouped(table: Table, layout: str, rows: list[tuple[int, str, list[str]]], 
             clips.append(file)
         captions.extend(texts)
         caption_clip.extend([clip_index[name]] * len(texts))
+    repeats.warn("duplicate caption")
     if len(clips) < 2:
         raise DatasetError(f"{table.path}: {len(clips)} clip(s) with audio found; retrieval needs at least two")
     return RetrievalDataset(layout, table.path, clips, captions, caption_clip, skipped)

@@ -8,19 +8,24 @@ start_time,caption``, one row per caption) and a generic ``path,caption`` CSV.
 
 Malformed metadata stops the run before any model is loaded, with one line naming the file and line:
 a missing column, a file that does not exist (``skip_missing`` drops such rows instead), an empty label,
-a class folder without media.
+a quoted line break inside a value (the label would not be the one meant), a field over 128 KB, one file
+listed with two classes, a class folder without media. A row repeating an earlier one (same file, same
+class or caption) is left out, all of them named in one ``ClapcliWarning``.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clapcli.errors import ClapcliError
+from clapcli.errors import ClapcliError, ClapcliWarning
 from clapcli.media.kinds import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
+from clapcli.text import plural
 
 MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | IMAGE_EXTENSIONS
 GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
@@ -100,15 +105,15 @@ def read_table(path: Path) -> Table:
         raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise DatasetError(f"{path}: cannot be read ({exc.strerror})") from None
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
+    first = text.partition("\n")[0]
+    if not first.strip():
         raise DatasetError(f"{path}:1: empty file; expected a header line with the column names")
-    first = lines[0]
     delimiter = "\t" if path.suffix.lower() == ".tsv" or ("\t" in first and "," not in first) else ","
-    reader = csv.reader(lines, delimiter=delimiter)
-    header = [name.strip() for name in next(reader)]
+    rows = _csv_rows(path, text, delimiter)
+    _, names = next(rows)
+    header = [name.strip() for name in names]
     table = Table(path, header)
-    for number, values in enumerate(reader, start=2):
+    for number, values in rows:
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
@@ -117,6 +122,61 @@ def read_table(path: Path) -> Table:
     if not table.rows:
         raise DatasetError(f"{path}: no rows after the header")
     return table
+
+
+def _csv_rows(path: Path, text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, fields) per record. The csv module joins a quoted line break into the value;
+    a label or file name holding one is refused rather than read as something else."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] = []
+    end = 0
+    while True:
+        start = end + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise DatasetError(f"{path}:{start}: a field longer than 128 KB; is this the metadata table "
+                                   "(file names and labels, one row per line)?") from None
+            raise DatasetError(f"{path}:{start}: not readable as CSV ({exc})") from None
+        end = reader.line_num
+        for index, value in enumerate(values):
+            if "\n" in value or "\r" in value:
+                column = header[index].strip() if index < len(header) else f"field {index + 1}"
+                raise DatasetError(f"{path}:{start}: a quoted line break inside '{column}'; put each value on "
+                                   "one line")
+        header = header or values
+        yield start, values
+
+
+class Repeats:
+    """Rows naming what an earlier row named: the same value again is a duplicate (left out, all of them
+    named in one warning by ``warn``); another value is refused, naming both lines."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.first: dict[Hashable, tuple[int, str]] = {}
+        self.count = 0
+        self.example: tuple[int, int] | None = None
+
+    def repeated(self, number: int, key: Hashable, value: str = "", name: str = "") -> bool:
+        line, before = self.first.setdefault(key, (number, value))
+        if line == number:
+            return False
+        if before != value:
+            raise DatasetError(f"{self.table.path}:{number}: {name} is '{value}' here but '{before}' on line {line}; "
+                               "give each file one class")
+        self.count += 1
+        self.example = self.example or (number, line)
+        return True
+
+    def warn(self, what: str = "duplicate metadata row") -> None:
+        if self.example is not None:
+            number, line = self.example
+            warnings.warn(ClapcliWarning(f"{plural(self.count, what)} left out (first: {self.table.path}:{number} "
+                                         f"repeats line {line})"), stacklevel=2)
 
 
 def table_cell(table: Table, number: int, row: dict[str, str], column: str) -> str:
@@ -196,6 +256,7 @@ def _indexed(table: Table, layout: str, root: Path, audio: Path, file_col: str, 
     names: dict[int, str] = {}
     rows: list[tuple[Path, int, int]] = []
     skipped = 0
+    repeats = Repeats(table)
     for number, row in table.rows:
         name = table_cell(table, number, row, class_col)
         try:
@@ -205,12 +266,15 @@ def _indexed(table: Table, layout: str, root: Path, audio: Path, file_col: str, 
         if names.setdefault(index, name) != name:
             raise DatasetError(f"{table.path}:{number}: class {index} is '{name}' here but '{names[index]}' before")
         fold = _fold(table, number, row, fold_col)
-        table_cell(table, number, row, file_col)
+        listed = table_cell(table, number, row, file_col)
         file = audio / relative(row)
+        if repeats.repeated(number, file, name, listed):
+            continue
         if not file_listed(file, table, number, skip_missing):
             skipped += 1
             continue
         rows.append((file, index, fold))
+    repeats.warn()
     order = sorted(names)
     position = {index: i for i, index in enumerate(order)}
     items = [ClassItem(file, position[index], fold) for file, index, fold in rows]
@@ -226,14 +290,19 @@ def _labelled_csv(path: Path, audio: Path | None, path_column: str | None, label
     base = audio or path.parent
     rows: list[tuple[Path, str, int | None]] = []
     skipped = 0
+    repeats = Repeats(table)
     for number, row in table.rows:
-        file = base / table_cell(table, number, row, file_col)
+        listed = table_cell(table, number, row, file_col)
+        file = base / listed
         label = table_cell(table, number, row, class_col)
         fold = _fold(table, number, row, fold_col)
+        if repeats.repeated(number, file, label, listed):
+            continue
         if not file_listed(file, table, number, skip_missing):
             skipped += 1
             continue
         rows.append((file, label, fold))
+    repeats.warn()
     classes = sorted({label for _, label, _ in rows})
     position = {name: i for i, name in enumerate(classes)}
     items = [ClassItem(file, position[label], fold) for file, label, fold in rows]

@@ -116,3 +116,6 @@ def quiet_libraries() -> None:
     hf_logging.disable_progress_bar()
     diffusers_logging.set_verbosity_error()
     diffusers_logging.disable_progress_bar()
+    from clapcli.models.hub import keep_download_bars
+
+    keep_download_bars()  # gigabytes to fetch on a first run: the hub's download bars stay on a terminal
