@@ -18,7 +18,7 @@ from clapcli.models import hub
 from clapcli.models.conversion import RECIPES, TokenizerUnavailable, convert_checkpoint, load_tokenizer
 
 PACKAGE = Path(clapcli.__file__).parent
-MODELS_LAYER_FILES = [*sorted((PACKAGE / "models" / "conversion").glob("*.py")), PACKAGE / "models/msclap/original.py"]
+MODELS_LAYER_FILES = sorted((PACKAGE / "models" / "conversion").glob("*.py"))  # on_first_use.py included
 ABOVE_MODELS = ("clapcli.core", "clapcli.commands", "clapcli.cli", "clapcli.console", "clapcli.api")
 
 
