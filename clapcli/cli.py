@@ -33,7 +33,7 @@ COMMAND_MODULES = [
 
 def _parser_classes(name: str) -> tuple[type[BaseException], ...]:
     """``name`` (ClickException, Exit, Abort) from click and from the copy of click that recent typer
-    versions vendor (typer._click): the parser raises the vendored ones (DESIGN.md §5)."""
+    versions vendor (typer._click): the parser raises the vendored ones (docs/design.md §3)."""
     modules = [click.exceptions, getattr(getattr(typer, "_click", None), "exceptions", None), typer]
     return tuple({getattr(m, name) for m in modules if m is not None and hasattr(m, name)})
 

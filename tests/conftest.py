@@ -1,4 +1,4 @@
-"""Shared test setup: never touch the network (DESIGN.md §6)."""
+"""Shared test setup: never touch the network (docs/design.md §4)."""
 
 from __future__ import annotations
 

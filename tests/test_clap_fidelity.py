@@ -1,4 +1,4 @@
-"""Our CLI equals transformers on the same weights and audio (DESIGN.md §6)."""
+"""Our CLI equals transformers on the same weights and audio (docs/design.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Our log-mel equals transformers' ClapFeatureExtractor (DESIGN.md §4: <= 1e-4 dB)."""
+"""Our log-mel equals transformers' ClapFeatureExtractor (docs/design.md §2: <= 1e-4 dB)."""
 
 from __future__ import annotations
 

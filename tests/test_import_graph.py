@@ -66,3 +66,19 @@ def test_the_check_finds_a_circle() -> None:
     graph.add_import(importer="a.y", imported="a.x")
     graph.add_import(importer="a.z", imported="a.x")
     assert strongly_connected(graph) == [["a.x", "a.y"]]
+
+
+def test_design_notes_cited_by_the_code_are_in_the_repository() -> None:
+    """Code and tests cite ``docs/design.md §N``; every cited section exists (no notes outside the repo)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sections = set(re.findall(r"^## §(\d+)", (root / "docs" / "design.md").read_text(), re.MULTILINE))
+    cited: dict[str, str] = {}
+    for path in [*root.glob("clapcli/**/*.py"), *root.glob("tests/**/*.py"), *root.glob("benchmarks/**/*")]:
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert "DESIGN" + ".md" not in text, f"{path} cites a notes file outside the repository"
+            cited.update({number: str(path) for number in re.findall(r"design\.md §(\d+)", text)})
+    assert cited and set(cited) <= sections, {n: p for n, p in cited.items() if n not in sections}

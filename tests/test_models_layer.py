@@ -108,7 +108,7 @@ def test_truncated_weights_fail_in_one_line(tiny_clap, tmp_path):
 
 
 def test_missing_tokenizer_files_are_caught(tiny_clap, tmp_path):
-    """transformers can silently return a 5-token tokenizer (DESIGN.md §5); we refuse it."""
+    """transformers can silently return a 5-token tokenizer (docs/design.md §3); we refuse it."""
     stripped = tmp_path / "no-tokenizer"
     shutil.copytree(tiny_clap, stripped)
     for name in ("tokenizer.json", "vocab.json", "merges.txt"):

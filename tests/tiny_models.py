@@ -1,4 +1,4 @@
-"""Tiny random checkpoints built offline (DESIGN.md §6): same code paths, toy sizes."""
+"""Tiny random checkpoints built offline (docs/design.md §4): same code paths, toy sizes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Decode any audio file to mono float32 at the model's rate (DESIGN.md §4).
+"""Decode any audio file to mono float32 at the model's rate (docs/design.md §2).
 
 soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis, Opus and MP3; PyAV, which bundles FFmpeg,
 reads AAC/M4A and other containers so users need no system ffmpeg.

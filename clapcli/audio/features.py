@@ -1,6 +1,6 @@
 """Batched log-mel features in torch, equal to transformers' ``ClapFeatureExtractor``.
 
-Computed in float64 (float32 drifts up to 0.05 dB on pure tones, DESIGN.md §4) on the model's
+Computed in float64 (float32 drifts up to 0.05 dB on pure tones, docs/design.md §2) on the model's
 device, so a whole batch of windows is one STFT call instead of a Python loop per clip.
 """
 

@@ -54,7 +54,7 @@ Source = Path | ArrayInput | FailedInput
 
 
 def default_batch_size(model: EmbeddingModel) -> int:
-    """Windows per forward pass: small on CPU (faster per clip there, DESIGN.md §5), larger on GPU."""
+    """Windows per forward pass: small on CPU (faster per clip there, docs/design.md §3), larger on GPU."""
     device = getattr(model, "device", None)
     return 4 if device is None or device.type == "cpu" else 32
 

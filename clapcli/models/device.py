@@ -1,4 +1,4 @@
-"""One resolver for ``--device`` and ``--dtype`` (DESIGN.md §2)."""
+"""One resolver for ``--device`` and ``--dtype`` (docs/design.md §1)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 exact: float32 everywhere (the default). fast: bfloat16 where the CPU has it natively (AVX512-BF16 or
 AMX, read from ``/proc/cpuinfo``) and the runtime can use it (OpenVINO, torch); plain float32
 elsewhere, said in one line: on an AVX2-only CPU bfloat16 is emulated and several times slower
-(DESIGN.md §5), and ONNX Runtime has no bfloat16 CPU kernels for these towers.
+(docs/design.md §1), and ONNX Runtime has no bfloat16 CPU kernels for these towers (§3).
 bfloat16 / float16 / int8 ask for that type whatever the CPU (torch: dtype, or dynamic int8 of the
 linear layers; ONNX Runtime: dynamic int8 of the MatMuls; OpenVINO: bfloat16 where native). They
 replace the CLI's old ``--dtype`` and ``--quantize`` (``legacy_precision``).

@@ -1,4 +1,4 @@
-"""Tiny random AltCLIP and CLIP checkpoints built offline (DESIGN.md §6).
+"""Tiny random AltCLIP and CLIP checkpoints built offline (docs/design.md §4).
 
 AltCLIP gets an XLM-R-style Unigram tokenizer trained on a small multilingual corpus (English,
 Chinese, German); CLIP gets a byte-level BPE with CLIP's ``</w>`` word suffix. Both save an image

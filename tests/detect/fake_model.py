@@ -1,4 +1,4 @@
-"""A deterministic test model for detection (DESIGN.md §8): an audio window's embedding is the share of
+"""A deterministic test model for detection (docs/design.md §5): an audio window's embedding is the share of
 its 50 ms frames dominated by each frequency band (or by silence), a label's embedding is the one-hot
 of its band. Detection logic can then be checked exactly on synthesized tones at known times."""
 

@@ -1,4 +1,4 @@
-"""Our generate path vs diffusers' AudioLDM2Pipeline on the same weights (DESIGN.md §6).
+"""Our generate path vs diffusers' AudioLDM2Pipeline on the same weights (docs/design.md §4).
 
 diffusers cannot run its pipeline with a ``GPT2Model`` on transformers >= 4.50, so the reference gets a
 ``GPT2LMHeadModel`` holding the same weights; everything else is shared. Same seed -> same waveform.

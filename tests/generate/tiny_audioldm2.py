@@ -1,4 +1,4 @@
-"""A tiny random AudioLDM 2 pipeline built offline (DESIGN.md §6), saved with ``save_pretrained``.
+"""A tiny random AudioLDM 2 pipeline built offline (docs/design.md §4), saved with ``save_pretrained``.
 
 Same component classes as ``cvssp/audioldm2`` (CLAP text encoder + ranking model, T5 encoder,
 projection model, GPT-2 language model, AudioLDM 2 UNet, VAE, HiFi-GAN vocoder) at toy sizes.

@@ -2,7 +2,7 @@
 
 Loading lives here, generation in ``clapcli.core.generate``. The pipeline class is diffusers'
 ``AudioLDM2Pipeline`` with our GPT-2 loop (``language_model``) in place of its GenerationMixin one,
-which current transformers broke (DESIGN.md §5).
+which current transformers broke (docs/design.md §3).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Our greedy loop over AudioLDM 2's GPT-2: the "8 generated embeddings" (DESIGN.md §5).
+"""Our greedy loop over AudioLDM 2's GPT-2: the "8 generated embeddings" (docs/design.md §3).
 
 diffusers drives the language model through ``GenerationMixin`` internals, which ``GPT2Model`` lost in
 transformers 4.50. The loop itself is small: feed the projected text embeddings, append the last

@@ -10,7 +10,7 @@ from clapcli.models import hub
 
 
 class TokenizerUnavailable(ModelLoadError):
-    """The tokenizer could not be loaded, or came back as transformers' silent placeholder (DESIGN.md §5)."""
+    """The tokenizer could not be loaded, or came back as transformers' silent placeholder (docs/design.md §3)."""
 
 
 def load_tokenizer(name: str, vocab_size: int, expected: str) -> Any:

@@ -1,6 +1,6 @@
 """``clap export``: the audio (or image) and text towers (with projections) of a torch model as ONNX or OpenVINO IR.
 
-The towers are traced by ``torch.onnx.export`` (opset 18, ``dynamo=False``: DESIGN.md §5) with a
+The towers are traced by ``torch.onnx.export`` (opset 18, ``dynamo=False``: docs/design.md §3) with a
 dynamic batch, and a dynamic text length; OpenVINO IR is converted from that ONNX graph with float32
 weights (``compress_to_fp16=False``). Beside them: the tokenizer (``tokenizer.json``, checked to give
 the ids of the transformers tokenizer), the feature settings, and a manifest with the agreement with
