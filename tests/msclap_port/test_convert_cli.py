@@ -173,10 +173,9 @@ def test_numpy_scalars_beside_weights_are_accepted(msclap_original, gpt2_tokeniz
 
 
 def test_hub_release_without_gpt2_tokenizer_offline(msclap_original, tmp_path, monkeypatch) -> None:
-    from clapcli.models.msclap.original import ensure_converted
-
     from clapcli.errors import ModelLoadError
     from clapcli.models import hub
+    from clapcli.models.conversion.on_first_use import ensure_converted
 
     monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(hub, "fetch_file", lambda ref, name, required=True: msclap_original[1])
@@ -219,9 +218,8 @@ def test_embed_with_original_pth_notes_the_conversion_once(msclap_original, gpt2
 def test_non_tokenizer_errors_of_auto_conversion_pass_through(msclap_original, gpt2_tokenizer_dir, tmp_path,
                                                               monkeypatch) -> None:
     """Only TokenizerUnavailable becomes the "needs the GPT-2 tokenizer" hint; a bad checkpoint says so."""
-    from clapcli.models.msclap.original import ensure_converted
-
     from clapcli.errors import ModelLoadError
+    from clapcli.models.conversion.on_first_use import ensure_converted
     from clapcli.models.hub import ModelRef
 
     monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "home"))
@@ -238,8 +236,7 @@ def test_auto_conversion_logs_instead_of_printing(msclap_original, gpt2_tokenize
     """Library use: the models layer prints nothing; the note is an INFO record of the clapcli logger."""
     import logging
 
-    from clapcli.models.msclap.original import ensure_converted
-
+    from clapcli.models.conversion.on_first_use import ensure_converted
     from clapcli.models.hub import ModelRef
 
     monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "home"))
