@@ -91,13 +91,13 @@ def test_library_log_records_are_one_warning_line_and_gone_with_quiet(cli, tiny_
 
     from clapcli.models import loading
 
-    real = loading.load_model
+    real = loading.load
 
     def noisy(*args, **kwargs):  # a multi-line record, as transformers logs them (ERROR: above its verbosity)
         logging.getLogger("transformers.modeling_utils").error("Some weights were not used:\n- a\n- b")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(loading, "load_model", noisy)
+    monkeypatch.setattr(loading, "load", noisy)
     args = ["embed", "--text", "dog", "-m", str(tiny_clap), "-f", "jsonl"]
     result = cli(args)
     assert result.exit_code == 0, result.stderr

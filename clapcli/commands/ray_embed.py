@@ -97,7 +97,6 @@ def _embed_ray(
     _report_failures(out, summary.failures, summary.failed, output)
     if summary.failed:
         from clapcli.errors import InputError, PartialFailure
-        from clapcli.text import plural
 
         out.summary(f"{plural(summary.written, 'embedding')} written to {output}, [red]{summary.failed} failed[/]")
         if not summary.written:  # nothing was produced: exit 1, as the local engine does

@@ -55,7 +55,7 @@ def test_import_of_a_local_parquet_file(cli, tiny_clap: Path, audio_files: dict[
         result = cli(["embed", "--import", out, "--db", db, "--collection", "c"])
         assert result.exit_code == 0, result.stderr
         message = " ".join(result.stderr.split())  # rich wraps long lines
-        assert "'c': 3 rows imported from 1 shards (1 text rows skipped); 3 files in the collection" in message
+        assert "'c': 3 rows imported from 1 shard (1 text row skipped); 3 files in the collection" in message
     table = pq.read_table(out).to_pylist()
     with open_store(db) as store:
         collection = store.collection("c", create=False)

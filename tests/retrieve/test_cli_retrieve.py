@@ -124,7 +124,7 @@ def test_prune_alone_needs_no_model(library, cli) -> None:
     (folder / "low.wav").unlink()
     result = cli(["embed", "--db", db, "--prune"])
     assert result.exit_code == 0, result.stderr
-    assert "1 rows of missing files pruned" in result.stderr
+    assert "1 row of missing files pruned" in result.stderr
     assert len(rows_of(db)) == 5
 
 
