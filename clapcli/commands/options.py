@@ -209,6 +209,7 @@ MODEL_FLAGS: dict[str, tuple[Any, Any]] = {
     "precision": (PrecisionOpt, None),
 }
 MODEL_OPTIONS_PARAM = "model_options"
+FROM_FLAGS: Any = None  # the default of a command's ``model_options``: with_model_options puts the flags there
 
 
 def with_model_options(*, exclude: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
