@@ -188,6 +188,19 @@ InputsArg = Annotated[
 ]
 
 
+LabelsOpt = Annotated[list[str] | None, typer.Option("--labels", "-l", help="Comma-separated labels; repeatable.",
+                                                    show_default=False)]
+LabelsFileOpt = Annotated[str | None, typer.Option("--labels-file", help="One label per line (- for stdin).",
+                                                   show_default=False)]
+
+
+def label_list(labels: list[str] | None, labels_file: str | None) -> list[str]:
+    """--labels (repeatable, comma-separated) then the lines of --labels-file."""
+    from clapcli.io.readers import read_text_file
+
+    return split_values(labels) + (read_text_file(labels_file, "labels") if labels_file else [])
+
+
 def split_values(values: list[str] | None) -> list[str]:
     """Repeatable, comma-separated option values -> flat list ("a,b" and -l a -l b both work)."""
     out: list[str] = []
