@@ -114,6 +114,8 @@ FIELD_FLAGS = {
 
 def flag_of(field: str) -> str:
     """The command-line option of a request field: ``top_k`` -> ``--top-k``."""
+    if field.startswith("-"):  # already an option (a caller that names its own)
+        return field
     return FIELD_FLAGS.get(field) or "--" + field.replace("_", "-")
 
 

@@ -146,8 +146,8 @@ class _Files:
                  out: Output) -> None:
         from clapcli.commands.common import FailureLog
 
-        self.targets, self.sample_rate, self.tags, self.keep, self.overwrite = targets, sample_rate, tags, keep, overwrite
-        self.out = out
+        self.targets, self.sample_rate, self.tags, self.keep = targets, sample_rate, tags, keep
+        self.overwrite, self.out = overwrite, out
         self.failures = FailureLog(out)
 
     def run(self, generator: Any, prompts: list[str], settings: Any, batch_size: int, summary_fmt: str | None) -> None:
