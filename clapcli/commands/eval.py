@@ -8,15 +8,34 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from clapcli.commands.eval_options import (
+    AudioDirOpt,
+    BootstrapOpt,
+    ByFoldOpt,
+    ConfusionOpt,
+    DatasetArg,
+    DbOpt,
+    FoldColumnOpt,
+    FoldOpt,
+    FormatOpt,
+    LabelColumnOpt,
+    LabelsFileOpt,
+    LayoutOpt,
+    ModelsOpt,
+    PathColumnOpt,
+    PlotOpt,
+    PresetOpt,
+    ReportOpt,
+    SkipMissingOpt,
+    TemplateOpt,
+)
 from clapcli.commands.options import (
     FROM_FLAGS,
     BatchSizeOpt,
-    EvalFormat,
     OutputOpt,
     OverwriteOpt,
     QuietOpt,
     WorkersOpt,
-    plain,
     with_model_options,
 )
 
@@ -62,26 +81,6 @@ any of the clip's captions is in the top k), median ranks.
 
 TABLE_FORMATS = ("table", "csv", "json", "markdown", "md")
 
-ModelsOpt = Annotated[list[str] | None, typer.Option(
-    "--model", "-m", help="Hub id, alias (see 'clap models') or local directory; repeat for one row per "
-    "checkpoint. Default: $CLAPCLI_MODEL or laion/clap-htsat-unfused.", show_default=False)]
-FormatOpt = Annotated[EvalFormat | None, typer.Option(
-    "--format", "-f", case_sensitive=False, callback=plain,
-            help="table, csv, json or markdown. Default: table on a terminal, csv when piped, else from "
-    "--output's extension.", show_default=False)]
-ReportOpt = Annotated[Path | None, typer.Option(
-    "--report", help="Write a JSON report: protocol (model, template, folds, long-audio rule, version), every "
-    "figure and per-item predictions.", show_default=False, dir_okay=False)]
-DbOpt = Annotated[Path | None, typer.Option(
-    "--db", help="Keep the audio embeddings in this library (content hashes): a second eval of the same files "
-    "only encodes text.", show_default=False, dir_okay=False)]
-AudioDirOpt = Annotated[Path | None, typer.Option(
-    "--audio", help="Folder the metadata's file names are relative to. Default: the metadata file's folder "
-    "(ESC-50/UrbanSound8K: their audio/ folder).", show_default=False, file_okay=False)]
-SkipMissingOpt = Annotated[bool, typer.Option(
-    "--skip-missing", help="Leave out metadata rows whose file is missing (counted on stderr) instead of failing.")]
-
-
 def _format(fmt: str | None, output: Path | None) -> str:
     from clapcli.io.writers import format_from_path
 
@@ -98,35 +97,6 @@ def _sink(fmt: str, output: Path | None, overwrite: bool, columns: list[str], ti
     if fmt == "markdown":
         return markdown_writer(output, overwrite, columns)
     return record_writer(fmt, output, overwrite, columns if fmt in ("table", "csv") else [], title)
-
-
-DatasetArg = Annotated[Path, typer.Argument(help="Dataset folder (ESC-50, UrbanSound8K, GTZAN, class folders) or a "
-                                            "CSV/TSV of path,label[,fold].", show_default=False)]
-LayoutOpt = Annotated[str, typer.Option("--layout", help="auto, esc50, urbansound8k, gtzan, folders or csv.")]
-FoldOpt = Annotated[list[int] | None, typer.Option("--fold", help="Evaluate only this fold (repeatable). Default: "
-                                                   "all, with per-fold figures and their mean.", show_default=False)]
-LabelsFileOpt = Annotated[Path | None, typer.Option(
-    "--labels-file", help="Label text per class (any language): one line per class in the dataset's class "
-    "order, or 'class<TAB>text' lines. Default: class names, '_' -> ' '.", show_default=False, dir_okay=False)]
-TemplateOpt = Annotated[str | None, typer.Option("--template", help="Prompt around each label, {} = the label.",
-                                                 show_default=False)]
-PresetOpt = Annotated[str | None, typer.Option("--preset", help="Named template: laion (\"This is a sound of {}.\"), "
-                                               "laion-gtzan (\"This is a {} song.\"), label (\"{}\").",
-                                               show_default=False)]
-PathColumnOpt = Annotated[str | None, typer.Option("--path-column", help="CSV column with the file path.",
-                                                   show_default=False)]
-LabelColumnOpt = Annotated[str | None, typer.Option("--label-column", help="CSV column with the class.",
-                                                    show_default=False)]
-FoldColumnOpt = Annotated[str | None, typer.Option("--fold-column", help="CSV column with the fold (optional).",
-                                                   show_default=False)]
-ByFoldOpt = Annotated[bool, typer.Option("--by-fold", help="Add one row per fold before each model's row.")]
-BootstrapOpt = Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for the 95% interval of "
-                                           "top-1 (fixed seed; 0 = none).")]
-ConfusionOpt = Annotated[Path | None, typer.Option(
-    "--confusion", help="Write the confusion matrix as CSV (one file per model: name.<model>.csv).",
-    show_default=False, dir_okay=False)]
-PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Write the confusion matrix as a PNG heat map (needs "
-                                              "clapcli\\[plot]).", show_default=False, dir_okay=False)]
 
 
 @with_model_options(exclude=("model",))
