@@ -88,7 +88,7 @@ class _ErrorBoundary(TyperGroup):
             if debug and not exc.reported:
                 raise
             if not exc.reported:
-                _error_line(str(exc))  # one line, ours (the parser's own usage errors come with "Try ...")
+                _error_line(cli_message(exc))  # one line, ours (the parser's own usage errors come with "Try ...")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:
             from clapcli.errors import EXIT_SIGINT, EXIT_SIGTERM, Terminated
@@ -126,6 +126,28 @@ def extra_for_module(name: str) -> str | None:
     """The extra that installs module ``name`` (dotted names by their top level), or None."""
     entry = EXTRA_MODULES.get(name.split(".")[0])
     return entry[1] if entry else None
+
+
+# A request field (clapcli.core) -> the option that sets it, where the option is not "--" + the field with
+# dashes (top_k -> --top-k). The one place where core's field names become flags.
+FIELD_FLAGS = {
+    "captions": "--captions-file",
+    "fmt": "--format",
+}
+
+
+def flag_of(field: str) -> str:
+    """The command-line option of a request field: ``top_k`` -> ``--top-k``."""
+    if field.startswith("-"):  # already an option (a caller that names its own)
+        return field
+    return FIELD_FLAGS.get(field) or "--" + field.replace("_", "-")
+
+
+def cli_message(exc: BaseException) -> str:
+    """The line users read: an ``InvalidField`` names flags (Python callers read the field names)."""
+    from clapcli.errors import InvalidField
+
+    return exc.render(flag_of) if isinstance(exc, InvalidField) else str(exc)
 
 
 def _old_spellings(args: list[str]) -> list[str]:

@@ -6,6 +6,8 @@ core code raises them and never exits the process itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -24,6 +26,31 @@ class UsageError(ClapcliError):
     """The command line itself is wrong (bad option value, missing argument)."""
 
     exit_code = EXIT_USAGE
+
+
+class InvalidField(UsageError):
+    """A field of a request (``clapcli.core``'s dataclasses) is wrong, named as Python callers spell it.
+
+    ``InvalidField("top_k", "must be >= 1")`` reads "top_k: must be >= 1". A message naming several
+    fields writes each as ``{name}``: ``InvalidField("nprobe", "{nprobe} goes with {approximate}")``;
+    other values go in as keywords, so their braces are kept: ``InvalidField("template", "{template}
+    {value!r} needs '{{}}'", value=text)``. The CLI boundary prints ``render(flag)`` instead, ``flag``
+    mapping each field to its option ("--top-k: must be >= 1"), so the words of a command line stay
+    at the command line."""
+
+    def __init__(self, field: str, message: str, **values: object) -> None:
+        import string
+
+        self.field = field
+        self.values = values
+        self.template = message if f"{{{field}}}" in message else f"{{{field}}}: {message}"
+        names = (name for _, name, _, _ in string.Formatter().parse(self.template) if name)
+        self.fields = tuple(dict.fromkeys(name for name in names if name not in values))
+        super().__init__(self.render(lambda name: name))
+
+    def render(self, name_of: Callable[[str], str]) -> str:
+        """The message with each field named by ``name_of(field)``."""
+        return self.template.format(**self.values, **{name: name_of(name) for name in self.fields})
 
 
 class ModelLoadError(ClapcliError):

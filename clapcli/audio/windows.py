@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField
 
 
 def repeat_pad(samples: np.ndarray, length: int) -> np.ndarray:
@@ -104,13 +104,14 @@ def crop_starts(total: int, chunk_frames: int) -> list[int]:
     return [int(part[len(part) // 2]) if len(part) else 0 for part in positions]
 
 
-def window_samples(seconds: float, sample_rate: int, what: str) -> int:
-    """Seconds -> a positive number of samples, or a usage error naming the option."""
+def window_samples(seconds: float, sample_rate: int, field: str) -> int:
+    """Seconds -> a positive number of samples, or an ``InvalidField`` naming ``field`` (``window``, ``hop``)."""
     if not np.isfinite(seconds) or seconds <= 0:
-        raise UsageError(f"{what} {seconds:g}: give a positive number of seconds")
+        raise InvalidField(field, f"{{{field}}} {{seconds:g}}: give a positive number of seconds", seconds=seconds)
     samples = int(round(seconds * sample_rate))
     if samples < 1:
-        raise UsageError(f"{what} {seconds:g}: shorter than one sample at {sample_rate} Hz")
+        raise InvalidField(field, f"{{{field}}} {{seconds:g}}: shorter than one sample at {sample_rate} Hz",
+                           seconds=seconds)
     return samples
 
 

@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from clapcli.commands.options import (
+    FROM_FLAGS,
     BatchSizeOpt,
-    DeviceOpt,
-    DtypeOpt,
     InputsArg,
-    LongAudioOpt,
-    ModelOpt,
+    LabelsFileOpt,
+    LabelsOpt,
     OutputOpt,
     OverwriteOpt,
-    PrecisionOpt,
-    QuantizeOpt,
     QuietOpt,
     RecordFormat,
-    RuntimeOpt,
     WorkersOpt,
+    label_list,
     plain,
-    split_values,
+    with_model_options,
 )
 from clapcli.text import plural
+
+if TYPE_CHECKING:
+    from clapcli.commands.common import ModelOptions
 
 EPILOG = """\
 Examples:
@@ -43,83 +43,100 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 some inputs failed (the rest are written),
 """
 
 
+TemplateOpt = Annotated[str | None, typer.Option(
+    "--template", help="Prompt around each label, {} = the label. Default: the model's "
+    "(\"This is a sound of {}.\" for CLAP, \"a photo of {}.\" for image models).", show_default=False)]
+TopKOpt = Annotated[int, typer.Option("--top-k", "-k", min=1, help="Labels reported per input.")]
+FormatOpt = Annotated[RecordFormat | None, typer.Option(
+    "--format", "-f", case_sensitive=False, callback=plain, help="table, csv, json or jsonl. Default: table on a "
+    "terminal, csv when piped, else from --output's extension.", show_default=False)]
+ExpectOpt = Annotated[str | None, typer.Option("--expect", help="CI check: exit 4 unless every input's top label is "
+                                               "this.", show_default=False)]
+MinScoreOpt = Annotated[float | None, typer.Option("--min-score", min=0.0, max=1.0, help="CI check: exit 4 unless "
+                                                   "every top score is at least this.", show_default=False)]
+
+
+@with_model_options()
 def classify(
     inputs: InputsArg = None,
-    labels: Annotated[list[str] | None, typer.Option("--labels", "-l", help="Comma-separated labels; repeatable.",
-                                                     show_default=False)] = None,
-    labels_file: Annotated[str | None, typer.Option("--labels-file", help="One label per line (- for stdin).",
-                                                    show_default=False)] = None,
-    template: Annotated[str | None, typer.Option(
-        "--template", help="Prompt around each label, {} = the label. Default: the model's "
-        "(\"This is a sound of {}.\" for CLAP, \"a photo of {}.\" for image models).", show_default=False)] = None,
-    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Labels reported per input.")] = 5,
-    fmt: Annotated[RecordFormat | None, typer.Option("--format", "-f", case_sensitive=False, callback=plain,
-                                                     help="table, csv, json or jsonl. Default: table on a "
-                                            "terminal, csv when piped, else from --output's extension.",
-                                            show_default=False)] = None,
+    labels: LabelsOpt = None,
+    labels_file: LabelsFileOpt = None,
+    template: TemplateOpt = None,
+    top_k: TopKOpt = 5,
+    fmt: FormatOpt = None,
     output: OutputOpt = None,
-    expect: Annotated[str | None, typer.Option("--expect", help="CI check: exit 4 unless every input's top label is "
-                                               "this.", show_default=False)] = None,
-    min_score: Annotated[float | None, typer.Option("--min-score", min=0.0, max=1.0, help="CI check: exit 4 unless "
-                                                    "every top score is at least this.", show_default=False)] = None,
-    model: ModelOpt = None,
-    device: DeviceOpt = None,
-    dtype: DtypeOpt = "auto",
-    quantize: QuantizeOpt = None,
-    long_audio: LongAudioOpt = None,
-    runtime: RuntimeOpt = None,
-    precision: PrecisionOpt = None,
+    expect: ExpectOpt = None,
+    min_score: MinScoreOpt = None,
+    model_options: ModelOptions = FROM_FLAGS,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Score each input against text labels (zero-shot) and report the best ones."""
-    from clapcli.commands.common import FailureLog, ModelOptions, collect_sources, kept_on_interrupt, kept_rows
+    from clapcli.commands.common import FailureLog, collect_sources, kept_on_interrupt, kept_rows
     from clapcli.commands.output import Output
-    from clapcli.core.classify import check_expectation, classify_media, prepare_labels
-    from clapcli.errors import ExpectationError, UsageError
-    from clapcli.io.readers import read_text_file
+    from clapcli.core.classify import check_expected_label, classify_media, prepare_labels
+    from clapcli.errors import UsageError
     from clapcli.io.writers import default_record_format, record_writer
-    from clapcli.results import FailedInput
 
     if not inputs:
         raise UsageError("give at least one input file, directory, glob or - (see clap classify --help)")
-    label_list = split_values(labels) + (read_text_file(labels_file, "labels") if labels_file else [])
-    if expect is not None and expect not in label_list:
-        raise UsageError(f"--expect '{expect}' is not one of the labels")
+    names = label_list(labels, labels_file)
+    check_expected_label(expect, names)
     fmt = default_record_format(fmt, output)
-    columns = ["path", "rank", "label", "score"] if fmt in ("table", "csv") else []
-    sink = record_writer(fmt, output, overwrite, columns)
-    loaded = ModelOptions(model, device, dtype, quantize, long_audio, runtime, precision).load()
-    label_set = prepare_labels(loaded, label_list, template)
+    sink = record_writer(fmt, output, overwrite, ["path", "rank", "label", "score"] if fmt in ("table", "csv") else [])
+    loaded = model_options.load()
+    label_set = prepare_labels(loaded, names, template)
     sources = collect_sources(inputs, loaded.modality)
     out = Output(quiet)
     failures = FailureLog(out)
-    unmet: list[str] = []
-    done = 0
-    inputs = plural(len(sources), "input")
-    with kept_on_interrupt(lambda: kept_rows(sink, None, "rows") + f" ({done} of {inputs} classified)"), \
-            sink, out.progress(len(sources), "classifying") as advance:
-        for result in classify_media(loaded, sources, label_set, top_k, batch_size, workers, advance):
+    run = _Run()
+    with kept_on_interrupt(lambda: kept_rows(sink, None, "rows") + f" ({run.done} of {len(sources)} inputs "
+                           "classified)"), sink, out.progress(len(sources), "classifying") as advance:
+        results = classify_media(loaded, sources, label_set, top_k, batch_size, workers, advance)
+        run.write(results, sink, fmt, failures, expect, min_score)
+    run.report_unmet(out)
+    failures.finish(run.done, "inputs classified")
+
+
+class _Run:
+    """The results of one run as they come: rows written, failures named, unmet expectations kept for the end."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.unmet: list[str] = []
+
+    def write(self, results: Any, sink: Any, fmt: str, failures: Any, expect: str | None,
+              min_score: float | None) -> None:
+        from clapcli.core.classify import check_expectation
+        from clapcli.errors import ExpectationError
+        from clapcli.results import FailedInput
+
+        for result in results:
             if isinstance(result, FailedInput):
                 failures.add(result)
                 sink.write_failure(result.source, result.reason)
                 continue
-            done += 1
+            self.done += 1
             for record in _records(result, fmt):
                 sink.write(record)
             try:
                 check_expectation(result, expect, min_score)
             except ExpectationError as exc:
-                unmet.append(str(exc))
-    if unmet:
-        for message in unmet:
+                self.unmet.append(str(exc))
+
+    def report_unmet(self, out: Any) -> None:
+        """Each unmet expectation on stderr, then exit 4 (``ExpectationError``, already reported)."""
+        from clapcli.errors import ExpectationError
+
+        if not self.unmet:
+            return
+        for message in self.unmet:
             out.expectation_failed(message)
-        error = ExpectationError(f"{len(unmet)} of {plural(done, 'input')} did not meet the expectation")
+        error = ExpectationError(f"{len(self.unmet)} of {plural(self.done, 'input')} did not meet the expectation")
         error.reported = True
         raise error
-    failures.finish(done, "inputs classified")
 
 
 def _records(result, fmt: str) -> list[dict]:

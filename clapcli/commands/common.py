@@ -16,13 +16,26 @@ from clapcli.text import plural
 
 @dataclass
 class ModelOptions:
-    model: str | None
-    device: str | None
-    dtype: str
+    """The model flags of a command (``options.with_model_options``), as one value: ``load()`` makes the model."""
+
+    model: str | None = None
+    device: str | None = None
+    dtype: str = "auto"
     quantize: str | None = None
     long_audio: str | None = None
     runtime: str | None = None
     precision: str | None = None
+
+    @classmethod
+    def from_flags(cls, **flags: Any) -> ModelOptions:
+        """From the parsed flags (any subset of ``options.MODEL_FLAGS``; the others keep their defaults)."""
+        return cls(**flags)
+
+    def with_model(self, model: str | None) -> ModelOptions:
+        """The same options for another checkpoint (``eval --model A --model B``, a library's own model)."""
+        from dataclasses import replace
+
+        return replace(self, model=model)
 
     def folded_precision(self) -> str | None:
         """--precision, or what 0.1's --dtype/--quantize spell (with their one-line deprecation note)."""

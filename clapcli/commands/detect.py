@@ -4,28 +4,28 @@ post-processed into timed events."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from clapcli.commands.options import (
+    FROM_FLAGS,
     BatchSizeOpt,
-    DeviceOpt,
-    DtypeOpt,
     EventFormat,
     InputsArg,
-    LongAudioOpt,
-    ModelOpt,
+    LabelsFileOpt,
+    LabelsOpt,
     OverwriteOpt,
-    PrecisionOpt,
-    QuantizeOpt,
     QuietOpt,
-    RuntimeOpt,
     WorkersOpt,
+    label_list,
     plain,
-    split_values,
+    with_model_options,
 )
 from clapcli.text import plural
+
+if TYPE_CHECKING:
+    from clapcli.commands.common import ModelOptions
 
 EPILOG = """\
 Examples:
@@ -64,62 +64,72 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 some inputs failed (the rest are written).
 """
 
 
+TemplateOpt = Annotated[str | None, typer.Option("--template", help="Prompt around each label, {} = the label. "
+                                                "Default: the model's.", show_default=False)]
+ModeOpt = Annotated[str | None, typer.Option("--mode", help="softmax or similarity (see below). Default: softmax "
+                                            "with two or more labels, similarity with one.", show_default=False)]
+BackgroundOpt = Annotated[str | None, typer.Option("--background", help="similarity mode: score each label "
+                                                  "against this prompt (e.g. \"background noise\").",
+                                                  show_default=False)]
+WindowOpt = Annotated[float | None, typer.Option("--window", help="Window length in seconds. Default: the model's "
+                                                "(10 s for LAION CLAP).", show_default=False)]
+HopOpt = Annotated[float | None, typer.Option("--hop", help="Seconds between window starts. Default: half the "
+                                             "window.", show_default=False)]
+ThresholdOpt = Annotated[float | None, typer.Option("--threshold", help="Score where an event starts. "
+                                                   "Default: 0.5 (probabilities), 0.3 (plain cosine).",
+                                                   show_default=False)]
+ThresholdOffOpt = Annotated[float | None, typer.Option("--threshold-off", help="Hysteresis: an event lasts while "
+                                                       "the score stays at or above this. Default: --threshold.",
+                                                       show_default=False)]
+SmoothOpt = Annotated[int, typer.Option("--smooth", min=1, help="Median smoothing over this many windows "
+                                       "(odd; 1 = off).")]
+MinDurationOpt = Annotated[float, typer.Option("--min-duration", min=0.0, help="Drop events shorter than this "
+                                               "(seconds).")]
+MergeGapOpt = Annotated[float, typer.Option("--merge-gap", min=0.0, help="Join events of a label separated by "
+                                            "less than this (seconds).")]
+FormatOpt = Annotated[EventFormat | None, typer.Option(
+    "--format", "-f", case_sensitive=False, callback=plain, help="table, csv, json, jsonl, audacity, raven or "
+    "webvtt. Default: table on a terminal, csv when piped, else from --output's extension.", show_default=False)]
+EventsOutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE, or for audacity/raven/"
+                                                      "webvtt to a DIRECTORY (one file per input).",
+                                                      show_default=False)]
+FramesOpt = Annotated[Path | None, typer.Option("--frames", help="Also write every window's scores to this .csv "
+                                               "or .parquet file.", show_default=False, dir_okay=False)]
+PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Draw spectrogram, score curves and events to this "
+                                             ".png (a DIRECTORY for several inputs). Needs clapcli\\[plot].",
+                                             show_default=False)]
+ReferenceOpt = Annotated[Path | None, typer.Option("--reference", help="Measure the events against these "
+                                                  "reference annotations (DCASE TSV, see below). Needs "
+                                                  "clapcli\\[eval].", show_default=False, dir_okay=False)]
+MetricsOpt = Annotated[Path | None, typer.Option("--metrics", help="With --reference: write every metric to "
+                                                "this .json file.", show_default=False, dir_okay=False)]
+CollarOpt = Annotated[float, typer.Option("--collar", min=0.0, help="With --reference: onset/offset tolerance of "
+                                         "the event-based metrics (seconds).")]
+
+
+@with_model_options()
 def detect(
     inputs: InputsArg = None,
-    labels: Annotated[list[str] | None, typer.Option("--labels", "-l", help="Comma-separated labels; repeatable.",
-                                                     show_default=False)] = None,
-    labels_file: Annotated[str | None, typer.Option("--labels-file", help="One label per line (- for stdin).",
-                                                    show_default=False)] = None,
-    template: Annotated[str | None, typer.Option("--template", help="Prompt around each label, {} = the label. "
-                                                 "Default: the model's.", show_default=False)] = None,
-    mode: Annotated[str | None, typer.Option("--mode", help="softmax or similarity (see below). Default: softmax "
-                                             "with two or more labels, similarity with one.",
-                                             show_default=False)] = None,
-    background: Annotated[str | None, typer.Option("--background", help="similarity mode: score each label "
-                                                   "against this prompt (e.g. \"background noise\").",
-                                                   show_default=False)] = None,
-    window: Annotated[float | None, typer.Option("--window", help="Window length in seconds. Default: the model's "
-                                                 "(10 s for LAION CLAP).", show_default=False)] = None,
-    hop: Annotated[float | None, typer.Option("--hop", help="Seconds between window starts. Default: half the "
-                                              "window.", show_default=False)] = None,
-    threshold: Annotated[float | None, typer.Option("--threshold", help="Score where an event starts. "
-                                                    "Default: 0.5 (probabilities), 0.3 (plain cosine).",
-                                                    show_default=False)] = None,
-    threshold_off: Annotated[float | None, typer.Option("--threshold-off", help="Hysteresis: an event lasts while "
-                                                        "the score stays at or above this. Default: --threshold.",
-                                                        show_default=False)] = None,
-    smooth: Annotated[int, typer.Option("--smooth", min=1, help="Median smoothing over this many windows "
-                                        "(odd; 1 = off).")] = 1,
-    min_duration: Annotated[float, typer.Option("--min-duration", min=0.0, help="Drop events shorter than this "
-                                                "(seconds).")] = 0.0,
-    merge_gap: Annotated[float, typer.Option("--merge-gap", min=0.0, help="Join events of a label separated by "
-                                             "less than this (seconds).")] = 0.0,
-    fmt: Annotated[EventFormat | None, typer.Option("--format", "-f", case_sensitive=False, callback=plain,
-            help="table, csv, json, jsonl, audacity, raven or "
-                                            "webvtt. Default: table on a terminal, csv when piped, else from "
-                                            "--output's extension.", show_default=False)] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE, or for audacity/raven/"
-                                                "webvtt to a DIRECTORY (one file per input).",
-                                                show_default=False)] = None,
-    frames: Annotated[Path | None, typer.Option("--frames", help="Also write every window's scores to this .csv "
-                                                "or .parquet file.", show_default=False, dir_okay=False)] = None,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Draw spectrogram, score curves and events to this "
-                                              ".png (a DIRECTORY for several inputs). Needs clapcli\\[plot].",
-                                              show_default=False)] = None,
-    reference: Annotated[Path | None, typer.Option("--reference", help="Measure the events against these "
-                                                   "reference annotations (DCASE TSV, see below). Needs "
-                                                   "clapcli\\[eval].", show_default=False, dir_okay=False)] = None,
-    metrics: Annotated[Path | None, typer.Option("--metrics", help="With --reference: write every metric to "
-                                                 "this .json file.", show_default=False, dir_okay=False)] = None,
-    collar: Annotated[float, typer.Option("--collar", min=0.0, help="With --reference: onset/offset tolerance of "
-                                          "the event-based metrics (seconds).")] = 0.2,
-    model: ModelOpt = None,
-    device: DeviceOpt = None,
-    dtype: DtypeOpt = "auto",
-    quantize: QuantizeOpt = None,
-    runtime: RuntimeOpt = None,
-    precision: PrecisionOpt = None,
-    long_audio: LongAudioOpt = None,
+    labels: LabelsOpt = None,
+    labels_file: LabelsFileOpt = None,
+    template: TemplateOpt = None,
+    mode: ModeOpt = None,
+    background: BackgroundOpt = None,
+    window: WindowOpt = None,
+    hop: HopOpt = None,
+    threshold: ThresholdOpt = None,
+    threshold_off: ThresholdOffOpt = None,
+    smooth: SmoothOpt = 1,
+    min_duration: MinDurationOpt = 0.0,
+    merge_gap: MergeGapOpt = 0.0,
+    fmt: FormatOpt = None,
+    output: EventsOutputOpt = None,
+    frames: FramesOpt = None,
+    plot: PlotOpt = None,
+    reference: ReferenceOpt = None,
+    metrics: MetricsOpt = None,
+    collar: CollarOpt = 0.2,
+    model_options: ModelOptions = FROM_FLAGS,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
@@ -128,83 +138,51 @@ def detect(
     """Find when each label's sound happens in each input: timed events (onset, offset, scores)."""
     import sys
 
-    from clapcli.commands.common import FailureLog, ModelOptions, collect_sources
+    from clapcli.commands.common import FailureLog, collect_sources
+    from clapcli.commands.detect_writers import Writers
     from clapcli.commands.output import Output
-    from clapcli.core.detect import PostProcessing, WindowSpec, detect_events, prepare_scorer, score_files
+    from clapcli.core.detect import PostProcessing, WindowSpec, prepare_scorer
     from clapcli.errors import UsageError
-    from clapcli.io.readers import read_text_file
-    from clapcli.io.writers.events import EVENT_COLUMNS, PER_FILE_FORMATS, LabelFiles, event_format, event_record
-    from clapcli.io.writers.records import record_writer
-    from clapcli.results import FailedInput
+    from clapcli.io.writers.events import event_format
 
     if not inputs:
         raise UsageError("give at least one input file, directory, glob or - (see clap detect --help)")
-    label_list = split_values(labels) + (read_text_file(labels_file, "labels") if labels_file else [])
+    names = label_list(labels, labels_file)
     fmt = event_format(fmt, output, sys.stdout.isatty())
-    per_file = fmt in PER_FILE_FORMATS
-    if plot is not None:
-        _check_plot_extra()
-    if metrics is not None and reference is None:
-        raise UsageError("--metrics needs --reference TSV (the annotations to measure the events against)")
-    _distinct_files({"--reference": reference, "--output": output, "--frames": frames, "--plot": plot,
-                     "--metrics": metrics})
-    annotations = _load_reference(reference) if reference is not None else None
-    detected: dict = {}
+    annotations = _check_files(output, frames, plot, reference, metrics)
     out = Output(quiet)
-    loaded = ModelOptions(model, device, dtype, quantize, long_audio, runtime, precision).load()
+    loaded = model_options.load()
     if loaded.modality != "audio":
         raise UsageError(f"'{loaded.model_id}' is an image model; clap detect needs an audio model")
-    scorer = prepare_scorer(loaded, label_list, mode, template, background)
+    scorer = prepare_scorer(loaded, names, mode, template, background)
     threshold = threshold if threshold is not None else (0.5 if scorer.probabilities else 0.3)
     post = PostProcessing(threshold, threshold_off, smooth, merge_gap, min_duration).check(
         0.0 if scorer.probabilities else -1.0)
     spec = WindowSpec(window, hop)
     spec.samples(loaded)  # option errors before any file is read
     sources = collect_sources(inputs, "audio")
-    several = len(sources) > 1
-    label_dir = per_file and output is not None and _is_directory(output, several, "--output")
-    if per_file and several and not label_dir:
-        raise UsageError(f"--format {fmt} writes one file per input; give --output DIRECTORY for several inputs")
-    plot_dir = plot is not None and _is_directory(plot, several, "--plot")
-    sink = None if per_file else record_writer(fmt, output, overwrite, EVENT_COLUMNS if fmt in ("table", "csv")
-                                               else [])
-    labels_out = LabelFiles(fmt, output, overwrite, label_dir) if per_file else None
-    frame_sink = None
-    if frames is not None:
-        from clapcli.io.writers.events import frame_writer
-
-        frame_sink = frame_writer(frames, overwrite, scorer.labels)
+    writers = Writers.open(fmt, output, frames, plot, overwrite, scorer.labels, len(sources) > 1)
+    writers.high_freq, writers.keep_events = (loaded.sample_rate or 0) / 2, annotations is not None
     failures = FailureLog(out)
-    done = events_found = 0
-    high_freq = (loaded.sample_rate or 0) / 2
-    plotted: set[str] = set()
-    with _maybe(sink), _maybe(frame_sink), out.progress(len(sources), "detecting") as advance:
-        for result in score_files(loaded, sources, scorer, spec, batch_size, workers, advance):
-            if isinstance(result, FailedInput):
-                failures.add(result)
-                if sink is not None:
-                    sink.write_failure(result.source, result.reason)
-                continue
-            done += 1
-            events = detect_events(result, post)
-            events_found += len(events)
-            if annotations is not None:
-                detected[result.source] = (events, result.duration)
-            if frame_sink is not None:
-                frame_sink.write(result)
-            if sink is not None:
-                for event in events:
-                    sink.write(event_record(event, fmt))
-            else:
-                labels_out.write(result.source, events, high_freq)  # type: ignore[union-attr]
-            if plot is not None:
-                from clapcli.core.detect.plot import plot_file
-
-                target = plot / _png_name(result.source, plotted) if plot_dir else plot
-                plot_file(result, events, post.threshold, target, overwrite)
+    with writers, out.progress(len(sources), "detecting") as advance:
+        writers.scan(loaded, sources, scorer, spec, post, batch_size, workers, advance, failures)
     if annotations is not None:
-        _report_metrics(out, detected, annotations, scorer.labels, collar, metrics, overwrite)
-    failures.finish(done, f"files scanned, {plural(events_found, 'event')}")
+        _report_metrics(out, writers.detected, annotations, scorer.labels, collar, metrics, overwrite)
+    failures.finish(writers.done, f"files scanned, {plural(writers.events_found, 'event')}")
+
+
+def _check_files(output: Path | None, frames: Path | None, plot: Path | None, reference: Path | None,
+                 metrics: Path | None) -> dict | None:
+    """The file options checked before a model is loaded; the reference annotations, if given."""
+    from clapcli.errors import UsageError
+
+    if plot is not None:
+        _check_plot_extra()
+    if metrics is not None and reference is None:
+        raise UsageError("--metrics needs --reference TSV (the annotations to measure the events against)")
+    _distinct_files({"--reference": reference, "--output": output, "--frames": frames, "--plot": plot,
+                     "--metrics": metrics})
+    return _load_reference(reference) if reference is not None else None
 
 
 def _distinct_files(named: dict[str, Path | None]) -> None:
@@ -265,38 +243,6 @@ def _report_metrics(out, detected: dict, annotations: dict, labels: list[str], c
         write_metrics(metrics_path, result, overwrite)
 
 
-def _are(count: int, noun: str) -> str:
-    return f"{plural(count, noun)} {'is' if count == 1 else 'are'}"
-
-
-def _were(count: int, noun: str) -> str:
-    return f"{plural(count, noun)} {'was' if count == 1 else 'were'}"
-
-
-def _is_directory(path: Path, several: bool, what: str) -> bool:
-    """An existing directory, a name ending in '/', or (several inputs) a name to create as one."""
-    from clapcli.errors import UsageError
-
-    if path.is_dir() or str(path).endswith(("/", "\\")) or (several and not path.suffix):
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"{what} {path}: cannot create the directory ({exc.strerror or exc})") from None
-        return True
-    if several:
-        raise UsageError(f"{what} {path}: several inputs need a DIRECTORY here (one file per input)")
-    return False
-
-
-def _png_name(source: str, used: set[str]) -> str:
-    stem = Path(source).stem or "audio"
-    name, number = f"{stem}.png", 2
-    while name in used:
-        name, number = f"{stem}-{number}.png", number + 1
-    used.add(name)
-    return name
-
-
 def _check_plot_extra() -> None:
     import importlib.util
 
@@ -306,19 +252,13 @@ def _check_plot_extra() -> None:
         raise missing_extra("matplotlib", "plot")
 
 
-class _maybe:
-    """``with`` for an optional writer."""
-
-    def __init__(self, writer) -> None:  # noqa: ANN001
-        self.writer = writer
-
-    def __enter__(self):
-        return self.writer.__enter__() if self.writer is not None else None
-
-    def __exit__(self, *exc) -> None:  # noqa: ANN002
-        if self.writer is not None:
-            self.writer.__exit__(*exc)
-
-
 def register(app: typer.Typer) -> None:
     app.command("detect", epilog=EPILOG)(detect)
+
+
+def _are(count: int, noun: str) -> str:
+    return f"{plural(count, noun)} {'is' if count == 1 else 'are'}"
+
+
+def _were(count: int, noun: str) -> str:
+    return f"{plural(count, noun)} {'was' if count == 1 else 'were'}"

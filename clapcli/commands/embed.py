@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from clapcli.commands.library import CollectionOpt, DbOpt, PruneOpt
 from clapcli.commands.options import (
+    FROM_FLAGS,
     BatchSizeOpt,
-    DeviceOpt,
-    DtypeOpt,
     EmbeddingFormat,
     InputsArg,
-    LongAudioOpt,
-    ModelOpt,
     OverwriteOpt,
-    PrecisionOpt,
-    QuantizeOpt,
     QuietOpt,
-    RuntimeOpt,
     WorkersOpt,
     plain,
+    with_model_options,
 )
 from clapcli.commands.ray_embed import ConcurrencyOpt, EmbedOutputOpt, EngineOpt, ImportOpt, NumGpusOpt
+
+if TYPE_CHECKING:
+    from clapcli.commands.common import ModelOptions
 
 EPILOG = """\
 Examples:
@@ -51,25 +49,30 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 some inputs failed (the rest are written).
 """
 
 
+TextOpt = Annotated[list[str] | None, typer.Option("--text", "-t", help="A text to embed; repeatable.",
+                                                  show_default=False)]
+TextFileOpt = Annotated[str | None, typer.Option("--text-file", help="Texts to embed, one per line (- for stdin).",
+                                                 show_default=False)]
+FormatOpt = Annotated[EmbeddingFormat | None, typer.Option(
+    "--format", "-f", case_sensitive=False, callback=plain, help="jsonl, json, csv, npy, parquet or safetensors. "
+    "Default: from --output's extension, else jsonl.", show_default=False)]
+NormalizeOpt = Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalize embeddings.")]
+SegmentsOpt = Annotated[float | None, typer.Option("--segments", help="With --db: one vector per window of this many "
+                                                   "seconds, with its start and end (a segment collection).",
+                                                   show_default=False)]
+HopOpt = Annotated[float | None, typer.Option("--hop", help="With --segments: seconds between window starts. "
+                                              "Default: --segments.", show_default=False)]
+
+
+@with_model_options()
 def embed(
     inputs: InputsArg = None,
-    text: Annotated[list[str] | None, typer.Option("--text", "-t", help="A text to embed; repeatable.",
-                                                   show_default=False)] = None,
-    text_file: Annotated[str | None, typer.Option("--text-file", help="Texts to embed, one per line (- for stdin).",
-                                                  show_default=False)] = None,
+    text: TextOpt = None,
+    text_file: TextFileOpt = None,
     output: EmbedOutputOpt = None,
-    fmt: Annotated[EmbeddingFormat | None, typer.Option(
-        "--format", "-f", case_sensitive=False, callback=plain,
-                help="jsonl, json, csv, npy, parquet or safetensors. Default: from --output's extension, "
-        "else jsonl.", show_default=False)] = None,
-    normalize: Annotated[bool, typer.Option("--normalize/--no-normalize", help="L2-normalize embeddings.")] = True,
-    model: ModelOpt = None,
-    device: DeviceOpt = None,
-    dtype: DtypeOpt = "auto",
-    quantize: QuantizeOpt = None,
-    long_audio: LongAudioOpt = None,
-    runtime: RuntimeOpt = None,
-    precision: PrecisionOpt = None,
+    fmt: FormatOpt = None,
+    normalize: NormalizeOpt = True,
+    model_options: ModelOptions = FROM_FLAGS,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
@@ -81,58 +84,64 @@ def embed(
     num_gpus: NumGpusOpt = 0.0,
     concurrency: ConcurrencyOpt = 1,
     import_dir: ImportOpt = None,
-    segments: Annotated[float | None, typer.Option("--segments", help="With --db: one "
-                                                   "vector per window of this many seconds, with its start and end "
-                                                   "(a segment collection).", show_default=False)] = None,
-    hop: Annotated[float | None, typer.Option("--hop", help="With --segments: seconds "
-                                              "between window starts. Default: --segments.",
-                                              show_default=False)] = None,
+    segments: SegmentsOpt = None,
+    hop: HopOpt = None,
 ) -> None:
     """Embed audio/image files and/or texts with a contrastive model."""
-    from clapcli.commands.common import FailureLog, ModelOptions, collect_sources, kept_on_interrupt, kept_rows
     from clapcli.commands.library import embed_to_library, library_requested
-    from clapcli.commands.output import Output
     from clapcli.commands.ray_embed import refuse_local_only_options, run_engine, wants_engine
-    from clapcli.core.embed import embed_media, embed_texts
-    from clapcli.errors import UsageError
-    from clapcli.io.readers import read_text_file
-    from clapcli.io.writers import EMBEDDING_FORMATS, embedding_writer, format_from_path
-    from clapcli.results import FailedInput
+    from clapcli.core.library import check_segments
 
     if wants_engine(engine, import_dir):  # a Ray Data job, or loading its shards into --db
         refuse_local_only_options(workers, prune, import_dir)
-        run_engine(inputs, bool(text or text_file), output, fmt, normalize,
-                   ModelOptions(model, device, dtype, quantize, long_audio, runtime, precision), batch_size, quiet,
+        run_engine(inputs, bool(text or text_file), output, fmt, normalize, model_options, batch_size, quiet,
                    overwrite, engine, num_gpus, concurrency, import_dir, db, collection)
         return
-    output = Path(output) if output is not None else None  # type: ignore[assignment]
-    if (segments is not None or hop is not None) and db is None:
-        raise UsageError("--segments/--hop store one vector per window in a library; add --db LIBRARY")
-    if hop is not None and segments is None:
-        raise UsageError("--hop needs --segments SECONDS (the window length)")
+    path = Path(output) if output is not None else None
+    check_segments(segments, hop, db is not None)
     if library_requested(db, collection, prune):  # into the library (clap retrieve) instead of a file
-        options = ModelOptions(model, device, dtype, quantize, long_audio, runtime, precision)
-        embed_to_library(inputs, bool(text or text_file), output, fmt, db, collection, prune, options, batch_size,
+        embed_to_library(inputs, bool(text or text_file), path, fmt, db, collection, prune, model_options, batch_size,
                          workers, quiet, segments=segments, hop=hop)
         return
+    texts = _texts(inputs, text, text_file)
+    _embed_to_file(inputs or [], texts, path, fmt, normalize, model_options, batch_size, workers, quiet, overwrite)
+
+
+def _texts(inputs: list[str] | None, text: list[str] | None, text_file: str | None) -> list[str]:
+    """--text, then the lines of --text-file; refused when there is nothing at all to embed."""
+    from clapcli.errors import UsageError
+    from clapcli.io.readers import read_text_file
+
     texts = list(text or []) + (read_text_file(text_file, "text") if text_file else [])
     if not inputs and not texts:
         raise UsageError("nothing to embed: give input files/directories/- or --text/--text-file")
     if inputs and text_file == "-" and "-" in inputs:
         raise UsageError("stdin can feed either paths (-) or --text-file -, not both")
-    fmt = format_from_path(output, fmt, EMBEDDING_FORMATS, "jsonl")
-    writer = embedding_writer(fmt, output, overwrite)
-    loaded = ModelOptions(model, device, dtype, quantize, long_audio, runtime, precision).load()
+    return texts
+
+
+def _embed_to_file(inputs: list[str], texts: list[str], output: Path | None, fmt: str | None, normalize: bool,
+                   model_options: ModelOptions, batch_size: int | None, workers: int | None, quiet: bool,
+                   overwrite: bool) -> None:
+    """Texts first, then the files, one row each, to --output (or stdout); what was computed is written even on
+    Ctrl-C / SIGTERM."""
+    from clapcli.commands.common import FailureLog, collect_sources, kept_on_interrupt, kept_rows
+    from clapcli.commands.output import Output
+    from clapcli.core.embed import embed_media, embed_texts
+    from clapcli.io.writers import EMBEDDING_FORMATS, embedding_writer, format_from_path
+    from clapcli.results import FailedInput
+
+    writer = embedding_writer(format_from_path(output, fmt, EMBEDDING_FORMATS, "jsonl"), output, overwrite)
+    loaded = model_options.load()
     out = Output(quiet)
     failures = FailureLog(out)
     done = 0
     sources: list = []
-    with kept_on_interrupt(lambda: kept_rows(writer, len(texts) + len(sources), "embeddings")), \
-            writer:  # what was computed is written even on Ctrl-C / SIGTERM
+    with kept_on_interrupt(lambda: kept_rows(writer, len(texts) + len(sources), "embeddings")), writer:
         for row in embed_texts(loaded, texts, normalize):
             writer.write(row)
             done += 1
-        sources = collect_sources(inputs or [], loaded.modality)
+        sources = collect_sources(inputs, loaded.modality)
         with out.progress(len(sources), "embedding") as advance:
             for result in embed_media(loaded, sources, normalize, batch_size, workers, advance):
                 if isinstance(result, FailedInput):

@@ -4,26 +4,44 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from clapcli.commands.eval_options import (
+    AudioDirOpt,
+    BootstrapOpt,
+    ByFoldOpt,
+    ConfusionOpt,
+    DatasetArg,
+    DbOpt,
+    FoldColumnOpt,
+    FoldOpt,
+    FormatOpt,
+    LabelColumnOpt,
+    LabelsFileOpt,
+    LayoutOpt,
+    ModelsOpt,
+    PathColumnOpt,
+    PlotOpt,
+    PresetOpt,
+    ReportOpt,
+    SkipMissingOpt,
+    TemplateOpt,
+)
 from clapcli.commands.options import (
+    FROM_FLAGS,
     BatchSizeOpt,
-    DeviceOpt,
-    DtypeOpt,
-    EvalFormat,
-    LongAudioOpt,
     OutputOpt,
     OverwriteOpt,
-    PrecisionOpt,
-    QuantizeOpt,
     QuietOpt,
-    RuntimeOpt,
     WorkersOpt,
-    plain,
+    with_model_options,
 )
 from clapcli.text import plural
+
+if TYPE_CHECKING:
+    from clapcli.commands.common import ModelOptions
 
 CLASSIFY_EPILOG = """\
 Examples:
@@ -64,26 +82,6 @@ any of the clip's captions is in the top k), median ranks.
 
 TABLE_FORMATS = ("table", "csv", "json", "markdown", "md")
 
-ModelsOpt = Annotated[list[str] | None, typer.Option(
-    "--model", "-m", help="Hub id, alias (see 'clap models') or local directory; repeat for one row per "
-    "checkpoint. Default: $CLAPCLI_MODEL or laion/clap-htsat-unfused.", show_default=False)]
-FormatOpt = Annotated[EvalFormat | None, typer.Option(
-    "--format", "-f", case_sensitive=False, callback=plain,
-            help="table, csv, json or markdown. Default: table on a terminal, csv when piped, else from "
-    "--output's extension.", show_default=False)]
-ReportOpt = Annotated[Path | None, typer.Option(
-    "--report", help="Write a JSON report: protocol (model, template, folds, long-audio rule, version), every "
-    "figure and per-item predictions.", show_default=False, dir_okay=False)]
-DbOpt = Annotated[Path | None, typer.Option(
-    "--db", help="Keep the audio embeddings in this library (content hashes): a second eval of the same files "
-    "only encodes text.", show_default=False, dir_okay=False)]
-AudioDirOpt = Annotated[Path | None, typer.Option(
-    "--audio", help="Folder the metadata's file names are relative to. Default: the metadata file's folder "
-    "(ESC-50/UrbanSound8K: their audio/ folder).", show_default=False, file_okay=False)]
-SkipMissingOpt = Annotated[bool, typer.Option(
-    "--skip-missing", help="Leave out metadata rows whose file is missing (counted on stderr) instead of failing.")]
-
-
 def _format(fmt: str | None, output: Path | None) -> str:
     from clapcli.io.writers import format_from_path
 
@@ -102,111 +100,134 @@ def _sink(fmt: str, output: Path | None, overwrite: bool, columns: list[str], ti
     return record_writer(fmt, output, overwrite, columns if fmt in ("table", "csv") else [], title)
 
 
+@with_model_options(exclude=("model",))
 def classify(
-    dataset: Annotated[Path, typer.Argument(help="Dataset folder (ESC-50, UrbanSound8K, GTZAN, class folders) or a "
-                                            "CSV/TSV of path,label[,fold].", show_default=False)],
+    dataset: DatasetArg,
     model: ModelsOpt = None,
-    layout: Annotated[str, typer.Option("--layout", help="auto, esc50, urbansound8k, gtzan, folders or csv.")] = "auto",
-    fold: Annotated[list[int] | None, typer.Option("--fold", help="Evaluate only this fold (repeatable). Default: "
-                                                   "all, with per-fold figures and their mean.",
-                                                   show_default=False)] = None,
-    labels_file: Annotated[Path | None, typer.Option(
-        "--labels-file", help="Label text per class (any language): one line per class in the dataset's class "
-        "order, or 'class<TAB>text' lines. Default: class names, '_' -> ' '.", show_default=False,
-        dir_okay=False)] = None,
-    template: Annotated[str | None, typer.Option("--template", help="Prompt around each label, {} = the label.",
-                                                 show_default=False)] = None,
-    preset: Annotated[str | None, typer.Option("--preset", help="Named template: laion (\"This is a sound of {}.\"), "
-                                               "laion-gtzan (\"This is a {} song.\"), label (\"{}\").",
-                                               show_default=False)] = None,
+    layout: LayoutOpt = "auto",
+    fold: FoldOpt = None,
+    labels_file: LabelsFileOpt = None,
+    template: TemplateOpt = None,
+    preset: PresetOpt = None,
     audio: AudioDirOpt = None,
-    path_column: Annotated[str | None, typer.Option("--path-column", help="CSV column with the file path.",
-                                                    show_default=False)] = None,
-    label_column: Annotated[str | None, typer.Option("--label-column", help="CSV column with the class.",
-                                                     show_default=False)] = None,
-    fold_column: Annotated[str | None, typer.Option("--fold-column", help="CSV column with the fold (optional).",
-                                                    show_default=False)] = None,
+    path_column: PathColumnOpt = None,
+    label_column: LabelColumnOpt = None,
+    fold_column: FoldColumnOpt = None,
     skip_missing: SkipMissingOpt = False,
-    by_fold: Annotated[bool, typer.Option("--by-fold", help="Add one row per fold before each model's row.")] = False,
-    bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for the 95% interval of "
-                                           "top-1 (fixed seed; 0 = none).")] = 1000,
+    by_fold: ByFoldOpt = False,
+    bootstrap: BootstrapOpt = 1000,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     report: ReportOpt = None,
-    confusion: Annotated[Path | None, typer.Option(
-        "--confusion", help="Write the confusion matrix as CSV (one file per model: name.<model>.csv).",
-        show_default=False, dir_okay=False)] = None,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Write the confusion matrix as a PNG heat map (needs "
-                                              "clapcli\\[plot]).", show_default=False, dir_okay=False)] = None,
+    confusion: ConfusionOpt = None,
+    plot: PlotOpt = None,
     db: DbOpt = None,
-    device: DeviceOpt = None,
-    dtype: DtypeOpt = "auto",
-    quantize: QuantizeOpt = None,
-    runtime: RuntimeOpt = None,
-    precision: PrecisionOpt = None,
-    long_audio: LongAudioOpt = None,
+    model_options: ModelOptions = FROM_FLAGS,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Zero-shot accuracy (top-1/top-5), macro-F1, per-class accuracy, confusion and a 95% interval per checkpoint."""
-    from clapcli.commands.common import FailureLog, ModelOptions
+    from clapcli.commands.common import FailureLog
     from clapcli.commands.output import Output
     from clapcli.core.eval import report as rep
-    from clapcli.core.eval.classify import display_labels, evaluate_classification
+    from clapcli.core.eval.classify import evaluate_classification
     from clapcli.core.eval.datasets import read_classification
-    from clapcli.core.eval.presets import resolve_template
-    from clapcli.io.readers import read_text_file
 
     out = Output(quiet)
     data = read_classification(dataset, layout, audio, path_column, label_column, fold_column, skip_missing)
     data = data.select_folds(fold or [])
-    texts = display_labels(data, read_text_file(labels_file, "labels") if labels_file else None, str(labels_file))
-    chosen_template, template_source = resolve_template(template, preset, data.layout)
+    texts, chosen_template, template_source = _prompts(data, labels_file, template, preset)
     models = model or [None]
     fmt = _format(fmt, output)
+    _check_classify_outputs(output, report, confusion, plot, models, overwrite)
+    folds = f", folds {', '.join(map(str, data.folds))}" if data.folds else ""
+    classes = plural(len(data.classes), "class", "classes")
+    _describe(out, data.skipped, f"{data.layout}: {plural(len(data.items), 'item')}, {classes}{folds}")
+    failures = _Failures(FailureLog(out))
+    runs = []
+    with _sink(fmt, output, overwrite, rep.CLASSIFY_COLUMNS, f"clap eval classify {data.layout}") as sink:
+        for name in models:
+            loaded = model_options.with_model(name).load()
+            with out.progress(len(data.items), f"embedding ({loaded.model_id})") as advance:
+                result = evaluate_classification(loaded, data, texts, chosen_template, bootstrap, batch_size,
+                                                 workers, advance, db)
+            failures.add(result.failed)
+            _write_rows(out, sink, rep.classify_rows(result, data, by_fold), result.reused, db)
+            _confusion_files(loaded, result, data, name, len(models) > 1, confusion, plot, overwrite)
+            runs.append((_protocol_view(loaded), result, template_source))
+            del loaded
+    if report is not None:
+        rep.write_json_report(report, rep.classify_report(runs, data, bootstrap, fold or []), overwrite)
+    failures.finish(len(data.items), "items evaluated")
+
+
+def _prompts(data: Any, labels_file: Path | None, template: str | None, preset: str | None) -> tuple:
+    """The label texts (--labels-file, else the class names), the template and where it comes from."""
+    from clapcli.core.eval.classify import display_labels
+    from clapcli.core.eval.presets import resolve_template
+    from clapcli.io.readers import read_text_file
+
+    texts = display_labels(data, read_text_file(labels_file, "labels") if labels_file else None, str(labels_file))
+    return (texts, *resolve_template(template, preset, data.layout))
+
+
+def _describe(out: Any, skipped: int, what: str) -> None:
+    if skipped:
+        out.warning(f"{plural(skipped, 'metadata row')} left out: their file is missing (--skip-missing)")
+    out.note(what)
+
+
+def _write_rows(out: Any, sink: Any, rows: Any, reused: int, db: Path | None) -> None:
+    if reused:
+        out.note(f"{plural(reused, 'embedding')} reused from {db}")
+    for row in rows:
+        sink.write(row)
+
+
+def _check_classify_outputs(output: Path | None, report: Path | None, confusion: Path | None, plot: Path | None,
+                            models: list, overwrite: bool) -> None:
+    """Every file the run will write (one --confusion / --plot per model) is free, before any model loads."""
+    from clapcli.core.eval import report as rep
+
     outputs = [p for p in (output, report) if p is not None]
     outputs += [rep.per_model_path(p, m or "default", len(models) > 1) for p in (confusion, plot) if p
                 for m in models]
     rep.check_outputs(outputs, overwrite)
     if plot is not None:
         rep.check_plot_available()
-    if data.skipped:
-        out.warning(f"{plural(data.skipped, 'metadata row')} left out: their file is missing (--skip-missing)")
-    folds = f", folds {', '.join(map(str, data.folds))}" if data.folds else ""
-    classes = plural(len(data.classes), "class", "classes")
-    out.note(f"{data.layout}: {plural(len(data.items), 'item')}, {classes}{folds}")
-    failures = FailureLog(out)
-    named: set[str] = set()
-    runs = []
-    sink = _sink(fmt, output, overwrite, rep.CLASSIFY_COLUMNS, f"clap eval classify {data.layout}")
-    with sink:
-        for name in models:
-            loaded = ModelOptions(name, device, dtype, quantize, long_audio, runtime, precision).load()
-            with out.progress(len(data.items), f"embedding ({loaded.model_id})") as advance:
-                result = evaluate_classification(loaded, data, texts, chosen_template, bootstrap, batch_size,
-                                                 workers, advance, db)
-            for failure in result.failed:
-                if failure.source not in named:
-                    named.add(failure.source)
-                    failures.add(failure)
-            if result.reused:
-                out.note(f"{plural(result.reused, 'embedding')} reused from {db}")
-            for row in rep.classify_rows(result, data, by_fold):
-                sink.write(row)
-            matrix, several = result.overall.matrix, len(models) > 1
-            if confusion is not None:
-                rep.write_text(rep.per_model_path(confusion, name or "default", several),
-                               rep.confusion_csv(matrix, data.classes), overwrite, "--confusion")
-            if plot is not None:
-                rep.plot_confusion(rep.per_model_path(plot, name or "default", several), matrix, data.classes,
-                                   f"{loaded.model_id} on {data.layout}: top-1 {result.overall.top1:.4f}", overwrite)
-            runs.append((_protocol_view(loaded), result, template_source))
-            del loaded
-    if report is not None:
-        rep.write_json_report(report, rep.classify_report(runs, data, bootstrap, fold or []), overwrite)
-    failures.finish(len(data.items) - len(named), "items evaluated", summary=False)
+
+
+def _confusion_files(loaded: Any, result: Any, data: Any, name: str | None, several: bool, confusion: Path | None,
+                     plot: Path | None, overwrite: bool) -> None:
+    """--confusion (CSV) and --plot (PNG) of one checkpoint."""
+    from clapcli.core.eval import report as rep
+
+    matrix = result.overall.matrix
+    if confusion is not None:
+        rep.write_text(rep.per_model_path(confusion, name or "default", several),
+                       rep.confusion_csv(matrix, data.classes), overwrite, "--confusion")
+    if plot is not None:
+        rep.plot_confusion(rep.per_model_path(plot, name or "default", several), matrix, data.classes,
+                           f"{loaded.model_id} on {data.layout}: top-1 {result.overall.top1:.4f}", overwrite)
+
+
+class _Failures:
+    """Each failed clip named once, whatever the number of checkpoints that failed on it."""
+
+    def __init__(self, log: Any) -> None:
+        self.log = log
+        self.named: set[str] = set()
+
+    def add(self, failed: list) -> None:
+        for failure in failed:
+            if failure.source not in self.named:
+                self.named.add(failure.source)
+                self.log.add(failure)
+
+    def finish(self, total: int, what: str) -> None:
+        self.log.finish(total - len(self.named), what, summary=False)
 
 
 def _protocol_view(model):
@@ -217,6 +238,7 @@ def _protocol_view(model):
                               ("model_id", "revision", "family", "long_audio", "sample_rate")})
 
 
+@with_model_options(exclude=("model",))
 def retrieve(
     captions: Annotated[Path, typer.Argument(help="Captions CSV: Clotho, AudioCaps or path,caption.",
                                              show_default=False, dir_okay=False)],
@@ -232,19 +254,14 @@ def retrieve(
     output: OutputOpt = None,
     report: ReportOpt = None,
     db: DbOpt = None,
-    device: DeviceOpt = None,
-    dtype: DtypeOpt = "auto",
-    quantize: QuantizeOpt = None,
-    runtime: RuntimeOpt = None,
-    precision: PrecisionOpt = None,
-    long_audio: LongAudioOpt = None,
+    model_options: ModelOptions = FROM_FLAGS,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Text->audio and audio->text retrieval figures (R@1/5/10, mAP@10, ranks) per checkpoint."""
-    from clapcli.commands.common import FailureLog, ModelOptions
+    from clapcli.commands.common import FailureLog
     from clapcli.commands.output import Output
     from clapcli.core.eval import report as rep
     from clapcli.core.eval.captions import read_retrieval
@@ -254,28 +271,23 @@ def retrieve(
     data = read_retrieval(captions, audio, layout, path_column, caption_column, skip_missing)
     fmt = _format(fmt, output)
     rep.check_outputs([p for p in (output, report) if p is not None], overwrite)
-    if data.skipped:
-        out.warning(f"{plural(data.skipped, 'metadata row')} left out: their file is missing (--skip-missing)")
-    out.note(f"{data.layout}: {plural(len(data.clips), 'clip')}, {plural(len(data.captions), 'caption')}")
-    failures = FailureLog(out)
-    named: set[str] = set()
+    clips = plural(len(data.clips), "clip")
+    _describe(out, data.skipped, f"{data.layout}: {clips}, {plural(len(data.captions), 'caption')}")
+    failures = _Failures(FailureLog(out))
     runs = []
     with _sink(fmt, output, overwrite, rep.RETRIEVE_COLUMNS, f"clap eval retrieve {data.layout}") as sink:
         for name in model or [None]:
-            loaded = ModelOptions(name, device, dtype, quantize, long_audio, runtime, precision).load()
+            loaded = model_options.with_model(name).load()
             with out.progress(len(data.clips), f"embedding ({loaded.model_id})") as advance:
                 result = evaluate_retrieval(loaded, data, batch_size, workers, advance, db)
-            for failure in result.failed:
-                if failure.source not in named:
-                    named.add(failure.source)
-                    failures.add(failure)
+            failures.add(result.failed)
             for row in rep.retrieve_rows(result, data):
                 sink.write(row)
             runs.append((_protocol_view(loaded), result))
             del loaded
     if report is not None:
         rep.write_json_report(report, rep.retrieve_report(runs, data), overwrite)
-    failures.finish(len(data.clips) - len(named), "clips evaluated", summary=False)
+    failures.finish(len(data.clips), "clips evaluated")
 
 
 def register(app: typer.Typer) -> None:

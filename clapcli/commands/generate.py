@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -42,65 +42,83 @@ SUMMARY_FORMATS = ("json", "jsonl")
 DEFAULT_MODEL_HELP = "Hub id, alias (audioldm2, large, music, tts-gigaspeech, tts-ljspeech) or local directory."
 
 
+PromptsArg = Annotated[list[str] | None, typer.Argument(help="What to generate; several prompts run as a batch.",
+                                                       show_default=False)]
+PromptsFileOpt = Annotated[str | None, typer.Option("--prompts-file", "-p", help="One prompt per line (- for "
+                                                    "stdin).", show_default=False)]
+AudioOutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Audio file for a single prompt (.wav, "
+                                                     ".flac, .ogg). Default: a name made from the prompt.",
+                                                     show_default=False, dir_okay=False)]
+OutputDirOpt = Annotated[Path | None, typer.Option("--output-dir", "-d", help="Directory for the files (created if "
+                                                   "missing); names: NNN-prompt-words.EXT.", show_default=False,
+                                                   file_okay=False)]
+FormatsOpt = Annotated[list[str] | None, typer.Option(
+    "--format", "-f", metavar="<wav|flac|ogg|json|jsonl>", callback=comma_choices(GENERATE_FORMATS, "--format"),
+    help="wav, flac or ogg for the audio; json or jsonl prints a summary (prompt, seed, model, steps, file, CLAP "
+    "score) on stdout. Repeatable or comma-separated.", show_default=False)]
+NegativeOpt = Annotated[str | None, typer.Option("--negative", "-n", help="What to steer away from, e.g. "
+                                                 "\"low quality\".", show_default=False)]
+StepsOpt = Annotated[int | None, typer.Option("--steps", "-s", help="Denoising steps. Default: 20.",
+                                              show_default=False)]
+GuidanceOpt = Annotated[float | None, typer.Option("--guidance", "-g", help="Classifier-free guidance scale "
+                                                   "(<= 1 turns it off). Default: 3.5.", show_default=False)]
+SecondsOpt = Annotated[float | None, typer.Option("--seconds", "-L", help="Length. Default: the model's (10.24 s); "
+                                                  "up to 6x that.", show_default=False)]
+CandidatesOpt = Annotated[int, typer.Option("--candidates", "-b", help="Generate N per prompt and keep the "
+                                            "best (best of N) by CLAP text-audio score.")]
+# -t and -c were --seconds and --candidates in 0.1, but are --text and --collection elsewhere: hidden,
+# with a deprecation warning, until the next release.
+SecondsOldOpt = Annotated[float | None, typer.Option("-t", hidden=True, show_default=False)]
+CandidatesOldOpt = Annotated[int | None, typer.Option("-c", hidden=True, show_default=False)]
+KeepCandidatesOpt = Annotated[bool, typer.Option("--keep-candidates", help="Also write the other candidates "
+                                                 "(NAME.2.wav, ... in rank order).")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Same seed, same file. Default: random (reported).",
+                                             show_default=False)]
+SchedulerOpt = Annotated[Scheduler | None, typer.Option(
+    "--scheduler", case_sensitive=False, callback=plain, help="dpm (default), dpm-sde, ddim, unipc, euler, euler-a, "
+    "heun, lms or pndm.", show_default=False)]
+TranscriptionOpt = Annotated[str | None, typer.Option("--transcription", help="Words to speak (text-to-speech "
+                                                      "checkpoints such as tts-gigaspeech).", show_default=False)]
+SampleRateOpt = Annotated[int | None, typer.Option("--sample-rate", "-r", min=8000, max=192000, help="Resample "
+                                                   "the output (the model makes 16 kHz).", show_default=False)]
+TagsOpt = Annotated[bool, typer.Option("--tags", help="Store prompt, seed, model and settings in the file's "
+                                       "tags too.")]
+PromptBatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Inputs per forward pass of the model: "
+                                             "here prompts (each makes --candidates waveforms).")]
+GenerateModelOpt = Annotated[str | None, typer.Option("--model", "-m", help=DEFAULT_MODEL_HELP + " Default: "
+                                                      "cvssp/audioldm2.", show_default=False)]
+CpuOffloadOpt = Annotated[bool, typer.Option("--cpu-offload", help="Keep weights in CPU memory and move each "
+                                             "model to the GPU only while it runs (small GPUs).")]
+
+
 def generate(
-    prompts: Annotated[list[str] | None, typer.Argument(help="What to generate; several prompts run as a batch.",
-                                                        show_default=False)] = None,
-    prompts_file: Annotated[str | None, typer.Option("--prompts-file", "-p", help="One prompt per line (- for "
-                                                     "stdin).", show_default=False)] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Audio file for a single prompt (.wav, "
-                                                ".flac, .ogg). Default: a name made from the prompt.",
-                                                show_default=False, dir_okay=False)] = None,
-    output_dir: Annotated[Path | None, typer.Option("--output-dir", "-d", help="Directory for the files (created if "
-                                                    "missing); names: NNN-prompt-words.EXT.", show_default=False,
-                                                    file_okay=False)] = None,
-    fmt: Annotated[list[str] | None, typer.Option("--format", "-f",
-            metavar="<wav|flac|ogg|json|jsonl>", callback=comma_choices(GENERATE_FORMATS, "--format"),
-            help="wav, flac or ogg for the audio; json or "
-                                                  "jsonl prints a summary (prompt, seed, model, steps, file, CLAP "
-                                                  "score) on stdout. Repeatable or comma-separated.",
-                                                  show_default=False)] = None,
-    negative: Annotated[str | None, typer.Option("--negative", "-n", help="What to steer away from, e.g. "
-                                                 "\"low quality\".", show_default=False)] = None,
-    steps: Annotated[int | None, typer.Option("--steps", "-s", help="Denoising steps. Default: 20.",
-                                              show_default=False)] = None,
-    guidance: Annotated[float | None, typer.Option("--guidance", "-g", help="Classifier-free guidance scale "
-                                                   "(<= 1 turns it off). Default: 3.5.", show_default=False)] = None,
-    seconds: Annotated[float | None, typer.Option("--seconds", "-L", help="Length. Default: the model's (10.24 s); "
-                                                  "up to 6x that.", show_default=False)] = None,
-    candidates: Annotated[int, typer.Option("--candidates", "-b", help="Generate N per prompt and keep the "
-                                            "best (best of N) by CLAP text-audio score.")] = 1,
-    # -t and -c were --seconds and --candidates in 0.1, but are --text and --collection elsewhere: hidden,
-    # with a deprecation warning, until the next release.
-    seconds_old: Annotated[float | None, typer.Option("-t", hidden=True, show_default=False)] = None,
-    candidates_old: Annotated[int | None, typer.Option("-c", hidden=True, show_default=False)] = None,
-    keep_candidates: Annotated[bool, typer.Option("--keep-candidates", help="Also write the other candidates "
-                                                  "(NAME.2.wav, ... in rank order).")] = False,
-    seed: Annotated[int | None, typer.Option("--seed", help="Same seed, same file. Default: random (reported).",
-                                             show_default=False)] = None,
-    scheduler: Annotated[Scheduler | None, typer.Option("--scheduler", case_sensitive=False, callback=plain,
-            help="dpm (default), dpm-sde, ddim, unipc, "
-                                                  "euler, euler-a, heun, lms or pndm.", show_default=False)] = None,
-    transcription: Annotated[str | None, typer.Option("--transcription", help="Words to speak (text-to-speech "
-                                                      "checkpoints such as tts-gigaspeech).",
-                                                      show_default=False)] = None,
-    sample_rate: Annotated[int | None, typer.Option("--sample-rate", "-r", min=8000, max=192000, help="Resample "
-                                                    "the output (the model makes 16 kHz).",
-                                                    show_default=False)] = None,
-    tags: Annotated[bool, typer.Option("--tags", help="Store prompt, seed, model and settings in the file's "
-                                       "tags too.")] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Inputs per forward pass of the model: "
-                                            "here prompts (each makes --candidates waveforms).")] = 4,
-    model: Annotated[str | None, typer.Option("--model", "-m", help=DEFAULT_MODEL_HELP + " Default: "
-                                              "cvssp/audioldm2.", show_default=False)] = None,
+    prompts: PromptsArg = None,
+    prompts_file: PromptsFileOpt = None,
+    output: AudioOutputOpt = None,
+    output_dir: OutputDirOpt = None,
+    fmt: FormatsOpt = None,
+    negative: NegativeOpt = None,
+    steps: StepsOpt = None,
+    guidance: GuidanceOpt = None,
+    seconds: SecondsOpt = None,
+    candidates: CandidatesOpt = 1,
+    seconds_old: SecondsOldOpt = None,
+    candidates_old: CandidatesOldOpt = None,
+    keep_candidates: KeepCandidatesOpt = False,
+    seed: SeedOpt = None,
+    scheduler: SchedulerOpt = None,
+    transcription: TranscriptionOpt = None,
+    sample_rate: SampleRateOpt = None,
+    tags: TagsOpt = False,
+    batch_size: PromptBatchOpt = 4,
+    model: GenerateModelOpt = None,
     device: DeviceOpt = None,
     dtype: GenerateDtypeOpt = "auto",
-    cpu_offload: Annotated[bool, typer.Option("--cpu-offload", help="Keep weights in CPU memory and move each "
-                                              "model to the GPU only while it runs (small GPUs).")] = False,
+    cpu_offload: CpuOffloadOpt = False,
     quiet: QuietOpt = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Generate audio from text with AudioLDM 2 (sound effects, music, speech)."""
-    from clapcli.commands.common import FailureLog
     from clapcli.core.generate import DEFAULT_SCHEDULER, DEFAULT_STEPS, GenerationSettings, open_generator
     from clapcli.core.generate.output import audio_format
     from clapcli.errors import UsageError
@@ -117,21 +135,35 @@ def generate(
     if keep_candidates and candidates < 2:
         raise UsageError("--keep-candidates needs --candidates 2 or more")
     generator = open_generator(model, device, dtype, cpu_offload)
-    settings = generator.check(settings)
-    out = Output(quiet)
-    failures = FailureLog(out)
-    records: list[dict] = []
-    batches = -(-len(prompt_list) // batch_size)
-    with out.progress(batches * generator.planned_steps(settings), "generating") as advance:
-        results = generator.generate_many(prompt_list, settings, batch_size, on_step=advance)
-        for index, result in enumerate(results):  # one per prompt, in order
-            record = _handle(result, targets[index], sample_rate, tags, keep_candidates, failures, out, overwrite)
-            records.append(record)
-            if summary_fmt == "jsonl":
-                out.jsonl(record)
-    if summary_fmt == "json":
-        out.json(records)
-    failures.finish(len(prompt_list) - len(failures.failed), "files written")
+    files = _Files(targets, sample_rate, tags, keep_candidates, overwrite, Output(quiet))
+    files.run(generator, prompt_list, generator.check(settings), batch_size, summary_fmt)
+
+
+class _Files:
+    """Writes each prompt's result to its target as it comes, the summary (json, jsonl) to stdout."""
+
+    def __init__(self, targets: list[Path], sample_rate: int | None, tags: bool, keep: bool, overwrite: bool,
+                 out: Output) -> None:
+        from clapcli.commands.common import FailureLog
+
+        self.targets, self.sample_rate, self.tags, self.keep = targets, sample_rate, tags, keep
+        self.overwrite, self.out = overwrite, out
+        self.failures = FailureLog(out)
+
+    def run(self, generator: Any, prompts: list[str], settings: Any, batch_size: int, summary_fmt: str | None) -> None:
+        records: list[dict] = []
+        batches = -(-len(prompts) // batch_size)
+        with self.out.progress(batches * generator.planned_steps(settings), "generating") as advance:
+            results = generator.generate_many(prompts, settings, batch_size, on_step=advance)
+            for index, result in enumerate(results):  # one per prompt, in order
+                record = _handle(result, self.targets[index], self.sample_rate, self.tags, self.keep, self.failures,
+                                 self.out, self.overwrite)
+                records.append(record)
+                if summary_fmt == "jsonl":
+                    self.out.jsonl(record)
+        if summary_fmt == "json":
+            self.out.json(records)
+        self.failures.finish(len(prompts) - len(self.failures.failed), "files written")
 
 
 # ---------------------------------------------------------------------- options
@@ -200,7 +232,7 @@ def _slug(prompt: str, limit: int = 48) -> str:
 def _targets(prompts: list[str], output: Path | None, output_dir: Path | None, fmt: str,
              overwrite: bool) -> list[Path]:
     """Output file per prompt, all checked before the model is loaded (no wasted generation)."""
-    from clapcli.errors import OutputError, UsageError
+    from clapcli.errors import UsageError
     from clapcli.io.writers import check_output_path
 
     if output is not None and output_dir is not None:
@@ -210,18 +242,24 @@ def _targets(prompts: list[str], output: Path | None, output_dir: Path | None, f
     if output is not None:
         paths = [output if output.suffix else output.with_suffix(f".{fmt}")]
     else:
-        folder = output_dir or Path(".")
-        if output_dir is not None:
-            try:
-                output_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise OutputError(f"--output-dir {output_dir}: cannot create it ({exc.strerror or exc})") from None
-        single = len(prompts) == 1
-        paths = [folder / (f"{_slug(p)}.{fmt}" if single else f"{i:03d}-{_slug(p)}.{fmt}")
-                 for i, p in enumerate(prompts, start=1)]
+        paths = _named_files(prompts, output_dir, fmt)
     for path in paths:
         check_output_path(path, overwrite)
     return paths
+
+
+def _named_files(prompts: list[str], output_dir: Path | None, fmt: str) -> list[Path]:
+    """Names made from the prompts, in --output-dir (created) or here; numbered when there are several."""
+    from clapcli.errors import OutputError
+
+    if output_dir is not None:
+        try:
+            output_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"--output-dir {output_dir}: cannot create it ({exc.strerror or exc})") from None
+    folder, single = output_dir or Path("."), len(prompts) == 1
+    return [folder / (f"{_slug(p)}.{fmt}" if single else f"{i:03d}-{_slug(p)}.{fmt}")
+            for i, p in enumerate(prompts, start=1)]
 
 
 # ---------------------------------------------------------------------- results

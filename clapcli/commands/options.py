@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -187,9 +188,85 @@ InputsArg = Annotated[
 ]
 
 
+LabelsOpt = Annotated[list[str] | None, typer.Option("--labels", "-l", help="Comma-separated labels; repeatable.",
+                                                    show_default=False)]
+LabelsFileOpt = Annotated[str | None, typer.Option("--labels-file", help="One label per line (- for stdin).",
+                                                   show_default=False)]
+
+
+def label_list(labels: list[str] | None, labels_file: str | None) -> list[str]:
+    """--labels (repeatable, comma-separated) then the lines of --labels-file."""
+    from clapcli.io.readers import read_text_file
+
+    return split_values(labels) + (read_text_file(labels_file, "labels") if labels_file else [])
+
+
 def split_values(values: list[str] | None) -> list[str]:
     """Repeatable, comma-separated option values -> flat list ("a,b" and -l a -l b both work)."""
     out: list[str] = []
     for value in values or []:
         out.extend(part.strip() for part in value.split(",") if part.strip())
     return out
+
+
+# ---------------------------------------------------------------------- the model options, declared once
+
+# parameter name -> (its Annotated option, its default), in the order --help lists them.
+MODEL_FLAGS: dict[str, tuple[Any, Any]] = {
+    "model": (ModelOpt, None),
+    "device": (DeviceOpt, None),
+    "dtype": (DtypeOpt, "auto"),
+    "quantize": (QuantizeOpt, None),
+    "long_audio": (LongAudioOpt, None),
+    "runtime": (RuntimeOpt, None),
+    "precision": (PrecisionOpt, None),
+}
+MODEL_OPTIONS_PARAM = "model_options"
+FROM_FLAGS: Any = None  # the default of a command's ``model_options``: with_model_options puts the flags there
+
+
+def with_model_options(*, exclude: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command the model flags (``MODEL_FLAGS`` minus ``exclude``) from this one declaration.
+
+    The command takes one parameter ``model_options: ModelOptions``; the parser sees the flags in its
+    place (same names, help and defaults everywhere) and the command receives them as one
+    ``commands.common.ModelOptions``. Excluded flags keep the dataclass default (``--quantize`` of
+    ``retrieve``) or are declared by the command itself (``eval``'s repeatable ``--model``)."""
+    import functools
+    import inspect
+
+    unknown = set(exclude) - set(MODEL_FLAGS)
+    if unknown:
+        raise ValueError(f"not model flags: {sorted(unknown)}")
+    flags = [name for name in MODEL_FLAGS if name not in exclude]
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command)
+        namespace = getattr(command, "__globals__", {})
+        parameters: list[inspect.Parameter] = []
+        for parameter in signature.parameters.values():
+            if parameter.name == MODEL_OPTIONS_PARAM:
+                parameters += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=MODEL_FLAGS[name][1],
+                                                 annotation=MODEL_FLAGS[name][0]) for name in flags]
+                continue
+            annotation = parameter.annotation
+            if isinstance(annotation, str):  # ``from __future__ import annotations``: resolve it for the parser
+                annotation = eval(annotation, namespace)  # noqa: S307 - the module's own annotation
+            parameters.append(parameter.replace(annotation=annotation, kind=inspect.Parameter.KEYWORD_ONLY))
+        if len(parameters) != len(signature.parameters) + len(flags) - 1:
+            raise TypeError(f"{command.__name__} needs a parameter '{MODEL_OPTIONS_PARAM}: ModelOptions'")
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            from clapcli.commands.common import ModelOptions
+
+            given = {name: kwargs.pop(name) for name in flags}
+            return command(**kwargs, **{MODEL_OPTIONS_PARAM: ModelOptions.from_flags(**given)})
+
+        del wrapper.__wrapped__  # type: ignore[attr-defined]  # the parser reads the new signature, not the old
+        wrapper.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+        return wrapper
+
+    return decorate
+

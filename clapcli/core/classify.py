@@ -13,7 +13,7 @@ import numpy as np
 
 from clapcli.core.pipeline import Source, encode_stream
 from clapcli.core.text import encode_texts, l2_normalize
-from clapcli.errors import ExpectationError, UsageError
+from clapcli.errors import ExpectationError, InvalidField
 from clapcli.models.base import EmbeddingModel
 from clapcli.results import Classification, FailedInput, Prediction
 
@@ -28,10 +28,10 @@ class LabelSet:
 def prepare_labels(model: EmbeddingModel, labels: Sequence[str], template: str | None = None) -> LabelSet:
     labels = list(dict.fromkeys(label.strip() for label in labels if label.strip()))
     if len(labels) < 2:
-        raise UsageError("give at least two distinct labels (--labels \"a,b\" or --labels-file FILE)")
+        raise InvalidField("labels", "give at least two distinct labels ({labels} \"a,b\" or {labels_file} FILE)")
     template = template if template is not None else model.default_template
     if "{}" not in template:
-        raise UsageError(f"--template {template!r} must contain '{{}}' where the label goes")
+        raise InvalidField("template", "{template} {value!r} must contain '{{}}' where the label goes", value=template)
     prompts = [template.replace("{}", label) for label in labels]
     return LabelSet(labels, encode_texts(model, prompts), model.logit_scale)
 
@@ -62,6 +62,12 @@ def classify_media(
             continue
         probabilities = scores(l2_normalize(result.vector[None]), label_set)[0]
         yield Classification(result.source, rank(probabilities, label_set.labels, top_k), result.duration)
+
+
+def check_expected_label(expect: str | None, labels: Sequence[str]) -> None:
+    """``expect`` (the label every input's top label must be) is one of ``labels``."""
+    if expect is not None and expect not in labels:
+        raise InvalidField("expect", "{expect} '{value}' is not one of the labels", value=expect)
 
 
 def check_expectation(result: Classification, expected: str | None, min_score: float | None) -> None:

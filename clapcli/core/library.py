@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clapcli.core.pipeline import Source, encode_stream
-from clapcli.errors import InputError
+from clapcli.errors import InputError, InvalidField
 from clapcli.models.base import EmbeddingModel
 from clapcli.results import FailedInput
 from clapcli.store import Collection, EmbeddingStore, ItemRow, content_hash
@@ -101,6 +101,15 @@ def _changed(
         yield Path(path)
 
 
+def check_segments(segments: float | None, hop: float | None, into_library: bool) -> None:
+    """``segments`` (a window length) and ``hop`` make a segment collection: they need a library (``db``),
+    and ``hop`` needs ``segments``."""
+    if (segments is not None or hop is not None) and not into_library:
+        raise InvalidField("segments", "{segments}/{hop} store one vector per window in a library; add {db} LIBRARY")
+    if hop is not None and segments is None:
+        raise InvalidField("hop", "{hop} needs {segments} SECONDS (the window length)")
+
+
 def embed_segments_into_store(
     model: EmbeddingModel, sources: Iterable[Source], collection: Collection, segment: float,
     hop: float | None = None, prune: bool = False, batch_size: int | None = None, workers: int | None = None,
@@ -112,13 +121,13 @@ def embed_segments_into_store(
     from clapcli.core.windows import WindowSpec, window_embeddings
 
     hop = segment if hop is None else hop
-    WindowSpec(segment, hop, ("--segments", "--hop")).samples(model)  # bad values fail before any change
+    WindowSpec(segment, hop, ("segments", "hop")).samples(model)  # bad values fail before any change
     collection.set_segments(segment, hop)
     summary = LibrarySummary()
     known = collection.source_hashes()
     hashes: dict[str, str] = {}
     todo = _changed(sources, known, hashes, summary, on_progress or (lambda n: None))
-    spec = WindowSpec(segment, hop, ("--segments", "--hop"))
+    spec = WindowSpec(segment, hop, ("segments", "hop"))
     for result in window_embeddings(model, todo, spec, batch_size, workers, on_progress):
         if isinstance(result, FailedInput):
             summary.failed.append(result)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from clapcli.core.search import (
     search_index,
 )
 from clapcli.core.text import l2_normalize
-from clapcli.errors import InputError, UsageError
+from clapcli.errors import InputError, InvalidField, UsageError
 from clapcli.media.kinds import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
 from clapcli.models.base import EmbeddingModel
 from clapcli.results import FailedInput
@@ -273,6 +273,70 @@ def _stack(embedded: list[tuple[Query, np.ndarray]], dim: int) -> np.ndarray:
     return np.stack([v for _, v in embedded]) if embedded else np.zeros((0, dim), np.float32)
 
 
+@dataclass(frozen=True)
+class RetrieveRequest:
+    """One search: ``queries`` against ``captions`` (audio -> text) if given, else the ``embeddings`` file if
+    given, else the library collection (``db``, default ``$CLAPCLI_HOME/library.db``; ``collection``).
+    ``check`` refuses contradictory fields (``InvalidField``, naming them)."""
+
+    queries: Sequence[Query] = field(default_factory=list)
+    db: Path | None = None
+    collection: str | None = None
+    embeddings: Path | None = None
+    captions: Sequence[str] | None = None
+    top_k: int = 10
+    approximate: bool = False
+    nprobe: int | None = None
+    rebuild_index: bool = False
+    include_self: bool = False
+    all_segments: bool = False
+
+    def check(self) -> RetrieveRequest:
+        files = self.captions is not None or self.embeddings is not None
+        if self.captions is not None and self.embeddings is not None:
+            raise InvalidField("captions", "{captions} and {embeddings} are two different targets; give one")
+        if files and (self.db is not None or self.collection is not None):
+            raise InvalidField("db", "{db}/{collection} search the library; drop them with {captions} or {embeddings}")
+        if (self.nprobe is not None or self.rebuild_index) and not self.approximate:
+            raise InvalidField("nprobe", "{nprobe} and {rebuild_index} go with {approximate}")
+        if self.approximate and files:
+            raise InvalidField("approximate", "{approximate} searches a library collection ({db}); files and "
+                               "captions are searched exactly")
+        if self.top_k < 1:
+            raise InvalidField("top_k", "must be >= 1")
+        if self.nprobe is not None and self.nprobe < 1:
+            raise InvalidField("nprobe", "must be >= 1")
+        return self
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """What a search found: one result per usable query, the queries that failed, and whether the hits are
+    windows of files (a segment collection: each hit has a start and an end)."""
+
+    results: list[QueryResult]
+    failed: list[FailedInput]
+    segments: bool
+
+
+def run_retrieve(request: RetrieveRequest, lazy: LazyModel) -> Retrieved:
+    """Search ``request``'s target; an audio query's own file is left out of its hits unless ``include_self``."""
+    parsed, k = request.queries, request.top_k
+    room = room_for_self(parsed, request.include_self or request.captions is not None)
+    if request.captions is not None:
+        results, failed = search_captions(parsed, list(request.captions), lazy, k)
+    elif request.embeddings is not None:
+        results, failed = search_file(parsed, request.embeddings, lazy, k + room)
+    else:
+        results, failed = search_library(parsed, request.db, request.collection or DEFAULT_COLLECTION, lazy, k + room,
+                                         request.approximate, request.nprobe, request.rebuild_index,
+                                         request.all_segments)
+    segments = any(hit.start is not None for result in results for hit in result.hits)
+    if room:  # room was made for the query itself; leave it out
+        results = [without_self(result, k) for result in results]
+    return Retrieved(results, failed, segments)
+
+
 def retrieve(
     queries: Sequence[str], *, model: EmbeddingModel | str | None = None, db: str | Path | None = None,
     collection: str = DEFAULT_COLLECTION, embeddings: str | Path | None = None, captions: Sequence[str] | None = None,
@@ -283,22 +347,18 @@ def retrieve(
 
     Searches ``captions`` if given, else the ``embeddings`` file if given, else the library ``db``
     (default ``$CLAPCLI_HOME/library.db``). An audio query's own file is left out of its hits unless
-    ``include_self``. Raises ``InputError`` for an unusable audio query unless ``skip_failures``."""
-    parsed = parse_queries(queries, as_text)
-    lazy = LazyModel.of(model)
-    room = room_for_self(parsed, include_self or captions is not None)
-    if captions is not None:
-        results, failed = search_captions(parsed, list(captions), lazy, k)
-    elif embeddings is not None:
-        results, failed = search_file(parsed, Path(embeddings), lazy, k + room)
-    else:
-        results, failed = search_library(parsed, None if db is None else Path(db), collection, lazy, k + room,
-                                         approximate)
-    if room:
-        results = [without_self(result, k) for result in results]
-    if failed and not skip_failures:
-        raise InputError(f"{failed[0].source}: {failed[0].reason}")
-    return results
+    ``include_self``. Raises ``InputError`` for an unusable audio query unless ``skip_failures``, and
+    ``InvalidField`` for contradictory arguments (``k`` is the request's ``top_k``)."""
+    request = RetrieveRequest(
+        parse_queries(queries, as_text), db=None if db is None else Path(db),
+        collection=None if collection == DEFAULT_COLLECTION else collection,
+        embeddings=None if embeddings is None else Path(embeddings), captions=captions, top_k=k,
+        approximate=approximate, include_self=include_self,
+    ).check()
+    found = run_retrieve(request, LazyModel.of(model))
+    if found.failed and not skip_failures:
+        raise InputError(f"{found.failed[0].source}: {found.failed[0].reason}")
+    return found.results
 
 
 def room_for_self(parsed: Sequence[Query], include_self: bool) -> int:

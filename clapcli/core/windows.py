@@ -31,7 +31,7 @@ from clapcli.results import FailedInput
 class WindowSpec:
     window: float | None = None  # seconds; None: the model's window
     hop: float | None = None  # seconds; None: half the window
-    names: tuple[str, str] = ("--window", "--hop")  # the options they came from, for messages
+    names: tuple[str, str] = ("window", "hop")  # the fields they came from, for messages (errors.InvalidField)
 
     def samples(self, model: EmbeddingModel) -> tuple[int, int]:
         rate = int(model.sample_rate or 0)
