@@ -4,7 +4,7 @@ post-processed into timed events."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -156,8 +156,7 @@ def detect(
         raise UsageError(f"'{loaded.model_id}' is an image model; clap detect needs an audio model")
     scorer = prepare_scorer(loaded, names, mode, template, background)
     threshold = threshold if threshold is not None else (0.5 if scorer.probabilities else 0.3)
-    post = PostProcessing(threshold, threshold_off, smooth, merge_gap, min_duration).check(
-        0.0 if scorer.probabilities else -1.0)
+    post = PostProcessing(threshold, threshold_off, smooth, merge_gap, min_duration).check(_lowest_score(scorer))
     spec = WindowSpec(window, hop)
     spec.samples(loaded)  # option errors before any file is read
     sources = collect_sources(inputs, "audio")
@@ -262,3 +261,8 @@ def _are(count: int, noun: str) -> str:
 
 def _were(count: int, noun: str) -> str:
     return f"{plural(count, noun)} {'was' if count == 1 else 'were'}"
+
+
+def _lowest_score(scorer: Any) -> float:
+    """Where the scores' range starts: 0 for probabilities, -1 for plain cosine similarity."""
+    return 0.0 if scorer.probabilities else -1.0
