@@ -25,7 +25,7 @@ COMMAND_MODULES = [
     "clapcli.commands.eval",
     "clapcli.commands.export",
     "clapcli.commands.generate",
-    "clapcli.commands.library_cmd",
+    "clapcli.commands.library",
     "clapcli.commands.models",
     "clapcli.commands.retrieve",
     "clapcli.commands.serve",
@@ -152,8 +152,8 @@ def cli_message(exc: BaseException) -> str:
 
 def _old_spellings(args: list[str]) -> list[str]:
     """Spellings of 0.1 that the parser cannot take any more, rewritten with a deprecation warning."""
-    from clapcli.commands.output import reset_session
     from clapcli.commands.retrieve import legacy_text_flag
+    from clapcli.console.output import reset_session
 
     reset_session()  # this invocation's --quiet is not parsed yet
     args, changed = legacy_text_flag(args)
@@ -226,7 +226,7 @@ def _root(
     """Audio-text toolkit. Exit codes: 0 ok (also when a reader such as '| head' closes stdout early),
     1 error (or every input failed), 2 usage, 3 some inputs failed, 4 --expect not met, 130 Ctrl-C,
     143 SIGTERM."""
-    from clapcli.commands.output import Output, quiet_libraries_off_terminal, reset_session, route_warnings
+    from clapcli.console.output import Output, quiet_libraries_off_terminal, reset_session, route_warnings
 
     reset_session()
     quiet_libraries_off_terminal()
@@ -239,7 +239,7 @@ for _module in COMMAND_MODULES:
 
 def main() -> None:
     """Console-script entry point."""
-    from clapcli.commands.native_stderr import folded_native_stderr
+    from clapcli.console.native_stderr import folded_native_stderr
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     # Our records are shown by the Output handler; a library's logging.basicConfig() (onnxruntime's
@@ -259,12 +259,12 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def _warning_line(message: str) -> None:
-    from clapcli.commands.output import Output
+    from clapcli.console.output import Output
 
     Output().warning(message)  # nothing with --quiet
 
 
 def _error_line(message: str) -> None:
-    from clapcli.commands.output import Output
+    from clapcli.console.output import Output
 
     Output().error(message)

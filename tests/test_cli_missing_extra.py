@@ -32,7 +32,7 @@ def test_the_extra_map_knows_the_usual_modules():
 def test_a_clapcli_note_is_not_printed_raw_beside_ours():
     # onnxruntime's quantizer calls logging.basicConfig(): the note came out twice, once as
     # "INFO:clapcli.models.runtime.onnx_backend:quantizing ..."
-    code = ("import logging, sys\nlogging.basicConfig()\nimport clapcli.commands.output as output\n"
+    code = ("import logging, sys\nlogging.basicConfig()\nimport clapcli.console.output as output\n"
             "route = output.route_warnings\n"
             "def routed(out):\n    route(out)\n"
             "    logging.getLogger('clapcli.models.runtime.onnx_backend').info('quantizing a to int8 once')\n"

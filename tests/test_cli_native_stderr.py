@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from clapcli.commands.native_stderr import decoder_summary
+from clapcli.console.native_stderr import decoder_summary
 
 RAW = ("Illegal Audio-MPEG-Header", "Trying to resync", "src/libmpg123")
 
@@ -70,7 +70,7 @@ def test_errors_still_reach_stderr_through_the_fold(tiny_clap, tmp_path):
 
 
 def test_other_native_lines_are_warnings_and_fatal_reports_pass_whole():
-    code = ("import os\nfrom clapcli.commands.native_stderr import folded_native_stderr\n"
+    code = ("import os\nfrom clapcli.console.native_stderr import folded_native_stderr\n"
             "with folded_native_stderr(lambda m: print('warning:', m, file=__import__('sys').stderr)):\n"
             "    os.write(2, b'some C library: \\x1b[31mred\\n')\n"
             "    os.write(2, b'Fatal Python error: example\\n')\n")
@@ -133,7 +133,7 @@ def test_folding_leaves_other_handlers_on_library_loggers_alone(cli) -> None:
 
 
 def test_end_of_data_during_resync_is_decoder_chatter():
-    from clapcli.commands.native_stderr import _Reader
+    from clapcli.console.native_stderr import _Reader
 
     shown: list[str] = []
     reader = _Reader(0, shown.append, shown.append)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from clapcli.commands.common import FailureLog
-from clapcli.commands.output import Output
+from clapcli.console.common import FailureLog
+from clapcli.console.output import Output
 
 
 @pytest.mark.parametrize("done, seconds, tail", [
@@ -16,6 +16,6 @@ from clapcli.commands.output import Output
 ])
 def test_summary_rate(monkeypatch, done, seconds, tail):
     log = FailureLog(Output())
-    monkeypatch.setattr("clapcli.commands.common.time.monotonic", lambda: log.started + seconds)
+    monkeypatch.setattr("clapcli.console.common.time.monotonic", lambda: log.started + seconds)
     assert log.summary_line(done, "files written") == tail
 

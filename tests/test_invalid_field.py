@@ -46,7 +46,7 @@ def test_model_flags_declared_once() -> None:
 
     from clapcli.commands import classify, retrieve
     from clapcli.commands import eval as eval_cmd
-    from clapcli.commands.options import MODEL_FLAGS
+    from clapcli.console.options import MODEL_FLAGS
 
     for command, absent in ((classify.classify, set()), (retrieve.retrieve, {"quantize"}),
                             (eval_cmd.classify, set())):

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from clapcli.commands.options import (
+from clapcli.console.options import (
     FROM_FLAGS,
     BatchSizeOpt,
     InputsArg,
@@ -24,7 +24,7 @@ from clapcli.commands.options import (
 from clapcli.text import plural
 
 if TYPE_CHECKING:
-    from clapcli.commands.common import ModelOptions
+    from clapcli.console.common import ModelOptions
 
 EPILOG = """\
 Examples:
@@ -74,8 +74,8 @@ def classify(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Score each input against text labels (zero-shot) and report the best ones."""
-    from clapcli.commands.common import FailureLog, collect_sources, kept_on_interrupt, kept_rows
-    from clapcli.commands.output import Output
+    from clapcli.console.common import FailureLog, collect_sources, kept_on_interrupt, kept_rows
+    from clapcli.console.output import Output
     from clapcli.core.classify import check_expected_label, classify_media, prepare_labels
     from clapcli.errors import UsageError
     from clapcli.io.writers import default_record_format, record_writer

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from clapcli.commands.options import ConvertFormat, QuietOpt, plain
+from clapcli.console.options import ConvertFormat, QuietOpt, plain
 
 if TYPE_CHECKING:
-    from clapcli.commands.output import Output
+    from clapcli.console.output import Output
     from clapcli.models.conversion import ConversionReport
 
 FORMATS = ("text", "json")
@@ -45,7 +45,7 @@ def convert(
 
     The checkpoint is read without running pickled code; every key is mapped or listed as dropped.
     """
-    from clapcli.commands.output import Output
+    from clapcli.console.output import Output
     from clapcli.errors import UsageError
 
     if output_format not in FORMATS:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from clapcli.commands.options import (
+from clapcli.console.options import (
     FROM_FLAGS,
     BatchSizeOpt,
     EventFormat,
@@ -25,7 +25,7 @@ from clapcli.commands.options import (
 from clapcli.text import plural
 
 if TYPE_CHECKING:
-    from clapcli.commands.common import ModelOptions
+    from clapcli.console.common import ModelOptions
 
 EPILOG = """\
 Examples:
@@ -138,9 +138,9 @@ def detect(
     """Find when each label's sound happens in each input: timed events (onset, offset, scores)."""
     import sys
 
-    from clapcli.commands.common import FailureLog, collect_sources
     from clapcli.commands.detect_writers import Writers
-    from clapcli.commands.output import Output
+    from clapcli.console.common import FailureLog, collect_sources
+    from clapcli.console.output import Output
     from clapcli.core.detect import PostProcessing, WindowSpec, prepare_scorer
     from clapcli.errors import UsageError
     from clapcli.io.writers.events import event_format

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from clapcli.commands.options import QuietOpt
+from clapcli.console.options import QuietOpt
 
 EPILOG = """\
 Examples:
@@ -28,8 +28,8 @@ def download(
     quiet: QuietOpt = False,
 ) -> None:
     """Fetch model checkpoints (AudioLDM 2: the whole pipeline) into the Hugging Face cache."""
-    from clapcli.commands.common import FailureLog
-    from clapcli.commands.output import Output
+    from clapcli.console.common import FailureLog
+    from clapcli.console.output import Output
     from clapcli.core.download import download as fetch
     from clapcli.errors import ClapcliError
     from clapcli.results import FailedInput

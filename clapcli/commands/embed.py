@@ -7,22 +7,24 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from clapcli.commands.library import CollectionOpt, DbOpt, PruneOpt
-from clapcli.commands.options import (
+from clapcli.commands.ray_embed import ConcurrencyOpt, EmbedOutputOpt, EngineOpt, ImportOpt, NumGpusOpt
+from clapcli.console.options import (
     FROM_FLAGS,
     BatchSizeOpt,
+    CollectionOpt,
+    DbOpt,
     EmbeddingFormat,
     InputsArg,
     OverwriteOpt,
+    PruneOpt,
     QuietOpt,
     WorkersOpt,
     plain,
     with_model_options,
 )
-from clapcli.commands.ray_embed import ConcurrencyOpt, EmbedOutputOpt, EngineOpt, ImportOpt, NumGpusOpt
 
 if TYPE_CHECKING:
-    from clapcli.commands.common import ModelOptions
+    from clapcli.console.common import ModelOptions
 
 EPILOG = """\
 Examples:
@@ -88,7 +90,7 @@ def embed(
     hop: HopOpt = None,
 ) -> None:
     """Embed audio/image files and/or texts with a contrastive model."""
-    from clapcli.commands.library import embed_to_library, library_requested
+    from clapcli.commands.embed_library import embed_to_library, library_requested
     from clapcli.commands.ray_embed import refuse_local_only_options, run_engine, wants_engine
     from clapcli.core.library import check_segments
 
@@ -125,8 +127,8 @@ def _embed_to_file(inputs: list[str], texts: list[str], output: Path | None, fmt
                    overwrite: bool) -> None:
     """Texts first, then the files, one row each, to --output (or stdout); what was computed is written even on
     Ctrl-C / SIGTERM."""
-    from clapcli.commands.common import FailureLog, collect_sources, kept_on_interrupt, kept_rows
-    from clapcli.commands.output import Output
+    from clapcli.console.common import FailureLog, collect_sources, kept_on_interrupt, kept_rows
+    from clapcli.console.output import Output
     from clapcli.core.embed import embed_media, embed_texts
     from clapcli.io.writers import EMBEDDING_FORMATS, embedding_writer, format_from_path
     from clapcli.results import FailedInput

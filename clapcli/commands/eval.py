@@ -29,7 +29,7 @@ from clapcli.commands.eval_options import (
     SkipMissingOpt,
     TemplateOpt,
 )
-from clapcli.commands.options import (
+from clapcli.console.options import (
     FROM_FLAGS,
     BatchSizeOpt,
     OutputOpt,
@@ -41,7 +41,7 @@ from clapcli.commands.options import (
 from clapcli.text import plural
 
 if TYPE_CHECKING:
-    from clapcli.commands.common import ModelOptions
+    from clapcli.console.common import ModelOptions
 
 CLASSIFY_EPILOG = """\
 Examples:
@@ -129,8 +129,8 @@ def classify(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Zero-shot accuracy (top-1/top-5), macro-F1, per-class accuracy, confusion and a 95% interval per checkpoint."""
-    from clapcli.commands.common import FailureLog
-    from clapcli.commands.output import Output
+    from clapcli.console.common import FailureLog
+    from clapcli.console.output import Output
     from clapcli.core.eval import report as rep
     from clapcli.core.eval.classify import evaluate_classification
     from clapcli.core.eval.datasets import read_classification
@@ -261,8 +261,8 @@ def retrieve(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Text->audio and audio->text retrieval figures (R@1/5/10, mAP@10, ranks) per checkpoint."""
-    from clapcli.commands.common import FailureLog
-    from clapcli.commands.output import Output
+    from clapcli.console.common import FailureLog
+    from clapcli.console.output import Output
     from clapcli.core.eval import report as rep
     from clapcli.core.eval.captions import read_retrieval
     from clapcli.core.eval.retrieve import evaluate_retrieval

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from clapcli.commands.options import EvalFormat, plain
+from clapcli.console.options import EvalFormat, plain
 
 ModelsOpt = Annotated[list[str] | None, typer.Option(
     "--model", "-m", help="Hub id, alias (see 'clap models') or local directory; repeat for one row per "

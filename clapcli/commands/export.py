@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from clapcli.commands.options import ExportFormat, QuietOpt, plain
+from clapcli.console.options import ExportFormat, QuietOpt, plain
 
 EPILOG = """\
 Examples:
@@ -50,7 +50,7 @@ def export(
     """Export a model's audio (or image) and text towers as OpenVINO IR or ONNX, with a manifest."""
     from dataclasses import asdict
 
-    from clapcli.commands.output import Output
+    from clapcli.console.output import Output
     from clapcli.models.runtime.export import EXPORT_STEPS, check_extras, export_model
 
     check_extras(fmt)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from clapcli.commands.options import (
+from clapcli.console.options import (
     GENERATE_FORMATS,
     DeviceOpt,
     GenerateDtypeOpt,
@@ -18,7 +18,7 @@ from clapcli.commands.options import (
     comma_choices,
     plain,
 )
-from clapcli.commands.output import Output
+from clapcli.console.output import Output
 
 EPILOG = """\
 Examples:
@@ -144,7 +144,7 @@ class _Files:
 
     def __init__(self, targets: list[Path], sample_rate: int | None, tags: bool, keep: bool, overwrite: bool,
                  out: Output) -> None:
-        from clapcli.commands.common import FailureLog
+        from clapcli.console.common import FailureLog
 
         self.targets, self.sample_rate, self.tags, self.keep = targets, sample_rate, tags, keep
         self.overwrite, self.out = overwrite, out
@@ -207,7 +207,7 @@ def _collect_prompts(prompts: list[str] | None, prompts_file: str | None) -> lis
 
 
 def _split_formats(values: list[str] | None, output: Path | None) -> tuple[str | None, str | None]:
-    from clapcli.commands.options import split_values
+    from clapcli.console.options import split_values
     from clapcli.core.generate.output import AUDIO_FORMATS
     from clapcli.errors import UsageError
 

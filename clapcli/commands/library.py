@@ -1,109 +1,131 @@
-"""Library options shared by ``clap embed --db`` and ``clap retrieve``, and the ``embed --db`` run."""
+"""``clap library list|info|rm|prune``: the collections of a library (as ``llm collections`` does)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
+from datetime import datetime, timezone
+from typing import Annotated
 
 import typer
 
+from clapcli.console.options import DbOpt, QuietOpt, RecordFormat, plain
 from clapcli.settings import DEFAULT_COLLECTION
-from clapcli.text import plural
 
-DbOpt = Annotated[
-    Path | None,
-    typer.Option("--db", help="Library database (SQLite). Default: $CLAPCLI_HOME/library.db "
-                 "(~/.cache/clapcli/library.db).", show_default=False, dir_okay=False),
-]
-CollectionOpt = Annotated[
-    str | None,
-    typer.Option("--collection", "-c", help=f"Collection in the library (one model each). Default: "
-                 f"{DEFAULT_COLLECTION}.", show_default=False),
-]
-PruneOpt = Annotated[bool, typer.Option("--prune", help="With --db: drop rows of files that no longer exist.")]
+EPILOG = """\
+Examples:
+
+  clap library list                          # collections of $CLAPCLI_HOME/library.db
+
+  clap library list --db lib.db --format json
+
+  clap library info drums --db lib.db
+
+  clap library prune --db lib.db             # drop rows of files that were deleted (every collection)
+
+  clap library rm drums --db lib.db          # delete a collection and its rows
+"""
+
+COLUMNS = ["collection", "model", "dim", "kind", "rows", "bytes", "updated"]
+
+FormatOpt = Annotated[RecordFormat | None, typer.Option("--format", "-f", case_sensitive=False, callback=plain,
+                                                        help="table, csv, json or jsonl. Default: table on "
+                                               "a terminal, csv when piped.", show_default=False)]
+NameArg = Annotated[str, typer.Argument(help="Collection name.", show_default=False)]
+
+library_app = typer.Typer(
+    name="library", help="List, inspect, prune and delete the collections of a library (--db).",
+    no_args_is_help=True, epilog=EPILOG, rich_markup_mode="rich",
+)
 
 
-def library_requested(db: Path | None, collection: str | None, prune: bool) -> bool:
-    return db is not None or collection is not None or prune
+def _describe(store, name: str) -> dict:
+    """One collection: model, dimension, rows, bytes of vectors and paths, last update (UTC, ISO 8601)."""
+    collection = store.collection(name, create=False)
+    with store.read() as db:
+        rows, size, updated = db.execute(
+            "SELECT count(*), coalesce(sum(length(vector) + length(path) + length(hash)), 0), max(created) "
+            "FROM items WHERE collection_id = ?", (collection.id,)).fetchone()
+    when = updated if updated is not None else collection.created
+    segments = collection.segments()
+    kind = "files" if segments is None else f"segments {segments[0]:g} s / hop {segments[1]:g} s"
+    return {
+        "collection": name, "model": collection.model_id, "dim": collection.dim, "kind": kind, "rows": rows,
+        "bytes": size,
+        "updated": datetime.fromtimestamp(when, timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
-def embed_to_library(
-    inputs: list[str] | None, has_texts: bool, output: Path | None, fmt: str | None, db: Path | None,
-    collection: str | None, prune: bool, model_options: Any, batch_size: int | None, workers: int | None,
-    quiet: bool, segments: float | None = None, hop: float | None = None,
-) -> None:
-    """``clap embed ... --db``: add new/changed files to a collection, skip unchanged ones, optionally prune."""
-    from clapcli.commands.common import FailureLog, collect_sources, kept_on_interrupt
-    from clapcli.commands.output import Output
-    from clapcli.core.library import open_collection
+@library_app.command("list", epilog=EPILOG)
+def list_collections(db: DbOpt = None, fmt: FormatOpt = None) -> None:
+    """One line per collection: name, model, dimension, rows, bytes on disk, last update."""
+    from clapcli.io.writers import default_record_format, record_writer
     from clapcli.store import open_store
 
-    _check_library_run(inputs, has_texts, output, fmt, prune)
-    out = Output(quiet)
-    name = collection or DEFAULT_COLLECTION
-    if not inputs:  # --prune alone needs no model
-        _prune_only(db, name, out)
-        return
-    with open_store(db) as store:
-        loaded = _collection_model(store, name, model_options).load()
-        failures = FailureLog(out)
-        target = open_collection(store, name, loaded)
-        sources = collect_sources(inputs, loaded.modality)
-        before = target.count()
-
-        def kept() -> str:
-            added = target.count() - before
-            were = "was" if added == 1 else "were"
-            return (f"{plural(added, 'new embedding')} {were} stored in {store.path} '{name}' "
-                    f"({plural(target.count(), 'file')} in it); "
-                    "rerun the same command to resume (files already stored are skipped)")
-
-        with kept_on_interrupt(kept), out.progress(len(sources), "embedding") as advance:
-            summary = _embed_sources(loaded, sources, target, segments, hop, prune, batch_size, workers, advance,
-                                     failures.add)
-        total = target.count()
-    out.note(f"{store.path} '{name}': {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged"
-             + (f", {len(summary.pruned)} pruned" if prune else "") + f"; {plural(total, 'file')} in the collection")
-    failures.finish(summary.added + summary.updated + summary.unchanged, "files in the collection", summary=False)
+    fmt = default_record_format(fmt, None)
+    with open_store(db, readonly=True) as store, \
+            record_writer(fmt, None, False, COLUMNS, title=str(store.path)) as sink:
+        for name in store.collection_names():
+            sink.write(_describe(store, name))
 
 
-def _check_library_run(inputs: list[str] | None, has_texts: bool, output: Path | None, fmt: str | None,
-                       prune: bool) -> None:
-    from clapcli.errors import UsageError
+@library_app.command("info", epilog=EPILOG)
+def info(
+    name: Annotated[str, typer.Argument(help=f"Collection name. Default: {DEFAULT_COLLECTION}.",
+                                        show_default=False)] = DEFAULT_COLLECTION,
+    db: DbOpt = None, fmt: FormatOpt = None,
+) -> None:
+    """A collection's model, dimension, rows, size and last update, and the library file's size."""
+    from clapcli.io.writers import default_record_format, record_writer
+    from clapcli.store import open_store
 
-    if has_texts:
-        raise UsageError("--db stores embeddings of files; embed --text without --db (texts are queries for "
-                         "'clap retrieve')")
-    if output is not None or fmt is not None:
-        raise UsageError("--db writes into the library; drop --output/--format, or drop --db to write a file")
-    if not inputs and not prune:
-        raise UsageError("nothing to add: give files, directories, globs or - (paths on stdin) to embed into --db")
+    fmt = default_record_format(fmt, None)
+    with open_store(db, readonly=True) as store:
+        record = {**_describe(store, name), "db": str(store.path), "db_bytes": _file_bytes(store.path)}
+    with record_writer(fmt, None, False, [*COLUMNS, "db", "db_bytes"], title=name) as sink:
+        sink.write(record)
 
 
-def _prune_only(db: Path | None, name: str, out: Any) -> None:
+@library_app.command("rm", epilog=EPILOG)
+def remove(name: NameArg, db: DbOpt = None, quiet: QuietOpt = False) -> None:
+    """Delete a collection and all its rows (the files they describe are not touched)."""
+    from clapcli.console.output import Output
     from clapcli.store import open_store
 
     with open_store(db, create=False) as store:
-        gone = store.collection(name, create=False).prune()
-    out.note(f"{store.path} '{name}': {plural(len(gone), 'row')} of missing files pruned")
+        store.collection(name, create=False)  # an unknown name: usage error naming the collections
+        rows = store.delete_collection(name)
+    Output(quiet).note(f"{store.path}: collection '{name}' removed ({_rows(rows)})")
 
 
-def _collection_model(store: Any, name: str, model_options: Any) -> Any:
-    """An existing collection keeps its model: no --model (nor $CLAPCLI_MODEL) means the one it was built with."""
-    from clapcli.settings import default_model
+@library_app.command("prune", epilog=EPILOG)
+def prune(
+    names: Annotated[list[str] | None, typer.Argument(help="Collections to prune. Default: every one.",
+                                                      show_default=False)] = None,
+    db: DbOpt = None, quiet: QuietOpt = False,
+) -> None:
+    """Drop the rows whose file no longer exists."""
+    from clapcli.console.output import Output
+    from clapcli.store import open_store
 
-    if model_options.model is None and default_model() is None and name in store.collection_names():
-        return model_options.with_model(store.collection(name, create=False).model_id)
-    return model_options
+    out = Output(quiet)
+    with open_store(db, create=False) as store:
+        for name in names or store.collection_names():
+            gone = store.collection(name, create=False).prune()
+            out.note(f"{store.path} '{name}': {_rows(len(gone))} of missing files pruned")
 
 
-def _embed_sources(loaded: Any, sources: list, target: Any, segments: float | None, hop: float | None, prune: bool,
-                   batch_size: int | None, workers: int | None, advance: Any, on_failure: Any) -> Any:
-    """Whole files (one row each), or with ``segments`` one row per window, with its times."""
-    from clapcli.core.library import embed_into_store, embed_segments_into_store
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
 
-    if segments is not None:
-        return embed_segments_into_store(loaded, sources, target, segments, hop, prune, batch_size, workers, advance,
-                                         on_failure)
-    target.set_segments(None, None)  # refuses a segment collection
-    return embed_into_store(loaded, sources, target, prune, batch_size, workers, advance, on_failure)
+
+def _file_bytes(path) -> int:  # noqa: ANN001
+    total = 0
+    for suffix in ("", "-wal"):
+        try:
+            total += path.with_name(path.name + suffix).stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(library_app, name="library")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from clapcli.commands.options import RecordFormat, plain
+from clapcli.console.options import RecordFormat, plain
 
 
 def models(
@@ -25,7 +25,7 @@ def models(
         for alias, target in registry.GENERATION_ALIASES.items():
             sink.write({"alias": alias, "model": target, "used_by": "generate"})
     if fmt == "table":
-        from clapcli.commands.output import Output
+        from clapcli.console.output import Output
 
         families = ", ".join(f"{f.name} ({f.description})" for f in registry.FAMILIES.values())
         Output().note(f"families: {families}; any local directory or hub id of these families works too.")

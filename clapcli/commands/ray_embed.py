@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from clapcli.commands.options import Engine, plain
-from clapcli.commands.output import Output, safe
+from clapcli.console.options import Engine, plain
+from clapcli.console.output import Output, safe
 from clapcli.text import plural
 
 ENGINES = ("local", "ray")
@@ -117,9 +117,9 @@ def _import(
     import_dir: str, inputs: list[str] | None, has_texts: bool, output: str | None, engine: str, db: Path | None,
     collection: str | None, quiet: bool,
 ) -> None:
-    from clapcli.commands.library import DEFAULT_COLLECTION
     from clapcli.core.shards import import_shards
     from clapcli.errors import UsageError
+    from clapcli.settings import DEFAULT_COLLECTION
     from clapcli.store import open_store
 
     if inputs or has_texts or output is not None or engine != "local":

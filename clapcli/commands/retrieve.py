@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from clapcli.commands.library import CollectionOpt, DbOpt
-from clapcli.commands.options import (
+from clapcli.console.options import (
     FROM_FLAGS,
+    CollectionOpt,
+    DbOpt,
     OutputOpt,
     OverwriteOpt,
     QuietOpt,
@@ -20,7 +21,7 @@ from clapcli.commands.options import (
 )
 
 if TYPE_CHECKING:
-    from clapcli.commands.common import ModelOptions
+    from clapcli.console.common import ModelOptions
 
 EPILOG = """\
 Examples:
@@ -99,8 +100,8 @@ def retrieve(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Search audio (or images) by text or by example, or rank captions, with cosine similarity."""
-    from clapcli.commands.common import FailureLog
-    from clapcli.commands.output import Output
+    from clapcli.console.common import FailureLog
+    from clapcli.console.output import Output
     from clapcli.core.retrieve import LazyModel, RetrieveRequest, parse_queries, run_retrieve
     from clapcli.errors import InputError
     from clapcli.io.writers import check_output_path, default_record_format
@@ -130,7 +131,7 @@ def retrieve(
 
 def _captions_file(captions: str | None, captions_old: str | None) -> str | None:
     """--captions-file, or --captions (its 0.1 spelling; one vocabulary: --labels-file, --text-file, ...)."""
-    from clapcli.commands.output import Output
+    from clapcli.console.output import Output
     from clapcli.errors import UsageError
 
     if captions_old is None:

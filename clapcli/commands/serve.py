@@ -6,8 +6,16 @@ from typing import Annotated
 
 import typer
 
-from clapcli.commands.library import CollectionOpt, DbOpt
-from clapcli.commands.options import DeviceOpt, DtypeOpt, LongAudioOpt, PrecisionOpt, QuietOpt, RuntimeOpt
+from clapcli.console.options import (
+    CollectionOpt,
+    DbOpt,
+    DeviceOpt,
+    DtypeOpt,
+    LongAudioOpt,
+    PrecisionOpt,
+    QuietOpt,
+    RuntimeOpt,
+)
 
 EPILOG = """\
 Examples:
@@ -69,7 +77,7 @@ def serve(
 ) -> None:
     """Serve a library as a web page and a JSON API (text -> audio, audio -> audio, zero-shot)."""
     _check_upload_limit(max_upload_mb)
-    from clapcli.commands.output import Output
+    from clapcli.console.output import Output
     from clapcli.serve import ServeOptions, run
     from clapcli.store import default_db_path
 
@@ -80,7 +88,7 @@ def serve(
                            allow_hosts=tuple(allow_host or ()))
 
     def load(model_id: str):
-        from clapcli.commands.common import ModelOptions
+        from clapcli.console.common import ModelOptions
 
         return ModelOptions(model_id, device, dtype, None, long_audio, runtime, precision).load()
 

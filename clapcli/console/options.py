@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from clapcli.settings import DEFAULT_COLLECTION
+
 MODEL_HELP = (
     "Hub id, alias (see 'clap models') or local directory. Default: $CLAPCLI_MODEL or laion/clap-htsat-unfused."
 )
@@ -171,7 +173,7 @@ OutputOpt = Annotated[
 def _quiet(value: bool) -> bool:
     """--quiet takes effect at parse time, before any library is imported (their bars and logs too)."""
     if value:
-        from clapcli.commands.output import set_quiet
+        from clapcli.console.output import set_quiet
 
         set_quiet()
     return value
@@ -258,7 +260,7 @@ def with_model_options(*, exclude: tuple[str, ...] = ()) -> Callable[[Callable[.
 
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> Any:
-            from clapcli.commands.common import ModelOptions
+            from clapcli.console.common import ModelOptions
 
             given = {name: kwargs.pop(name) for name in flags}
             return command(**kwargs, **{MODEL_OPTIONS_PARAM: ModelOptions.from_flags(**given)})
@@ -270,3 +272,16 @@ def with_model_options(*, exclude: tuple[str, ...] = ()) -> Callable[[Callable[.
 
     return decorate
 
+
+# Library options shared by clap embed --db, retrieve, serve and library.
+DbOpt = Annotated[
+    Path | None,
+    typer.Option("--db", help="Library database (SQLite). Default: $CLAPCLI_HOME/library.db "
+                 "(~/.cache/clapcli/library.db).", show_default=False, dir_okay=False),
+]
+CollectionOpt = Annotated[
+    str | None,
+    typer.Option("--collection", "-c", help=f"Collection in the library (one model each). Default: "
+                 f"{DEFAULT_COLLECTION}.", show_default=False),
+]
+PruneOpt = Annotated[bool, typer.Option("--prune", help="With --db: drop rows of files that no longer exist.")]

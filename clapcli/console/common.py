@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from clapcli.commands.output import Output
+from clapcli.console.output import Output
 from clapcli.errors import InputError, PartialFailure, UsageError
 from clapcli.results import FailedInput
 from clapcli.text import plural
@@ -39,7 +39,7 @@ class ModelOptions:
 
     def folded_precision(self) -> str | None:
         """--precision, or what 0.1's --dtype/--quantize spell (with their one-line deprecation note)."""
-        from clapcli.commands.output import session_quiet
+        from clapcli.console.output import session_quiet
         from clapcli.models.precision import legacy_precision
 
         precision, notes = legacy_precision(self.dtype, self.quantize, self.precision)
