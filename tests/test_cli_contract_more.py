@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from clapcli.commands import options
+from clapcli.console import options
 
 WIDE = {"COLUMNS": "250"}
 

@@ -106,7 +106,7 @@ def test_cli_auto_exports_and_matches_torch(cli, machine, sources, clips, export
 
 
 def test_the_option_literals_match_the_runtime_package():
-    from clapcli.commands import options
+    from clapcli.console import options
     from clapcli.models import runtime
 
     assert options.RUNTIMES == runtime.RUNTIMES and options.PRECISIONS == runtime.PRECISIONS
