@@ -135,6 +135,8 @@ FIELD_FLAGS = {
     "fmt": "--format",
     # models and serve (issue #25): LoadRequest.name, ServeOptions' fields
     "name": "--model",
+    "upload_limit_mb": "--max-upload-mb",
+    "allow_hosts": "--allow-host",
 }
 
 
