@@ -156,3 +156,14 @@ def test_serve_options_name_fields_with_their_flags(tmp_path: Path) -> None:
         with pytest.raises(UsageError) as caught:
             check_options(ServeOptions(tmp_path / "x.db", **options))
         assert str(caught.value).startswith(python) and cli_message(caught.value).startswith(cli)
+
+
+def test_an_invalid_field_survives_pickling() -> None:
+    """Ray actors load models too: their InvalidField crosses processes pickled."""
+    import pickle
+
+    error = InvalidField("device", "{device} {value}: CUDA is not available; use {device} cpu", value="cuda:{1}")
+    error.reported = True
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is InvalidField and str(copy) == str(error) and copy.reported
+    assert cli_message(copy) == "--device cuda:{1}: CUDA is not available; use --device cpu"
