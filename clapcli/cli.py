@@ -133,6 +133,10 @@ def extra_for_module(name: str) -> str | None:
 FIELD_FLAGS = {
     "captions": "--captions-file",
     "fmt": "--format",
+    # models and serve (issue #25): LoadRequest.name, ServeOptions' fields
+    "name": "--model",
+    "upload_limit_mb": "--max-upload-mb",
+    "allow_hosts": "--allow-host",
 }
 
 

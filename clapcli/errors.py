@@ -52,6 +52,14 @@ class InvalidField(UsageError):
         """The message with each field named by ``name_of(field)``."""
         return self.template.format(**self.values, **{name: name_of(name) for name in self.fields})
 
+    def __reduce__(self) -> tuple[Callable[..., InvalidField], tuple[object, ...], dict[str, object]]:
+        """Pickled whole (a Ray actor's load error reaches the driver as this, not as a TypeError)."""
+        return _invalid_field, (type(self), self.field, self.template, self.values), self.__dict__
+
+
+def _invalid_field(cls: type[InvalidField], field: str, template: str, values: dict[str, object]) -> InvalidField:
+    return cls(field, template, **values)
+
 
 class ModelLoadError(ClapcliError):
     """The model could not be found, read or recognised."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clapcli.console.output import Output
-from clapcli.errors import InputError, PartialFailure, UsageError
+from clapcli.errors import InputError, InvalidField, PartialFailure, UsageError
 from clapcli.results import FailedInput
 from clapcli.text import plural
 
@@ -63,7 +63,7 @@ def _name_the_variable(exc: UsageError, device: str | None) -> UsageError:
     from clapcli.settings import env
 
     value, message = env("DEVICE"), str(exc)
-    if device is not None or value is None or not message.startswith("--device "):
+    if device is not None or value is None or not (isinstance(exc, InvalidField) and exc.field == "device"):
         return exc
     reason = message.split(": ", 1)[1].split("; ", 1)[0] if ": " in message else message
     return UsageError(f"CLAPCLI_DEVICE={value}: {reason}; set CLAPCLI_DEVICE=cpu (or auto), unset it, or pass "

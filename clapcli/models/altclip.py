@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField
 from clapcli.models.base import EmbeddingModel
 from clapcli.models.hub import ModelRef, load_pretrained
 from clapcli.models.windowed import exp_scale, project_texts
@@ -44,7 +44,8 @@ class AltClipBackend(EmbeddingModel):
         from transformers import AutoImageProcessor
 
         if long_audio is not None:
-            raise UsageError(f"--long-audio applies to audio models; '{ref.model_id}' is an image model")
+            raise InvalidField("long_audio", "{long_audio} applies to audio models; '{model}' is an image model",
+                               model=ref.model_id)
         model_class = getattr(transformers, MODEL_CLASSES[str(config.get("model_type", "")).lower()])
         tokenizer, image_processor, network = load_pretrained(ref, AutoImageProcessor, model_class, device, dtype)
         return cls(network, tokenizer, image_processor, ref.model_id, device, dtype)

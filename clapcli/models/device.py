@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField
 
 if TYPE_CHECKING:
     import torch
@@ -49,16 +49,19 @@ def resolve_device(name: str | None = "auto") -> torch.device:
     match = re.fullmatch(r"cuda(?::(\d+))?", name)
     if match:
         if not _cuda_available():
-            raise UsageError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
+            raise InvalidField("device", "{device} {value}: CUDA is not available on this machine; use {device} cpu or "
+                               "auto", value=name)
         index = int(match.group(1) or 0)
         if index >= _cuda_count():
-            raise UsageError(f"--device {name}: only {_cuda_count()} CUDA device(s) here; pick cuda:0..")
+            raise InvalidField("device", "{device} {value}: only {count} CUDA device(s) here; pick cuda:0..",
+                               value=name, count=_cuda_count())
         return torch.device("cuda", index)
     if name == "mps":
         if not _mps_available():
-            raise UsageError("--device mps: MPS is not available on this machine; use --device cpu or auto")
+            raise InvalidField("device", "{device} mps: MPS is not available on this machine; use {device} cpu or auto")
         return torch.device("mps")
-    raise UsageError(f"--device {name!r} is not a device; choose one of: {DEVICE_CHOICES}")
+    raise InvalidField("device", "{device} {value!r} is not a device; choose one of: {choices}", value=name,
+                       choices=DEVICE_CHOICES)
 
 
 def resolve_dtype(name: str | None, device: torch.device, half_ok: bool = True) -> torch.dtype:
@@ -67,11 +70,12 @@ def resolve_dtype(name: str | None, device: torch.device, half_ok: bool = True) 
 
     name = (name or "auto").strip().lower()
     if name not in DTYPE_NAMES:
-        raise UsageError(f"--dtype {name!r} is not supported; choose one of: {', '.join(DTYPE_NAMES)}")
+        raise InvalidField("dtype", "{dtype} {value!r} is not supported; choose one of: {choices}", value=name,
+                           choices=", ".join(DTYPE_NAMES))
     if name == "auto":
         return torch.float16 if device.type == "cuda" and half_ok else torch.float32
     if name == "float16" and device.type == "cpu":
-        raise UsageError("--dtype float16 is not supported on CPU; use bfloat16 or float32")
+        raise InvalidField("dtype", "{dtype} float16 is not supported on CPU; use bfloat16 or float32")
     if name == "bfloat16" and device.type == "cpu" and cpu_has_native_bfloat16() is False:
         import warnings
 

@@ -13,7 +13,7 @@ import torch
 from clapcli.audio.decode import AudioStream
 from clapcli.audio.features import MelSpec, fusion_mel, log_mel, log_mel_numpy, log_mel_of_blocks
 from clapcli.audio.windows import StreamedWindows, window_starts
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField
 from clapcli.models.hub import ModelRef, load_pretrained
 from clapcli.models.windowed import WindowedAudioBackend, exp_scale, project_texts
 
@@ -56,7 +56,8 @@ class LaionClapBackend(WindowedAudioBackend):
         self.stack_four = fe.truncation == "fusion"
         self.embedding_dim = int(network.config.projection_dim)
         if long_audio == "fusion" and not self.fused:
-            raise UsageError(f"--long-audio fusion needs a fused checkpoint; '{model_id}' is unfused (use mean)")
+            raise InvalidField("long_audio", "{long_audio} fusion needs a fused checkpoint; '{model}' is unfused "
+                               "(use mean)", model=model_id)
         self.long_audio = long_audio
 
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField
 from clapcli.models.base import EmbeddingModel
 from clapcli.models.request import QUANTIZE_CHOICES, TASKS, LoadRequest  # noqa: F401  (re-exported)
 from clapcli.models.runtime.dispatch import exported_runtime, load_exported
@@ -35,8 +35,8 @@ def load(request: LoadRequest) -> Any:
     """The model ``request`` names, on the runtime that serves it."""
     runtime = exported_runtime(request) or "torch"
     if request.quantize == "int8" and runtime != "torch":
-        raise UsageError(f"--quantize int8 quantizes torch models; on the {runtime} runtime use --precision "
-                         "int8 (ONNX Runtime) or exact/fast")
+        raise InvalidField("quantize", "{quantize} int8 quantizes torch models; on the {value} runtime use "
+                           "{precision} int8 (ONNX Runtime) or exact/fast", value=runtime)
     return LOADERS[runtime](request, runtime)
 
 

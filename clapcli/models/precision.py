@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField
 from clapcli.models.request import PRECISIONS
 
 log = logging.getLogger(__name__)
@@ -56,21 +56,21 @@ def choose(precision: str | None, runtime: str) -> Precision:
     """The compute type for ``runtime`` ("torch", "openvino", "onnx"); logs the fallback once."""
     name = (precision or "exact").strip().lower()
     if name not in PRECISIONS:
-        raise UsageError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)} (exact: float32; "
-                         "fast: bfloat16 where the CPU has it)")
+        raise InvalidField("precision", "{precision} {value!r}: choose one of {choices} (exact: float32; "
+                           "fast: bfloat16 where the CPU has it)", value=precision, choices=", ".join(PRECISIONS))
     if name == "exact":
         return Precision(name, "float32")
     if name == "float16" and runtime != "torch":
-        raise UsageError(f"--precision float16 runs on torch (--runtime torch with the source checkpoint); the "
-                         f"{runtime} runtime takes exact, fast or bfloat16")
+        raise InvalidField("precision", "{precision} float16 runs on torch ({runtime} torch with the source "
+                           "checkpoint); the {value} runtime takes exact, fast or bfloat16", value=runtime)
     if name == "int8" and runtime == "openvino":
-        raise UsageError("--precision int8 runs on torch or ONNX Runtime (--runtime onnx); the openvino runtime "
-                         "takes exact, fast or bfloat16")
+        raise InvalidField("precision", "{precision} int8 runs on torch or ONNX Runtime ({runtime} onnx); the "
+                           "openvino runtime takes exact, fast or bfloat16")
     if name == "fast":
         choice = _fast(runtime)
     elif name == "bfloat16" and runtime == "onnx":
-        raise UsageError("--precision bfloat16: ONNX Runtime has no bfloat16 CPU path for these towers; use "
-                         "--runtime openvino or torch")
+        raise InvalidField("precision", "{precision} bfloat16: ONNX Runtime has no bfloat16 CPU path for these "
+                           "towers; use {runtime} openvino or torch")
     elif name == "bfloat16" and runtime == "openvino" and not native_bfloat16():
         choice = Precision(name, "float32", f"--precision bfloat16: this CPU ({cpu_name()}) has no native bfloat16 "
                            "(AVX512-BF16/AMX), where OpenVINO does not use it; running float32")
@@ -104,22 +104,30 @@ def legacy_precision(dtype: str | None, quantize: str | None, precision: str | N
     asked: list[tuple[str, str]] = []
     if dtype != "auto":
         if dtype not in _LEGACY_DTYPES:
-            raise UsageError(f"--dtype {dtype!r}: choose one of auto, {', '.join(_LEGACY_DTYPES)} (or use --precision)")
-        asked.append((f"--dtype {dtype}", _LEGACY_DTYPES[dtype]))
+            raise InvalidField("dtype", "{dtype} {value!r}: choose one of auto, {choices} (or use {precision})",
+                               value=dtype, choices=", ".join(_LEGACY_DTYPES))
+        asked.append(("{dtype} " + dtype, _LEGACY_DTYPES[dtype]))  # a template: the option is named by the caller
     if quantize is not None:
         if quantize.strip().lower() != "int8":
-            raise UsageError(f"--quantize {quantize!r}: choose int8 (or use --precision int8)")
+            raise InvalidField("quantize", "{quantize} {value!r}: choose int8 (or use {precision} int8)",
+                               value=quantize)
         if asked and asked[0][1] != "exact":
-            raise UsageError(f"--quantize int8 quantizes float32 weights; drop --dtype {dtype}")
-        asked = [(f"{asked[0][0]} --quantize int8" if asked else "--quantize int8", "int8")]
+            raise InvalidField("quantize", "{quantize} int8 quantizes float32 weights; drop {dtype} {value}",
+                               value=dtype)
+        asked = [(f"{asked[0][0]} {{quantize}} int8" if asked else "{quantize} int8", "int8")]
     if not asked:
         return precision, []
     old, new = asked[0]
     if precision is not None and precision.strip().lower() != new:
-        raise UsageError(f"{old} and --precision {precision} disagree; pass --precision only ({old} is its old "
-                         "spelling)")
-    notes = [f"{old} is now --precision {new}; the old option goes in the next release"]
-    return new, notes
+        raise InvalidField("precision", f"{old} and {{precision}} {{value}} disagree; pass {{precision}} only ({old} "
+                           "is its old spelling)", value=precision)
+    notes = [f"{old} is now {{precision}} {new}; the old option goes in the next release"]
+    return new, [_as_flags(note) for note in notes]
+
+
+def _as_flags(template: str) -> str:
+    """A deprecation note about the CLI's old options, naming them as the command line spells them."""
+    return template.format(dtype="--dtype", quantize="--quantize", precision="--precision")
 
 
 def _read(path: Path) -> str | None:

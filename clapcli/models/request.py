@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField, UsageError
 from clapcli.models.base import LONG_AUDIO_STRATEGIES
 
 TASKS = ("embed", "generate")
@@ -37,11 +37,12 @@ class LoadRequest:
                 value = str(value).strip().lower()
                 object.__setattr__(self, name, value)
                 if value not in allowed:
-                    raise UsageError(_unknown(name, getattr(self, name), allowed))
+                    raise _unknown(name, getattr(self, name), allowed)
         if self.task not in TASKS:
             raise UsageError(f"task {self.task!r}: choose one of {', '.join(TASKS)}")
         if self.long_audio is not None and self.long_audio not in LONG_AUDIO_STRATEGIES:
-            raise UsageError(f"--long-audio {self.long_audio!r}: choose one of {', '.join(LONG_AUDIO_STRATEGIES)}")
+            raise InvalidField("long_audio", "{long_audio} {value!r}: choose one of {choices}", value=self.long_audio,
+                               choices=", ".join(LONG_AUDIO_STRATEGIES))
         if self.quantize == "none":
             object.__setattr__(self, "quantize", None)
 
@@ -58,9 +59,8 @@ class LoadRequest:
         return {"long_audio": self.long_audio} if self.task == "embed" else {"cpu_offload": self.cpu_offload}
 
 
-def _unknown(field: str, value: str, allowed: tuple[str, ...]) -> str:
-    if field == "precision":
-        return (f"--precision {value!r}: choose one of {', '.join(allowed)} (exact: float32; "
-                "fast: bfloat16 where the CPU has it)")
-    return f"--{field} {value!r}: choose one of {', '.join(allowed)}"
+def _unknown(field: str, value: str, allowed: tuple[str, ...]) -> InvalidField:
+    more = " (exact: float32; fast: bfloat16 where the CPU has it)" if field == "precision" else ""
+    return InvalidField(field, f"{{{field}}} {{value!r}}: choose one of {{choices}}{more}", value=value,
+                        choices=", ".join(allowed))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from clapcli import settings
-from clapcli.errors import ClapcliError, ModelLoadError, UsageError
+from clapcli.errors import ClapcliError, InvalidField, ModelLoadError
 from clapcli.models import registry
 from clapcli.models.base import EmbeddingModel
 from clapcli.models.hub import ModelRef, keep_download_bars, read_config, resolve_ref, wrap_load_error
@@ -82,7 +82,8 @@ def torch_dtype(request: LoadRequest) -> str:
     choice = choose(request.precision, "torch")
     compute = "float32" if choice.compute == "int8" else choice.compute
     if (request.dtype or "auto") not in ("auto", compute):
-        raise UsageError(f"--precision {choice.name} and --dtype {request.dtype} disagree; pass --precision only")
+        raise InvalidField("precision", "{precision} {name} and {dtype} {value} disagree; pass {precision} only",
+                           name=choice.name, value=request.dtype)
     return compute
 
 
@@ -128,10 +129,10 @@ def quantize_dynamic_int8(model: EmbeddingModel, device: Any) -> None:
     import torch
 
     if device.type != "cpu":
-        raise UsageError("--precision int8 runs on the CPU only; add --device cpu")
+        raise InvalidField("precision", "{precision} int8 runs on the CPU only; add {device} cpu")
     network = model.network  # type: ignore[attr-defined]
     if next(network.parameters()).dtype != torch.float32:
-        raise UsageError("--precision int8 quantizes float32 weights; drop --dtype")
+        raise InvalidField("precision", "{precision} int8 quantizes float32 weights; drop {dtype}")
     with warnings.catch_warnings():  # torch.ao's deprecation notices would drown our one-line messages
         warnings.simplefilter("ignore")
         quantized = torch.ao.quantization.quantize_dynamic(network, {torch.nn.Linear}, dtype=torch.qint8)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clapcli.errors import UsageError, missing_extra
+from clapcli.errors import InvalidField, missing_extra
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -71,32 +71,33 @@ def allowed_hosts(options: ServeOptions) -> list[str]:
 def check_options(options: ServeOptions) -> None:
     """Refuse unsafe or contradictory options before anything is loaded."""
     if options.token is not None and options.no_auth:
-        raise UsageError("--token and --no-auth contradict each other; give one")
+        raise InvalidField("token", "{token} and {no_auth} contradict each other; give one")
     if options.token is not None and not (options.token.isascii() and options.token.isprintable()
                                           and " " not in options.token):
         # HTTP headers carry bytes that clients and servers read as Latin-1: a non-ASCII token sent by
         # one client could never match; spaces and control characters do not survive either.
-        raise UsageError("--token must be printable ASCII without spaces (it travels in an HTTP header); "
-                         "e.g. --token \"$(openssl rand -hex 16)\"")
+        raise InvalidField("token", "{token} must be printable ASCII without spaces (it travels in an HTTP header); "
+                           "e.g. {token} \"$(openssl rand -hex 16)\"")
     if options.token is not None and len(options.token) < 8:
-        raise UsageError("--token is too short to protect anything; use at least 8 characters")
+        raise InvalidField("token", "{token} is too short to protect anything; use at least 8 characters")
     if not is_loopback(options.host) and options.token is None and not options.no_auth:
-        raise UsageError(f"--host {options.host} lets other machines reach the library; give --token SECRET "
-                         "(clients send 'Authorization: Bearer SECRET'), or --no-auth to serve it openly")
+        raise InvalidField("host", "{host} {value} lets other machines reach the library; give {token} SECRET "
+                           "(clients send 'Authorization: Bearer SECRET'), or {no_auth} to serve it openly",
+                           value=options.host)
     if not 0 <= options.port <= 65535:
-        raise UsageError(f"--port {options.port} is not a TCP port (0-65535)")
+        raise InvalidField("port", "{port} {value} is not a TCP port (0-65535)", value=options.port)
     if options.upload_limit_mb <= 0:
-        raise UsageError("--max-upload-mb must be above 0")
+        raise InvalidField("upload_limit_mb", "{upload_limit_mb} must be above 0")
     if not options.request_timeout > 0:
-        raise UsageError("--request-timeout must be above 0")
+        raise InvalidField("request_timeout", "{request_timeout} must be above 0")
     if not options.max_upload_seconds > 0:
-        raise UsageError("--max-upload-seconds must be above 0")
+        raise InvalidField("max_upload_seconds", "{max_upload_seconds} must be above 0")
     if options.host in EVERY_ADDRESS and options.no_auth and not options.allow_hosts:
-        raise UsageError(f"--host {options.host or '0.0.0.0'} --no-auth: give the names clients use with --allow-host "
-                         "NAME (any web page could otherwise read the library through a browser on this network), "
-                         "or --allow-host '*' to accept any")
+        raise InvalidField("allow_hosts", "{host} {value} {no_auth}: give the names clients use with {allow_hosts} "
+                           "NAME (any web page could otherwise read the library through a browser on this network), "
+                           "or {allow_hosts} '*' to accept any", value=options.host or "0.0.0.0")
     if options.nprobe is not None and not options.approximate:
-        raise UsageError("--nprobe goes with --approximate")
+        raise InvalidField("nprobe", "{nprobe} goes with {approximate}")
 
 
 def import_stack() -> None:
@@ -120,10 +121,12 @@ def build(options: ServeOptions, loader: Callable[[str], Any] | None = None) -> 
     library = LibraryState(options.db, options.approximate, options.check_interval)
     names = library.names()
     if not names:
-        raise UsageError(f"--db {options.db} has no collections yet; fill it with 'clap embed FILES --db {options.db}'")
+        raise InvalidField("db", "{db} {path} has no collections yet; fill it with 'clap embed FILES --db {path}'",
+                           path=options.db)
     default = options.collection or (DEFAULT_COLLECTION if DEFAULT_COLLECTION in names else names[0])
     if default not in names:
-        raise UsageError(f"--db {options.db} has no collection '{default}' (collections: {', '.join(names)})")
+        raise InvalidField("db", "{db} {path} has no collection '{name}' (collections: {names})", path=options.db,
+                           name=default, names=", ".join(names))
     if loader is None:
         from clapcli.models.loading import load_embedding_model
 
@@ -186,8 +189,10 @@ def _bind(host: str, port: int) -> Any:
         sock.bind((host.strip("[]"), port))
     except OSError as exc:
         sock.close()
-        hint = "pick another --port (or --port 0 for any free one)" if exc.errno in (98, 48) else "check --host"
-        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); {hint}") from None
+        field, hint = ("port", "pick another {port} (or {port} 0 for any free one)") if exc.errno in (98, 48) \
+            else ("host", "check {host}")
+        raise InvalidField(field, "cannot listen on {address} ({reason}); " + hint, address=f"{host}:{port}",
+                           reason=exc.strerror or exc) from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock

@@ -89,7 +89,7 @@ def test_export_refuses_foreign_directory_and_exports(exports, tiny_clap, tmp_pa
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
     with pytest.raises(UsageError, match="already an export; pass the checkpoint it came from"):
         export_model(str(exports["laion-clap", "onnx"]), tmp_path / "again", "onnx")
-    with pytest.raises(UsageError, match="--format 'tflite'"):
+    with pytest.raises(UsageError, match="^fmt 'tflite'"):
         export_model(str(tiny_clap), tmp_path / "x", "tflite")
 
 

@@ -78,7 +78,7 @@ def test_every_address_without_token_needs_allow_host(tmp_path: Path) -> None:
     from clapcli.errors import UsageError
     from clapcli.serve import check_options
 
-    with pytest.raises(UsageError, match="--allow-host"):
+    with pytest.raises(UsageError, match="use with allow_hosts NAME"):
         check_options(ServeOptions(tmp_path / "x.db", host="0.0.0.0", no_auth=True))
 
 

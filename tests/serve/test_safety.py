@@ -105,11 +105,11 @@ def test_token_is_required_when_set(library_db: Path, loaded_clap) -> None:
 
 
 @pytest.mark.parametrize("options,message", [
-    ({"host": "0.0.0.0"}, "--token"),
-    ({"host": "192.0.2.1"}, "--no-auth"),
+    ({"host": "0.0.0.0"}, "give token SECRET"),
+    ({"host": "192.0.2.1"}, "or no_auth to serve"),
     ({"token": "abc", "host": "::"}, "too short"),
     ({"token": "abcdefgh", "no_auth": True}, "contradict"),
-    ({"nprobe": 4}, "--approximate"),
+    ({"nprobe": 4}, "^nprobe goes with approximate$"),
 ])
 def test_unsafe_options_are_refused(options: dict, message: str, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=message):

@@ -92,7 +92,7 @@ def test_the_duration_limit_is_an_option(tmp_path: Path, cli, library_db: Path) 
     from clapcli.errors import UsageError
     from clapcli.serve import ServeOptions, check_options
 
-    with pytest.raises(UsageError, match="--max-upload-seconds must be above 0"):
+    with pytest.raises(UsageError, match="^max_upload_seconds must be above 0"):
         check_options(ServeOptions(tmp_path / "x.db", max_upload_seconds=0))
     result = cli(["serve", "--help"])
     assert "--max-upload-seconds" in result.stdout

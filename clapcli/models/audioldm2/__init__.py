@@ -11,7 +11,7 @@ import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
-from clapcli.errors import ClapcliError, MissingDependencyError, ModelLoadError, UsageError, missing_extra
+from clapcli.errors import ClapcliError, InvalidField, MissingDependencyError, ModelLoadError, missing_extra
 from clapcli.models.hub import ModelRef, check_tokenizer, wrap_load_error
 
 
@@ -100,8 +100,8 @@ def _place(pipe: Any, device: Any, cpu_offload: bool) -> None:
         pipe.to(device)
         return
     if device.type != "cuda":
-        raise UsageError("--cpu-offload keeps weights in CPU memory and moves each model to a CUDA GPU when it "
-                         "runs; it needs --device cuda")
+        raise InvalidField("cpu_offload", "{cpu_offload} keeps weights in CPU memory and moves each model to a CUDA "
+                           "GPU when it runs; it needs {device} cuda")
     if importlib.util.find_spec("accelerate") is None:
         raise MissingDependencyError("--cpu-offload needs accelerate: pip install accelerate")
     pipe.enable_model_cpu_offload(device=device)

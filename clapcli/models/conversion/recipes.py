@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from clapcli.errors import ModelLoadError, UsageError
+from clapcli.errors import InvalidField, ModelLoadError, UsageError
 from clapcli.models.conversion.keys import PrefixRule
 from clapcli.models.conversion.shapes import infer_gpt2, infer_htsat, infer_roberta, rows
 
@@ -108,7 +108,8 @@ def _laion_config(state: dict, source: str, options: ConvertOptions) -> Any:
 def _check_amodel(audio: dict, amodel: str, source: str) -> None:
     """--amodel is a claim about the weights: check it instead of trusting it."""
     if amodel not in LAION_AMODELS:
-        raise UsageError(f"--amodel {amodel!r}: choose one of {', '.join(LAION_AMODELS)}")
+        raise InvalidField("amodel", "{amodel} {value!r}: choose one of {choices}", value=amodel,
+                           choices=", ".join(LAION_AMODELS))
     embed, depths = LAION_AMODELS[amodel]
     if (audio["patch_embeds_hidden_size"], audio["depths"]) != (embed, depths):
         raise ModelLoadError(
@@ -197,5 +198,5 @@ def recipe_for(family: str, options: ConvertOptions) -> Recipe:
         raise UsageError(f"unknown checkpoint family {family!r}; choose one of {', '.join(FAMILIES)}")
     if not recipe.audio_options and (options.fused or options.amodel):
         accepting = ", ".join(f"'{r.family}'" for r in RECIPES.values() if r.audio_options)
-        raise UsageError(f"--fused and --amodel apply to {accepting} checkpoints only")
+        raise InvalidField("fused", "{fused} and {amodel} apply to {accepting} checkpoints only", accepting=accepting)
     return recipe

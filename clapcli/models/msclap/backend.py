@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from clapcli.audio.features import MelSpec, log_mel_numpy
-from clapcli.errors import ModelLoadError, UsageError
+from clapcli.errors import InvalidField, ModelLoadError
 from clapcli.models.hub import ModelRef, check_tokenizer, wrap_load_error
 from clapcli.models.windowed import WindowedAudioBackend, exp_scale
 
@@ -32,7 +32,8 @@ class MSClapBackend(WindowedAudioBackend):
     def __init__(self, network: Any, processor: Any, model_id: str, device: torch.device, dtype: torch.dtype,
                  long_audio: str) -> None:
         if long_audio == "fusion":
-            raise UsageError(f"--long-audio fusion needs a fused LAION checkpoint; '{model_id}' is MS-CLAP (use mean)")
+            raise InvalidField("long_audio", "{long_audio} fusion needs a fused LAION checkpoint; '{model}' is MS-CLAP "
+                               "(use mean)", model=model_id)
         self.network = network
         self.processor = processor
         self.extractor = processor.feature_extractor

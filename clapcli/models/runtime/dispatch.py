@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from clapcli import settings
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField
 from clapcli.models.request import LoadRequest
 from clapcli.models.runtime.manifest import is_export, read_manifest
 from clapcli.models.torch_loader import default_embedding_model
@@ -63,10 +63,11 @@ def _named_path(request: LoadRequest) -> Path:
 
 def _check_cpu_options(where: Path, device: str | None, dtype: str | None) -> None:
     if (device or "auto").lower() not in ("auto", "cpu"):
-        raise UsageError(f"'{where}': the exported runtimes run on the CPU; drop --device {device} "
-                         "or use --runtime torch with the source checkpoint")
+        raise InvalidField("device", "'{where}': the exported runtimes run on the CPU; drop {device} {value} "
+                           "or use {runtime} torch with the source checkpoint", where=where, value=device)
     if (dtype or "auto").lower() not in ("auto", "float32"):
-        raise UsageError(f"'{where}': exported runtimes take --precision exact|fast, not --dtype {dtype}")
+        raise InvalidField("dtype", "'{where}': exported runtimes take {precision} exact|fast, not {dtype} {value}",
+                           where=where, value=dtype)
 
 
 def cache_dir(model_id: str, fmt: str) -> Path:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from clapcli.errors import ModelLoadError, OutputError, UsageError, missing_extra
+from clapcli.errors import InvalidField, ModelLoadError, OutputError, UsageError, missing_extra
 from clapcli.models import written_dir
 from clapcli.models.fingerprint import path_digest
 from clapcli.models.runtime import FORMATS
@@ -41,7 +41,7 @@ EXPORT_STEPS = 5
 def check_extras(fmt: str) -> None:
     """Fail before loading anything when the packages of ``fmt`` are missing."""
     if fmt not in FORMATS:
-        raise UsageError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        raise InvalidField("fmt", "{fmt} {value!r}: choose one of {choices}", value=fmt, choices=", ".join(FORMATS))
     runtime = ("onnxruntime", "onnx") if fmt == "onnx" else ("openvino", "openvino")
     needed = (("onnx", "onnx"), runtime)
     for module, extra in needed:

@@ -21,7 +21,7 @@ import numpy as np
 from clapcli.audio.decode import AudioStream
 from clapcli.audio.features import MelSpec, log_mel_numpy, log_mel_of_blocks
 from clapcli.audio.fusion import fusion_mel_numpy
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField, UsageError
 from clapcli.models.precision import Precision, choose
 from clapcli.models.runtime.exported import ExportedTextSide, HostDevice, Rows, TextTokens, rows  # noqa: F401
 from clapcli.models.runtime.manifest import Manifest, read_manifest
@@ -61,7 +61,8 @@ class ExportedAudioModel(ExportedTextSide, WindowedAudioBackend):
         if long_audio == "fusion" and not self.fused:  # the torch backends' messages
             needed, this = (("a fused LAION checkpoint", "MS-CLAP") if self.family == "msclap"
                             else ("a fused checkpoint", "unfused"))
-            raise UsageError(f"--long-audio fusion needs {needed}; '{directory}' is {this} (use mean)")
+            raise InvalidField("long_audio", "{long_audio} fusion needs {needed}; '{where}' is {this} (use mean)",
+                               needed=needed, where=directory, this=this)
         self.long_audio = long_audio or ("fusion" if self.fused else "mean")
         audio = manifest.audio
         self.repeat_whole = audio.get("fit") == "repeat"  # MS-CLAP repeats whole copies, no zero tail
@@ -120,10 +121,12 @@ def load_export(directory: str | Path, runtime: str | None = None, precision: st
     directory = Path(directory)
     manifest = manifest or read_manifest(directory)
     runtime = runtime or manifest.format
-    if runtime != manifest.format:
-        hint = ("pass --model with the source checkpoint for --runtime torch" if runtime == "torch"
-                else f"export it with 'clap export {manifest.source_model} DIR --format {runtime}'")
-        raise UsageError(f"export directory '{directory}' holds {manifest.format} towers, not {runtime}; {hint}")
+    if runtime == "torch" != manifest.format:
+        raise InvalidField("runtime", "export directory '{where}' holds {towers} towers, not torch; pass {name} with "
+                           "the source checkpoint for {runtime} torch", where=directory, towers=manifest.format)
+    if runtime != manifest.format:  # the advice is another command's option (clap export --format)
+        raise UsageError(f"export directory '{directory}' holds {manifest.format} towers, not {runtime}; export it "
+                         f"with 'clap export {manifest.source_model} DIR --format {runtime}'")
     choice: Precision = choose(precision, runtime)
     if runtime == "onnx":
         from clapcli.models.runtime.onnx_backend import OnnxTowers as Towers
@@ -134,6 +137,7 @@ def load_export(directory: str | Path, runtime: str | None = None, precision: st
         from clapcli.models.runtime.image import ExportedImageModel
 
         if long_audio not in (None, "mean"):
-            raise UsageError(f"--long-audio applies to audio models; '{directory}' is an image model")
+            raise InvalidField("long_audio", "{long_audio} applies to audio models; '{where}' is an image model",
+                               where=directory)
         return ExportedImageModel(directory, manifest, towers)
     return ExportedAudioModel(directory, manifest, towers, long_audio)
