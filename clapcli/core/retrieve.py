@@ -61,8 +61,8 @@ def parse_queries(raw: Sequence[str], force_text: bool = False) -> list[Query]:
         elif path.is_file():
             queries.append(Query(value, "media"))
         elif path.suffix.lower() in AUDIO_EXTENSIONS | IMAGE_EXTENSIONS and " " not in value:
-            raise UsageError(f"query '{value}' looks like a file but does not exist; give it as "
-                             f"--text '{value}' to search it as text")
+            raise InvalidField("text", "query '{value}' looks like a file but does not exist; give it as "
+                               "{text} '{value}' to search it as text", value=value)
         else:
             queries.append(Query(value, "text"))
     return queries
@@ -95,12 +95,15 @@ class LazyModel:
         return self._model
 
 
-def check_same_model(model: EmbeddingModel, expected: str, dim: int | None, where: str) -> None:
+def check_same_model(model: EmbeddingModel, expected: str, dim: int | None, where: str,
+                     field: str | None = None) -> None:
+    """``InvalidField`` (``model``) unless ``model`` made the target ``where`` (after ``field``'s name if given)."""
     if model.model_id != expected or (dim is not None and model.embedding_dim != dim):
-        raise UsageError(
-            f"{where} holds embeddings from model '{expected}'"
-            f"{f' ({dim}-d)' if dim is not None else ''}, not '{model.model_id}' ({model.embedding_dim}-d); "
-            f"pass --model {expected} or search a target built with this model"
+        raise InvalidField(
+            "model", (f"{{{field}}} " if field else "") + "{where} holds embeddings from model '{expected}'{dims}, "
+            "not '{found}' ({found_dim}-d); pass {model} {expected} or search a target built with this model",
+            where=where, expected=expected, dims=f" ({dim}-d)" if dim is not None else "", found=model.model_id,
+            found_dim=model.embedding_dim,
         )
 
 
@@ -208,8 +211,8 @@ def _index_hits(scores: np.ndarray, ids: np.ndarray, paths: dict[int, str]) -> l
 def search_labels(labels: list[str], matrix: np.ndarray, vectors: np.ndarray, k: int) -> list[list[Hit]]:
     """Top-k labels (file paths or captions) of an in-memory matrix for each query vector."""
     if matrix.shape[0] and matrix.shape[1] != vectors.shape[1]:
-        raise UsageError(f"the target holds {matrix.shape[1]}-d embeddings but the query is {vectors.shape[1]}-d; "
-                         "use the model that made them (--model)")
+        raise InvalidField("model", f"the target holds {matrix.shape[1]}-d embeddings but the query is "
+                           f"{vectors.shape[1]}-d; use the model that made them ({{model}})")
     scores, rows = exact_top_k(l2_normalize(matrix), vectors, k)
     return [hits_from(s, r, labels=labels) for s, r in zip(scores, rows, strict=True)]
 
@@ -239,12 +242,12 @@ def search_file(
 
     table = load_embedding_file(path)
     if len(table.models) > 1:
-        raise UsageError(f"--embeddings {path} mixes models ({', '.join(sorted(table.models))}); "
-                         "search a file made with one model")
+        raise InvalidField("embeddings", "{embeddings} {path} mixes models ({models}); search a file made with one "
+                           "model", path=path, models=", ".join(sorted(table.models)))
     if lazy.name is None and table.models:
         lazy.name = next(iter(table.models))
     if table.models:
-        check_same_model(lazy.get(), next(iter(table.models)), None, f"--embeddings {path}")
+        check_same_model(lazy.get(), next(iter(table.models)), None, str(path), "embeddings")
     embedded, failed = embed_queries(parsed, lazy)
     found = search_labels(table.labels, table.vectors, _stack(embedded, lazy.get().embedding_dim), top_k)
     return [QueryResult(q, hits) for (q, _), hits in zip(embedded, found, strict=True)], failed

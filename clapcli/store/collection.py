@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from clapcli.errors import ClapcliError, InputError, UsageError
+from clapcli.errors import ClapcliError, InputError, InvalidField, UsageError
 from clapcli.store.derived import derived_path, read_matrix_cache, write_matrix_cache
 
 
@@ -63,10 +63,11 @@ class Collection:
     def check_model(self, model_id: str | None, dim: int | None) -> None:
         if (model_id is not None and model_id != self.model_id) or (dim is not None and dim != self.dim):
             other = f"'{model_id}'" if model_id is not None else "this model"
-            raise UsageError(
-                f"collection '{self.name}' in {self.store.path} was built with model '{self.model_id}' "
-                f"({self.dim}-d), not {other}{f' ({dim}-d)' if dim is not None else ''}; "
-                f"pass --model {self.model_id} or use another --collection"
+            raise InvalidField(
+                "model", "collection '{name}' in {path} was built with model '{built}' ({built_dim}-d), not "
+                "{other}{dims}; pass {model} {built} or use another {collection}", name=self.name,
+                path=self.store.path, built=self.model_id, built_dim=self.dim, other=other,
+                dims=f" ({dim}-d)" if dim is not None else "",
             )
 
     @property
@@ -258,8 +259,9 @@ class Collection:
             return
         held = "one vector per file" if current is None else f"segments of {current[0]:g} s every {current[1]:g} s"
         asked = "one vector per file" if wanted is None else f"segments of {wanted[0]:g} s every {wanted[1]:g} s"
-        raise UsageError(f"collection '{self.name}' in {self.store.path} holds {held}, not {asked}; "
-                         "use another --collection (or the same --segments/--hop)")
+        raise InvalidField("segments", "collection '{name}' in {path} holds {held}, not {asked}; use another "
+                           "{collection} (or the same {segments}/{hop})", name=self.name, path=self.store.path,
+                           held=held, asked=asked)
 
     def source_hashes(self) -> dict[str, str]:
         """file -> content hash, for the files of a segment collection."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clapcli.errors import ClapcliError, UsageError
+from clapcli.errors import ClapcliError, InvalidField, UsageError
 
 EMBEDDING_FILE_FORMATS = ("parquet", "npy", "jsonl", "json", "csv", "safetensors")
 
@@ -30,13 +30,15 @@ class EmbeddingTable:
 def load_embedding_file(path: str | Path) -> EmbeddingTable:
     path = Path(path).expanduser()
     if not path.is_file():
-        raise UsageError(f"--embeddings {path} does not exist; write one with 'clap embed FILES -o {path.name}'")
+        raise InvalidField("embeddings", "{embeddings} {path} does not exist; write one with 'clap embed FILES -o "
+                           "{name}'", path=path, name=path.name)
     fmt = path.suffix.lower().lstrip(".")
     readers = {"parquet": _parquet, "npy": _npy, "jsonl": _jsonl, "json": _json, "csv": _csv,
                "safetensors": _safetensors}
     if fmt not in readers:
         known = ", ".join(EMBEDDING_FILE_FORMATS)
-        raise UsageError(f"--embeddings {path}: unknown format '.{fmt}'; use one of {known}")
+        raise InvalidField("embeddings", "{embeddings} {path}: unknown format '.{ext}'; use one of {known}", path=path,
+                           ext=fmt, known=known)
     try:
         labels, vectors, models = readers[fmt](path)
     except UsageError:

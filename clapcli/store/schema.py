@@ -23,7 +23,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from clapcli.errors import ClapcliError, UsageError
+from clapcli.errors import ClapcliError, InvalidField
 
 APPLICATION_ID = 0x434C4150  # b"CLAP"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -112,8 +112,9 @@ def inspect(connection: sqlite3.Connection) -> Found:
     return Found(application_id, user_version, tables)
 
 
-def not_a_library(path: Path, reason: str) -> UsageError:
-    return UsageError(f"--db {path} is not a clapcli library ({reason}); left unchanged, give another --db")
+def not_a_library(path: Path, reason: str) -> InvalidField:
+    return InvalidField("db", "{db} {path} is not a clapcli library ({reason}); left unchanged, give another {db}",
+                        path=path, reason=reason)
 
 
 def check_header(path: Path) -> None:
@@ -138,8 +139,8 @@ def check_found(path: Path, found: Found, writing: bool) -> None:
         raise ClapcliError(f"--db {path} was made by a newer clapcli (schema {found.user_version}, this one "
                            f"knows {schema_version()}); upgrade clapcli to use it")
     if not writing and found.user_version < READABLE_FROM:
-        raise UsageError(f"--db {path} was made by an older clapcli (schema {found.user_version}); "
-                         f"run 'clap embed FILES --db {path}' once to upgrade it")
+        raise InvalidField("db", "{db} {path} was made by an older clapcli (schema {version}); run 'clap embed "
+                           "FILES --db {path}' once to upgrade it", path=path, version=found.user_version)
 
 
 def _uri(path: Path, query: str) -> str:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from clapcli.errors import ClapcliError, InputError, UsageError
+from clapcli.errors import ClapcliError, InputError, InvalidField
 from clapcli.settings import DEFAULT_COLLECTION
 from clapcli.store import schema
 from clapcli.store.collection import Collection
@@ -111,9 +111,9 @@ class EmbeddingStore:
         if found is None:
             if not create or model_id is None or dim is None:
                 known = ", ".join(self.collection_names()) or "none"
-                raise UsageError(
-                    f"--db {self.path} has no collection '{name}' (collections: {known}); "
-                    f"fill it with 'clap embed FILES --db {self.path} --collection {name}'"
+                raise InvalidField(
+                    "collection", "{db} {path} has no collection '{name}' (collections: {known}); fill it with "
+                    "'clap embed FILES --db {path} --collection {name}'", path=self.path, name=name, known=known,
                 )
             found = self._create(name, model_id, dim)
         if model_id is not None or dim is not None:
@@ -163,10 +163,11 @@ def open_store(path: str | Path | None = None, create: bool = True, readonly: bo
     path = Path(path).expanduser() if path is not None else default_db_path()
     if not path.exists():
         if not create or readonly:
-            raise UsageError(f"--db {path} does not exist; create it with 'clap embed FILES --db {path}'")
+            raise InvalidField("db", "{db} {path} does not exist; create it with 'clap embed FILES --db {path}'",
+                               path=path)
         path.parent.mkdir(parents=True, exist_ok=True)
     elif path.is_dir():
-        raise UsageError(f"--db {path} is a directory; give a database file name")
+        raise InvalidField("db", "{db} {path} is a directory; give a database file name", path=path)
     try:
         if readonly:
             return EmbeddingStore(path, retry(lambda: schema.open_reader(path), f"--db {path}"), readonly=True)

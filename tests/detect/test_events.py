@@ -71,7 +71,7 @@ def test_detect_events_all_steps_and_scores():
 
 
 def test_post_processing_checks():
-    for bad, message in [(PostProcessing(smooth=2), "odd"), (PostProcessing(0.5, 0.6), "--threshold-off"),
+    for bad, message in [(PostProcessing(smooth=2), "odd"), (PostProcessing(0.5, 0.6), "threshold_off"),
                          (PostProcessing(merge_gap=-1), "zero or more")]:
         with pytest.raises(UsageError, match=message):
             bad.check()

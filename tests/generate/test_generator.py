@@ -65,8 +65,8 @@ def test_bad_seconds(generator, seconds, message):
 
 
 @pytest.mark.parametrize("field,value,message", [
-    ("steps", 0, "--steps"), ("candidates", 0, "--candidates"), ("candidates", 99, "--candidates"),
-    ("guidance", -1.0, "--guidance"), ("scheduler", "bogus", "--scheduler"), ("seed", -5, "--seed"),
+    ("steps", 0, "^steps "), ("candidates", 0, "^candidates "), ("candidates", 99, "^candidates "),
+    ("guidance", -1.0, "^guidance "), ("scheduler", "bogus", "^scheduler "), ("seed", -5, "^seed "),
     ("transcription", "hello", "text-to-speech"),
 ])
 def test_bad_settings(generator, field, value, message):

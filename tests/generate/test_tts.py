@@ -43,7 +43,7 @@ def test_tts_equals_pipeline_with_512_embeddings(tts):
 
 
 def test_tts_needs_transcription(tts):
-    with pytest.raises(UsageError, match="--transcription"):
+    with pytest.raises(UsageError, match="with transcription "):
         tts.check(GenerationSettings(seconds=SECONDS))
 
 

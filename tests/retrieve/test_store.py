@@ -97,7 +97,7 @@ def test_model_mismatch_is_refused_with_one_line(db_path: Path) -> None:
         message = str(caught.value)
         assert "\n" not in message
         assert "'laion/clap-htsat-unfused' (512-d)" in message and "'microsoft/msclap' (1024-d)" in message
-        assert "--model laion/clap-htsat-unfused" in message
+        assert "pass model laion/clap-htsat-unfused or use another collection" in message
         with pytest.raises(UsageError, match="512-d"):
             store.collection("default", "laion/clap-htsat-unfused", 256)
         collection = store.collection("default", "laion/clap-htsat-unfused", 512)

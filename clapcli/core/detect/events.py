@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clapcli.audio.windows import frame_bounds
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField
 from clapcli.results import Event, FrameScores
 
 
@@ -33,20 +33,22 @@ class PostProcessing:
 
     def check(self, low: float = 0.0, high: float = 1.0) -> PostProcessing:
         """Usage errors for values no score can meet (NaN, inf, beyond the scores' ``low``..``high``)."""
-        for flag, value in (("--threshold", self.threshold), ("--threshold-off", self.threshold_off)):
+        for name, value in (("threshold", self.threshold), ("threshold_off", self.threshold_off)):
             if value is not None and not (math.isfinite(value) and low <= value <= high):
-                raise UsageError(f"{flag} {value:g}: give a number from {low:g} to {high:g} (the range of the "
-                                 "scores)")
-        for flag, value in (("--merge-gap", self.merge_gap), ("--min-duration", self.min_duration)):
+                raise InvalidField(name, f"{{{name}}} {{value:g}}: give a number from {{low:g}} to {{high:g}} (the "
+                                   "range of the scores)", value=value, low=low, high=high)
+        for name, value in (("merge_gap", self.merge_gap), ("min_duration", self.min_duration)):
             if not math.isfinite(value):
-                raise UsageError(f"{flag} {value:g}: give a finite number of seconds")
+                raise InvalidField(name, f"{{{name}}} {{value:g}}: give a finite number of seconds", value=value)
         if self.smooth < 1 or self.smooth % 2 == 0:
-            raise UsageError(f"--smooth {self.smooth}: give an odd number of windows (1 = no smoothing)")
+            raise InvalidField("smooth", "{smooth} {value}: give an odd number of windows (1 = no smoothing)",
+                               value=self.smooth)
         if self.threshold_off is not None and self.threshold_off > self.threshold:
-            raise UsageError(f"--threshold-off {self.threshold_off:g} is above --threshold {self.threshold:g}; "
-                             "it must be lower or equal (it is where an event ends)")
+            raise InvalidField("threshold_off", "{threshold_off} {off:g} is above {threshold} {on:g}; it must be "
+                               "lower or equal (it is where an event ends)", off=self.threshold_off,
+                               on=self.threshold)
         if self.merge_gap < 0 or self.min_duration < 0:
-            raise UsageError("--merge-gap and --min-duration must be zero or more seconds")
+            raise InvalidField("merge_gap", "{merge_gap} and {min_duration} must be zero or more seconds")
         return self
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from clapcli.core.text import encode_texts
 from clapcli.core.windows import WindowSpec, per_window
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField
 from clapcli.models.base import EmbeddingModel
 from clapcli.results import FailedInput, FrameScores
 
@@ -65,22 +65,23 @@ def prepare_scorer(model: EmbeddingModel, labels: Sequence[str], mode: str | Non
     similarity for one."""
     labels = list(dict.fromkeys(label.strip() for label in labels if label.strip()))
     if not labels:
-        raise UsageError("give at least one label (--labels \"a,b\" or --labels-file FILE)")
+        raise InvalidField("labels", "give at least one label ({labels} \"a,b\" or {labels_file} FILE)")
     mode = mode or ("softmax" if len(labels) > 1 else "similarity")
     if mode not in MODES:
-        raise UsageError(f"--mode {mode}: choose softmax or similarity")
+        raise InvalidField("mode", "{mode} {value}: choose softmax or similarity", value=mode)
     if mode == "softmax" and len(labels) < 2:
-        raise UsageError("--mode softmax needs at least two labels (one label always scores 1); "
-                         "use --mode similarity, optionally with --background")
+        raise InvalidField("mode", "{mode} softmax needs at least two labels (one label always scores 1); "
+                           "use {mode} similarity, optionally with {background}")
     if mode == "softmax" and background is not None:
-        raise UsageError("--background is for --mode similarity; in softmax mode add it as a label instead")
+        raise InvalidField("background", "{background} is for {mode} similarity; in softmax mode add it as a label "
+                           "instead")
     template = template if template is not None else model.default_template
     if "{}" not in template:
-        raise UsageError(f"--template {template!r} must contain '{{}}' where the label goes")
+        raise InvalidField("template", "{template} {value!r} must contain '{{}}' where the label goes", value=template)
     prompts = [template.replace("{}", label) for label in labels]
     if background is not None:
         if not background.strip():
-            raise UsageError("--background is empty; give a prompt such as \"background noise\"")
+            raise InvalidField("background", "{background} is empty; give a prompt such as \"background noise\"")
         prompts.append(template.replace("{}", background.strip()))
     embeddings = encode_texts(model, prompts)
     back = embeddings[-1] if background is not None else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField
 
 _LAION_EVAL = "LAION-CLAP code, laion_clap/evaluate/eval_zeroshot_classification.py (laion-clap 1.1.7)"
 
@@ -57,16 +57,18 @@ PUBLISHED: tuple[Published, ...] = (
 def resolve_template(template: str | None, preset: str | None, layout: str) -> tuple[str | None, str]:
     """(template text or None for the model's default, where it comes from)."""
     if template is not None and preset is not None:
-        raise UsageError("give --template or --preset, not both")
+        raise InvalidField("template", "give {template} or {preset}, not both")
     if template is not None:
         if "{}" not in template:
-            raise UsageError(f"--template {template!r} must contain '{{}}' where the label goes")
+            raise InvalidField("template", "{template} {value!r} must contain '{{}}' where the label goes",
+                               value=template)
         return template, "--template"
     name = preset or LAYOUT_TEMPLATE.get(layout)
     if name is None:
         return None, "the model's default template"
     if name not in TEMPLATES:
-        raise UsageError(f"--preset {name}: unknown; choose one of {', '.join(TEMPLATES)}")
+        raise InvalidField("preset", "{preset} {value}: unknown; choose one of {known}", value=name,
+                           known=", ".join(TEMPLATES))
     chosen = TEMPLATES[name]
     return chosen.text, f"preset '{name}' ({chosen.source})"
 

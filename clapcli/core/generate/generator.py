@@ -24,7 +24,7 @@ import torch
 
 from clapcli.core.generate.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, make_scheduler, scheduler_choice
 from clapcli.core.generate.scoring import clap_scores, rank
-from clapcli.errors import ClapcliError, InputError, MissingDependencyError, UsageError
+from clapcli.errors import ClapcliError, InputError, InvalidField, MissingDependencyError
 from clapcli.models.audioldm2 import tts_dependency_error
 from clapcli.results import FailedInput
 from clapcli.text import first_line
@@ -123,22 +123,27 @@ class Generator:
         """Validate options against this model; fill in seconds and seed."""
         seconds = self.default_seconds if settings.seconds is None else float(settings.seconds)
         if not math.isfinite(seconds) or seconds <= 0:
-            raise UsageError(f"--seconds must be a positive number of seconds, got {settings.seconds}")
+            raise InvalidField("seconds", "{seconds} must be a positive number of seconds, got {value}",
+                               value=settings.seconds)
         if seconds < self.min_seconds:
-            raise UsageError(f"--seconds {seconds:g} is shorter than this model's minimum of {self.min_seconds:g} s")
+            raise InvalidField("seconds", "{seconds} {value:g} is shorter than this model's minimum of {low:g} s",
+                               value=seconds, low=self.min_seconds)
         if seconds > self.max_seconds:
-            raise UsageError(
-                f"--seconds {seconds:g} is longer than this model supports ({self.max_seconds:g} s = "
-                f"{MAX_LENGTH_FACTOR}x its {self.default_seconds:g} s training length); generate shorter clips"
+            raise InvalidField(
+                "seconds", "{seconds} {value:g} is longer than this model supports ({high:g} s = {factor}x its "
+                "{trained:g} s training length); generate shorter clips", value=seconds, high=self.max_seconds,
+                factor=MAX_LENGTH_FACTOR, trained=self.default_seconds,
             )
         if settings.steps < 1:
-            raise UsageError(f"--steps must be at least 1, got {settings.steps}")
+            raise InvalidField("steps", "{steps} must be at least 1, got {value}", value=settings.steps)
         if not 1 <= settings.candidates <= MAX_CANDIDATES:
-            raise UsageError(f"--candidates must be between 1 and {MAX_CANDIDATES}, got {settings.candidates}")
+            raise InvalidField("candidates", "{candidates} must be between 1 and {high}, got {value}",
+                               high=MAX_CANDIDATES, value=settings.candidates)
         if not math.isfinite(settings.guidance) or settings.guidance < 0:
-            raise UsageError(f"--guidance must be >= 0 (1 or less turns guidance off), got {settings.guidance}")
+            raise InvalidField("guidance", "{guidance} must be >= 0 (1 or less turns guidance off), got {value}",
+                               value=settings.guidance)
         if settings.seed is not None and not 0 <= settings.seed < 2**63:
-            raise UsageError(f"--seed must be between 0 and 2^63-1, got {settings.seed}")
+            raise InvalidField("seed", "{seed} must be between 0 and 2^63-1, got {value}", value=settings.seed)
         scheduler_choice(settings.scheduler)
         self._check_transcription(settings.transcription)
         seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
@@ -146,11 +151,13 @@ class Generator:
 
     def _check_transcription(self, transcription: str | None) -> None:
         if self.is_tts and not (transcription and transcription.strip()):
-            raise UsageError(f"model '{self.model_id}' is a text-to-speech checkpoint: give the words to speak "
-                             "with --transcription \"...\" (the prompt describes the voice)")
+            raise InvalidField("transcription", "model '{model_id}' is a text-to-speech checkpoint: give the words "
+                               "to speak with {transcription} \"...\" (the prompt describes the voice)",
+                               model_id=self.model_id)
         if not self.is_tts and transcription is not None:
-            raise UsageError(f"--transcription needs a text-to-speech checkpoint (e.g. --model tts-gigaspeech); "
-                             f"'{self.model_id}' generates audio from the prompt alone")
+            raise InvalidField("transcription", "{transcription} needs a text-to-speech checkpoint (e.g. {model} "
+                               "tts-gigaspeech); '{model_id}' generates audio from the prompt alone",
+                               model_id=self.model_id)
 
     def planned_steps(self, settings: GenerationSettings) -> int:
         """UNet passes per batch (Heun runs two per step), for progress bars."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField
 
 DEFAULT_SCHEDULER = "dpm"
 DEFAULT_STEPS = 20
@@ -43,7 +43,8 @@ SCHEDULERS: dict[str, SchedulerChoice] = {
 def scheduler_choice(name: str) -> SchedulerChoice:
     choice = SCHEDULERS.get(name.strip().lower())
     if choice is None:
-        raise UsageError(f"--scheduler {name!r}: choose one of {', '.join(SCHEDULERS)}")
+        raise InvalidField("scheduler", "{scheduler} {value!r}: choose one of {known}", value=name,
+                           known=", ".join(SCHEDULERS))
     return choice
 
 

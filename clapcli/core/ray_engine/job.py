@@ -13,7 +13,7 @@ from clapcli.core.ray_engine.actor import EmbedActor, ModelSpec
 from clapcli.core.ray_engine.decode import decode_batch, uri_scheme
 from clapcli.core.ray_engine.sink import make_datasink, prepare_output, write_failures
 from clapcli.core.shards import is_uri, read_failures
-from clapcli.errors import ClapcliError, UsageError, missing_extra
+from clapcli.errors import ClapcliError, InvalidField, UsageError, missing_extra
 from clapcli.results import FailedInput
 from clapcli.text import first_line
 
@@ -114,8 +114,8 @@ def fit_to_cluster(options: RayOptions, cluster_cpus: float) -> RayOptions:
         return options
     share = (cluster_cpus - options.decode_cpus) / options.concurrency
     if share < 0.1:
-        raise UsageError(f"--concurrency {options.concurrency} needs more CPUs than the Ray cluster has "
-                         f"({cluster_cpus:g}); lower it")
+        raise InvalidField("concurrency", "{concurrency} {value} needs more CPUs than the Ray cluster has "
+                           "({cpus:g}); lower it", value=options.concurrency, cpus=cluster_cpus)
     return replace(options, num_cpus=round(share, 2))
 
 
@@ -128,8 +128,8 @@ def _probe_model(spec: ModelSpec) -> int:
     model = load_embedding_model(spec.name, "cpu", long_audio=spec.long_audio, runtime=spec.runtime,
                                  precision=spec.precision)
     if model.modality != "audio" or model.sample_rate is None:
-        raise UsageError(f"--engine ray embeds audio; '{model.model_id}' is an {model.modality} model "
-                         "(use the local engine)")
+        raise InvalidField("engine", "{engine} ray embeds audio; '{model_id}' is an {modality} model (use the local "
+                           "engine)", model_id=model.model_id, modality=model.modality)
     return int(model.sample_rate)
 
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField
 from clapcli.io.target import OutputFile
 
 RECORD_FORMATS = ("table", "csv", "json", "jsonl")
@@ -26,13 +26,12 @@ def format_from_path(path: str | Path | None, explicit: str | None, allowed: tup
     elif path is not None and Path(path).suffix:
         fmt = Path(path).suffix.lower().lstrip(".")
         if fmt not in allowed:
-            raise UsageError(
-                f"--output {path}: unknown extension '.{fmt}'; use one of {', '.join(allowed)} or --format"
-            )
+            raise InvalidField("output", "{output} {path}: unknown extension '.{ext}'; use one of {known} or {fmt}",
+                               path=path, ext=fmt, known=", ".join(allowed))
     else:
         fmt = default
     if fmt not in allowed:
-        raise UsageError(f"--format {fmt}: choose one of {', '.join(allowed)}")
+        raise InvalidField("fmt", "{fmt} {value}: choose one of {known}", value=fmt, known=", ".join(allowed))
     return fmt
 
 

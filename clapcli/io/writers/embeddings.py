@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField
 from clapcli.io.target import OutputFile
 from clapcli.io.writers.base import Destination, Writer, csv_line, csv_value
 from clapcli.results import Embedding
@@ -181,7 +181,7 @@ def embedding_writer(fmt: str, output: Path | None, overwrite: bool) -> Embeddin
     """The writer for ``fmt``, to ``output`` or stdout (text formats only)."""
     cls = EMBEDDING_WRITERS[fmt]
     if cls.binary and output is None:
-        raise UsageError(f"--format {fmt} writes a binary file; give --output FILE.{fmt}")
+        raise InvalidField("fmt", "{fmt} {value} writes a binary file; give {output} FILE.{value}", value=fmt)
     return cls(Destination.open(output, overwrite, cls.binary))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField
 from clapcli.io.writers.base import Destination, Writer, csv_line
 from clapcli.results import Event, FrameScores
 
@@ -121,7 +121,8 @@ class FrameWriter(Writer):
         super().__init__(destination)
         clash = {"path", "start", "end"} & set(labels)
         if clash:
-            raise UsageError(f"--frames: a label is named '{sorted(clash)[0]}', which is a column name; rename it")
+            raise InvalidField("frames", "a label is named '{label}', which is a column name; rename it",
+                               label=sorted(clash)[0])
         self.fmt = fmt
         self.binary = fmt == "parquet"
         self.labels = labels
@@ -166,7 +167,7 @@ class FrameWriter(Writer):
 def frame_writer(path: Path, overwrite: bool, labels: list[str]) -> FrameWriter:
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FRAME_FORMATS:
-        raise UsageError(f"--frames {path}: give a .csv or .parquet file name")
+        raise InvalidField("frames", "{frames} {path}: give a .csv or .parquet file name", path=path)
     return FrameWriter(Destination.open(path, overwrite, binary=fmt == "parquet"), fmt, labels)
 
 
@@ -179,12 +180,12 @@ def event_format(explicit: str | None, output: Path | None, is_terminal: bool) -
         ext = output.suffix.lower().lstrip(".")
         fmt = EXTENSIONS.get(ext, ext)
         if fmt not in EVENT_FORMATS:
-            raise UsageError(f"--output {output}: cannot tell the format from '.{ext}'; add --format "
-                             f"({', '.join(EVENT_FORMATS)})")
+            raise InvalidField("output", "{output} {path}: cannot tell the format from '.{ext}'; add {fmt} ({known})",
+                               path=output, ext=ext, known=", ".join(EVENT_FORMATS))
     elif output is not None:
         fmt = "csv"
     else:
         fmt = "table" if is_terminal else "csv"
     if fmt not in EVENT_FORMATS:
-        raise UsageError(f"--format {fmt}: choose one of {', '.join(EVENT_FORMATS)}")
+        raise InvalidField("fmt", "{fmt} {value}: choose one of {known}", value=fmt, known=", ".join(EVENT_FORMATS))
     return fmt
