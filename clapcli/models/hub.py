@@ -1,6 +1,7 @@
 """Finding checkpoint files: local directories, hub ids and aliases, with the offline rules.
 
-Every failure becomes a one-line ``ModelLoadError`` that says what to do.
+Every failure becomes a one-line ``ModelLoadError`` that says what to do. One piece (above ~300
+lines): the offline rules, the probe, the stall state (``hub_http``) and the messages they share.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from clapcli.text import first_line
 DEFAULT_HUB_TIMEOUT = 10.0
 
 # A real tokenizer for these families has tens of thousands of entries; transformers can
-# silently hand back a 5-token one when the files are missing (DESIGN.md §5).
+# silently hand back a 5-token one when the files are missing (docs/design.md §3).
 MIN_TOKENIZER_SIZE = 100
 
 
@@ -96,7 +97,7 @@ _unreachable: dict[str, str | None] = {}
 
 
 def hub_reachable() -> bool:
-    """Whether the hub answers, asked once per run with a bounded request (DESIGN.md §5).
+    """Whether the hub answers, asked once per run with a bounded request (docs/design.md §3).
 
     huggingface_hub retries a silent hub for minutes (a 60 s timeout, 5 retries, per file). When the
     probe gets no answer, the rest of the run reads only the local cache, as with HF_HUB_OFFLINE=1:
