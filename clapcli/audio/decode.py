@@ -370,12 +370,20 @@ def _frame_to_frames_channels(array: np.ndarray, planar: bool, channels: int) ->
     return array.reshape(-1, channels)  # packed: (1, frames*channels)
 
 
+# Decoder reasons that say nothing true about a file we could open: libsndfile's for an .mp3 (or .mpeg)
+# holding no MPEG audio; FFmpeg's for any unrecognised bytes.
+_UNINFORMATIVE = ("File does not exist or is not a regular file", "Invalid data found when processing input")
+
+
 def _short_reason(*errors: BaseException) -> str:
+    """The first informative reason among the decoders' errors, without their copy of the path."""
     for error in errors:
         text = str(error).strip().splitlines()[0] if str(error).strip() else ""
         # libsndfile repeats the input: "Error opening '/x.wav': Format not recognised." for a path,
-        # "Error opening <_io.BytesIO object at 0x...>: ..." for a file object.
+        # "Error opening <_io.BytesIO object at 0x...>: ..." for a file object; PyAV says
+        # "[Errno 1094995529] Invalid data found when processing input: '/x.mp3'".
         text = re.sub(r"^Error opening (?:'.*?'|<.*?>): ", "", text)
-        if text:
+        text = re.sub(r"^\[Errno -?\d+\] |: '.*'$", "", text)
+        if text and not text.startswith(_UNINFORMATIVE):
             return text[:120]
-    return "unknown format"
+    return "unrecognised format or damaged data"

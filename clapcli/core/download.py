@@ -1,6 +1,7 @@
 """``clap download``: fetch checkpoints into the Hugging Face cache ahead of time (offline machines,
 CI caches). A checkpoint already in the cache is not fetched again; the hub is probed once with a
-bounded timeout (``models.hub.hub_reachable``) so an offline machine fails in seconds."""
+bounded timeout (``models.hub.hub_reachable``) so an offline machine fails in seconds, and every request
+after it is bounded too (``models.hub_http``), so a hub that stalls or trickles ends the run in seconds."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clapcli.errors import ModelLoadError
-from clapcli.models import hub, registry
+from clapcli.models import hub, hub_http, registry
 
 # Weights in other frameworks' formats, never read by clapcli; .bin only where no .safetensors exists.
 IGNORED = ["*.msgpack", "*.h5", "*.ot", "*.onnx", "*.tflite", "*.ckpt", "*.pt", "*.pth"]
@@ -56,7 +57,7 @@ def download(name: str) -> Downloaded:
     try:
         path = Path(snapshot_download(ref.location, ignore_patterns=ignored, tqdm_class=bars))
     except Exception as exc:  # noqa: BLE001 - huggingface_hub raises many kinds; one line each
-        raise ModelLoadError(f"cannot download '{ref.location}': {_reason(exc)}") from None
+        raise ModelLoadError(f"cannot download '{ref.location}': {_stall_reason(name) or _reason(exc)}") from None
     finally:
         bars.close_all()
     return Downloaded(name, ref.location, path, fetched=True)
@@ -92,6 +93,17 @@ def _has_safetensors(repo_id: str) -> bool:
         return any(f.endswith(".safetensors") for f in HfApi().list_repo_files(repo_id))
     except Exception:  # noqa: BLE001 - listing is an optimisation; the download reports real errors
         return False
+
+
+def _stall_reason(name: str) -> str | None:
+    """What stalled and what to do, when the hub stopped answering or sending during this run
+    (``models.hub_http``: every request is bounded by CLAPCLI_HUB_TIMEOUT)."""
+    stalled = hub_http.stall()
+    if stalled is None:
+        return None
+    if stalled.partial:  # huggingface_hub keeps the partial file in its cache and resumes it
+        return f"{stalled.describe()}; run the same command again to resume"
+    return f"{stalled.describe()}; run 'clap download {name}' again when the hub answers"
 
 
 def _reason(exc: BaseException) -> str:

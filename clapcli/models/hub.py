@@ -1,6 +1,7 @@
 """Finding checkpoint files: local directories, hub ids and aliases, with the offline rules.
 
-Every failure becomes a one-line ``ModelLoadError`` that says what to do.
+Every failure becomes a one-line ``ModelLoadError`` that says what to do. One piece (above ~300
+lines): the offline rules, the probe, the stall state (``hub_http``) and the messages they share.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from clapcli.errors import ModelLoadError, UsageError
+from clapcli.models import hub_http
 from clapcli.text import first_line
 
 # Seconds a hub request may wait to connect or for an answer (CLAPCLI_HUB_TIMEOUT overrides).
@@ -65,8 +67,9 @@ def resolve_ref(name: str, aliases: dict[str, str]) -> ModelRef:
 
 
 def offline() -> bool:
-    """HF_HUB_OFFLINE is set, or the hub did not answer the probe earlier in this run."""
-    return _offline_by_env() or any(reason is not None for reason in _unreachable.values())
+    """HF_HUB_OFFLINE is set, or the hub did not answer the probe (or stalled) earlier in this run."""
+    return _offline_by_env() or any(reason is not None for reason in _unreachable.values()) or \
+        hub_http.stall() is not None
 
 
 def _offline_by_env() -> bool:
@@ -101,6 +104,7 @@ def hub_reachable() -> bool:
     huggingface_hub and transformers check ``constants.HF_HUB_OFFLINE`` on every call."""
     from huggingface_hub import constants
 
+    hub_http.install(hub_timeout())  # every later request bounded too: a hub that half-answers
     if _offline_by_env() or constants.HF_HUB_OFFLINE:
         return False
     endpoint = constants.ENDPOINT  # read by huggingface_hub at import: the endpoint its own calls use
@@ -118,9 +122,10 @@ def _probe(endpoint: str, timeout: float) -> str | None:
     try:
         get_session().head(endpoint, timeout=timeout, follow_redirects=False)
     except Exception as exc:  # noqa: BLE001 - no answer of any kind (timeout, refused, DNS, TLS) = unreachable
-        if "timeout" in type(exc).__name__.lower():
+        cause = exc.__cause__ or exc  # hub_http turns httpx's error into huggingface_hub's offline one
+        if "timeout" in type(cause).__name__.lower():
             return f"{endpoint} did not answer within {timeout:g} s"
-        return f"{endpoint} could not be reached: {type(exc).__name__}"
+        return f"{endpoint} could not be reached: {type(cause).__name__}"
     return None
 
 
@@ -128,6 +133,9 @@ def _unreachable_reason() -> str:
     from huggingface_hub import constants
 
     reason = _unreachable.get(constants.ENDPOINT)
+    stalled = hub_http.stall()
+    if reason is None and stalled is not None:
+        return stalled.describe()
     if _offline_by_env() or (reason is None and constants.HF_HUB_OFFLINE):
         return "offline mode: HF_HUB_OFFLINE is set"
     if reason is None:  # the probe got an answer, the file request did not get a usable one
@@ -180,6 +188,20 @@ def _not_cached(ref: ModelRef) -> NotCached:
     )
 
 
+def stall_error(ref: ModelRef) -> ModelLoadError | None:
+    """The one line for a run whose hub stalled (``hub_http``), whatever the library raised after it."""
+    stalled = hub_http.stall()
+    if stalled is None:
+        return None
+    if not stalled.partial:
+        return _not_cached(ref)
+    return ModelLoadError(
+        f"model '{ref.location}' could not be downloaded: {stalled.describe()}; run the same command again to "
+        f"resume, or fetch it ahead of time with 'clap download {ref.location}' (HF_HUB_OFFLINE=1 then works "
+        "from the cached copy)"
+    )
+
+
 def fetch_file(ref: ModelRef, filename: str, required: bool = True) -> Path | None:
     """Path of ``filename`` in the checkpoint, downloading from the hub when allowed."""
     if ref.is_local:
@@ -200,8 +222,8 @@ def fetch_file(ref: ModelRef, filename: str, required: bool = True) -> Path | No
     cache_only = not hub_reachable()
     try:
         return Path(hf_hub_download(ref.location, filename, etag_timeout=hub_timeout(), local_files_only=cache_only))
-    except LocalEntryNotFoundError:  # a subclass of EntryNotFoundError: must come first
-        raise _not_cached(ref) from None
+    except (LocalEntryNotFoundError, hub_http.HubStalled):  # Local...: an EntryNotFoundError, must come first
+        raise stall_error(ref) or _not_cached(ref) from None
     except EntryNotFoundError:
         if required:
             raise FileMissing(f"model '{ref.location}' has no {filename} on the hub") from None
@@ -215,7 +237,7 @@ def fetch_file(ref: ModelRef, filename: str, required: bool = True) -> Path | No
             f"model '{ref.location}' was not found on the hub; check the id or run 'clap models'"
         ) from None
     except OSError as exc:  # network failures surface as requests/httpx OSErrors
-        raise ModelLoadError(
+        raise stall_error(ref) or ModelLoadError(
             f"model '{ref.location}' could not be downloaded ({type(exc).__name__}); "
             "check the network or pass a local directory with --model"
         ) from None
@@ -259,7 +281,7 @@ def check_tokenizer(tokenizer, ref: ModelRef) -> None:
     """Refuse the silent placeholder tokenizer transformers returns when files are missing."""
     size = len(tokenizer)
     if size < MIN_TOKENIZER_SIZE:
-        raise ModelLoadError(
+        raise stall_error(ref) or ModelLoadError(
             f"model '{ref.location}': its tokenizer has only {size} tokens (files missing or not cached); "
             "pass a complete local directory with --model"
         )
@@ -282,6 +304,9 @@ def load_pretrained(ref: ModelRef, preprocessor_class: Any, model_class: Any, de
 
 def wrap_load_error(ref: ModelRef, exc: BaseException) -> ModelLoadError:
     """One line for an exception raised inside ``from_pretrained``."""
+    stalled = stall_error(ref)
+    if stalled is not None:
+        return stalled
     report = _loading_report(exc)
     if report is not None:
         return ModelLoadError(f"model '{ref.location}' does not match its config.json: {report}")

@@ -168,6 +168,10 @@ def run(options: ServeOptions, note: Callable[[str], None], loader: Callable[[st
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn shut down cleanly on Ctrl-C / SIGTERM, then raised the signal again once its handlers were
+        # gone (our SIGTERM handler: Terminated). A server stopped on purpose exits 0, quietly.
+        pass
     finally:
         engine.close()
         try:
