@@ -54,3 +54,12 @@ def test_model_flags_declared_once() -> None:
         assert "model_options" not in parameters
         assert set(MODEL_FLAGS) - absent - {"model"} <= set(parameters)
         assert not absent & set(parameters)
+
+
+def test_captions_with_a_text_query_names_the_current_flag(cli, tmp_path) -> None:
+    """The CLI names --captions-file (its current spelling), Python callers the field ``captions``."""
+    captions = tmp_path / "captions.txt"
+    captions.write_text("a dog\n")
+    result = cli(["retrieve", "not a file", "--captions-file", captions, "--model", "x"])
+    assert result.exit_code == 2
+    assert "--captions-file ranks captions for audio files; 'not a file' is not an existing file" in result.stderr

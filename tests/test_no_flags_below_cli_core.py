@@ -27,8 +27,6 @@ ALLOWED = {
     ("clapcli/core/eval/datasets.py", "file_listed"): OTHER_CLASS + " (DatasetError)",
     ("clapcli/core/generate/scoring.py", "_resample_like_pipeline"): OTHER_CLASS + " (MissingDependencyError)",
     ("clapcli/core/ray_engine/sink.py", "prepare_output"): OTHER_CLASS + " (OutputError)",
-    ("clapcli/core/retrieve.py", "search_captions"): "names '--captions' (the old spelling); the field 'captions' "
-                                                     "prints --captions-file, which would change the CLI line",
     ("clapcli/core/shards.py", "import_shards"): "'--import DIR' is the command's import_dir, 'location' for Python "
                                                  "(a field name of its own to agree on), and the advice is a "
                                                  "quoted command ('clap embed FILES --engine ray --output DIR')",

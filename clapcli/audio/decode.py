@@ -10,6 +10,9 @@ from the blocks never needs the whole clip at all.
 
 The input is a path, bytes or a binary file object (``clapcli.audio.source``): the Ray engine decodes
 the bytes its readers fetch with this same code, so both engines give the same samples and messages.
+
+One piece (~390 lines): the libsndfile and FFmpeg paths share the block reader, the resampler, the
+checks on rates and lengths and the one-line reasons, so both decoders fail and stream alike.
 """
 
 from __future__ import annotations

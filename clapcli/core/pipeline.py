@@ -8,6 +8,9 @@ worker thread would start an OpenMP thread team there and slow the forward passe
 are alive at a time, however many files go through; and audio longer than ``STREAM_SECONDS`` is
 never decoded whole: its windows are cut from the file block by block and go through the model
 ``batch_size`` at a time, their mean accumulated as a running sum.
+
+One piece (~330 lines): decoding ahead, batching, encoding and pairing each result with its input are
+one ordering contract (results strictly in input order), easiest to check when read together.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ A query is an audio file when it names an existing file, otherwise a text. Targe
 collection (``--db``/``--collection``), an ``embed`` output file (``--embeddings``) or a captions
 file (``--captions``, embedded once per run). The model is the collection's (or the file's) unless
 one is given, and a different one is refused, since vectors of two models are not comparable.
+
+One piece (~380 lines): the four targets (library, embeddings file, captions, faiss index) share the
+query parsing, the same-model check and the grouping of hits, which would otherwise be repeated.
 """
 
 from __future__ import annotations
@@ -225,7 +228,8 @@ def search_captions(
 
     texts = [q.raw for q in parsed if q.kind == "text"]
     if texts:
-        raise UsageError(f"--captions ranks captions for audio files; '{texts[0]}' is not an existing file")
+        raise InvalidField("captions", "{captions} ranks captions for audio files; '{query}' is not an existing file",
+                           query=texts[0])
     if not lines:
         raise UsageError("the captions file has no captions")
     matrix = encode_texts(lazy.get(), lines)  # once per run, whatever the number of queries

@@ -8,6 +8,9 @@ torch measured on probe clips and texts. Everything is written into a staging si
 and swapped into place at the end, so an interrupted export leaves nothing that looks complete;
 ``--overwrite`` replaces only a directory holding exactly what ``clap export`` wrote, under the rules
 ``clap convert`` follows too (``clapcli.models.written_dir``).
+
+One piece (~340 lines): tracing the towers, converting them, checking the agreement with torch and
+writing the manifest are the steps of one transaction on one staging directory.
 """
 
 from __future__ import annotations
