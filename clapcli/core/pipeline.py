@@ -282,7 +282,7 @@ def _encode_chunked(prepared: Prepared, model: EmbeddingModel, batch_size: int,
     windows = 0
     expected = max(1, model.items_cost(prepared.item))
     try:
-        with closing(_read_ahead(prepared.item.chunks(batch_size))) as chunks:
+        with closing(read_ahead(prepared.item.chunks(batch_size))) as chunks:
             for item, count in chunks:
                 chunk_sum = model.encode_prepared([item]).numpy()[0].astype(np.float64) * count
                 total = chunk_sum if total is None else total + chunk_sum
@@ -301,37 +301,42 @@ def _encode_chunked(prepared: Prepared, model: EmbeddingModel, batch_size: int,
     return prepared, (total / windows).astype(np.float32)
 
 
-def _read_ahead(chunks: Iterator[Any], depth: int = 1) -> Iterator[Any]:
-    """``chunks``, produced by a helper thread up to ``depth`` ahead, so decoding, resampling and
-    log-mel of the next chunk (numpy only, like the decode threads) overlap the model's forward pass."""
+def read_ahead(items: Iterator[Any], depth: int = 1, name: str = "clapcli-decode-long") -> Iterator[Any]:
+    """``items``, produced by a helper thread up to ``depth`` ahead, so decoding, resampling and log-mel
+    (numpy only, like the decode threads) overlap the model's forward pass. An exception in the producer
+    is raised here; when the consumer stops early, the producer stops too."""
     ready: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     end = object()
 
+    def offer(entry: tuple[Any, BaseException | None]) -> bool:
+        while not stop.is_set():  # never blocks for good on a consumer that has gone
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
-            for chunk in chunks:
-                ready.put((chunk, None))
-                if stop.is_set():
+            for item in items:
+                if not offer((item, None)):
                     return
-            ready.put((end, None))
+            offer((end, None))
         except BaseException as exc:  # handed to the consumer, which raises it as this input's failure
-            ready.put((end, exc))
+            offer((end, exc))
 
-    worker = threading.Thread(target=produce, name="clapcli-decode-long", daemon=True)
+    worker = threading.Thread(target=produce, name=name, daemon=True)
     worker.start()
     try:
         while True:
-            chunk, error = ready.get()
-            if chunk is end:
+            item, error = ready.get()
+            if item is end:
                 if error is not None:
                     raise error
                 return
-            yield chunk
+            yield item
     finally:
         stop.set()
-        while worker.is_alive():  # a producer blocked on the full queue gets its slot, sees stop, ends
-            try:
-                ready.get(timeout=0.05)
-            except queue.Empty:
-                pass
+        worker.join(timeout=5)

@@ -11,8 +11,6 @@ tag, never by counting results. Window geometry lives in ``clapcli.audio.windows
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from clapcli.audio.windows import cut_windows, grid_starts, window_samples
-from clapcli.core.pipeline import ArrayInput, encode_pairs
+from clapcli.core.pipeline import ArrayInput, encode_pairs, read_ahead
 from clapcli.core.text import l2_normalize
 from clapcli.errors import InputError, UsageError
 from clapcli.models.base import EmbeddingModel
@@ -67,7 +65,7 @@ def per_window(model: EmbeddingModel, files: Iterable[Path | FailedInput], spec:
                 on_progress: Callable[[float], None] | None) -> Iterator[WindowRows | FailedInput]:
     """Each window's result is placed by the tag its own input carries, never by counting results."""
     size, hop = spec.samples(model)
-    sources = _threaded(_window_sources(files, model, size, hop))
+    sources = read_ahead(_window_sources(files, model, size, hop), depth=16, name="clapcli-windows")
     current: WindowRows | None = None
     failed: set[int] = set()
     for source, result in encode_pairs(sources, model, batch_size, workers):
@@ -147,39 +145,3 @@ def _window_sources(files: Iterable[Path | FailedInput], model: EmbeddingModel, 
 def _strip_name(message: str, name: str) -> str:
     prefix = f"{name}: "
     return message[len(prefix):] if message.startswith(prefix) else message
-
-
-def _threaded(items: Iterator, depth: int = 16) -> Iterator:
-    """``items`` produced by a helper thread up to ``depth`` ahead (decoding and resampling overlap the
-    model); an exception in the producer is raised here."""
-    ready: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        ready.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            ready.put((end, None))
-        except BaseException as exc:  # handed to the consumer
-            ready.put((end, exc))
-
-    worker = threading.Thread(target=produce, name="clapcli-detect-windows", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item, error = ready.get()
-            if item is end:
-                if error is not None:
-                    raise error
-                return
-            yield item
-    finally:
-        stop.set()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from clapcli.errors import OutputError
+from clapcli.processes import pid_alive
 
 TEMP_SUFFIX = ".part"
 
@@ -200,7 +201,7 @@ def remove_stale_temps(target: Path) -> list[Path]:
         if not (name.startswith(prefix) and name.endswith(TEMP_SUFFIX)):
             continue
         pid = name[len(prefix):-len(TEMP_SUFFIX)].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             stale = target.with_name(name)
             try:
                 stale.unlink()
@@ -208,18 +209,6 @@ def remove_stale_temps(target: Path) -> list[Path]:
             except OSError:
                 pass
     return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 __all__ = ["OutputFile", "os_reason", "remove_stale_temps"]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clapcli.errors import OutputError
+from clapcli.processes import pid_alive
 
 STAGING, ASIDE = ".tmp", ".old"
 
@@ -174,7 +175,7 @@ def remove_stale(target: Path, writer: Writer | None = None) -> list[Path]:
     for name in names:
         kind = name[-len(STAGING):]
         pid = name[len(prefix):].split(".", 1)[0]
-        if not name.startswith(prefix) or kind not in (STAGING, ASIDE) or not pid.isdigit() or _alive(int(pid)):
+        if not name.startswith(prefix) or kind not in (STAGING, ASIDE) or not pid.isdigit() or pid_alive(int(pid)):
             continue
         leftover = target.parent / name
         if leftover.is_symlink() or not leftover.is_dir():
@@ -188,15 +189,3 @@ def remove_stale(target: Path, writer: Writer | None = None) -> list[Path]:
     return removed
 
 
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (as ``clapcli.io.target`` decides for temporary files; models may not
-    import io)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
