@@ -284,4 +284,6 @@ CollectionOpt = Annotated[
     typer.Option("--collection", "-c", help=f"Collection in the library (one model each). Default: "
                  f"{DEFAULT_COLLECTION}.", show_default=False),
 ]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Go ahead without asking (needed off a terminal).")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")]
 PruneOpt = Annotated[bool, typer.Option("--prune", help="With --db: drop rows of files that no longer exist.")]

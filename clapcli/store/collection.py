@@ -151,18 +151,23 @@ class Collection:
             self._bump(db)
         return deleted
 
-    def prune(self, exists: Callable[[str], bool] = os.path.exists) -> list[str]:
-        """Drop rows whose file no longer exists; returns their paths."""
+    def missing(self, exists: Callable[[str], bool] = os.path.exists) -> list[str]:
+        """The files of this collection's rows that no longer exist (what ``prune`` would drop)."""
         if self.segments() is not None:  # segment rows: their file is ``source``, not the ``path#t=`` name
             files = {source for (source,) in self._db.execute(
                 "SELECT DISTINCT source FROM items WHERE collection_id = ?", (self.id,))}
-            gone = sorted(source for source in files if not exists(source))
+            return sorted(source for source in files if not exists(source))
+        return [path for path in self.hashes() if not exists(path)]
+
+    def prune(self, exists: Callable[[str], bool] = os.path.exists) -> list[str]:
+        """Drop rows whose file no longer exists; returns their paths."""
+        gone = self.missing(exists)
+        if self.segments() is not None:
             with self.store.write() as db:
                 for source in gone:
                     db.execute("DELETE FROM items WHERE collection_id = ? AND source = ?", (self.id, source))
                 self._bump(db)
             return gone
-        gone = [path for path in self.hashes() if not exists(path)]
         self.delete_paths(gone)
         return gone
 

@@ -1,0 +1,80 @@
+"""Files the user keeps: ``clap library rm`` asks (or needs --yes), ``prune --dry-run`` removes nothing."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clapcli.store import ItemRow, open_store
+
+
+def _library(path: Path, files: list[Path], name: str = "drums") -> Path:
+    with open_store(path) as store:
+        collection = store.collection(name, model_id="tiny", dim=4)
+        vectors = np.eye(4, dtype=np.float32)
+        collection.upsert([ItemRow(str(f), f"h{i}", vectors[i % 4]) for i, f in enumerate(files)])
+    return path
+
+
+def _rows(path: Path, name: str = "drums") -> int:
+    with open_store(path, readonly=True) as store:
+        return store.collection(name, create=False).count()
+
+
+@pytest.fixture()
+def library(tmp_path):
+    files = [tmp_path / f"{i}.wav" for i in range(3)]
+    for f in files:
+        f.write_bytes(b"x")
+    return _library(tmp_path / "lib.db", files), files
+
+
+def test_rm_off_a_terminal_needs_yes(cli, library):
+    db, _ = library
+    refused = cli(["library", "rm", "drums", "--db", db])
+    assert refused.exit_code == 2
+    assert "--yes" in refused.stderr and "not deleting collection 'drums' (3 rows)" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert _rows(db) == 3  # nothing deleted
+
+    removed = cli(["library", "rm", "drums", "--db", db, "--yes"])
+    assert removed.exit_code == 0 and "collection 'drums' removed (3 rows)" in removed.stderr
+    with open_store(db, readonly=True) as store:
+        assert store.collection_names() == []
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("answer", "deleted"), [("y\n", True), ("YES\n", True), ("\n", False), ("n\n", False),
+                                                 ("", False)])
+def test_rm_on_a_terminal_asks(library, monkeypatch, capsys, answer, deleted):
+    from clapcli.commands.library import remove
+
+    db, _ = library
+    monkeypatch.setattr(sys, "stdin", _Terminal(answer))
+    remove("drums", db=db, yes=False, quiet=False)
+    err = capsys.readouterr().err
+    assert f"delete collection 'drums' (3 rows) from {db}? [y/N]" in err
+    with open_store(db, readonly=True) as store:
+        assert store.collection_names() == ([] if deleted else ["drums"])
+    assert ("removed (3 rows)" if deleted else "kept (3 rows)") in err
+
+
+def test_prune_dry_run_removes_nothing(cli, library):
+    db, files = library
+    files[1].unlink()
+    dry = cli(["library", "prune", "--db", db, "--dry-run"])
+    assert dry.exit_code == 0, dry.stderr
+    assert f"would prune: {files[1]}" in dry.stderr
+    assert "1 row of missing files would be pruned (dry run: nothing removed)" in dry.stderr
+    assert _rows(db) == 3
+    pruned = cli(["library", "prune", "--db", db])
+    assert pruned.exit_code == 0 and "1 row of missing files pruned" in pruned.stderr
+    assert _rows(db) == 2
