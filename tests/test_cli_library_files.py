@@ -78,3 +78,25 @@ def test_prune_dry_run_removes_nothing(cli, library):
     pruned = cli(["library", "prune", "--db", db])
     assert pruned.exit_code == 0 and "1 row of missing files pruned" in pruned.stderr
     assert _rows(db) == 2
+
+
+def test_embed_collection_without_db_names_the_default_library(cli, tiny_clap, audio_files, tmp_path):
+    home = tmp_path / "home"
+    done = cli(["embed", audio_files["wav_pcm_16"], "-c", "drums", "-m", tiny_clap, "--device", "cpu"],
+               env={"CLAPCLI_HOME": str(home)})
+    assert done.exit_code == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if "default library" in line]
+    assert notes == [f"no --db given: writing to the default library {home / 'library.db'}"]
+    assert _rows(home / "library.db") == 1
+    with_db = cli(["embed", audio_files["wav_pcm_16"], "-c", "drums", "-m", tiny_clap, "--device", "cpu",
+                   "--db", tmp_path / "lib.db"])
+    assert with_db.exit_code == 0 and "default library" not in with_db.stderr
+
+
+@pytest.mark.parametrize("command", [["embed", "x.wav"], ["retrieve", "rain"], ["library", "list"]])
+def test_db_swallowing_the_next_option_is_a_usage_error(cli, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    done = cli([*command, "--db", "-c", "drums"])
+    assert done.exit_code == 2
+    assert "--db needs a file name; '-c' looks like an option" in done.stderr
+    assert not (tmp_path / "-c").exists()

@@ -7,6 +7,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 
 from clapcli.settings import DEFAULT_COLLECTION
@@ -274,10 +275,26 @@ def with_model_options(*, exclude: tuple[str, ...] = ()) -> Callable[[Callable[.
 
 
 # Library options shared by clap embed --db, retrieve, serve and library.
+def _parser_usage_error(message: str) -> Exception:
+    """A usage error of the click the parser runs on (typer 0.29 vendors its own as typer._click)."""
+    exceptions = getattr(getattr(typer, "_click", None), "exceptions", click.exceptions)
+    return exceptions.UsageError(message)
+
+
+def db_file(value: Path | None) -> Path | None:
+    """Callback of --db: a value starting with '-' is the next option swallowed by a --db given no
+    value ('--db -c drums'), not a file name."""
+    if value is not None and str(value).startswith("-"):
+        raise _parser_usage_error(f"--db needs a file name; '{value}' looks like an option "
+                                  f"(a file of that name: --db ./{value})")
+    return value
+
+
 DbOpt = Annotated[
     Path | None,
-    typer.Option("--db", help="Library database (SQLite). Default: $CLAPCLI_HOME/library.db "
-                 "(~/.cache/clapcli/library.db).", show_default=False, dir_okay=False),
+    typer.Option("--db", help="Library database (SQLite). Default: library.db in clapcli's data folder "
+                 "($CLAPCLI_HOME when set; see 'Where clapcli keeps files' in the README).",
+                 show_default=False, dir_okay=False, callback=db_file),
 ]
 CollectionOpt = Annotated[
     str | None,
