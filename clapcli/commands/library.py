@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
-from clapcli.console.options import DbOpt, DryRunOpt, QuietOpt, RecordFormat, YesOpt, plain
+from clapcli.console.guards import DryRunOpt, YesOpt
+from clapcli.console.options import DbOpt, QuietOpt, RecordFormat, plain
 from clapcli.settings import DEFAULT_COLLECTION
 
 EPILOG = """\
 Examples:
 
-  clap library list                          # collections of $CLAPCLI_HOME/library.db
+  clap library list                          # collections of the default library
 
   clap library list --db lib.db --format json
 
@@ -92,7 +93,7 @@ def info(
 def remove(name: NameArg, db: DbOpt = None, yes: YesOpt = False, quiet: QuietOpt = False) -> None:
     """Delete a collection and all its rows (the files they describe are not touched). Asks first on a
     terminal; off a terminal it needs --yes."""
-    from clapcli.console.confirm import confirm
+    from clapcli.console.guards import confirm
     from clapcli.console.output import Output
     from clapcli.store import open_store
 
@@ -120,15 +121,13 @@ def prune(
     out = Output(quiet)
     with open_store(db, create=False, readonly=dry_run) as store:
         for name in names or store.collection_names():
-            collection = store.collection(name, create=False)
+            gone = store.collection(name, create=False).prune(dry_run=dry_run)
             if dry_run:
-                gone = collection.missing()
                 for path in gone:
                     out.note(f"would prune: {path}")
                 out.note(f"{store.path} '{name}': {_rows(len(gone))} of missing files would be pruned "
                          f"(dry run: nothing removed)")
                 continue
-            gone = collection.prune()
             out.note(f"{store.path} '{name}': {_rows(len(gone))} of missing files pruned")
 
 

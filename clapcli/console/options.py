@@ -7,9 +7,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
+from clapcli.console.guards import db_file
 from clapcli.settings import DEFAULT_COLLECTION
 
 MODEL_HELP = (
@@ -275,21 +275,6 @@ def with_model_options(*, exclude: tuple[str, ...] = ()) -> Callable[[Callable[.
 
 
 # Library options shared by clap embed --db, retrieve, serve and library.
-def _parser_usage_error(message: str) -> Exception:
-    """A usage error of the click the parser runs on (typer 0.29 vendors its own as typer._click)."""
-    exceptions = getattr(getattr(typer, "_click", None), "exceptions", click.exceptions)
-    return exceptions.UsageError(message)
-
-
-def db_file(value: Path | None) -> Path | None:
-    """Callback of --db: a value starting with '-' is the next option swallowed by a --db given no
-    value ('--db -c drums'), not a file name."""
-    if value is not None and str(value).startswith("-"):
-        raise _parser_usage_error(f"--db needs a file name; '{value}' looks like an option "
-                                  f"(a file of that name: --db ./{value})")
-    return value
-
-
 DbOpt = Annotated[
     Path | None,
     typer.Option("--db", help="Library database (SQLite). Default: library.db in clapcli's data folder "
@@ -301,6 +286,4 @@ CollectionOpt = Annotated[
     typer.Option("--collection", "-c", help=f"Collection in the library (one model each). Default: "
                  f"{DEFAULT_COLLECTION}.", show_default=False),
 ]
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Go ahead without asking (needed off a terminal).")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")]
 PruneOpt = Annotated[bool, typer.Option("--prune", help="With --db: drop rows of files that no longer exist.")]

@@ -151,24 +151,21 @@ class Collection:
             self._bump(db)
         return deleted
 
-    def missing(self, exists: Callable[[str], bool] = os.path.exists) -> list[str]:
-        """The files of this collection's rows that no longer exist (what ``prune`` would drop)."""
+    def prune(self, exists: Callable[[str], bool] = os.path.exists, dry_run: bool = False) -> list[str]:
+        """Drop rows whose file no longer exists (``dry_run``: only find them); returns their paths."""
         if self.segments() is not None:  # segment rows: their file is ``source``, not the ``path#t=`` name
             files = {source for (source,) in self._db.execute(
                 "SELECT DISTINCT source FROM items WHERE collection_id = ?", (self.id,))}
-            return sorted(source for source in files if not exists(source))
-        return [path for path in self.hashes() if not exists(path)]
-
-    def prune(self, exists: Callable[[str], bool] = os.path.exists) -> list[str]:
-        """Drop rows whose file no longer exists; returns their paths."""
-        gone = self.missing(exists)
-        if self.segments() is not None:
-            with self.store.write() as db:
-                for source in gone:
-                    db.execute("DELETE FROM items WHERE collection_id = ? AND source = ?", (self.id, source))
-                self._bump(db)
+            gone = sorted(source for source in files if not exists(source))
+            if not dry_run:
+                with self.store.write() as db:
+                    for source in gone:
+                        db.execute("DELETE FROM items WHERE collection_id = ? AND source = ?", (self.id, source))
+                    self._bump(db)
             return gone
-        self.delete_paths(gone)
+        gone = [path for path in self.hashes() if not exists(path)]
+        if not dry_run:
+            self.delete_paths(gone)
         return gone
 
     def stamp(self) -> dict:
