@@ -100,3 +100,29 @@ def test_db_swallowing_the_next_option_is_a_usage_error(cli, tmp_path, monkeypat
     assert done.exit_code == 2
     assert "--db needs a file name; '-c' looks like an option" in done.stderr
     assert not (tmp_path / "-c").exists()
+
+
+@pytest.mark.parametrize(("answer", "kept"), [(b"y\n", []), (b"n\n", ["drums"])])
+def test_rm_asks_on_a_real_terminal(library, answer, kept):
+    import os
+    import pty
+    import select
+    import subprocess
+    import time
+
+    db, _ = library
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    process = subprocess.Popen([sys.executable, "-m", "clapcli", "library", "rm", "drums", "--db", str(db)],
+                               stdin=slave, stdout=subprocess.DEVNULL, stderr=slave, env=env)
+    os.close(slave)
+    seen, deadline = b"", time.monotonic() + 60
+    while b"[y/N]" not in seen and time.monotonic() < deadline:
+        if select.select([master], [], [], 0.1)[0]:
+            seen += os.read(master, 4096)
+    assert f"delete collection 'drums' (3 rows) from {db}? [y/N]".encode() in seen.replace(b"\r\n", b"")
+    os.write(master, answer)
+    assert process.wait(timeout=60) == 0
+    os.close(master)
+    with open_store(db, readonly=True) as store:
+        assert store.collection_names() == kept
