@@ -17,6 +17,7 @@ from clapcli import __version__, settings
 
 # Each module defines ``register(app)``; none imports torch at module level (fast --help).
 COMMAND_MODULES = [
+    "clapcli.commands.cache",
     "clapcli.commands.classify",
     "clapcli.commands.convert",
     "clapcli.commands.detect",

@@ -356,7 +356,7 @@ def test_library_list_info_prune_rm(cli, small_library, tmp_path):
 
     unknown = cli(["library", "rm", "drums", "--db", db])
     assert unknown.exit_code == 2 and "has no collection 'drums' (collections: default)" in unknown.stderr
-    removed = cli(["library", "rm", "default", "--db", db])
+    removed = cli(["library", "rm", "default", "--db", db, "--yes"])
     assert removed.exit_code == 0 and "collection 'default' removed (4 rows)" in removed.stderr
     assert cli(["library", "list", "--db", db, "-f", "csv"]).stdout.strip() == \
         "collection,model,dim,kind,rows,bytes,updated"

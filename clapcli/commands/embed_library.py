@@ -31,6 +31,8 @@ def embed_to_library(
         _prune_only(db, name, out)
         return
     with open_store(db) as store:
+        if db is None:  # -c / --prune alone: say which file is written
+            out.note(f"no --db given: writing to the default library {store.path}")
         loaded = _collection_model(store, name, model_options).load()
         failures = FailureLog(out)
         target = open_collection(store, name, loaded)

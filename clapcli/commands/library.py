@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
+from clapcli.console.guards import DryRunOpt, YesOpt
 from clapcli.console.options import DbOpt, QuietOpt, RecordFormat, plain
 from clapcli.settings import DEFAULT_COLLECTION
 
 EPILOG = """\
 Examples:
 
-  clap library list                          # collections of $CLAPCLI_HOME/library.db
+  clap library list                          # collections of the default library
 
   clap library list --db lib.db --format json
 
@@ -21,7 +22,11 @@ Examples:
 
   clap library prune --db lib.db             # drop rows of files that were deleted (every collection)
 
-  clap library rm drums --db lib.db          # delete a collection and its rows
+  clap library prune --db lib.db --dry-run   # only say which rows would go
+
+  clap library rm drums --db lib.db          # delete a collection and its rows (asks first)
+
+  clap library rm drums --db lib.db --yes    # in a script: no one to ask
 """
 
 COLUMNS = ["collection", "model", "dim", "kind", "rows", "bytes", "updated"]
@@ -85,31 +90,44 @@ def info(
 
 
 @library_app.command("rm", epilog=EPILOG)
-def remove(name: NameArg, db: DbOpt = None, quiet: QuietOpt = False) -> None:
-    """Delete a collection and all its rows (the files they describe are not touched)."""
+def remove(name: NameArg, db: DbOpt = None, yes: YesOpt = False, quiet: QuietOpt = False) -> None:
+    """Delete a collection and all its rows (the files they describe are not touched). Asks first on a
+    terminal; off a terminal it needs --yes."""
+    from clapcli.console.guards import confirm
     from clapcli.console.output import Output
     from clapcli.store import open_store
 
+    out = Output(quiet)
     with open_store(db, create=False) as store:
-        store.collection(name, create=False)  # an unknown name: usage error naming the collections
+        count = store.collection(name, create=False).count()  # an unknown name: usage error naming the collections
+        what = f"collection '{name}' ({_rows(count)}) from {store.path}"
+        if not confirm(f"delete {what}?", f"not deleting {what}", yes):
+            out.note(f"{store.path}: collection '{name}' kept ({_rows(count)})")
+            return
         rows = store.delete_collection(name)
-    Output(quiet).note(f"{store.path}: collection '{name}' removed ({_rows(rows)})")
+    out.note(f"{store.path}: collection '{name}' removed ({_rows(rows)})")
 
 
 @library_app.command("prune", epilog=EPILOG)
 def prune(
     names: Annotated[list[str] | None, typer.Argument(help="Collections to prune. Default: every one.",
                                                       show_default=False)] = None,
-    db: DbOpt = None, quiet: QuietOpt = False,
+    db: DbOpt = None, dry_run: DryRunOpt = False, quiet: QuietOpt = False,
 ) -> None:
-    """Drop the rows whose file no longer exists."""
+    """Drop the rows whose file no longer exists (--dry-run: only say which)."""
     from clapcli.console.output import Output
     from clapcli.store import open_store
 
     out = Output(quiet)
-    with open_store(db, create=False) as store:
+    with open_store(db, create=False, readonly=dry_run) as store:
         for name in names or store.collection_names():
-            gone = store.collection(name, create=False).prune()
+            gone = store.collection(name, create=False).prune(dry_run=dry_run)
+            if dry_run:
+                for path in gone:
+                    out.note(f"would prune: {path}")
+                out.note(f"{store.path} '{name}': {_rows(len(gone))} of missing files would be pruned "
+                         f"(dry run: nothing removed)")
+                continue
             out.note(f"{store.path} '{name}': {_rows(len(gone))} of missing files pruned")
 
 

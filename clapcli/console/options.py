@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from clapcli.console.guards import db_file
 from clapcli.settings import DEFAULT_COLLECTION
 
 MODEL_HELP = (
@@ -276,8 +277,9 @@ def with_model_options(*, exclude: tuple[str, ...] = ()) -> Callable[[Callable[.
 # Library options shared by clap embed --db, retrieve, serve and library.
 DbOpt = Annotated[
     Path | None,
-    typer.Option("--db", help="Library database (SQLite). Default: $CLAPCLI_HOME/library.db "
-                 "(~/.cache/clapcli/library.db).", show_default=False, dir_okay=False),
+    typer.Option("--db", help="Library database (SQLite). Default: library.db in clapcli's data folder "
+                 "($CLAPCLI_HOME when set; see 'Where clapcli keeps files' in the README).",
+                 show_default=False, dir_okay=False, callback=db_file),
 ]
 CollectionOpt = Annotated[
     str | None,

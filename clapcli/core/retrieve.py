@@ -283,7 +283,7 @@ def _stack(embedded: list[tuple[Query, np.ndarray]], dim: int) -> np.ndarray:
 @dataclass(frozen=True)
 class RetrieveRequest:
     """One search: ``queries`` against ``captions`` (audio -> text) if given, else the ``embeddings`` file if
-    given, else the library collection (``db``, default ``$CLAPCLI_HOME/library.db``; ``collection``).
+    given, else the library collection (``db``, default ``clapcli.store.default_db_path()``; ``collection``).
     ``check`` refuses contradictory fields (``InvalidField``, naming them)."""
 
     queries: Sequence[Query] = field(default_factory=list)
@@ -353,7 +353,7 @@ def retrieve(
     """The library form of ``clap retrieve``: one ``QueryResult`` (best hits first) per query.
 
     Searches ``captions`` if given, else the ``embeddings`` file if given, else the library ``db``
-    (default ``$CLAPCLI_HOME/library.db``). An audio query's own file is left out of its hits unless
+    (default ``clapcli.store.default_db_path()``). An audio query's own file is left out of its hits unless
     ``include_self``. Raises ``InputError`` for an unusable audio query unless ``skip_failures``, and
     ``InvalidField`` for contradictory arguments (``k`` is the request's ``top_k``)."""
     request = RetrieveRequest(

@@ -151,19 +151,21 @@ class Collection:
             self._bump(db)
         return deleted
 
-    def prune(self, exists: Callable[[str], bool] = os.path.exists) -> list[str]:
-        """Drop rows whose file no longer exists; returns their paths."""
+    def prune(self, exists: Callable[[str], bool] = os.path.exists, dry_run: bool = False) -> list[str]:
+        """Drop rows whose file no longer exists (``dry_run``: only find them); returns their paths."""
         if self.segments() is not None:  # segment rows: their file is ``source``, not the ``path#t=`` name
             files = {source for (source,) in self._db.execute(
                 "SELECT DISTINCT source FROM items WHERE collection_id = ?", (self.id,))}
             gone = sorted(source for source in files if not exists(source))
-            with self.store.write() as db:
-                for source in gone:
-                    db.execute("DELETE FROM items WHERE collection_id = ? AND source = ?", (self.id, source))
-                self._bump(db)
+            if not dry_run:
+                with self.store.write() as db:
+                    for source in gone:
+                        db.execute("DELETE FROM items WHERE collection_id = ? AND source = ?", (self.id, source))
+                    self._bump(db)
             return gone
         gone = [path for path in self.hashes() if not exists(path)]
-        self.delete_paths(gone)
+        if not dry_run:
+            self.delete_paths(gone)
         return gone
 
     def stamp(self) -> dict:

@@ -27,18 +27,12 @@ from clapcli.settings import DEFAULT_COLLECTION
 from clapcli.store import schema
 from clapcli.store.collection import Collection
 from clapcli.store.derived import DERIVED_SUFFIXES, derived_path
+from clapcli.store.location import default_db_path
 from clapcli.store.locking import retry
 
 HASH_CHUNK = 1 << 20
 
 T = TypeVar("T")
-
-
-def default_db_path() -> Path:
-    """``$CLAPCLI_HOME/library.db`` (``CLAPCLI_HOME`` defaults to ``~/.cache/clapcli``)."""
-    from clapcli import settings
-
-    return settings.home() / "library.db"
 
 
 def content_hash(path: str | Path) -> str:

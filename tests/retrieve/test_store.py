@@ -140,7 +140,9 @@ def test_default_db_path_follows_clapcli_home(monkeypatch: pytest.MonkeyPatch, t
     with open_store() as store:
         assert store.path == tmp_path / "home" / "library.db"
     monkeypatch.delenv("CLAPCLI_HOME")
-    assert default_db_path() == Path("~/.cache/clapcli/library.db").expanduser()
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))  # the user's own files stay out of it
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert default_db_path() == tmp_path / "data" / "clapcli" / "library.db"  # out of the cache
 
 
 def test_page_size_fits_many_vectors_per_page(db_path: Path) -> None:
