@@ -3,4 +3,4 @@
 The Python API lives in :mod:`clapcli.api`; the ``clap`` command is a thin layer over it.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

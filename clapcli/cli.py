@@ -118,7 +118,7 @@ EXTRA_MODULES = {
     "fastapi": ("fastapi", "serve"), "uvicorn": ("uvicorn", "serve"), "multipart": ("python-multipart", "serve"),
     "python_multipart": ("python-multipart", "serve"), "faiss": ("faiss-cpu", "faiss"), "ray": ("ray", "ray"),
     "phonemizer": ("phonemizer", "tts"), "onnx": ("onnx", "onnx"), "onnxruntime": ("onnxruntime", "onnx"),
-    "openvino": ("openvino", "openvino"), "sklearn": ("scikit-learn", "eval"), "sed_eval": ("sed_eval", "eval"),
+    "openvino": ("openvino", "openvino"), "sed_eval": ("sed_eval", "eval"),
     "dcase_util": ("sed_eval", "eval"), "matplotlib": ("matplotlib", "plot"),
 }
 
