@@ -39,7 +39,7 @@ def _declared() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = {_name(r): "base" for r in project["dependencies"]}
     for extra, requirements in project["optional-dependencies"].items():
-        if extra != "test":
+        if extra not in ("test", "all"):  # "all" is clapcli[every extra]
             declared.update({_name(r): extra for r in requirements if _name(r) not in declared})
     return declared
 
