@@ -1,6 +1,30 @@
 """clapcli: audio-text embeddings, zero-shot classification, retrieval and generation.
 
-The Python API lives in :mod:`clapcli.api`; the ``clap`` command is a thin layer over it.
+The Python API (``clapcli.api``) is importable from here: ``clapcli.load_model``, ``clapcli.classify``,
+``clapcli.embed_audio``, ``clapcli.retrieve``... It is loaded on first use, so ``import clapcli`` (and
+``clap --help``) stay light; the ``clap`` command is a thin layer over the same functions.
 """
 
-__version__ = "0.2.0"
+from __future__ import annotations
+
+from typing import Any
+
+from clapcli.version import __version__
+
+_API = (
+    "Classification", "Embedding", "EmbeddingModel", "FailedInput", "Prediction", "classify", "embed_audio",
+    "embed_images", "embed_text", "load_model", "open_generator", "retrieve",
+)
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from clapcli import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'clapcli' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

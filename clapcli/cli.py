@@ -13,7 +13,8 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from clapcli import __version__, settings
+from clapcli import settings
+from clapcli.version import __version__
 
 # Each module defines ``register(app)``; none imports torch at module level (fast --help).
 COMMAND_MODULES = [

@@ -26,6 +26,8 @@ DEPRECATIONS = (
                 "clapcli/models/precision.py (legacy_precision)"),
     Deprecation("--quantize int8", "--precision int8", "every model command",
                 "clapcli/models/precision.py (legacy_precision)"),
+    Deprecation("skip_failures=True (Python API: drops failed inputs)", "failures='keep' (a FailedInput in place)",
+                "clapcli.embed_audio, embed_images, classify", "clapcli/api.py (_collect)"),
     Deprecation("--model music", "--model clap-music (LAION) or audioldm2-music (generate)", "every model command",
                 "clapcli/models/hub.py (ambiguous aliases, clapcli/models/registry.py)"),
 )

@@ -276,6 +276,6 @@ def _install_errors(app: FastAPI) -> None:
 
 
 def _version() -> str:
-    from clapcli import __version__
+    from clapcli.version import __version__
 
     return __version__

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from clapcli import __version__
 from clapcli.core.eval.captions import RetrievalDataset
 from clapcli.core.eval.classify import ClassifyResult, item_predictions
 from clapcli.core.eval.datasets import ClassDataset
@@ -20,6 +19,7 @@ from clapcli.core.eval.presets import published
 from clapcli.core.eval.retrieve import RetrieveResult, item_ranks
 from clapcli.errors import OutputError, missing_extra
 from clapcli.io.target import OutputFile
+from clapcli.version import __version__
 
 CLASSIFY_COLUMNS = ["model", "dataset", "fold", "n", "top1", "top1_ci95", "top5", "macro_f1", "fold_mean_top1",
                     "published_top1", "published_source"]

@@ -71,7 +71,7 @@ def write_audio_file(path: Path, samples: np.ndarray, rate: int, fmt: str, tags:
 
 def file_tags(metadata: dict) -> dict:
     """Tags soundfile can store in WAV (INFO), FLAC and OGG (Vorbis comments)."""
-    from clapcli import __version__
+    from clapcli.version import __version__
 
     rest = {k: v for k, v in metadata.items() if k not in ("prompt", "path")}
     return {"title": metadata.get("prompt", ""), "comment": json.dumps(rest, ensure_ascii=False),

@@ -63,7 +63,7 @@ def write_directory(model: Any, processor: Any, target: Path, output: Path, sour
 
 
 def _write_manifest(folder: Path, source: str) -> None:
-    from clapcli import __version__
+    from clapcli.version import __version__
 
     files = sorted(entry.name for entry in folder.iterdir())
     if any(not (folder / name).is_file() for name in files):  # --overwrite would refuse our own output

@@ -310,7 +310,7 @@ def _save_tokenizer(model: Any, out: Path) -> dict[str, Any]:
 
 
 def _manifest(model: Any, fmt: str, text: dict[str, Any]) -> Manifest:
-    from clapcli import __version__
+    from clapcli.version import __version__
 
     if model.family == "altclip":
         from clapcli.models.runtime.image import image_settings
