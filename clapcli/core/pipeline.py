@@ -144,7 +144,7 @@ def _resolve(source: Source, future: Future | None) -> Prepared | FailedInput:
     try:
         prepared = future.result()  # type: ignore[union-attr]
     except InputError as exc:
-        return _FailedFrom(_name(source), _strip_name(str(exc), _name(source)), source)
+        return _FailedFrom(_name(source), strip_name(str(exc), _name(source)), source)
     except MemoryError:
         return _FailedFrom(_name(source), "out of memory while decoding; is the file enormous?", source)
     except Exception as exc:  # any decoder bug must not stop the other inputs
@@ -170,7 +170,7 @@ def _origin_of(entry: Prepared | FailedInput) -> Any:
     return entry.origin if isinstance(entry, _FailedFrom) else entry
 
 
-def _strip_name(message: str, name: str) -> str:
+def strip_name(message: str, name: str) -> str:
     """Messages name the file; results carry it separately."""
     prefix = f"{name}: "
     return message[len(prefix):] if message.startswith(prefix) else message
@@ -289,7 +289,7 @@ def _encode_chunked(prepared: Prepared, model: EmbeddingModel, batch_size: int,
                 advance(max(0, min(count, expected - windows)) / expected)
                 windows += count
     except InputError as exc:
-        return _failed(prepared, _strip_name(str(exc), prepared.source))
+        return _failed(prepared, strip_name(str(exc), prepared.source))
     except (RuntimeError, ValueError) as exc:
         return _failed(prepared, f"the model could not process it ({first_line(exc)})")
     except MemoryError:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from clapcli.audio.windows import cut_windows, grid_starts, window_samples
-from clapcli.core.pipeline import ArrayInput, encode_pairs, read_ahead
+from clapcli.core.pipeline import ArrayInput, encode_pairs, read_ahead, strip_name
 from clapcli.core.text import l2_normalize
 from clapcli.errors import InputError, UsageError
 from clapcli.models.base import EmbeddingModel
@@ -137,11 +137,6 @@ def _window_sources(files: Iterable[Path | FailedInput], model: EmbeddingModel, 
                 tag = _Tag(number, index, len(starts), start / rate, (start + len(samples)) / rate, stream.duration)
                 yield ArrayInput(name, samples, rate, tag)
         except InputError as exc:
-            yield _FileFailure(name, _strip_name(str(exc), name), _Tag(number))
+            yield _FileFailure(name, strip_name(str(exc), name), _Tag(number))
         except (ValueError, MemoryError) as exc:
             yield _FileFailure(name, f"could not be read ({type(exc).__name__}: {exc})", _Tag(number))
-
-
-def _strip_name(message: str, name: str) -> str:
-    prefix = f"{name}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
