@@ -1,6 +1,7 @@
 """The one reader of clapcli's environment variables (``CLAPCLI_*``), for every layer.
 
-``CLAPCLI_MODEL`` default embedding model; ``CLAPCLI_DEVICE`` default device; ``CLAPCLI_HOME``
+``CLAPCLI_MODEL`` default embedding model; ``CLAPCLI_DEVICE`` default device; ``CLAPCLI_RUNTIME`` default
+runtime (auto, torch, openvino or onnx; default auto); ``CLAPCLI_HOME``
 clapcli's folder (derived files such as exports and converted checkpoints, and the default library;
 default: ``~/.cache/clapcli`` for the derived files, the platform's data folder for the library);
 ``CLAPCLI_DEBUG=1`` tracebacks instead of one-line errors; ``CLAPCLI_HUB_TIMEOUT`` seconds a hub
@@ -27,6 +28,14 @@ def default_model() -> str | None:
 
 def default_device() -> str:
     return env("DEVICE") or "auto"
+
+
+RUNTIME_CHOICES = ("auto", "torch", "openvino", "onnx")
+
+
+def default_runtime() -> str:
+    """The runtime when none is asked for: ``CLAPCLI_RUNTIME``, else auto (checked by the model layer)."""
+    return (env("RUNTIME") or "auto").lower()
 
 
 LEGACY_HOME = "~/.cache/clapcli"  # also where the default library lived before it moved to data_home()

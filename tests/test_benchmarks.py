@@ -33,6 +33,7 @@ SCRIPTS = {
     "bench_runtime.py": (["--files", "2", "--startup-repeats", "1"],
                          {"audio_onnx_fp32_max_diff", "audio_openvino_fp32_speedup", "text_openvino_fp32_max_diff",
                           "startup_export_imports_torch"}),
+    "bench_runtime_default.py": (["--files", "64"], {"first_run_vs_torch", "later_runs_speedup", "max_abs_diff"}),
     "bench_embed_runtime.py": (["--files", "2", "--sides", "openvino exact"],
                                {"audio_openvino_exact_max_diff", "text_openvino_exact_speedup"}),
 }
@@ -48,7 +49,7 @@ def work(tmp_path_factory: pytest.TempPathFactory, tiny_clap: Path) -> Path:
 
 # These spawn fresh ``clap``/python processes (torch + transformers imports each): ``-m "not slow"`` skips them.
 SPAWNING = {"bench_startup.py", "bench_memory.py", "bench_long_audio.py", "bench_detect.py",
-            "bench_runtime.py", "bench_embed_runtime.py"}
+            "bench_runtime.py", "bench_embed_runtime.py", "bench_runtime_default.py"}
 
 
 @pytest.mark.parametrize(

@@ -121,7 +121,7 @@ def test_detect_scores_belong_to_their_files(files, position: int, batch_size: i
 
 def test_cli_detect_and_segments_go_on_after_a_bad_file(files, tmp_path: Path, cli, monkeypatch) -> None:
     model = FakeBandModel()
-    monkeypatch.setattr("clapcli.console.common.ModelOptions.load", lambda self: model)
+    monkeypatch.setattr("clapcli.console.common.ModelOptions.load", lambda self, *_args: model)
     inputs = with_bad_at(files, 1)
     out = tmp_path / "events.csv"
     result = cli(["detect", *inputs, "-l", "low tone,mid tone,high tone,silence", "--window", "0.5",
@@ -142,7 +142,7 @@ def test_cli_detect_and_segments_go_on_after_a_bad_file(files, tmp_path: Path, c
 
 def test_cli_retrieve_prints_hits_under_their_own_query(files, tmp_path: Path, cli, monkeypatch) -> None:
     model = FakeBandModel()
-    monkeypatch.setattr("clapcli.console.common.ModelOptions.load", lambda self: model)
+    monkeypatch.setattr("clapcli.console.common.ModelOptions.load", lambda self, *_args: model)
     monkeypatch.setattr("clapcli.core.retrieve.LazyModel.get", lambda self: model)
     library = tmp_path / "lib.jsonl"
     assert cli(["embed", *[files[n] for n in TRACKS], "-o", library, "-q"]).exit_code == 0
@@ -161,7 +161,7 @@ def test_cli_retrieve_prints_hits_under_their_own_query(files, tmp_path: Path, c
 def test_retrieve_reads_embed_output_that_names_a_failure(files, tmp_path: Path, cli, monkeypatch, fmt) -> None:
     """``clap embed`` writes a row for each failed input in JSON/JSONL; ``retrieve --embeddings`` skips it."""
     model = FakeBandModel()
-    monkeypatch.setattr("clapcli.console.common.ModelOptions.load", lambda self: model)
+    monkeypatch.setattr("clapcli.console.common.ModelOptions.load", lambda self, *_args: model)
     monkeypatch.setattr("clapcli.core.retrieve.LazyModel.get", lambda self: model)
     library = tmp_path / f"lib.{fmt}"
     assert cli(["embed", *with_bad_at(files, 2), "-o", library, "-q"]).exit_code == 3

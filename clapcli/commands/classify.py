@@ -74,7 +74,7 @@ def classify(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Score each input against text labels (zero-shot) and report the best ones."""
-    from clapcli.console.common import FailureLog, collect_sources, kept_on_interrupt, kept_rows
+    from clapcli.console.common import FailureLog, collect_sources, count_inputs, kept_on_interrupt, kept_rows
     from clapcli.console.output import Output
     from clapcli.core.classify import check_expected_label, classify_media, prepare_labels
     from clapcli.errors import UsageError
@@ -86,7 +86,7 @@ def classify(
     check_expected_label(expect, names)
     fmt = default_record_format(fmt, output)
     sink = record_writer(fmt, output, overwrite, ["path", "rank", "label", "score"] if fmt in ("table", "csv") else [])
-    loaded = model_options.load()
+    loaded = model_options.load(count_inputs(inputs), quiet)
     label_set = prepare_labels(loaded, names, template)
     sources = collect_sources(inputs, loaded.modality)
     out = Output(quiet)

@@ -127,14 +127,14 @@ def _embed_to_file(inputs: list[str], texts: list[str], output: Path | None, fmt
                    overwrite: bool) -> None:
     """Texts first, then the files, one row each, to --output (or stdout); what was computed is written even on
     Ctrl-C / SIGTERM."""
-    from clapcli.console.common import FailureLog, collect_sources, kept_on_interrupt, kept_rows
+    from clapcli.console.common import FailureLog, collect_sources, count_inputs, kept_on_interrupt, kept_rows
     from clapcli.console.output import Output
     from clapcli.core.embed import embed_media, embed_texts
     from clapcli.io.writers import EMBEDDING_FORMATS, embedding_writer, format_from_path
     from clapcli.results import FailedInput
 
     writer = embedding_writer(format_from_path(output, fmt, EMBEDDING_FORMATS, "jsonl"), output, overwrite)
-    loaded = model_options.load()
+    loaded = model_options.load(count_inputs(inputs) if inputs else 0, quiet)
     out = Output(quiet)
     failures = FailureLog(out)
     done = 0

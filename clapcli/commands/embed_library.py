@@ -19,7 +19,7 @@ def embed_to_library(
     quiet: bool, segments: float | None = None, hop: float | None = None,
 ) -> None:
     """``clap embed ... --db``: add new/changed files to a collection, skip unchanged ones, optionally prune."""
-    from clapcli.console.common import FailureLog, collect_sources, kept_on_interrupt
+    from clapcli.console.common import FailureLog, collect_sources, count_inputs, kept_on_interrupt
     from clapcli.console.output import Output
     from clapcli.core.library import open_collection
     from clapcli.store import open_store
@@ -33,7 +33,7 @@ def embed_to_library(
     with open_store(db) as store:
         if db is None:  # -c / --prune alone: say which file is written
             out.note(f"no --db given: writing to the default library {store.path}")
-        loaded = _collection_model(store, name, model_options).load()
+        loaded = _collection_model(store, name, model_options).load(count_inputs(inputs), quiet)
         failures = FailureLog(out)
         target = open_collection(store, name, loaded)
         sources = collect_sources(inputs, loaded.modality)

@@ -149,7 +149,7 @@ def classify(
     runs = []
     with _sink(fmt, output, overwrite, rep.CLASSIFY_COLUMNS, f"clap eval classify {data.layout}") as sink:
         for name in models:
-            loaded = model_options.with_model(name).load()
+            loaded = model_options.with_model(name).load(len(data.items), quiet)
             with out.progress(len(data.items), f"embedding ({loaded.model_id})") as advance:
                 result = evaluate_classification(loaded, data, texts, chosen_template, bootstrap, batch_size,
                                                  workers, advance, db)
@@ -277,7 +277,7 @@ def retrieve(
     runs = []
     with _sink(fmt, output, overwrite, rep.RETRIEVE_COLUMNS, f"clap eval retrieve {data.layout}") as sink:
         for name in model or [None]:
-            loaded = model_options.with_model(name).load()
+            loaded = model_options.with_model(name).load(len(data.clips), quiet)
             with out.progress(len(data.clips), f"embedding ({loaded.model_id})") as advance:
                 result = evaluate_retrieval(loaded, data, batch_size, workers, advance, db)
             failures.add(result.failed)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from clapcli.console.output import Output
+from clapcli.console.output import Output, session_quiet
 from clapcli.errors import InputError, InvalidField, PartialFailure, UsageError
 from clapcli.results import FailedInput
 from clapcli.text import plural
@@ -47,15 +47,37 @@ class ModelOptions:
             Output().warning(note)
         return precision
 
-    def load(self) -> Any:
+    def load(self, job_size: int | None = None, quiet: bool = False) -> Any:
+        """The model; ``job_size`` (inputs to encode, when known) lets the default runtime export it first
+        when that pays, with a progress bar (silenced by ``quiet``)."""
         from clapcli.models.loading import load_embedding_model
 
         precision = self.folded_precision()
         try:
-            return load_embedding_model(self.model, self.device or "", "auto", None, self.long_audio, self.runtime,
-                                        precision)
+            with export_progress(Output(quiet or session_quiet())) as on_step:
+                return load_embedding_model(self.model, self.device or "", "auto", None, self.long_audio,
+                                            self.runtime, precision, job_size=job_size, on_export_step=on_step)
         except UsageError as exc:
             raise _name_the_variable(exc, self.device) from None
+
+
+@contextmanager
+def export_progress(out: Output) -> Iterator[Callable[[str], None]]:
+    """A step callback that opens a progress bar at the first step of an export on first use (most loads
+    export nothing and show nothing)."""
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        advances: list[Callable[[float], None]] = []
+
+        def on_step(_label: str) -> None:
+            if not advances:
+                from clapcli.models.runtime.export import EXPORT_STEPS
+
+                advances.append(stack.enter_context(out.progress(EXPORT_STEPS, "exporting once")))
+            advances[0](1)
+
+        yield on_step
 
 
 def _name_the_variable(exc: UsageError, device: str | None) -> UsageError:
@@ -68,6 +90,17 @@ def _name_the_variable(exc: UsageError, device: str | None) -> UsageError:
     reason = message.split(": ", 1)[1].split("; ", 1)[0] if ": " in message else message
     return UsageError(f"CLAPCLI_DEVICE={value}: {reason}; set CLAPCLI_DEVICE=cpu (or auto), unset it, or pass "
                       "--device")
+
+
+def count_inputs(inputs: list[str]) -> int | None:
+    """How many media files ``inputs`` name (before the model, hence its modality, is known), for the
+    default runtime's export decision; None when they come from stdin."""
+    from clapcli.io.readers import expand_inputs
+    from clapcli.media.kinds import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
+
+    if "-" in inputs:
+        return None
+    return sum(1 for _ in expand_inputs(inputs, AUDIO_EXTENSIONS | IMAGE_EXTENSIONS))
 
 
 def collect_sources(inputs: list[str], modality: str) -> list:

@@ -55,9 +55,15 @@ def load_embedding_model(
     long_audio: str | None = None,
     runtime: str | None = None,
     precision: str | None = None,
+    *,
+    job_size: int | None = None,
+    on_export_step: Callable[[str], None] | None = None,
 ) -> EmbeddingModel:
-    """Load a contrastive model (audio-text or image-text) ready for inference."""
-    request = LoadRequest(name, "embed", device, dtype, long_audio, runtime, precision, quantize)
+    """Load a contrastive model (audio-text or image-text) ready for inference. With the default runtime
+    (auto), ``job_size`` (how many inputs it will encode) decides whether exporting it first pays;
+    ``on_export_step`` hears the steps of such an export."""
+    request = LoadRequest(name, "embed", device, dtype, long_audio, runtime, precision, quantize,
+                          job_size=job_size, on_export_step=on_export_step)
     model: EmbeddingModel = load(request)
     return model
 

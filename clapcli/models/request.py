@@ -3,14 +3,16 @@ into checked values, so the layers below read values and never re-parse flag str
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from clapcli import settings
 from clapcli.errors import InvalidField, UsageError
 from clapcli.models.base import LONG_AUDIO_STRATEGIES
 
 TASKS = ("embed", "generate")
-RUNTIMES = ("auto", "torch", "openvino", "onnx")
+RUNTIMES = settings.RUNTIME_CHOICES
 PRECISIONS = ("exact", "fast", "bfloat16", "float16", "int8")
 QUANTIZE_CHOICES = ("none", "int8")
 
@@ -25,10 +27,12 @@ class LoadRequest:
     device: str = "auto"
     dtype: str = "auto"
     long_audio: str | None = None
-    runtime: str | None = None  # None: torch, unless the name is an export directory
+    runtime: str | None = None  # None: the default (CLAPCLI_RUNTIME, else auto); an export directory runs its own
     precision: str | None = None  # None: exact
     quantize: str | None = None  # "int8": torch's dynamic int8 (the older spelling of precision int8)
     cpu_offload: bool = False  # generation: components moved to the GPU one at a time
+    job_size: int | None = None  # inputs the job will encode (None: unknown): auto exports only for big jobs
+    on_export_step: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name, allowed in (("runtime", RUNTIMES), ("precision", PRECISIONS), ("quantize", QUANTIZE_CHOICES)):
@@ -43,6 +47,8 @@ class LoadRequest:
         if self.long_audio is not None and self.long_audio not in LONG_AUDIO_STRATEGIES:
             raise InvalidField("long_audio", "{long_audio} {value!r}: choose one of {choices}", value=self.long_audio,
                                choices=", ".join(LONG_AUDIO_STRATEGIES))
+        if self.job_size is not None and self.job_size < 0:
+            raise InvalidField("job_size", "{job_size} must be at least 0, not {value}", value=self.job_size)
         if self.quantize == "none":
             object.__setattr__(self, "quantize", None)
 

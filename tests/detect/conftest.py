@@ -17,7 +17,7 @@ from fake_model import LABELS, RATE, SCENE, FakeBandModel, tone_track  # noqa: E
 def fake_model(monkeypatch: pytest.MonkeyPatch) -> FakeBandModel:
     """Every ``clap detect`` in the test runs on the band model."""
     model = FakeBandModel()
-    monkeypatch.setattr("clapcli.console.common.ModelOptions.load", lambda self: model)
+    monkeypatch.setattr("clapcli.console.common.ModelOptions.load", lambda self, *_args: model)
     return model
 
 

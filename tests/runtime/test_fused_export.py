@@ -189,6 +189,7 @@ def test_runtime_auto_picks_openvino_for_a_fused_checkpoint(cli, tiny_clap_fused
 
     monkeypatch.setattr(auto, "installed", lambda runtime: True)
     monkeypatch.setattr(auto, "NVIDIA", (tmp_path / "no-driver",))
+    monkeypatch.setattr(auto, "EXPORT_PAYS_FROM", 1)  # a big job, in small
     assert auto.choose_runtime(str(tiny_clap_fused), None, "cpu") == auto.Choice(
         "openvino", "installed, fastest float32 on the CPU")
     monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "home"))

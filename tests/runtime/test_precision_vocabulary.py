@@ -83,7 +83,7 @@ def test_int8_quantizes_the_linear_layers(tiny_clap):
 
     from clapcli.models.loading import load_embedding_model
 
-    model = load_embedding_model(str(tiny_clap), device="cpu", precision="int8")
+    model = load_embedding_model(str(tiny_clap), device="cpu", precision="int8", runtime="torch")
     kinds = {type(m).__module__ for m in model.network.modules() if "Linear" in type(m).__name__}
     assert any("quantized" in kind for kind in kinds), kinds
     assert next(model.network.parameters(), torch.zeros(1)).dtype == torch.float32

@@ -77,12 +77,14 @@ def test_models_without_an_export_run_on_torch(machine, tmp_path):
     assert auto.choose_runtime(str(tmp_path / "missing"), None, "cpu").runtime == "torch"
 
 
-def test_the_choice_is_one_note(machine, tiny_clap, caplog):
+def test_an_asked_for_auto_is_one_note(machine, tiny_clap, caplog):
     machine(AVX2_ONLY, ORT)
     with caplog.at_level(logging.INFO, logger="clapcli"):
-        auto.choose_runtime(str(tiny_clap), None, "cpu")
+        auto.plan(str(tiny_clap), None, "cpu", 100, explicit=True)
+        auto.plan(str(tiny_clap), None, "cpu", 100)  # the default auto says nothing unless it exports
     assert [r.getMessage() for r in caplog.records] == [
-        "--runtime auto: onnx (installed; install clapcli[openvino] for faster)"]
+        "--runtime auto: onnx (installed; install clapcli[openvino] for faster; 100 inputs pay for a one-time "
+        "export)"]
 
 
 def _rows(result) -> np.ndarray:
@@ -92,10 +94,12 @@ def _rows(result) -> np.ndarray:
 
 def test_cli_auto_exports_and_matches_torch(cli, machine, sources, clips, exports, tmp_path, monkeypatch):
     machine(AVX2_ONLY, BOTH)  # the real packages are installed; float32 on OpenVINO
+    monkeypatch.setattr(auto, "EXPORT_PAYS_FROM", 1)  # a big job, in small
     monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "home"))
     args = ["embed", clips[0], "--text", "a dog", "--model", sources["laion-clap"], "-f", "jsonl"]
     chosen = cli([*args, "--runtime", "auto"])
-    assert "--runtime auto: openvino (installed, fastest float32 on the CPU)" in chosen.stderr
+    assert ("--runtime auto: openvino (installed, fastest float32 on the CPU; 1 inputs pay for a one-time "
+            "export)") in chosen.stderr
     (cached,) = (tmp_path / "home" / "exports").iterdir()
     assert cached.name.endswith("-openvino")
     np.testing.assert_allclose(_rows(chosen), _rows(cli([*args, "--runtime", "torch"])), atol=1e-4)

@@ -9,7 +9,12 @@ Order, from the end-to-end figures in benchmarks/README.md (``bench_embed_runtim
 - ``--precision fast|bfloat16`` on a CPU with native bfloat16 (AVX512-BF16/AMX): OpenVINO, else torch (both
   run bfloat16; ONNX Runtime has no bfloat16 CPU path);
 - otherwise (float32): OpenVINO, else ONNX Runtime, else torch.
-A source checkpoint is exported once into the cache on first use (``dispatch.cached_export``).
+
+``auto`` is the default runtime (``CLAPCLI_RUNTIME`` or ``--runtime`` change it). ``plan`` decides when the
+exported runtime is used: at once when the cache holds an export of the model
+(``export_cache.cached_export``), or after exporting it now when the job is large enough to pay for the
+one-time export (``EXPORT_PAYS_FROM`` inputs); smaller jobs run on torch and export nothing. docs/design.md
+("When an export pays") has the measurements behind the threshold.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 from clapcli import settings
 from clapcli.errors import ClapcliError
 from clapcli.models.precision import native_bfloat16
+from clapcli.text import plural
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +41,14 @@ NVIDIA = (Path("/proc/driver/nvidia/version"), Path("/dev/nvidia0"))  # tests po
 class Choice:
     runtime: str
     reason: str
+    exports: bool = False  # the model is exported into the cache first (once)
+
+
+# Inputs from which a job exports the model on first use. Measured (full-size LAION CLAP, 100 ten-second
+# clips, AMD EPYC 2 cores): the export takes ~13 s once and OpenVINO saves ~0.11 s per clip against torch,
+# so the export is paid back within ~120 clips; from 64 the first run costs at most ~1.5x torch's and every
+# later run is ~3.4x faster.
+EXPORT_PAYS_FROM = 64
 
 
 def installed(runtime: str) -> bool:
@@ -53,9 +67,31 @@ def gpu_requested(device: str | None) -> bool:
 
 
 def choose_runtime(name: str, precision: str | None, device: str | None) -> Choice:
-    """The runtime ``--runtime auto`` means for model ``name`` (logged once, as a note)."""
-    choice = _choose(name, (precision or "exact").strip().lower(), device)
-    log.info("--runtime auto: %s (%s)", choice.runtime, choice.reason)
+    """The fastest runtime for model ``name`` here, once exported (``plan`` decides whether to use it)."""
+    return _choose(name, (precision or "exact").strip().lower(), device)
+
+
+def plan(name: str, precision: str | None, device: str | None, job_size: int | None,
+         explicit: bool = False) -> Choice:
+    """What ``auto`` runs ``name`` on for a job of ``job_size`` inputs (None: unknown): the fastest runtime
+    when its export is cached or the job pays for exporting it, else torch. ``explicit``: the user asked
+    for auto (the choice is then said in a note even when nothing is exported)."""
+    fastest = choose_runtime(name, precision, device)
+    choice = fastest
+    if fastest.runtime != "torch":
+        from clapcli.models.runtime.export_cache import ready
+
+        if ready(name, fastest.runtime):
+            choice = Choice(fastest.runtime, f"{fastest.reason}; export cached")
+        elif job_size is not None and job_size >= EXPORT_PAYS_FROM:
+            choice = Choice(fastest.runtime, f"{fastest.reason}; {job_size} inputs pay for a one-time export",
+                            exports=True)
+        else:
+            size = "a job of unknown size" if job_size is None else plural(job_size, "input")
+            choice = Choice("torch", f"{size}; exporting to {fastest.runtime} once pays from "
+                                     f"{EXPORT_PAYS_FROM} inputs")
+    if explicit:
+        log.info("--runtime auto: %s (%s)", choice.runtime, choice.reason)
     return choice
 
 
@@ -79,6 +115,55 @@ def _choose(name: str, precision: str, device: str | None) -> Choice:
     if installed("onnx"):
         return Choice("onnx", "installed; install clapcli[openvino] for faster")
     return Choice("torch", "neither OpenVINO nor ONNX Runtime is installed")
+
+
+def fastest_installed(precision: str = "exact") -> str:
+    """The exported runtime ``auto`` would pick here for an exportable model (or torch), without reading one."""
+    bf16 = precision in ("fast", "bfloat16") and native_bfloat16()
+    if installed("openvino"):
+        return "openvino"
+    return "torch" if bf16 or not installed("onnx") else "onnx"
+
+
+def describe(name: str) -> str:
+    """What a job that asks for no runtime runs ``name`` on, in a few words (for ``clap models``); reads only
+    local files: the cache of exports and a local or already downloaded config."""
+    if gpu_requested(None):
+        return "torch (GPU)"
+    target = fastest_installed()
+    if target == "torch":
+        return "torch (no exported runtime installed)"
+    from clapcli.models.runtime.export_cache import ready
+
+    if ready(name, target):
+        return f"{target} (export cached)"
+    family = _local_family(name)
+    if family is not None and family not in EXPORTABLE:
+        return "torch (no exported form)"
+    return f"torch; {target} once a {EXPORT_PAYS_FROM}+ file job exports it"
+
+
+def _local_family(name: str) -> str | None:
+    import json
+
+    from clapcli.models import registry
+
+    location = registry.EMBEDDING_ALIASES.get(name, name)
+    config = Path(location).expanduser() / "config.json"
+    if not config.is_file():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(location, "config.json")
+        except ValueError:  # not a repo id
+            return None
+        if not isinstance(cached, str):
+            return None
+        config = Path(cached)
+    try:
+        return registry.family_from_config(json.loads(config.read_text(encoding="utf-8")))
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def exportable_family(name: str) -> str | None:

@@ -1,7 +1,8 @@
 """Which exported runtime serves a ``LoadRequest``, and loading it: an export directory, or a runtime asked for.
 
 - A directory with a manifest runs on its own runtime (ONNX Runtime or OpenVINO), without torch.
-- ``--runtime auto`` picks one from what is installed and what the CPU offers (``auto.choose_runtime``).
+- ``auto`` (the default: ``--runtime``, else ``CLAPCLI_RUNTIME``, else auto) picks one from what is installed,
+  what the CPU offers and whether the job pays for an export (``auto.plan``).
 - ``--runtime openvino|onnx`` on a torch checkpoint exports it once into clapcli's cache
   (``$CLAPCLI_HOME/exports``) and runs that; a local checkpoint whose content changed since is exported
   again (keyed on a hash of its files, ``clapcli.models.fingerprint``, never on their modification time).
@@ -10,16 +11,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
 from clapcli import settings
-from clapcli.errors import InvalidField
+from clapcli.errors import InvalidField, UsageError
 from clapcli.models.request import LoadRequest
-from clapcli.models.runtime.manifest import is_export, read_manifest
+from clapcli.models.runtime.export_cache import cached_export
+from clapcli.models.runtime.manifest import is_export
 from clapcli.models.torch_loader import default_embedding_model
 
 log = logging.getLogger(__name__)
@@ -32,12 +32,24 @@ def exported_runtime(request: LoadRequest) -> str | None:
         return None
     if is_export(_named_path(request)):
         return "export"
-    runtime = request.runtime
+    runtime = request.runtime or _default_runtime()
     if runtime == "auto":
-        from clapcli.models.runtime.auto import choose_runtime
+        runtime = _auto_plan(request).runtime
+    return None if runtime == "torch" else runtime
 
-        runtime = choose_runtime(_name(request), request.precision, request.device).runtime
-    return None if runtime in (None, "torch") else runtime
+
+def _default_runtime() -> str:
+    value = settings.default_runtime()
+    if value not in settings.RUNTIME_CHOICES:
+        raise UsageError(f"CLAPCLI_RUNTIME={value}: choose one of {', '.join(settings.RUNTIME_CHOICES)}, or unset it")
+    return value
+
+
+def _auto_plan(request: LoadRequest, say: bool = True) -> Any:
+    from clapcli.models.runtime.auto import plan
+
+    return plan(_name(request), request.precision, request.device, request.job_size,
+                explicit=say and request.runtime == "auto")
 
 
 def load_exported(request: LoadRequest, runtime: str) -> Any:
@@ -50,7 +62,11 @@ def load_exported(request: LoadRequest, runtime: str) -> Any:
         own = None if request.runtime in (None, "auto") else request.runtime
         return load_export(directory, own, request.precision, request.long_audio)
     _check_cpu_options(Path(_name(request)), request.device, request.dtype)
-    return load_export(cached_export(_name(request), runtime), runtime, request.precision, request.long_audio)
+    why = ""
+    if (request.runtime or _default_runtime()) == "auto":
+        why = _auto_plan(request, say=False).reason
+    export = cached_export(_name(request), runtime, request.on_export_step, why)
+    return load_export(export, runtime, request.precision, request.long_audio)
 
 
 def _name(request: LoadRequest) -> str:
@@ -68,38 +84,3 @@ def _check_cpu_options(where: Path, device: str | None, dtype: str | None) -> No
     if (dtype or "auto").lower() not in ("auto", "float32"):
         raise InvalidField("dtype", "'{where}': exported runtimes take {precision} exact|fast, not {dtype} {value}",
                            where=where, value=dtype)
-
-
-def cache_dir(model_id: str, fmt: str) -> Path:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "--", model_id.strip("/"))[-60:]
-    digest = hashlib.sha1(model_id.encode("utf-8")).hexdigest()[:8]
-    return settings.home() / "exports" / f"{slug}-{digest}-{fmt}"
-
-
-def cached_export(name: str, fmt: str) -> Path:
-    """The cache's export of ``name`` in ``fmt``, written on first use (torch is needed only then)."""
-    from clapcli.models import registry
-    from clapcli.models.hub import resolve_ref
-
-    ref = resolve_ref(name, registry.EMBEDDING_ALIASES)
-    target = cache_dir(ref.model_id, fmt)
-    if is_export(target):
-        manifest = read_manifest(target)  # a broken cache entry fails here, naming the file
-        if _current(manifest, ref):
-            return target
-    from clapcli.models.runtime.export import export_model
-
-    log.info("exporting %s to %s once into %s (needs torch; later runs use the export)", ref.model_id, fmt, target)
-    export_model(ref.location, target, fmt, overwrite=True)
-    return target
-
-
-def _current(manifest: Any, ref: Any) -> bool:
-    """Whether a cached export still holds a local checkpoint's weights: by their content, not their
-    modification time (``cp -p`` or ``rsync -a`` give new weights an old one). Hub snapshots are
-    content-addressed by revision."""
-    if not ref.is_local:
-        return True
-    from clapcli.models.fingerprint import path_digest
-
-    return manifest.source_digest == path_digest(Path(ref.location).expanduser())
