@@ -129,3 +129,12 @@ def test_the_python_api_uses_a_cached_export_and_never_exports_unasked(home, sou
     assert cli(["embed", big_job, "--model", model, "-q"]).exit_code == 0
     assert load_model(model, device="cpu").runtime == "openvino"
     assert type(load_model(model, device="cpu", runtime="torch")).__name__ == "LaionClapBackend"
+
+
+def test_torch_only_options_keep_torch_even_with_an_export_cached(home, sources, big_job, cli):
+    from clapcli import load_model
+
+    model = str(sources["laion-clap"])
+    assert cli(["embed", big_job, "--model", model, "-q"]).exit_code == 0  # an export is cached now
+    assert type(load_model(model, device="cpu", dtype="bfloat16")).__name__ == "LaionClapBackend"
+    assert type(load_model(model, device="cpu", quantize="int8")).__name__ == "LaionClapBackend"

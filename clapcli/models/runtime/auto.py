@@ -13,8 +13,8 @@ Order, from the end-to-end figures in benchmarks/README.md (``bench_embed_runtim
 ``auto`` is the default runtime (``CLAPCLI_RUNTIME`` or ``--runtime`` change it). ``plan`` decides when the
 exported runtime is used: at once when the cache holds an export of the model
 (``export_cache.cached_export``), or after exporting it now when the job is large enough to pay for the
-one-time export (``EXPORT_PAYS_FROM`` inputs); smaller jobs run on torch and export nothing. docs/design.md
-("When an export pays") has the measurements behind the threshold.
+one-time export (``EXPORT_PAYS_FROM`` inputs); smaller jobs run on torch and export nothing
+(docs/design.md §7 has the measurements behind the threshold).
 """
 
 from __future__ import annotations

@@ -34,8 +34,15 @@ def exported_runtime(request: LoadRequest) -> str | None:
         return "export"
     runtime = request.runtime or _default_runtime()
     if runtime == "auto":
+        if _torch_only(request):
+            return None
         runtime = _auto_plan(request).runtime
     return None if runtime == "torch" else runtime
+
+
+def _torch_only(request: LoadRequest) -> bool:
+    """Options only torch honours (a dtype other than float32, torch's own int8): auto keeps to torch."""
+    return request.quantize == "int8" or (request.dtype or "auto").lower() not in ("auto", "float32")
 
 
 def _default_runtime() -> str:
