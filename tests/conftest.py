@@ -22,6 +22,14 @@ from audio_fixtures import build_audio_set, build_broken_set  # noqa: E402
 from tiny_models import build_tiny_clap  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def fresh_clapcli_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts as on a fresh machine: the default runtime uses a cached export, so an export left
+    by an earlier test would change which runtime a later one gets. Session fixtures keep the session's home."""
+    monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path_factory.mktemp("clapcli-home")))
+    monkeypatch.delenv("CLAPCLI_RUNTIME", raising=False)
+
+
 @pytest.fixture(scope="session")
 def tiny_clap(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random LAION CLAP checkpoint directory (unfused)."""
