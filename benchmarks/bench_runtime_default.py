@@ -19,21 +19,11 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 
 import numpy as np
 from _common import model_dir, parser, report_ratio, write_clips
-
-
-def run(args: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(args, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(args[2:])} failed ({done.returncode}): {done.stderr.strip()}")
-    return seconds
+from bench_embed_runtime import run
 
 
 def main() -> None:

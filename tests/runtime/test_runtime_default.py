@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from terminal import run_on_terminal
 
 from clapcli.models.runtime.auto import EXPORT_PAYS_FROM
-from terminal import run_on_terminal
 
 
 @pytest.fixture(scope="module")
