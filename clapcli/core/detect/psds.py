@@ -44,9 +44,7 @@ def score_frame(frames: FrameScores, classes: Sequence[str]):  # noqa: ANN201 - 
 def _writable(frame):  # noqa: ANN001, ANN202 - pandas DataFrames
     """``frame`` as a DataFrame whose ``to_numpy()`` is writable. Under pandas 3's copy-on-write it returns a
     read-only view, which sed_scores_eval 0.0.4's Cython code refuses ("buffer source array is read-only")."""
-    import pandas as pd
-
-    class WritableFrame(pd.DataFrame):
+    class WritableFrame(type(frame)):  # type: ignore[misc] - pandas.DataFrame, as sed_scores_eval made it
         @property
         def _constructor(self):  # noqa: ANN202 - column selections stay of this class
             return WritableFrame
