@@ -23,13 +23,12 @@ the reference line): the reference belongs to other audio, or its times are not 
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clapcli.errors import InputError, missing_extra
+from clapcli.core.detect.sed_eval_loader import load_sed_eval
+from clapcli.errors import InputError
 from clapcli.io.reference import ReferenceEvent
 from clapcli.results import Event, FrameScores
 from clapcli.text import plural
@@ -70,26 +69,6 @@ def match_files(sources: Iterable[str], reference: Iterable[str]) -> EvaluationF
             used.add(key)
     files.not_scanned = [name for name in names if name not in used]
     return files
-
-
-def load_sed_eval():
-    """``sed_eval``, imported lazily. Its dcase_util imports ``pkg_resources`` (gone from setuptools
-    >= 81) for version helpers only, so a stand-in is registered for the import alone when it is missing."""
-    try:
-        import pkg_resources  # noqa: F401
-        stub = False
-    except ImportError:
-        stub = True
-        sys.modules["pkg_resources"] = types.ModuleType("pkg_resources")
-    try:
-        import sed_eval
-        import sed_eval.sound_event  # noqa: F401
-    except ImportError:
-        raise missing_extra("sed_eval", "eval") from None
-    finally:
-        if stub:
-            sys.modules.pop("pkg_resources", None)
-    return sed_eval
 
 
 def _container(name: str, events: Iterable[tuple[str, float, float]]):

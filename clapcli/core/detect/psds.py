@@ -61,7 +61,7 @@ def psds(frames: Mapping[str, FrameScores], reference: Mapping[str, Sequence[tup
     """PSDS1 and PSDS2 (overall and per class) of ``frames`` (reference name -> the file's scores) against
     ``reference`` (name -> (onset, offset, label) events). Classes are the reference's: a class with no
     reference event has no true-positive rate to measure."""
-    from clapcli.core.detect.evaluate import load_sed_eval
+    from clapcli.core.detect.sed_eval_loader import load_sed_eval
 
     load_sed_eval()  # sed_scores_eval imports sed_eval, which needs its stand-in
     try:
