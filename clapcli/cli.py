@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "clapcli.commands.cache",
     "clapcli.commands.classify",
     "clapcli.commands.convert",
+    "clapcli.commands.dedupe",
     "clapcli.commands.detect",
     "clapcli.commands.download",
     "clapcli.commands.embed",
