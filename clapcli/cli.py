@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "clapcli.commands.models",
     "clapcli.commands.retrieve",
     "clapcli.commands.serve",
+    "clapcli.commands.tag",
 ]
 
 def _parser_classes(name: str) -> tuple[type[BaseException], ...]:
