@@ -6,7 +6,7 @@ The sounds are synthetic melodies (Chromaprint tells them apart; a plain tone wo
 same length, so that duration alone cannot separate them. Copies: FLAC 24-bit, WAV 8-bit, OGG Vorbis, MP3
 (libsndfile), 16 kHz resampled, half gain, trimmed by 0.2 s. It also prints the cosine similarities of
 copies with their source and of distinct sounds with each other, for the model it runs: with random
-weights (no hub here) distinct sounds come out as alike as copies (docs/dedupe.md), so on this machine
+weights (no hub here) distinct sounds come out as alike as copies (docs/library-tools.md), so on this machine
 the confirmations (duration, fingerprint) do the separating, which is what this check exercises.
 
 Usage: python benchmarks/accept_dedupe.py [--tiny] [--sources 12] [--work DIR] [--model DIR]

@@ -49,7 +49,7 @@ COLUMNS = ["group", "keep", "path", "similarity", "fingerprint", "duration", "fo
 
 ThresholdOpt = Annotated[float, typer.Option(
     "--threshold", min=0.0, max=1.0, help="Cosine similarity from which two files are candidates "
-    "(docs/dedupe.md: clapback measured 0.9972-0.9995 for two rips of one master with LAION CLAP).")]
+    "(docs/library-tools.md: clapback measured 0.9972-0.9995 for two rips of one master with LAION CLAP).")]
 NeighboursOpt = Annotated[int, typer.Option("--neighbours", min=1, help="Nearest neighbours examined per file "
                                             "(a group larger than this is still found through its members).")]
 ToleranceOpt = Annotated[float, typer.Option(

@@ -1,7 +1,7 @@
 """``clap dedupe``: groups of near-duplicate files (one recording re-encoded, resampled, at another gain,
 trimmed by a little), with a suggested file to keep. It reads; it never deletes, moves or writes a file.
 
-Three steps (docs/dedupe.md says why each threshold is what it is):
+Three steps (docs/library-tools.md says why each threshold is what it is):
 
 1. candidates: every item's nearest neighbours by cosine similarity (``core.search.exact_top_k`` over
    the whole matrix, queries in batches), kept when at least ``threshold``;

@@ -108,3 +108,18 @@ def test_duplicate_free_library_has_no_groups(cli, tmp_path) -> None:
             [ItemRow(f"/nowhere/{i}.wav", "h", np.eye(3)[i], 1.0) for i in range(3)])
     result = cli(["dedupe", "--db", db, "--format", "json"])
     assert _rows(result) == [] and "0 groups of duplicates among 3 files" in result.stderr
+
+
+def test_without_a_fingerprinter_one_line_says_how_to_install_one(cli, monkeypatch, tmp_path) -> None:
+    from clapcli.core import chromaprint
+    from clapcli.store import ItemRow, open_store
+
+    monkeypatch.setattr(chromaprint, "backend_name", lambda: None)
+    db = tmp_path / "lib.db"
+    with open_store(db) as store:
+        store.collection("default", model_id="m", dim=3).upsert([ItemRow("/nowhere/a.wav", "h", np.ones(3), 1.0)])
+    result = cli(["dedupe", "--db", db, "--format", "json"])
+    assert result.exit_code == 0
+    lines = [line for line in result.stderr.splitlines() if "fingerprint" in line and "off" in line]
+    assert lines == ["fingerprint confirmation is off (no Chromaprint found): pip install 'clapcli[dedupe]' "
+                     "(or apt-get install libchromaprint-tools for fpcalc)"]
