@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "clapcli.commands.export",
     "clapcli.commands.generate",
     "clapcli.commands.library",
+    "clapcli.commands.map",
     "clapcli.commands.models",
     "clapcli.commands.retrieve",
     "clapcli.commands.serve",
@@ -123,6 +124,7 @@ EXTRA_MODULES = {
     "phonemizer": ("phonemizer", "tts"), "onnx": ("onnx", "onnx"), "onnxruntime": ("onnxruntime", "onnx"),
     "openvino": ("openvino", "openvino"), "sed_eval": ("sed_eval", "eval"),
     "dcase_util": ("sed_eval", "eval"), "matplotlib": ("matplotlib", "plot"),
+    "umap": ("umap-learn", "map"), "sklearn": ("scikit-learn", "map"),
 }
 
 
