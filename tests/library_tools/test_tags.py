@@ -133,3 +133,12 @@ def test_library_info_shows_tag_counts(cli, tmp_path) -> None:
         write_scores(collection, ids, ["rain", "dog"], np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]]))
     info = json.loads(cli(["library", "info", "--db", db, "--format", "json"]).stdout)[0]
     assert info["tagged"] == 3 and info["tags"] == "rain 2, dog 1"
+    with open_store(db) as store:  # a deleted item takes its scores with it (a trigger)
+        store.collection("default", create=False).delete_paths(["/s/0.wav"])
+        assert store.connection.execute("SELECT count(*) FROM tags").fetchone()[0] == 4
+    info = json.loads(cli(["library", "info", "--db", db, "--format", "json"]).stdout)[0]
+    assert info["tagged"] == 2 and info["tags"] == "dog 1, rain 1"
+    with open_store(db) as store:
+        store.delete_collection("default")
+        assert store.connection.execute("SELECT count(*) FROM tags").fetchone()[0] == 0
+        assert store.connection.execute("SELECT count(*) FROM tag_sets").fetchone()[0] == 0
