@@ -33,6 +33,8 @@ Examples:
 
   clap dedupe --db library.db --format csv -o dupes.csv
 
+  clap dedupe --db library.db --approximate             # a large library: faiss candidates (clapcli[faiss])
+
   clap dedupe --db library.db --format json | jq -r '.[] | select(.keep == false) | .path'
 
 It never deletes, moves or changes a file: it lists groups, one row per file, with the file it suggests
@@ -57,6 +59,9 @@ ToleranceOpt = Annotated[float, typer.Option(
 FingerprintOpt = Annotated[bool, typer.Option(
     "--fingerprint/--no-fingerprint", help="Confirm pairs with Chromaprint fingerprints when available "
     "(libchromaprint via clapcli\\[dedupe], else fpcalc).")]
+ApproximateOpt = Annotated[bool, typer.Option(
+    "--approximate", help="Candidates from a faiss index built in memory (never saved beside the library): "
+    "much faster on a large library; needs clapcli\\[faiss].")]
 FormatOpt = Annotated[RecordFormat | None, typer.Option(
     "--format", "-f", case_sensitive=False, callback=plain, help="table, csv, json or jsonl. Default: table on a "
     "terminal, csv when piped, else from --output's extension.", show_default=False)]
@@ -71,6 +76,7 @@ def dedupe(
     neighbours: NeighboursOpt = 10,
     duration_tolerance: ToleranceOpt = 0.5,
     fingerprint: FingerprintOpt = True,
+    approximate: ApproximateOpt = False,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
     fmt: FormatOpt = None,
@@ -89,7 +95,7 @@ def dedupe(
 
     if inputs and (db is not None or collection is not None):
         raise UsageError("give files to embed now, or --db/--collection to read a library, not both")
-    options = DedupeOptions(threshold, neighbours, duration_tolerance, fingerprint).check()
+    options = DedupeOptions(threshold, neighbours, duration_tolerance, fingerprint, approximate).check()
     fmt = default_record_format(fmt, output)
     if output is not None:
         check_output_path(output, overwrite)

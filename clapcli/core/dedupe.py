@@ -62,6 +62,7 @@ class DedupeOptions:
     neighbours: int = DEFAULT_NEIGHBOURS
     duration_tolerance: float = DEFAULT_DURATION_TOLERANCE
     fingerprint: bool = True  # use a fingerprinter when one is available
+    approximate: bool = False  # candidates from a faiss index built in memory (never saved)
 
     def check(self) -> DedupeOptions:
         if not 0.0 < self.threshold <= 1.0:
@@ -85,18 +86,32 @@ class DedupeReport:
     fingerprinter: str | None = None
 
 
-def candidate_pairs(vectors: np.ndarray, threshold: float, neighbours: int) -> list[tuple[int, int, float]]:
-    """(i, j, cosine) with i < j for each pair among each row's ``neighbours`` nearest at >= ``threshold``."""
+def candidate_pairs(vectors: np.ndarray, threshold: float, neighbours: int,
+                    approximate: bool = False) -> list[tuple[int, int, float]]:
+    """(i, j, cosine) with i < j for each pair among each row's ``neighbours`` nearest at >= ``threshold``
+    (exact, or with ``approximate`` from a faiss IVF index built in memory: near-duplicates share their
+    inverted list, so they are found while most of the matrix is skipped)."""
     n = vectors.shape[0]
     found: dict[tuple[int, int], float] = {}
     k = min(neighbours + 1, n)  # + 1: a row finds itself first
+    index = None
+    if approximate and n:
+        from clapcli.core.search import build_index
+
+        index = build_index(vectors, np.arange(n, dtype=np.int64))  # kept in memory: dedupe writes nothing
     for start in range(0, n, QUERY_BATCH):
-        scores, rows = exact_top_k(vectors, vectors[start : start + QUERY_BATCH], k)
+        batch = vectors[start : start + QUERY_BATCH]
+        if index is None:
+            scores, rows = exact_top_k(vectors, batch, k)
+        else:
+            from clapcli.core.search import search_index
+
+            scores, rows = search_index(index, batch, k)
         for offset, (row_scores, row_ids) in enumerate(zip(scores, rows, strict=True)):
             i = start + offset
             keep = row_scores >= threshold
             for j, score in zip(row_ids[keep].tolist(), row_scores[keep].tolist(), strict=True):
-                if j != i:
+                if j != i and j >= 0:  # faiss pads a short answer with -1
                     found[(min(i, j), max(i, j))] = min(float(score), 1.0)
     return [(i, j, s) for (i, j), s in sorted(found.items())]
 
@@ -135,7 +150,7 @@ def find_duplicates(
     options.check()
     if len(items) != vectors.shape[0]:
         raise ValueError("one vector per item")
-    pairs = candidate_pairs(vectors, options.threshold, options.neighbours)
+    pairs = candidate_pairs(vectors, options.threshold, options.neighbours, options.approximate)
     prints = _Fingerprints(fingerprinter) if fingerprinter is not None else None
     report = DedupeReport([], len(items), len(pairs), {"duration": 0, "fingerprint": 0, "group": 0}, backend)
 

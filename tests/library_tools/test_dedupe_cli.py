@@ -123,3 +123,14 @@ def test_without_a_fingerprinter_one_line_says_how_to_install_one(cli, monkeypat
     lines = [line for line in result.stderr.splitlines() if "fingerprint" in line and "off" in line]
     assert lines == ["fingerprint confirmation is off (no Chromaprint found): pip install 'clapcli[dedupe]' "
                      "(or apt-get install libchromaprint-tools for fpcalc)"]
+
+
+def test_approximate_gives_the_same_groups_and_saves_no_index(cli, tiny_clap, sounds, tmp_path) -> None:
+    pytest.importorskip("faiss")
+    db = tmp_path / "lib.db"
+    cli(["embed", sounds, "--db", db, "--model", tiny_clap, "-q"])
+    before = _untouched(tmp_path)
+    exact = _rows(cli(["dedupe", "--db", db, "--format", "json"]))
+    fast = _rows(cli(["dedupe", "--db", db, "--format", "json", "--approximate"]))
+    assert _groups(fast, sounds) == _groups(exact, sounds)
+    assert _untouched(tmp_path) == before  # no .faiss beside the library

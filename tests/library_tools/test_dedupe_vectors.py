@@ -105,3 +105,20 @@ def test_options_are_checked() -> None:
         DedupeOptions(threshold=1.5).check()
     with pytest.raises(InvalidField, match="neighbours"):
         DedupeOptions(neighbours=0).check()
+
+
+def test_approximate_candidates_find_the_planted_copies() -> None:
+    """Above 20,000 rows the in-memory index is IVF (clusters probed, not every row): planted copies at
+    cosine >= 0.99 still come out, as with the exact pass."""
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(11)
+    centres = rng.standard_normal((400, 16)).astype(np.float32)
+    base = centres[rng.integers(0, 400, 24_000)] + 0.5 * rng.standard_normal((24_000, 16)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    sources = rng.choice(24_000, 50, replace=False)
+    copies = np.stack([_at(base[i], 0.995, int(i)) for i in sources])
+    vectors = np.ascontiguousarray(np.concatenate([base, copies]))
+    planted = {(int(i), 24_000 + n) for n, i in enumerate(sources)}
+    exact = {(i, j) for i, j, _ in candidate_pairs(vectors, 0.99, 10)}
+    approximate = {(i, j) for i, j, _ in candidate_pairs(vectors, 0.99, 10, approximate=True)}
+    assert planted <= exact and planted <= approximate
