@@ -12,8 +12,9 @@ from typing import Any
 from clapcli.version import __version__
 
 _API = (
-    "Classification", "Embedding", "EmbeddingModel", "FailedInput", "Prediction", "classify", "embed_audio",
-    "embed_images", "embed_text", "load_model", "open_generator", "retrieve",
+    "Classification", "Detection", "Embedding", "EmbeddingModel", "Event", "FailedInput", "Library", "Prediction",
+    "classify", "detect", "embed_audio", "embed_images", "embed_text", "evaluate", "generate", "iter_classify",
+    "iter_detect", "iter_embed_audio", "load_model", "open_generator", "retrieve",
 )
 __all__ = ["__version__", *_API]
 

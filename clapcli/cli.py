@@ -20,6 +20,7 @@ from clapcli.version import __version__
 COMMAND_MODULES = [
     "clapcli.commands.cache",
     "clapcli.commands.classify",
+    "clapcli.commands.config",
     "clapcli.commands.convert",
     "clapcli.commands.dedupe",
     "clapcli.commands.detect",

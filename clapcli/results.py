@@ -5,6 +5,7 @@ The bottom layer: every layer may use these; they import nothing of clapcli."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +17,24 @@ class Embedding:
     vector: np.ndarray  # (dim,) float32
     model: str
     duration: float | None = None  # seconds, for audio
+
+    def to_dict(self, with_vector: bool = True) -> dict[str, Any]:
+        """The record ``clap embed -f json`` writes: ``path`` (files) or ``text`` (texts), the other None."""
+        text = self.kind == "text"
+        record: dict[str, Any] = {
+            "path": None if text else self.source,
+            "text": self.source if text else None,
+            "kind": self.kind,
+            "duration": _rounded(self.duration),
+            "model": self.model,
+        }
+        if with_vector:
+            record["embedding"] = [float(x) for x in self.vector]
+        return record
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(float(seconds), 6)
 
 
 @dataclass(frozen=True)
@@ -34,6 +53,11 @@ class Classification:
     def top(self) -> Prediction:
         return self.predictions[0]
 
+    def to_dict(self) -> dict[str, Any]:
+        """The record ``clap classify -f json`` writes."""
+        return {"path": self.source, "duration": _rounded(self.duration),
+                "predictions": [{"label": p.label, "score": p.score} for p in self.predictions]}
+
 
 @dataclass(frozen=True)
 class FailedInput:
@@ -42,6 +66,10 @@ class FailedInput:
 
     source: str
     reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row JSON outputs give a failed input."""
+        return {"path": self.source, "error": self.reason}
 
 
 @dataclass
@@ -68,3 +96,8 @@ class Event:
     offset: float
     peak: float
     mean: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record ``clap detect -f json`` writes (times to the millisecond)."""
+        return {"path": self.source, "label": self.label, "onset": round(self.onset, 3),
+                "offset": round(self.offset, 3), "peak": round(self.peak, 6), "mean": round(self.mean, 6)}

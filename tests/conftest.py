@@ -26,8 +26,11 @@ from tiny_models import build_tiny_clap  # noqa: E402
 def fresh_clapcli_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts as on a fresh machine: the default runtime uses a cached export, so an export left
     by an earlier test would change which runtime a later one gets. Session fixtures keep the session's home."""
-    monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path_factory.mktemp("clapcli-home")))
-    monkeypatch.delenv("CLAPCLI_RUNTIME", raising=False)
+    home = tmp_path_factory.mktemp("clapcli-home")
+    monkeypatch.setenv("CLAPCLI_HOME", str(home))
+    monkeypatch.setenv("CLAPCLI_CONFIG", str(home / "config.toml"))  # never the developer's own config file
+    for name in ("RUNTIME", "MODEL", "DEVICE", "HUB_TIMEOUT"):
+        monkeypatch.delenv(f"CLAPCLI_{name}", raising=False)
 
 
 @pytest.fixture(scope="session")

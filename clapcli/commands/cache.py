@@ -1,5 +1,5 @@
-"""``clap cache list|rm``: the files clapcli derives and can rebuild (exports, compiled towers, int8
-copies, converted checkpoints, file hashes), with their size and last use."""
+"""``clap cache list|rm|prune``: the files clapcli derives and can rebuild (exports, compiled towers, int8
+copies, converted checkpoints, file hashes) and the hub's copies of its models, with size and last use."""
 
 from __future__ import annotations
 
@@ -20,7 +20,11 @@ Examples:
 
   clap cache rm 'exports/*' --yes            # remove them
 
-  clap cache rm --all --yes                  # everything clapcli can rebuild (never the library)
+  clap cache rm --all --yes                  # everything clapcli derived (never the library, never hub/)
+
+  clap cache rm hub/cvssp/audioldm2 --yes    # a downloaded model (through huggingface_hub)
+
+  clap cache prune --older-than 30           # what was not used for 30 days (a dry run)
 """
 
 COLUMNS = ["entry", "bytes", "last_used", "path"]
@@ -37,7 +41,8 @@ def list_entries(
                                                      help="table, csv, json or jsonl. Default: table on a "
                                                      "terminal, csv when piped.", show_default=False)] = None,
 ) -> None:
-    """One line per entry: exports/, openvino-cache/, onnx-int8/, converted/ and file-hashes.json."""
+    """One line per entry: exports/, openvino-cache/, onnx-int8/, converted/, file-hashes.json and hub/ (the
+    hub cache's copies of clapcli's models)."""
     from clapcli.core.cache import cache_entries, cache_root
     from clapcli.io.writers import default_record_format, record_writer
 
@@ -60,9 +65,7 @@ def remove(
     """Remove cache entries. A dry run unless --yes: says what would be removed."""
     from clapcli.console.output import Output
     from clapcli.core.cache import cache_entries, cache_root, matching
-    from clapcli.core.cache import remove as remove_entries
     from clapcli.errors import UsageError
-    from clapcli.text import plural
 
     if (pattern is None) == (not all_):
         raise UsageError("clap cache rm: give a PATTERN (as 'clap cache list' names entries) or --all, not both"
@@ -74,6 +77,35 @@ def remove(
         known = ", ".join(entry.name for entry in entries) or "it is empty"
         out.note(f"nothing in {cache_root()} matches {pattern!r} (entries: {known})")
         return
+    _remove(out, chosen, yes)
+
+
+@cache_app.command("prune", epilog=EPILOG)
+def prune(
+    older_than: Annotated[float, typer.Option("--older-than", min=0, help="Days since an entry was last used.",
+                                              metavar="DAYS")] = 30.0,
+    yes: YesOpt = False, quiet: QuietOpt = False,
+) -> None:
+    """Remove the entries not used for --older-than days (hub/ included). A dry run unless --yes."""
+    import time
+
+    from clapcli.console.output import Output
+    from clapcli.core.cache import cache_entries
+    from clapcli.core.cache import older_than as stale
+
+    out = Output(quiet)
+    chosen = stale(cache_entries(), older_than, time.time())
+    if not chosen:
+        out.note(f"every cache entry was used within {older_than:g} days; nothing to prune")
+        return
+    _remove(out, chosen, yes)
+
+
+def _remove(out, chosen: list, yes: bool) -> None:  # noqa: ANN001 - console.output.Output
+    from clapcli.core.cache import cache_root
+    from clapcli.core.cache import remove as remove_entries
+    from clapcli.text import plural
+
     size = _size(sum(entry.bytes for entry in chosen))
     if not yes:
         for entry in chosen:
@@ -82,7 +114,9 @@ def remove(
                  "pass --yes to remove them")
         return
     remove_entries(chosen)
-    out.note(f"removed {plural(len(chosen), 'entry', 'entries')} from {cache_root()} ({size} freed)")
+    out.note(f"removed {plural(len(chosen), 'entry', 'entries')} from {cache_root()} and the hub cache ({size} freed)"
+             if any(e.name.startswith("hub/") for e in chosen)
+             else f"removed {plural(len(chosen), 'entry', 'entries')} from {cache_root()} ({size} freed)")
 
 
 def _size(count: int) -> str:

@@ -141,11 +141,7 @@ class _Run:
 
 def _records(result, fmt: str) -> list[dict]:
     if fmt in ("json", "jsonl"):
-        return [{
-            "path": result.source,
-            "duration": None if result.duration is None else round(result.duration, 6),
-            "predictions": [{"label": p.label, "score": p.score} for p in result.predictions],
-        }]
+        return [result.to_dict()]
     return [
         {"path": result.source if rank == 1 or fmt == "csv" else "", "rank": rank, "label": p.label, "score": p.score}
         for rank, p in enumerate(result.predictions, start=1)

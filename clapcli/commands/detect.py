@@ -166,7 +166,7 @@ def detect(
     with writers, out.progress(len(sources), "detecting") as advance:
         writers.scan(loaded, sources, scorer, spec, post, batch_size, workers, advance, failures)
     if annotations is not None:
-        _report_metrics(out, writers.detected, annotations, scorer.labels, collar, metrics, overwrite)
+        _report_metrics(out, writers, annotations, scorer.labels, collar, metrics, overwrite)
     failures.finish(writers.done, f"files scanned, {plural(writers.events_found, 'event')}")
 
 
@@ -216,10 +216,11 @@ def _load_reference(path: Path) -> dict:
     return annotations
 
 
-def _report_metrics(out, detected: dict, annotations: dict, labels: list[str], collar: float,  # noqa: ANN001
+def _report_metrics(out, writers, annotations: dict, labels: list[str], collar: float,  # noqa: ANN001
                     metrics_path: Path | None, overwrite: bool) -> None:
     from clapcli.core.detect.evaluate import evaluate, match_files, summary_lines, write_metrics
 
+    detected = writers.detected
     files = match_files(detected, annotations)
     if not files.matched and detected:
         from clapcli.errors import InputError
@@ -235,7 +236,7 @@ def _report_metrics(out, detected: dict, annotations: dict, labels: list[str], c
     unknown = sorted({e.label for events in annotations.values() for e in events} - set(labels))
     if unknown:
         out.warning(f"reference labels not among --labels count as missed: {', '.join(unknown[:5])}")
-    result = evaluate(detected, annotations, files, labels, collar=collar)
+    result = evaluate(detected, annotations, files, labels, collar=collar, scores=writers.scores)
     for line in summary_lines(result):
         out.summary(line)
     if metrics_path is not None:

@@ -17,6 +17,7 @@ class Writers:
         self.high_freq = 0.0
         self.plotted: set[str] = set()
         self.detected: dict = {}  # source -> (events, duration), kept for --reference
+        self.scores: dict = {}  # source -> FrameScores, kept for --reference (PSDS needs no threshold)
         self.keep_events = False
         self.done = self.events_found = 0
 
@@ -66,6 +67,7 @@ class Writers:
             self.events_found += len(events)
             if self.keep_events:
                 self.detected[result.source] = (events, result.duration)
+                self.scores[result.source] = result
             self.write(result, events, post.threshold)
 
     def write(self, result: Any, events: list, threshold: float) -> None:

@@ -1,4 +1,4 @@
-"""``clap models``: the aliases and families clapcli knows."""
+"""``clap models``: the aliases and families clapcli knows; ``clap models alias add|list|rm``: the user's own."""
 
 from __future__ import annotations
 
@@ -6,29 +6,94 @@ from typing import Annotated, Any
 
 import typer
 
-from clapcli.console.options import RecordFormat, plain
+from clapcli.console.options import QuietOpt, RecordFormat, plain
+
+ALIAS_EPILOG = """\
+Examples:
+
+  clap models alias add birds ./my-bird-clap          # a local directory (stored as its absolute path)
+
+  clap models alias add music-tags laion/larger_clap_music
+
+  clap classify x.wav --model birds --labels "wren,robin"
+
+  clap models alias rm birds
+"""
+
+FormatOpt = Annotated[RecordFormat | None, typer.Option("--format", "-f", case_sensitive=False, callback=plain,
+                                                        help="table, csv, json or jsonl.", show_default=False)]
+
+models_app = typer.Typer(name="models", help="List model aliases (usable with --model) and manage your own.",
+                         invoke_without_command=True, rich_markup_mode="rich")
+alias_app = typer.Typer(name="alias", help="Your own model aliases (kept in the config file).",
+                        no_args_is_help=True, epilog=ALIAS_EPILOG, rich_markup_mode="rich")
+models_app.add_typer(alias_app, name="alias")
 
 
-def models(
-    fmt: Annotated[RecordFormat | None, typer.Option("--format", "-f", case_sensitive=False, callback=plain,
-            help="table, csv, json or jsonl.",
-                                            show_default=False)] = None,
-) -> None:
-    """List model aliases (usable with --model), the families they belong to and the runtime each runs on."""
+@models_app.callback()
+def models(ctx: typer.Context, fmt: FormatOpt = None) -> None:
+    """List model aliases (usable with --model), the families they belong to and the runtime each runs on;
+    'clap models alias add NAME MODEL' adds your own."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from clapcli.core.config import aliases
     from clapcli.io.writers import default_record_format, record_writer
     from clapcli.models import registry
     from clapcli.models.runtime.auto import describe
 
     fmt = default_record_format(fmt, None)
-    columns = ["alias", "model", "used_by", "runtime"]
+    columns = ["alias", "model", "used_by", "runtime", "source"]
     with record_writer(fmt, None, False, columns, title="clapcli models") as sink:
+        for alias, target in aliases().items():
+            sink.write({"alias": alias, "model": target, "used_by": "any command (its family decides)",
+                        "runtime": describe(target), "source": "yours"})
         for alias, target in registry.EMBEDDING_ALIASES.items():
             sink.write({"alias": alias, "model": target, "used_by": "embed, classify, retrieve",
-                        "runtime": describe(target)})
+                        "runtime": describe(target), "source": "built in"})
         for alias, target in registry.GENERATION_ALIASES.items():
-            sink.write({"alias": alias, "model": target, "used_by": "generate", "runtime": "torch"})
+            sink.write({"alias": alias, "model": target, "used_by": "generate", "runtime": "torch",
+                        "source": "built in"})
     if fmt == "table":
         _notes(registry)
+
+
+@alias_app.command("add", epilog=ALIAS_EPILOG)
+def alias_add(
+    name: Annotated[str, typer.Argument(help="The alias, e.g. birds.", show_default=False)],
+    model: Annotated[str, typer.Argument(help="A local model directory, a hub id or a built-in alias.",
+                                         show_default=False)],
+    force: Annotated[bool, typer.Option("--force", help="Replace an alias of yours of the same name.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Add NAME as an alias of MODEL, usable with --model in every command."""
+    from clapcli.console.output import Output
+    from clapcli.core.config import add_alias
+
+    target = add_alias(name, model, force)
+    Output(quiet).note(f"alias {name} -> {target}")
+
+
+@alias_app.command("list", epilog=ALIAS_EPILOG)
+def alias_list(fmt: FormatOpt = None) -> None:
+    """Your aliases and what each names."""
+    from clapcli.core.config import aliases
+    from clapcli.io.writers import default_record_format, record_writer
+
+    fmt = default_record_format(fmt, None)
+    with record_writer(fmt, None, False, ["alias", "model"], title="your model aliases") as sink:
+        for alias, target in aliases().items():
+            sink.write({"alias": alias, "model": target})
+
+
+@alias_app.command("rm", epilog=ALIAS_EPILOG)
+def alias_rm(name: Annotated[str, typer.Argument(help="One of your aliases.", show_default=False)],
+             quiet: QuietOpt = False) -> None:
+    """Remove one of your aliases (the model it names is not touched)."""
+    from clapcli.console.output import Output
+    from clapcli.core.config import remove_alias
+
+    target = remove_alias(name)
+    Output(quiet).note(f"alias {name} removed (it named {target})")
 
 
 def _notes(registry: Any) -> None:
@@ -47,4 +112,4 @@ def _notes(registry: Any) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("models")(models)
+    app.add_typer(models_app, name="models")

@@ -169,10 +169,7 @@ def _write(found: Any, label: str, fmt: str, output: Path | None, overwrite: boo
     columns = ["query", "rank", "score", label] + (["start", "end"] if found.segments else [])
     with record_writer(fmt, output, overwrite, columns) as sink:
         for result in found.results:
-            for hit in result.hits:
-                row = {"query": result.query.raw, "rank": hit.rank, "score": hit.score, label: hit.target}
-                if hit.start is not None:
-                    row.update(start=round(hit.start, 3), end=round(hit.end, 3))  # type: ignore[arg-type]
+            for row in result.records(label):
                 sink.write(row)
 
 

@@ -81,15 +81,18 @@ def export_progress(out: Output) -> Iterator[Callable[[str], None]]:
 
 
 def _name_the_variable(exc: UsageError, device: str | None) -> UsageError:
-    """A device that came from $CLAPCLI_DEVICE, not --device: the message names the variable."""
-    from clapcli.settings import env
+    """A device that came from $CLAPCLI_DEVICE or the config file, not --device: the message names it."""
+    from clapcli.settings import lookup
 
-    value, message = env("DEVICE"), str(exc)
-    if device is not None or value is None or not (isinstance(exc, InvalidField) and exc.field == "device"):
+    found, message = lookup("device"), str(exc)
+    if device is not None or found is None or not (isinstance(exc, InvalidField) and exc.field == "device"):
         return exc
     reason = message.split(": ", 1)[1].split("; ", 1)[0] if ": " in message else message
-    return UsageError(f"CLAPCLI_DEVICE={value}: {reason}; set CLAPCLI_DEVICE=cpu (or auto), unset it, or pass "
-                      "--device")
+    if found.variable:
+        return UsageError(f"{found.describe()}: {reason}; set CLAPCLI_DEVICE=cpu (or auto), unset it, or pass "
+                          "--device")
+    return UsageError(f"{found.describe()}: {reason}; run 'clap config set device cpu' (or auto), "
+                      f"{found.fix()}, or pass --device")
 
 
 def count_inputs(inputs: list[str]) -> int | None:

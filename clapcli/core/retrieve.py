@@ -51,6 +51,17 @@ class QueryResult:
     query: Query
     hits: list[Hit]
 
+    def records(self, found: str = "path") -> list[dict]:
+        """The rows ``clap retrieve -f json`` writes for this query; ``found`` names what a hit is (``path``
+        for files, ``caption`` for captions)."""
+        rows = []
+        for hit in self.hits:
+            row: dict = {"query": self.query.raw, "rank": hit.rank, "score": hit.score, found: hit.target}
+            if hit.start is not None and hit.end is not None:
+                row.update(start=round(hit.start, 3), end=round(hit.end, 3))
+            rows.append(row)
+        return rows
+
 
 def parse_queries(raw: Sequence[str], force_text: bool = False) -> list[Query]:
     """Existing files are media queries; a missing file with a media extension is an error, not a text."""

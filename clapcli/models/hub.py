@@ -54,6 +54,9 @@ def resolve_ref(name: str, aliases: dict[str, str]) -> ModelRef:
     path = Path(name).expanduser()
     if path.exists():
         return ModelRef(name, str(path.resolve()), True)
+    user = _user_alias(name)
+    if user is not None:
+        return _resolve_user_alias(name, user, aliases)
     if name in aliases:
         _warn_if_ambiguous(name, aliases[name])
         return ModelRef(name, aliases[name], False)
@@ -64,6 +67,25 @@ def resolve_ref(name: str, aliases: dict[str, str]) -> ModelRef:
             f"model '{name}' is neither an alias, a local directory nor a hub id (owner/name); run 'clap models'"
         )
     return ModelRef(name, name, False)
+
+
+def _user_alias(name: str) -> str | None:
+    from clapcli import settings
+
+    return settings.user_aliases().get(name)
+
+
+def _resolve_user_alias(name: str, target: str, aliases: dict[str, str]) -> ModelRef:
+    """A user alias names a local directory, a built-in alias or a hub id (never another user alias, so
+    aliases cannot loop)."""
+    path = Path(target).expanduser()
+    if path.is_absolute() or target.startswith((".", "~")):
+        if not path.is_dir():
+            raise ModelLoadError(f"alias '{name}' names the directory '{target}', which does not exist; point it "
+                                 f"elsewhere with 'clap models alias add {name} DIR --force' or remove it with "
+                                 f"'clap models alias rm {name}'")
+        return ModelRef(name, str(path.resolve()), True)
+    return ModelRef(name, aliases.get(target, target), False)
 
 
 def offline() -> bool:
@@ -80,15 +102,17 @@ def hub_timeout() -> float:
     """Connect/read timeout for hub requests, in seconds."""
     from clapcli import settings
 
-    raw = settings.env("HUB_TIMEOUT")
-    if raw is None:
+    found = settings.lookup("hub_timeout")
+    if found is None:
         return DEFAULT_HUB_TIMEOUT
+    if not found.variable:
+        return float(found.value)  # type: ignore[arg-type] - checked when the file was read
     try:
-        value = float(raw)
+        value = float(found.value)  # type: ignore[arg-type]
     except ValueError:
         value = -1.0
     if not 0 < value < 3600:
-        raise UsageError(f"CLAPCLI_HUB_TIMEOUT={raw!r}: pass a number of seconds, e.g. 10")
+        raise UsageError(f"CLAPCLI_HUB_TIMEOUT={found.value!r}: pass a number of seconds, e.g. 10")
     return value
 
 

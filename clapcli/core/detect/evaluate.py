@@ -31,7 +31,7 @@ from pathlib import Path
 
 from clapcli.errors import InputError, missing_extra
 from clapcli.io.reference import ReferenceEvent
-from clapcli.results import Event
+from clapcli.results import Event, FrameScores
 from clapcli.text import plural
 
 COLLAR = 0.2
@@ -101,8 +101,10 @@ def _container(name: str, events: Iterable[tuple[str, float, float]]):
 
 def evaluate(detected: dict[str, tuple[Sequence[Event], float]], reference: dict[str, list[ReferenceEvent]],
              files: EvaluationFiles, labels: Sequence[str], collar: float = COLLAR,
-             offset_fraction: float = OFFSET_FRACTION, segment: float = SEGMENT) -> dict:
-    """Metrics of ``detected`` (source -> (events, duration seconds)) over the matched files."""
+             offset_fraction: float = OFFSET_FRACTION, segment: float = SEGMENT,
+             scores: dict[str, FrameScores] | None = None) -> dict:
+    """Metrics of ``detected`` (source -> (events, duration seconds)) over the matched files; with ``scores``
+    (source -> the file's frame scores) also PSDS1/PSDS2, which need no threshold (``psds.py``)."""
     sed_eval = load_sed_eval()
     all_labels = list(dict.fromkeys([*labels, *(e.label for events in reference.values() for e in events)]))
     all_labels = sorted(all_labels)
@@ -121,12 +123,19 @@ def evaluate(detected: dict[str, tuple[Sequence[Event], float]], reference: dict
         length = max([duration, *(e.offset for e in reference[name])])
         segment_metrics.evaluate(reference_event_list=ref, estimated_event_list=est, evaluated_length_seconds=length)
         evaluated += 1
-    return {
+    result = {
         "files": evaluated,
         "labels": all_labels,
         "event_based": {"collar": collar, "offset_fraction": offset_fraction, **_summary(event_metrics)},
         "segment_based": {"segment": segment, **_summary(segment_metrics)},
     }
+    if scores is not None:
+        from clapcli.core.detect.psds import psds
+
+        named = {name: scores[source] for source, name in files.matched.items() if source in scores}
+        truth = {name: [(e.onset, e.offset, e.label) for e in reference[name]] for name in named}
+        result.update(psds(named, truth))
+    return result
 
 
 def _check_within(events: Sequence[ReferenceEvent], source: str, duration: float) -> None:
@@ -176,13 +185,17 @@ def summary_lines(metrics: dict) -> list[str]:
         return "n/a" if value is None else f"{value:.3f}"
 
     ev, seg = metrics["event_based"], metrics["segment_based"]
-    return [
+    lines = [
         f"event-based (collar {ev['collar']:g} s, offset {ev['offset_fraction']:g} of length): F1 {pct(ev['f1'])} "
         f"(macro {pct(ev['macro_f1'])}), ER {num(ev['error_rate'])}, P {pct(ev['precision'])}, "
         f"R {pct(ev['recall'])} over {plural(metrics['files'], 'file')}",
         f"segment-based ({seg['segment']:g} s segments): F1 {pct(seg['f1'])} (macro {pct(seg['macro_f1'])}), "
         f"ER {num(seg['error_rate'])}, P {pct(seg['precision'])}, R {pct(seg['recall'])}",
     ]
+    if metrics.get("psds1") is not None and metrics.get("psds2") is not None:
+        lines.append(f"PSDS1 {metrics['psds1']['value']:.3f}, PSDS2 {metrics['psds2']['value']:.3f} (from the scores, "
+                     "no threshold; DCASE task 4 operating points)")
+    return lines
 
 
 def write_metrics(path: Path, metrics: dict, overwrite: bool) -> None:

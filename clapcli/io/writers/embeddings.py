@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -19,17 +18,7 @@ PARQUET_ROW_GROUP = 4096
 
 def embedding_record(row: Embedding, with_vector: bool = True) -> dict:
     """The same keys for every row, in every format: ``path`` (files) or ``text`` (texts), the other null."""
-    text = row.kind == "text"
-    record: dict[str, Any] = {
-        "path": None if text else row.source,
-        "text": row.source if text else None,
-        "kind": row.kind,
-        "duration": None if row.duration is None else round(float(row.duration), 6),
-        "model": row.model,
-    }
-    if with_vector:
-        record["embedding"] = [float(x) for x in row.vector]
-    return record
+    return row.to_dict(with_vector)
 
 
 class EmbeddingWriter(Writer):

@@ -33,8 +33,7 @@ def event_record(event: Event, fmt: str) -> dict:
     if fmt in ("csv", "table"):
         return {"path": event.source, "label": event.label, "onset": f"{onset:.3f}", "offset": f"{offset:.3f}",
                 "peak": round(event.peak, 6), "mean": round(event.mean, 6)}
-    return {"path": event.source, "label": event.label, "onset": onset, "offset": offset,
-            "peak": round(event.peak, 6), "mean": round(event.mean, 6)}
+    return event.to_dict()
 
 
 # ---------------------------------------------------------------- per-file label formats

@@ -128,6 +128,9 @@ def fastest_installed(precision: str = "exact") -> str:
 def describe(name: str) -> str:
     """What a job that asks for no runtime runs ``name`` on, in a few words (for ``clap models``); reads only
     local files: the cache of exports and a local or already downloaded config."""
+    chosen = settings.lookup("runtime")
+    if chosen is not None and str(chosen.value).lower() != "auto":
+        return f"{str(chosen.value).lower()} (set by {chosen.origin()})"
     if gpu_requested(None):
         return "torch (GPU)"
     target = fastest_installed()

@@ -48,7 +48,10 @@ def _torch_only(request: LoadRequest) -> bool:
 def _default_runtime() -> str:
     value = settings.default_runtime()
     if value not in settings.RUNTIME_CHOICES:
-        raise UsageError(f"CLAPCLI_RUNTIME={value}: choose one of {', '.join(settings.RUNTIME_CHOICES)}, or unset it")
+        found = settings.lookup("runtime")
+        where = found.describe() if found else value
+        fix = found.fix() if found else "unset it"
+        raise UsageError(f"{where}: choose one of {', '.join(settings.RUNTIME_CHOICES)}, or {fix}")
     return value
 
 

@@ -1,16 +1,4 @@
-"""The Python API under the ``clap`` command.
-
-    >>> from clapcli.api import load_model, classify, embed_audio, embed_text
-    >>> model = load_model("laion/clap-htsat-unfused")          # once; device/dtype chosen for you
-    >>> classify(model, ["dog.wav"], ["dog barking", "rain"])[0].top
-    Prediction(label='dog barking', score=0.97)
-    >>> embed_audio(model, [samples], sample_rate=44100)[0].vector.shape
-    (512,)
-
-Inputs are paths (files, directories, globs) or in-memory arrays (mono or (channels, samples))
-at ``sample_rate``; images (PIL) for image-text models. ``retrieve`` searches a library
-(``clap embed --db``), an embed output file or a list of captions.
-"""
+"""Embedding and zero-shot classification of audio, images and text (lists, or streams for big inputs)."""
 
 from __future__ import annotations
 
@@ -22,21 +10,16 @@ from typing import TYPE_CHECKING, Any
 from clapcli.core.classify import classify_media, prepare_labels
 from clapcli.core.embed import embed_media, embed_texts
 from clapcli.core.pipeline import ArrayInput, Source
-from clapcli.core.retrieve import retrieve
 from clapcli.errors import InputError, InvalidField
 from clapcli.io.readers import expand_inputs
 from clapcli.media.kinds import extensions_for
 from clapcli.models.base import EmbeddingModel
-from clapcli.models.loading import load_embedding_model as load_model
-from clapcli.results import Classification, Embedding, FailedInput, Prediction
+from clapcli.results import Classification, Embedding, FailedInput
 
 if TYPE_CHECKING:
-    from clapcli.core.generate.generator import Generator
+    from collections.abc import Iterator
 
-__all__ = [
-    "Classification", "Embedding", "EmbeddingModel", "FailedInput", "Prediction", "classify", "embed_audio",
-    "embed_images", "embed_text", "load_model", "open_generator", "retrieve",
-]
+    from clapcli.core.generate.generator import Generator
 
 FAILURES = ("raise", "keep")
 
@@ -51,11 +34,23 @@ def _sources(model: EmbeddingModel, inputs: Iterable[Any], sample_rate: int | No
     return sources
 
 
+def check_failures(failures: str) -> None:
+    if failures not in FAILURES:
+        raise InvalidField("failures", f"{{failures}} {failures!r}: choose 'raise' or 'keep'")
+
+
+def in_place(results: Iterable[Any], failures: str) -> Iterator[Any]:
+    """Results as they come, in input order: a ``FailedInput`` kept in its place or raised as ``InputError``."""
+    for result in results:
+        if isinstance(result, FailedInput) and failures == "raise":
+            raise InputError(f"{result.source}: {result.reason}")
+        yield result
+
+
 def _collect(results: Iterable[Any], failures: str, skip_failures: bool) -> list[Any]:
     """Results in input order. ``failures="raise"``: the first failed input raises ``InputError``;
     ``"keep"``: a ``FailedInput`` stands in its place, so results line up with the inputs."""
-    if failures not in FAILURES:
-        raise InvalidField("failures", f"{{failures}} {failures!r}: choose 'raise' or 'keep'")
+    check_failures(failures)
     if skip_failures:
         warnings.warn("skip_failures=True drops failed inputs, so results no longer line up with the inputs; "
                       "pass failures='keep' (a FailedInput in each failed input's place). skip_failures goes in "
@@ -81,6 +76,17 @@ def embed_audio(
     return _collect(results, failures, skip_failures)
 
 
+def iter_embed_audio(
+    model: EmbeddingModel, inputs: Iterable[Any], sample_rate: int | None = None, normalize: bool = True,
+    batch_size: int | None = None, failures: str = "raise",
+) -> Iterator[Embedding | FailedInput]:
+    """``embed_audio`` as a stream: each result as soon as its batch is done, in input order, so a
+    directory of 100,000 files never holds more than a batch in memory. Results carry their input in
+    ``.source``; pair by that, never by counting."""
+    check_failures(failures)  # here, not at the first next(): a wrong argument fails where it is written
+    return in_place(embed_media(model, _sources(model, inputs, sample_rate), normalize, batch_size), failures)
+
+
 def embed_images(
     model: EmbeddingModel, inputs: Iterable[Any], normalize: bool = True, batch_size: int | None = None,
     skip_failures: bool = False, failures: str = "raise",
@@ -102,6 +108,18 @@ def classify(
     label_set = prepare_labels(model, labels, template)
     results = classify_media(model, _sources(model, inputs, sample_rate), label_set, top_k)
     return _collect(results, failures, skip_failures)
+
+
+def iter_classify(
+    model: EmbeddingModel, inputs: Iterable[Any], labels: Sequence[str], template: str | None = None,
+    top_k: int | None = None, sample_rate: int | None = None, batch_size: int | None = None, failures: str = "raise",
+) -> Iterator[Classification | FailedInput]:
+    """``classify`` as a stream (see ``iter_embed_audio``); the labels are encoded once, before the first
+    input is read."""
+    check_failures(failures)
+    label_set = prepare_labels(model, labels, template)
+    return in_place(classify_media(model, _sources(model, inputs, sample_rate), label_set, top_k, batch_size),
+                    failures)
 
 
 def open_generator(name: str | None = None, device: str = "auto", dtype: str = "auto",
