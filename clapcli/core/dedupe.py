@@ -32,6 +32,10 @@ DEFAULT_NEIGHBOURS = 10
 DEFAULT_DURATION_TOLERANCE = 0.5  # seconds; also at most 5% of the longer file (a short sample trims less)
 RELATIVE_TOLERANCE = 0.05
 QUERY_BATCH = 1024
+# Inverted lists probed per item with --approximate. A near-duplicate (cosine >= 0.98) falls in its
+# source's list or a next one; retrieval's default (1/15 of the lists, for recall of ordinary neighbours)
+# probed 54 lists at 40,000 rows: 14.7 s against 1.9 s with 4 and 40 s exact, loaded machine.
+APPROXIMATE_NPROBE = 8
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ def candidate_pairs(vectors: np.ndarray, threshold: float, neighbours: int,
         else:
             from clapcli.core.search import search_index
 
-            scores, rows = search_index(index, batch, k)
+            scores, rows = search_index(index, batch, k, APPROXIMATE_NPROBE)
         for offset, (row_scores, row_ids) in enumerate(zip(scores, rows, strict=True)):
             i = start + offset
             keep = row_scores >= threshold
