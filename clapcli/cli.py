@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "clapcli.commands.classify",
     "clapcli.commands.config",
     "clapcli.commands.convert",
+    "clapcli.commands.dedupe",
     "clapcli.commands.detect",
     "clapcli.commands.download",
     "clapcli.commands.embed",
@@ -29,9 +30,11 @@ COMMAND_MODULES = [
     "clapcli.commands.export",
     "clapcli.commands.generate",
     "clapcli.commands.library",
+    "clapcli.commands.map",
     "clapcli.commands.models",
     "clapcli.commands.retrieve",
     "clapcli.commands.serve",
+    "clapcli.commands.tag",
 ]
 
 def _parser_classes(name: str) -> tuple[type[BaseException], ...]:
@@ -122,6 +125,7 @@ EXTRA_MODULES = {
     "phonemizer": ("phonemizer", "tts"), "onnx": ("onnx", "onnx"), "onnxruntime": ("onnxruntime", "onnx"),
     "openvino": ("openvino", "openvino"), "sed_eval": ("sed_eval", "eval"),
     "dcase_util": ("sed_eval", "eval"), "matplotlib": ("matplotlib", "plot"),
+    "umap": ("umap-learn", "map"), "sklearn": ("scikit-learn", "map"),
 }
 
 

@@ -303,7 +303,7 @@ def test_a_library_from_a_newer_clapcli_is_refused_unchanged(tmp_path: Path) -> 
 
 def _v2_tags(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE items ADD COLUMN note TEXT")
-    db.execute("CREATE TABLE tags (item_id INTEGER REFERENCES items(id), tag TEXT NOT NULL)")
+    db.execute("CREATE TABLE labels (item_id INTEGER REFERENCES items(id), tag TEXT NOT NULL)")
 
 
 def test_a_library_made_today_opens_after_a_migration_is_appended(tmp_path: Path, monkeypatch) -> None:
@@ -321,7 +321,7 @@ def test_a_library_made_today_opens_after_a_migration_is_appended(tmp_path: Path
         np.testing.assert_array_equal(collection.load_matrix(cache=False).vectors, expected)
         columns = [row[1] for row in store.connection.execute("PRAGMA table_info(items)")]
         assert "note" in columns
-        store.connection.execute("INSERT INTO tags VALUES (1, 'rain')")
+        store.connection.execute("INSERT INTO labels VALUES (1, 'rain')")
     assert pragma(db, "user_version") == today + 1 and pragma(db, "application_id") == APP_ID
     with open_store(db, readonly=True) as store:
         assert store.collection("default", create=False).count() == 3
@@ -351,5 +351,6 @@ def test_a_failing_migration_leaves_the_library_as_it_was(tmp_path: Path, monkey
         open_store(db)
     with open_store(db, readonly=True) as store:
         tables = {r[0] for r in store.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert tables == {"collections", "items"} and store.collection("default", create=False).count() == 3
+        assert tables == {"collections", "items", "tag_sets", "tags"}  # those of today's schema, no more
+        assert store.collection("default", create=False).count() == 3
     assert pragma(db, "user_version") == len(schema.MIGRATIONS) - 2  # neither step appended here applied

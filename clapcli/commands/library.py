@@ -18,7 +18,7 @@ Examples:
 
   clap library list --db lib.db --format json
 
-  clap library info drums --db lib.db
+  clap library info drums --db lib.db       # also: items tagged, and how many have each tag on top
 
   clap library prune --db lib.db             # drop rows of files that were deleted (every collection)
 
@@ -78,14 +78,15 @@ def info(
                                         show_default=False)] = DEFAULT_COLLECTION,
     db: DbOpt = None, fmt: FormatOpt = None,
 ) -> None:
-    """A collection's model, dimension, rows, size and last update, and the library file's size."""
+    """A collection's model, dimension, rows, size, last update, tag counts ('clap tag'), and the file's size."""
     from clapcli.io.writers import default_record_format, record_writer
     from clapcli.store import open_store
 
     fmt = default_record_format(fmt, None)
     with open_store(db, readonly=True) as store:
-        record = {**_describe(store, name), "db": str(store.path), "db_bytes": _file_bytes(store.path)}
-    with record_writer(fmt, None, False, [*COLUMNS, "db", "db_bytes"], title=name) as sink:
+        record = {**_describe(store, name), **_tags(store, name), "db": str(store.path),
+                  "db_bytes": _file_bytes(store.path)}
+    with record_writer(fmt, None, False, [*COLUMNS, "tagged", "tags", "db", "db_bytes"], title=name) as sink:
         sink.write(record)
 
 
@@ -129,6 +130,15 @@ def prune(
                          f"(dry run: nothing removed)")
                 continue
             out.note(f"{store.path} '{name}': {_rows(len(gone))} of missing files pruned")
+
+
+def _tags(store, name: str) -> dict:  # noqa: ANN001
+    """How many items have tag scores, and per tag how many have it on top ("ambient 12, drums 30")."""
+    from clapcli.store.tags import tagged_count, top_tag_counts
+
+    collection = store.collection(name, create=False)
+    counts = sorted(top_tag_counts(collection).items(), key=lambda pair: (-pair[1], pair[0]))
+    return {"tagged": tagged_count(collection), "tags": ", ".join(f"{label} {count}" for label, count in counts)}
 
 
 def _rows(count: int) -> str:

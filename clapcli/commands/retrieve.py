@@ -38,6 +38,8 @@ Examples:
 
   clap retrieve "rain" --db library.db --format json | jq .
 
+  clap retrieve "warm pad" --db library.db --where "tag:ambient>0.5" --where "duration<30" --where "folder:synths"
+
 A query naming an existing file is media (audio, or an image for image-text models such as
 AltCLIP); anything else is text. --text QUERY is always text (as in 'clap embed'); --as-text makes
 every query text. (A bare --text, 0.1's spelling of --as-text, works until the next release.)
@@ -71,6 +73,10 @@ IncludeSelfOpt = Annotated[bool, typer.Option("--include-self", help="Audio -> a
                                               "itself among the hits (left out by default).")]
 AllSegmentsOpt = Annotated[bool, typer.Option("--all-segments", help="Segment collections: list every matching "
                                               "window, not only the best one per file.")]
+WhereOpt = Annotated[list[str] | None, typer.Option(
+    "--where", "-w", metavar="FILTER", show_default=False, help="Library only: search the items for which FILTER "
+    "holds; repeatable (all must hold): tag:LABEL>0.5 (scores from 'clap tag'), duration<30 (seconds), "
+    "folder:NAME. Operators: >= <= != > < =. Searched exactly.")]
 FormatOpt = Annotated[RecordFormat | None, typer.Option(
     "--format", "-f", case_sensitive=False, callback=plain, help="table, csv, json or jsonl. Default: table on a "
     "terminal, csv when piped, else from --output's extension.", show_default=False)]
@@ -93,6 +99,7 @@ def retrieve(
     as_text: AsTextOpt = False,
     include_self: IncludeSelfOpt = False,
     all_segments: AllSegmentsOpt = False,
+    where: WhereOpt = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     model_options: ModelOptions = FROM_FLAGS,
@@ -110,7 +117,7 @@ def retrieve(
     request = RetrieveRequest(db=db, collection=collection, embeddings=embeddings, top_k=top_k,
                               captions=None if captions is None else (), approximate=approximate, nprobe=nprobe,
                               rebuild_index=rebuild_index, include_self=include_self,
-                              all_segments=all_segments).check()
+                              all_segments=all_segments, where=tuple(where or ())).check()
     if not queries and not texts:
         ctx.fail("Missing argument 'QUERIES...': give texts or media files, or --text QUERY.")  # as the parser says it
     parsed = parse_queries(list(queries or []), as_text) + parse_queries(list(texts or []), True)

@@ -5,7 +5,7 @@ collection (``--db``/``--collection``), an ``embed`` output file (``--embeddings
 file (``--captions``, embedded once per run). The model is the collection's (or the file's) unless
 one is given, and a different one is refused, since vectors of two models are not comparable.
 
-One piece (~380 lines): the four targets (library, embeddings file, captions, faiss index) share the
+One piece (~400 lines): the four targets (library, embeddings file, captions, faiss index) share the
 query parsing, the same-model check and the grouping of hits, which would otherwise be repeated.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -176,14 +176,15 @@ SEGMENT_WIDEN = 20
 def search_collection(
     collection: Collection, vectors: np.ndarray, k: int, approximate: bool = False,
     nprobe: int | None = None, rebuild: bool = False, all_segments: bool = False,
+    allowed: set[int] | None = None,
 ) -> list[list[Hit]]:
     """Top-k rows of the collection for each query vector (exact unless ``approximate``). In a segment
     collection hits name the file with the window's start and end, and only the best window of each
-    file is kept unless ``all_segments``."""
+    file is kept unless ``all_segments``. ``allowed`` (item ids, from ``--where``) limits the rows searched."""
     if collection.segments() is None:
-        return _search_rows(collection, vectors, k, approximate, nprobe, rebuild)
+        return _search_rows(collection, vectors, k, approximate, nprobe, rebuild, allowed)
     wide = k if all_segments else k * SEGMENT_WIDEN
-    found = _search_rows(collection, vectors, wide, approximate, nprobe, rebuild)
+    found = _search_rows(collection, vectors, wide, approximate, nprobe, rebuild, allowed)
     return [_segment_hits(collection, hits, k, all_segments) for hits in found]
 
 
@@ -204,7 +205,7 @@ def _segment_hits(collection: Collection, hits: list[Hit], k: int, all_segments:
 
 def _search_rows(
     collection: Collection, vectors: np.ndarray, k: int, approximate: bool = False,
-    nprobe: int | None = None, rebuild: bool = False,
+    nprobe: int | None = None, rebuild: bool = False, allowed: set[int] | None = None,
 ) -> list[list[Hit]]:
     if approximate:
         index = load_or_build_index(collection, rebuild=rebuild)
@@ -212,6 +213,9 @@ def _search_rows(
         paths = collection.paths([i for i in ids.reshape(-1).tolist() if i >= 0])
         return [_index_hits(s, i, paths) for s, i in zip(scores, ids, strict=True)]
     stored = collection.load_matrix()
+    if allowed is not None:  # --where: exact search over the matching rows only
+        keep = np.isin(stored.ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+        stored = replace(stored, ids=stored.ids[keep], vectors=np.ascontiguousarray(stored.vectors[keep]))
     scores, rows = exact_top_k(stored.vectors, vectors, k)
     paths = collection.paths(stored.ids[rows.reshape(-1)].tolist())
     return [hits_from(s, r, ids=stored.ids, paths=paths) for s, r in zip(scores, rows, strict=True)]
@@ -270,20 +274,25 @@ def search_file(
 
 def search_library(
     parsed: Sequence[Query], db: Path | None, name: str, lazy: LazyModel, top_k: int, approximate: bool = False,
-    nprobe: int | None = None, rebuild: bool = False, all_segments: bool = False,
+    nprobe: int | None = None, rebuild: bool = False, all_segments: bool = False, where: Sequence[str] = (),
 ) -> tuple[list[QueryResult], list[FailedInput]]:
     """Search a library collection with its own model (an explicit, different one is refused)."""
     from clapcli.store import open_store
 
     with open_store(db, readonly=True) as store:  # searching never changes the library
         target = store.collection(name, create=False)
+        allowed = None
+        if where:
+            from clapcli.core.filters import collection_filter, parse_where
+
+            allowed = collection_filter(target, parse_where(where))
         if lazy.name is not None:  # an explicit --model must be the collection's
             check_same_model(lazy.get(), target.model_id, target.dim, f"collection '{name}' in {store.path}")
         else:
             lazy.name = target.model_id
         embedded, failed = embed_queries(parsed, lazy, stored_vector(target))
         found = search_collection(target, _stack(embedded, target.dim), top_k, approximate, nprobe, rebuild,
-                                  all_segments)
+                                  all_segments, allowed)
     return [QueryResult(q, hits) for (q, _), hits in zip(embedded, found, strict=True)], failed
 
 
@@ -308,6 +317,7 @@ class RetrieveRequest:
     rebuild_index: bool = False
     include_self: bool = False
     all_segments: bool = False
+    where: Sequence[str] = ()  # filters of library items (``core.filters``), all of which must hold
 
     def check(self) -> RetrieveRequest:
         files = self.captions is not None or self.embeddings is not None
@@ -320,6 +330,14 @@ class RetrieveRequest:
         if self.approximate and files:
             raise InvalidField("approximate", "{approximate} searches a library collection ({db}); files and "
                                "captions are searched exactly")
+        if self.where:
+            from clapcli.core.filters import parse_where
+
+            parse_where(self.where)  # a bad expression fails before any model loads
+            if files:
+                raise InvalidField("where", "{where} filters the items of a library ({db}), not files or captions")
+            if self.approximate:
+                raise InvalidField("where", "{where} searches the matching items exactly; drop {approximate}")
         if self.top_k < 1:
             raise InvalidField("top_k", "must be >= 1")
         if self.nprobe is not None and self.nprobe < 1:
@@ -348,7 +366,7 @@ def run_retrieve(request: RetrieveRequest, lazy: LazyModel) -> Retrieved:
     else:
         results, failed = search_library(parsed, request.db, request.collection or DEFAULT_COLLECTION, lazy, k + room,
                                          request.approximate, request.nprobe, request.rebuild_index,
-                                         request.all_segments)
+                                         request.all_segments, request.where)
     segments = any(hit.start is not None for result in results for hit in result.hits)
     if room:  # room was made for the query itself; leave it out
         results = [without_self(result, k) for result in results]

@@ -69,9 +69,38 @@ def _v2_segment_times(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS items_source ON items (collection_id, source) WHERE source IS NOT NULL")
 
 
+def _v3_tags(db: sqlite3.Connection) -> None:
+    """Zero-shot tag scores (``clap tag``): ``tag_sets`` holds a collection's labels (JSON list), prompt
+    template and the model that scored them; ``tags`` one score per item and label. Triggers drop an item's
+    tags when its vector changes or the item goes, so a tag always describes the vector it was scored from
+    (a re-embedded file is tagged again by the next ``clap tag``)."""
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS tag_sets (
+            collection_id INTEGER PRIMARY KEY REFERENCES collections(id) ON DELETE CASCADE,
+            labels TEXT NOT NULL,
+            template TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            created REAL NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS tags (
+            item_id INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            score REAL NOT NULL,
+            PRIMARY KEY (item_id, label)
+        ) WITHOUT ROWID""")
+    db.execute("CREATE INDEX IF NOT EXISTS tags_label ON tags (label, score)")
+    db.execute("""CREATE TRIGGER IF NOT EXISTS items_vector_changed AFTER UPDATE OF vector ON items
+                  BEGIN DELETE FROM tags WHERE item_id = NEW.id; END""")
+    db.execute("""CREATE TRIGGER IF NOT EXISTS items_deleted AFTER DELETE ON items
+                  BEGIN DELETE FROM tags WHERE item_id = OLD.id; END""")
+    db.execute("""CREATE TRIGGER IF NOT EXISTS collections_deleted AFTER DELETE ON collections
+                  BEGIN DELETE FROM tag_sets WHERE collection_id = OLD.id; END""")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 # Append only: never edit or reorder a released step (libraries record how many they have had).
-MIGRATIONS: list[Migration] = [_v1_collections_and_items, _v2_segment_times]
+MIGRATIONS: list[Migration] = [_v1_collections_and_items, _v2_segment_times, _v3_tags]
 # The oldest version this code can read as it is; older ones must be upgraded by a writer first.
 READABLE_FROM = 1
 
