@@ -54,6 +54,15 @@ def check_count(count: int, limit: int, what: str) -> None:
         raise TooMuchWork(f"{count} {what} in one request; send at most {limit} per request")
 
 
+class WindowOut(BaseModel):
+    """Another window of the same file (segment collections), playable from ``start``."""
+
+    id: int
+    score: float
+    start: float | None
+    end: float | None
+
+
 class HitOut(BaseModel):
     rank: int
     score: float  # cosine similarity
@@ -66,6 +75,7 @@ class HitOut(BaseModel):
     end: float | None = None
     audio_url: str
     peaks_url: str  # the waveform thumbnail's min/max per column (add ?width=N)
+    windows: list[WindowOut] = []  # segment collections: the file's next-best windows, best first
 
 
 class SearchOut(BaseModel):
@@ -128,7 +138,9 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
             out.append(HitOut(rank=hit.rank, score=hit.score, id=hit.item_id, path=item.file,
                               name=Path(item.file).name, relpath=snap.relative(item.file), duration=item.duration,
                               start=item.start, end=item.end,
-                              audio_url=f"api/audio/{where}", peaks_url=f"api/peaks/{where}"))
+                              audio_url=f"api/audio/{where}", peaks_url=f"api/peaks/{where}",
+                              windows=[WindowOut(id=i, score=s, start=snap.items[i].start, end=snap.items[i].end)
+                                       for s, i in hit.windows]))
         return out
 
     async def read_upload(file: UploadFile) -> tuple[bytes, str]:

@@ -169,3 +169,47 @@ def test_copy_path_and_download(wide_library, wide_server: str, browser, tmp_pat
     download.save_as(saved)
     assert saved.read_bytes() == Path(full).read_bytes()
     context.close()
+
+
+@pytest.fixture(scope="module")
+def segment_server(tmp_path_factory: pytest.TempPathFactory, sounds: Path, tiny_clap: Path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from clapcli.cli import app
+
+    folder = tmp_path_factory.mktemp("segment-page") / "long"
+    folder.mkdir()
+    for path in sorted(sounds.iterdir())[:3]:
+        shutil.copy(path, folder / path.name)
+    db = folder.parent / "segments.db"
+    result = CliRunner().invoke(app, ["embed", str(folder), "--db", str(db), "--model", str(tiny_clap),
+                                      "--segments", "0.25", "--quiet"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    with serve_process(db) as url:
+        yield url
+
+
+def test_segment_hits_grouped_by_file_and_played_from_their_windows(segment_server: str, desk) -> None:
+    desk.goto(segment_server + "/?q=a+dog")
+    wait_status(desk, "3 results")
+    shown = names(desk)
+    assert len(shown) == 3 == len(set(shown))  # one row per file
+    for row in desk.locator(".hit").all():
+        chips = row.locator(".window")
+        assert chips.count() >= 1
+        scores = [float(s) for s in chips.evaluate_all("els => els.map(e => e.dataset.score)")]
+        best = float(row.locator(".meta").inner_text().split(" · ")[1])
+        assert scores == sorted(scores, reverse=True) and all(s <= best + 5e-4 for s in scores)
+    row = desk.locator(".hit").first
+    audio = row.locator("audio")
+    audio.evaluate("a => { a.muted = true; }")
+    starts = [float(s) for s in row.locator(".window").evaluate_all("els => els.map(e => e.dataset.start)")]
+    start = max(starts)
+    assert start > 0
+    chip = row.locator(f".window[data-start='{starts[starts.index(start)]:g}']")
+    chip.click()
+    audio.evaluate("(a, s) => new Promise(r => { const f = () => a.currentTime >= s && !a.paused ? r() : "
+                   "setTimeout(f, 20); f(); })", start)
+    assert audio.evaluate("a => a.currentTime") >= start

@@ -188,8 +188,19 @@ function hitRow(hit) {
   audio.preload = "none";
   audio.src = withToken(hit.audio_url);
   audio.setAttribute("aria-label", "Play " + hit.relpath);
-  if (hit.start != null) {
-    audio.addEventListener("loadedmetadata", () => { audio.currentTime = hit.start; }, { once: true });
+  let from = hit.start; // segment hits start at their window (the best one, or the one clicked)
+  audio.addEventListener("loadedmetadata", () => { if (from != null) audio.currentTime = from; });
+  const playFrom = (start) => {
+    from = start;
+    if (audio.readyState >= 1) audio.currentTime = start;
+    audio.play();
+  };
+  for (const w of hit.windows || []) { // the file's next-best windows, best first
+    const chip = button("window", fmtSeconds(w.start), `Play from ${fmtSeconds(w.start)} (score ${w.score.toFixed(3)})`,
+      () => playFrom(w.start));
+    chip.dataset.start = String(w.start);
+    chip.dataset.score = String(w.score);
+    meta.append(" ", chip);
   }
   const play = button("play", "▶", "Play " + hit.relpath, () => { if (audio.paused) audio.play(); else audio.pause(); });
   audio.addEventListener("play", () => { play.textContent = "❚❚"; });
@@ -204,7 +215,7 @@ function hitRow(hit) {
   download.title = "Download " + hit.name;
   download.setAttribute("aria-label", download.title);
   actions.append(play, button("more", "≈", "More like this", () => moreLikeThis(hit)),
-    button("copy", "⧉", "Copy the path", () => copyPath(hit)), download);
+    button("copy", "copy", "Copy the path", () => copyPath(hit)), download);
   li.append(wave, text, actions, audio);
   drawPeaks(wave, hit);
   return li;
