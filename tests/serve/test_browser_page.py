@@ -213,3 +213,13 @@ def test_segment_hits_grouped_by_file_and_played_from_their_windows(segment_serv
     audio.evaluate("(a, s) => new Promise(r => { const f = () => a.currentTime >= s && !a.paused ? r() : "
                    "setTimeout(f, 20); f(); })", start)
     assert audio.evaluate("a => a.currentTime") >= start
+
+
+def test_the_readme_screenshot_script_writes_a_png(tmp_path: Path, tiny_clap: Path) -> None:
+    import runpy
+
+    script = runpy.run_path(str(Path(__file__).resolve().parents[2] / "docs" / "page_screenshot.py"))
+    out = script["main"](["--out", str(tmp_path / "page.png"), "--model", str(tiny_clap)])
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(data[16:20], "big") == 1000 and int.from_bytes(data[20:24], "big") == 640
