@@ -85,8 +85,8 @@ def test_peaks_and_download_refused_for_a_file_changed_on_disk(tmp_path: Path, s
 
 
 def test_peaks_of_an_undecodable_file_is_one_json_line(tmp_path: Path, sounds: Path, tiny_clap: Path,
-                                                       loaded_clap, cli) -> None:
-    """A file that decoded at embed time but not now (hash matches: swap the decoder's view) is a 400."""
+                                                       loaded_clap, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file the decoder refuses (the hash still matches, so the decoder is made to refuse) is one 400 line."""
     folder = tmp_path / "lib"
     folder.mkdir()
     shutil.copy(sorted(sounds.iterdir())[0], folder / "a.wav")
@@ -101,12 +101,8 @@ def test_peaks_of_an_undecodable_file_is_one_json_line(tmp_path: Path, sounds: P
 
         raise InputError(f"{path.name}: not a readable audio file")
 
-    original = peaks.column_peaks
-    peaks.column_peaks = broken
-    try:
-        response = client.get(f"/api/peaks/default/{item}")
-    finally:
-        peaks.column_peaks = original
+    monkeypatch.setattr(peaks, "column_peaks", broken)
+    response = client.get(f"/api/peaks/default/{item}")
     assert response.status_code == 400
     assert response.json() == {"error": f"item {item}: a.wav: not a readable audio file"}
 
