@@ -216,10 +216,15 @@ def test_segment_hits_grouped_by_file_and_played_from_their_windows(segment_serv
 
 
 def test_the_readme_screenshot_script_writes_a_png(tmp_path: Path, tiny_clap: Path) -> None:
-    import runpy
+    import subprocess
+    import sys
 
-    script = runpy.run_path(str(Path(__file__).resolve().parents[2] / "docs" / "page_screenshot.py"))
-    out = script["main"](["--out", str(tmp_path / "page.png"), "--model", str(tiny_clap)])
+    script = Path(__file__).resolve().parents[2] / "docs" / "page_screenshot.py"
+    out = tmp_path / "page.png"
+    # Its own process: Playwright's sync API cannot start inside this module's running browser.
+    done = subprocess.run([sys.executable, str(script), "--out", str(out), "--model", str(tiny_clap)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and f"wrote {out}" in done.stdout, done.stderr
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert int.from_bytes(data[16:20], "big") == 1000 and int.from_bytes(data[20:24], "big") == 640
