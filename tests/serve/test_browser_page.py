@@ -76,6 +76,7 @@ def test_the_search_lives_in_the_url_and_pages(wide_server: str, desk) -> None:
     assert desk.input_value("#query") == "tone"
     first_page = names(desk)
     assert len(first_page) == 20 and "results 1–20" in desk.locator("#status").inner_text()
+    assert desk.locator("#pager").is_visible()
     assert desk.locator("#prev").is_disabled() and desk.locator("#next").is_enabled()
     desk.click("#next")
     wait_status(desk, "page 2")
@@ -103,12 +104,23 @@ def test_the_search_lives_in_the_url_and_pages(wide_server: str, desk) -> None:
     wait_status(desk, "page 3")
     assert desk.input_value("#query") == "tone"
 
+    desk.goto(wide_server + "/")  # a search typed on the bare page; back empties the page again
+    desk.wait_for_selector("#collection option", state="attached")
+    desk.fill("#query", "tone")
+    desk.press("#query", "Enter")
+    wait_status(desk, "results 1–20")
+    assert "?q=tone" in desk.url
+    desk.go_back()
+    desk.wait_for_function("() => document.querySelectorAll('.hit').length === 0")
+    assert desk.input_value("#query") == "" and desk.locator("#pager").is_hidden()
+
 
 def test_paths_relative_to_the_root_and_escaped(wide_library, wide_server: str, desk) -> None:
     root, _ = wide_library
     desk.goto(wide_server + "/?q=tone&k=100")
     wait_status(desk, "26 results")
     shown = names(desk)
+    assert desk.locator("#pager").is_hidden()  # one page: no pager
     assert {"a/s075.wav", "b/s075.wav", "c/s075.wav", f"odd/{HOSTILE}"} <= set(shown)
     assert len(set(shown)) == 26
     titles = desk.locator(".hit .name").evaluate_all("els => els.map(e => e.title)")

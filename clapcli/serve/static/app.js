@@ -271,7 +271,12 @@ $("prev").addEventListener("click", () => { if (last) go(Object.assign({}, last,
 $("next").addEventListener("click", () => { if (last) go(Object.assign({}, last, { page: last.page + 1 })); });
 window.addEventListener("popstate", () => {
   const state = fromUrl();
-  if (state) { syncCollection(); go(state, false); }
+  if (state) { syncCollection(); go(state, false); return; }
+  last = null; // back to the page before any search: an empty page again
+  $("hits").innerHTML = "";
+  $("query").value = "";
+  $("pager").hidden = true;
+  status("");
 });
 
 $("search-form").addEventListener("submit", (event) => {
