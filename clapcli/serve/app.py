@@ -22,12 +22,12 @@ from starlette.exceptions import HTTPException
 from clapcli.errors import ClapcliError, InputError, UsageError
 from clapcli.serve.batching import Busy
 from clapcli.serve.engine import Engine, Found, UploadTooLong
+from clapcli.serve.files import add_file_routes
 from clapcli.serve.guards import (
     DEFAULT_UPLOAD_LIMIT,
     BearerToken,
     BodyLimit,
     HostGuard,
-    JsonErrorFileResponse,
     one_line,
 )
 from clapcli.serve.library import Snapshot
@@ -54,16 +54,28 @@ def check_count(count: int, limit: int, what: str) -> None:
         raise TooMuchWork(f"{count} {what} in one request; send at most {limit} per request")
 
 
+class WindowOut(BaseModel):
+    """Another window of the same file (segment collections), playable from ``start``."""
+
+    id: int
+    score: float
+    start: float | None
+    end: float | None
+
+
 class HitOut(BaseModel):
     rank: int
     score: float  # cosine similarity
     id: int
     path: str  # the file (never with a #t= fragment)
     name: str
+    relpath: str  # the file relative to the library root (the common folder of the collection's files)
     duration: float | None
     start: float | None = None  # segment collections: the best window's start in the file (seconds)
     end: float | None = None
     audio_url: str
+    peaks_url: str  # the waveform thumbnail's min/max per column (add ?width=N)
+    windows: list[WindowOut] = []  # segment collections: the file's next-best windows, best first
 
 
 class SearchOut(BaseModel):
@@ -122,9 +134,13 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
         out = []
         for hit in found:
             item = snap.items[hit.item_id]
+            where = f"{quote(snap.name, safe='')}/{hit.item_id}"
             out.append(HitOut(rank=hit.rank, score=hit.score, id=hit.item_id, path=item.file,
-                              name=Path(item.file).name, duration=item.duration, start=item.start, end=item.end,
-                              audio_url=f"api/audio/{quote(snap.name, safe='')}/{hit.item_id}"))
+                              name=Path(item.file).name, relpath=snap.relative(item.file), duration=item.duration,
+                              start=item.start, end=item.end,
+                              audio_url=f"api/audio/{where}", peaks_url=f"api/peaks/{where}",
+                              windows=[WindowOut(id=i, score=s, start=snap.items[i].start, end=snap.items[i].end)
+                                       for s, i in hit.windows]))
         return out
 
     async def read_upload(file: UploadFile) -> tuple[bytes, str]:
@@ -212,13 +228,7 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
         vector, duration = await run_in_threadpool(engine.embed_upload, snap.model_id, data, name)
         return EmbedOut(model=snap.model_id, dim=len(vector), vectors=[vector.tolist()], duration=duration)
 
-    # ``:path``: a collection name may hold "/" (sent encoded as %2F, which the router sees decoded).
-    @app.get("/api/audio/{collection:path}/{item_id}", summary="Stream a library file (HTTP Range supported)",
-             response_class=FileResponse)
-    async def audio(collection: str, item_id: int) -> FileResponse:
-        path, _ = await run_in_threadpool(library.audio_file, collection, item_id)  # may hash the file
-        return JsonErrorFileResponse(path, headers={"Cache-Control": "no-store"})
-
+    add_file_routes(app, library)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_errors(app)
     app.state.engine = engine

@@ -28,6 +28,7 @@ from clapcli.serve.packing import encode_queries
 from clapcli.serve.topk import torch_scores
 
 DEFAULT_MAX_UPLOAD_SECONDS = 600.0
+MAX_WINDOWS = 5  # next-best windows listed with a segment hit
 
 
 class UploadTooLong(InputError):
@@ -41,6 +42,8 @@ class Found:
     rank: int
     score: float
     item_id: int
+    # Segment collections: the file's next-best windows among the candidates, as (score, item id), best first.
+    windows: tuple[tuple[float, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,14 +141,14 @@ class Engine:
         out = []
         for hits in self.search_vectors(replace(snapshot, segmented=False), queries, k * SEGMENT_WIDEN,
                                         scores=scores):
-            seen = {skipped}
-            kept: list[Found] = []
-            for hit in hits:
+            by_file: dict[str, list[Found]] = {}
+            for hit in hits:  # best first: a file's first window is its best
                 file = snapshot.items[hit.item_id].file
-                if file not in seen and len(kept) < k:
-                    seen.add(file)
-                    kept.append(Found(len(kept) + 1, hit.score, hit.item_id))
-            out.append(kept)
+                if file != skipped and (file in by_file or len(by_file) < k):
+                    by_file.setdefault(file, []).append(hit)
+            out.append([Found(rank, best.score, best.item_id,
+                              tuple((w.score, w.item_id) for w in others[:MAX_WINDOWS]))
+                        for rank, (best, *others) in enumerate(by_file.values(), start=1)])
         return out
 
     # ----------------------------------------------------------------- uploads

@@ -64,11 +64,18 @@ class Snapshot:
     folders: frozenset[str]  # resolved folders of the recorded paths: where served files may live
     index: Any = None  # the faiss index with --approximate
     segmented: bool = False  # one row per window of a file (clap embed --segments)
+    root: str = ""  # the common folder of the recorded files: paths are shown relative to it
     loaded_at: float = field(default_factory=time.time)
 
     @property
     def count(self) -> int:
         return len(self.ids)
+
+    def relative(self, file: str) -> str:
+        """``file`` relative to the library root (the file name alone when there is no root)."""
+        if not self.root:
+            return Path(file).name
+        return os.path.relpath(file, self.root)
 
     def vector(self, item_id: int) -> np.ndarray:
         return self.vectors[self.row_of[item_id]]
@@ -198,8 +205,17 @@ class LibraryState:
             name=collection.name, model_id=collection.model_id, dim=collection.dim, version=stored.version,
             ids=stored.ids, vectors=stored.vectors, items=items,
             row_of={int(i): row for row, i in enumerate(stored.ids.tolist())}, folders=folders, index=index,
-            segmented=collection.segments() is not None,
+            segmented=collection.segments() is not None, root=_root(items.values()),
         )
+
+
+def _root(items: Any) -> str:
+    """The deepest folder holding every recorded file ('' when there is none, e.g. files on two drives)."""
+    folders = {os.path.dirname(os.path.abspath(item.file)) for item in items}
+    try:
+        return os.path.commonpath(sorted(folders)) if folders else ""
+    except ValueError:
+        return ""
 
 
 def _read_items(collection: Any) -> dict[int, Item]:

@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,11 +46,11 @@ def browser_present() -> None:
         pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def server(library_db: Path):
-    """``clap serve --port 0`` in its own process; yields its URL read from the start-up line."""
+@contextmanager
+def serve_process(db: Path, *options: str):
+    """``clap serve --port 0`` over ``db`` in its own process; yields its URL read from the start-up line."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "CLAPCLI_DEVICE": "cpu"}
-    process = subprocess.Popen([sys.executable, "-m", "clapcli", "serve", "--db", str(library_db), "--port", "0"],
+    process = subprocess.Popen([sys.executable, "-m", "clapcli", "serve", "--db", str(db), "--port", "0", *options],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     url = None
     lines = []
@@ -72,6 +73,12 @@ def server(library_db: Path):
         process.kill()
         raise
     assert process.returncode in (0, 143), process.stderr.read()
+
+
+@pytest.fixture(scope="module")
+def server(library_db: Path):
+    with serve_process(library_db) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -65,3 +65,19 @@ def test_more_like_this_skips_the_windows_of_the_same_file(segment_client) -> No
     hits = segment_client.get(f"/api/search/similar/{first['id']}", params={"k": 10}).json()["hits"]
     assert len(hits) == 2 and first["path"] not in {h["path"] for h in hits}
     assert len({h["path"] for h in hits}) == 2
+
+
+def test_a_segment_hit_lists_its_files_next_best_windows(segment_client) -> None:
+    from clapcli.serve.engine import MAX_WINDOWS
+
+    body = segment_client.get("/api/search/text", params={"q": "a dog", "k": 10}).json()
+    for hit in body["hits"]:
+        windows = hit["windows"]
+        assert 1 <= len(windows) <= MAX_WINDOWS
+        scores = [hit["score"]] + [w["score"] for w in windows]
+        assert scores == sorted(scores, reverse=True)  # best window first
+        assert hit["id"] not in {w["id"] for w in windows} and len({w["start"] for w in windows}) == len(windows)
+        for window in windows:  # each is a window of the same file, playable from its start
+            similar = segment_client.get(f"/api/search/similar/{window['id']}", params={"k": 10}).json()
+            assert hit["path"] not in {h["path"] for h in similar["hits"]}
+            assert 0 <= window["start"] < window["end"] <= hit["duration"] + 1e-6

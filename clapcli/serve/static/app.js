@@ -60,6 +60,11 @@ async function loadCollections() {
   collection = select.value;
 }
 
+function syncCollection() {
+  const select = $("collection");
+  if ([...select.options].some((o) => o.value === collection)) select.value = collection;
+}
+
 $("collection").addEventListener("change", (event) => {
   collection = event.target.value;
   $("hits").innerHTML = "";
@@ -70,49 +75,175 @@ $("collection").addEventListener("change", (event) => {
 
 // ---------------------------------------------------------------- search
 
-function renderHits(result, what) {
+// The search lives in the URL (?q=...&k=...&page=... or ?similar=ID): bookmarkable, shareable, and
+// back/forward re-run it. k is the page size; page N asks the server for the first N*k hits.
+const MAX_K = 1000;
+let last = null; // the search on screen: {q} or {similar, name}, with page and k
+
+function pageSize() {
+  const k = parseInt(new URLSearchParams(location.search).get("k"), 10);
+  return Number.isFinite(k) && k >= 1 ? Math.min(k, 100) : 20;
+}
+
+function stateUrl(state) {
+  const url = new URLSearchParams();
+  if (state.q) url.set("q", state.q);
+  if (state.similar != null) url.set("similar", String(state.similar));
+  if (collection) url.set("collection", collection);
+  if (state.k !== 20) url.set("k", String(state.k));
+  if (state.page > 1) url.set("page", String(state.page));
+  return "?" + url.toString() + location.hash;
+}
+
+function fromUrl() {
+  const url = new URLSearchParams(location.search);
+  const page = Math.max(1, parseInt(url.get("page"), 10) || 1);
+  const similar = url.get("similar");
+  if (url.get("collection")) collection = url.get("collection");
+  if (url.get("q")) return { q: url.get("q"), page, k: pageSize() };
+  if (similar !== null && /^\d+$/.test(similar)) return { similar: parseInt(similar, 10), page, k: pageSize() };
+  return null;
+}
+
+function go(state, push = true) {
+  if (push) history.pushState(null, "", stateUrl(state));
+  last = state;
+  if (state.q) $("query").value = state.q;
+  const wanted = Math.min(state.page * state.k, MAX_K);
+  const where = `k=${wanted}&collection=${encodeURIComponent(collection)}`;
+  if (state.q) return run(state, `“${state.q}”`, api(`api/search/text?q=${encodeURIComponent(state.q)}&${where}`));
+  return run(state, (r) => `sounds like ${r.query.split(/[\\/]/).pop()}`, api(`api/search/similar/${state.similar}?${where}`));
+}
+
+function button(cls, text, label, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "secondary " + cls;
+  b.textContent = text;
+  b.title = label;
+  b.setAttribute("aria-label", label);
+  if (onClick) b.addEventListener("click", onClick);
+  return b;
+}
+
+async function copyPath(hit) {
+  try {
+    await navigator.clipboard.writeText(hit.path);
+  } catch (err) { // no clipboard permission (plain http on another host): the old way
+    const area = document.createElement("textarea");
+    area.value = hit.path;
+    document.body.appendChild(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+  status("copied " + hit.path);
+}
+
+async function drawPeaks(canvas, hit) {
+  const ctx = canvas.getContext("2d");
+  const mid = canvas.height / 2;
+  try {
+    const p = await api(withToken(`${hit.peaks_url}?width=${canvas.width}`));
+    ctx.fillStyle = "#2759c7";
+    const step = canvas.width / p.width;
+    for (let i = 0; i < p.width; i++) {
+      const top = mid - Math.max(0, p.max[i]) * mid, bottom = mid - Math.min(0, p.min[i]) * mid;
+      ctx.fillRect(i * step, top, Math.max(1, step), Math.max(1, bottom - top));
+    }
+    if (hit.start != null && p.duration > 0) { // the window that matched
+      ctx.fillStyle = "rgba(240, 165, 0, .35)";
+      const x0 = canvas.width * hit.start / p.duration, x1 = canvas.width * (hit.end ?? p.duration) / p.duration;
+      ctx.fillRect(x0, 0, Math.max(2, x1 - x0), canvas.height);
+    }
+    canvas.dataset.state = "drawn";
+  } catch (err) { // a placeholder line, the reason on hover
+    ctx.fillStyle = "#bbb";
+    ctx.fillRect(0, mid, canvas.width, 1);
+    canvas.title = "no waveform: " + err.message;
+    canvas.dataset.state = "failed";
+  }
+}
+
+function hitRow(hit) {
+  const li = document.createElement("li");
+  li.className = "hit";
+  li.dataset.id = hit.id;
+  const wave = document.createElement("canvas");
+  wave.className = "wave";
+  wave.width = 96;
+  wave.height = 36;
+  const text = document.createElement("div");
+  text.className = "text";
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = hit.relpath;
+  name.title = hit.path;
+  const meta = document.createElement("span");
+  meta.className = "meta";
+  meta.textContent = `#${hit.rank} · ${hit.score.toFixed(3)}` + (hit.duration != null ? ` · ${fmtSeconds(hit.duration)}` : "")
+    + (hit.start != null ? ` · from ${fmtSeconds(hit.start)}` : "");
+  text.append(name, meta);
+  const audio = document.createElement("audio");
+  audio.preload = "none";
+  audio.src = withToken(hit.audio_url);
+  audio.setAttribute("aria-label", "Play " + hit.relpath);
+  let from = hit.start; // segment hits start at their window (the best one, or the one clicked)
+  audio.addEventListener("loadedmetadata", () => { if (from != null) audio.currentTime = from; });
+  const playFrom = (start) => {
+    from = start;
+    if (audio.readyState >= 1) audio.currentTime = start;
+    audio.play();
+  };
+  for (const w of hit.windows || []) { // the file's next-best windows, best first
+    const chip = button("window", fmtSeconds(w.start), `Play from ${fmtSeconds(w.start)} (score ${w.score.toFixed(3)})`,
+      () => playFrom(w.start));
+    chip.dataset.start = String(w.start);
+    chip.dataset.score = String(w.score);
+    meta.append(" ", chip);
+  }
+  const play = button("play", "▶", "Play " + hit.relpath, () => { if (audio.paused) audio.play(); else audio.pause(); });
+  audio.addEventListener("play", () => { play.textContent = "❚❚"; });
+  audio.addEventListener("pause", () => { play.textContent = "▶"; });
+  const actions = document.createElement("div");
+  actions.className = "actions";
+  const download = document.createElement("a");
+  download.className = "download";
+  download.href = withToken(hit.audio_url + "?download=1");
+  download.setAttribute("download", hit.name);
+  download.textContent = "⬇";
+  download.title = "Download " + hit.name;
+  download.setAttribute("aria-label", download.title);
+  actions.append(play, button("more", "≈", "More like this", () => moreLikeThis(hit)),
+    button("copy", "copy", "Copy the path", () => copyPath(hit)), download);
+  li.append(wave, text, actions, audio);
+  drawPeaks(wave, hit);
+  return li;
+}
+
+function renderHits(result, what, state) {
   const list = $("hits");
   list.innerHTML = "";
   current = -1;
-  status(`${result.hits.length} results for ${what} in ${result.collection}`);
-  result.hits.forEach((hit) => {
-    const li = document.createElement("li");
-    li.className = "hit";
-    li.dataset.id = hit.id;
-    const name = document.createElement("span");
-    name.className = "name";
-    name.textContent = hit.name;
-    name.title = hit.path;
-    const meta = document.createElement("span");
-    meta.className = "meta";
-    meta.textContent = `score ${hit.score.toFixed(3)}` + (hit.duration != null ? ` · ${fmtSeconds(hit.duration)}` : "")
-      + (hit.start != null ? ` · from ${fmtSeconds(hit.start)}` : "");
-    const audio = document.createElement("audio");
-    audio.controls = true;
-    audio.preload = "metadata";
-    audio.src = withToken(hit.audio_url);
-    audio.setAttribute("aria-label", "Play " + hit.name);
-    if (hit.start != null) {
-      audio.addEventListener("loadedmetadata", () => { audio.currentTime = hit.start; }, { once: true });
-    }
-    const actions = document.createElement("div");
-    actions.className = "actions";
-    const more = document.createElement("button");
-    more.type = "button";
-    more.className = "secondary more";
-    more.textContent = "More like this";
-    more.addEventListener("click", () => moreLikeThis(hit));
-    actions.appendChild(more);
-    li.append(name, meta, audio, actions);
-    list.appendChild(li);
-  });
+  const page = state ? state.page : 1, k = state ? state.k : result.hits.length;
+  const shown = state ? result.hits.slice((page - 1) * k, page * k) : result.hits;
+  const more = state && result.hits.length >= page * k && page * k < MAX_K;
+  if (page === 1 && !more) status(`${shown.length} results for ${what} in ${result.collection}`);
+  else status(`results ${(page - 1) * k + (shown.length ? 1 : 0)}–${(page - 1) * k + shown.length} for ${what} `
+    + `in ${result.collection} (page ${page})`);
+  shown.forEach((hit) => list.appendChild(hitRow(hit)));
+  $("pager").hidden = !state || (page === 1 && !more);
+  $("prev").disabled = !state || page <= 1;
+  $("next").disabled = !more;
+  $("page-number").textContent = `page ${page}`;
 }
 
-async function run(what, promise) {
+async function run(state, what, promise) {
   showError("");
   status("searching…");
   try {
-    renderHits(await promise, what);
+    const result = await promise;
+    renderHits(result, typeof what === "function" ? what(result) : what, state);
   } catch (err) {
     status("");
     showError(err.message);
@@ -120,13 +251,11 @@ async function run(what, promise) {
 }
 
 function searchText(q) {
-  const url = `api/search/text?q=${encodeURIComponent(q)}&k=20&collection=${encodeURIComponent(collection)}`;
-  return run(`“${q}”`, api(url));
+  return go({ q, page: 1, k: pageSize() });
 }
 
 function moreLikeThis(hit) {
-  const url = `api/search/similar/${hit.id}?k=20&collection=${encodeURIComponent(collection)}`;
-  return run(`sounds like ${hit.name}`, api(url));
+  return go({ similar: hit.id, page: 1, k: pageSize() });
 }
 
 function searchFile(file) {
@@ -134,8 +263,21 @@ function searchFile(file) {
   form.append("file", file);
   form.append("collection", collection);
   form.append("k", "20");
-  return run(`sounds like ${file.name}`, api("api/search/audio", { method: "POST", body: form }));
+  last = null;
+  return run(null, `sounds like ${file.name}`, api("api/search/audio", { method: "POST", body: form }));
 }
+
+$("prev").addEventListener("click", () => { if (last) go(Object.assign({}, last, { page: last.page - 1 })); });
+$("next").addEventListener("click", () => { if (last) go(Object.assign({}, last, { page: last.page + 1 })); });
+window.addEventListener("popstate", () => {
+  const state = fromUrl();
+  if (state) { syncCollection(); go(state, false); return; }
+  last = null; // back to the page before any search: an empty page again
+  $("hits").innerHTML = "";
+  $("query").value = "";
+  $("pager").hidden = true;
+  status("");
+});
 
 $("search-form").addEventListener("submit", (event) => {
   event.preventDefault();
@@ -251,4 +393,7 @@ document.addEventListener("keydown", (event) => {
 });
 
 showPage();
-loadCollections().catch((err) => showError(err.message));
+const initial = fromUrl();
+loadCollections().then(() => {
+  if (initial) { syncCollection(); go(initial, false); }
+}).catch((err) => showError(err.message));
