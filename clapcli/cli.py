@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "clapcli.commands.models",
     "clapcli.commands.retrieve",
     "clapcli.commands.serve",
+    "clapcli.commands.train",
 ]
 
 def _parser_classes(name: str) -> tuple[type[BaseException], ...]:
@@ -121,6 +122,7 @@ EXTRA_MODULES = {
     "phonemizer": ("phonemizer", "tts"), "onnx": ("onnx", "onnx"), "onnxruntime": ("onnxruntime", "onnx"),
     "openvino": ("openvino", "openvino"), "sed_eval": ("sed_eval", "eval"),
     "dcase_util": ("sed_eval", "eval"), "matplotlib": ("matplotlib", "plot"),
+    "sklearn": ("scikit-learn", "train"),
 }
 
 
