@@ -6,6 +6,7 @@ import json
 import shutil
 
 import numpy as np
+
 from clapcli.core.probe.store import load_probe
 
 CLASSES = ["low_hum", "mid_tone", "high_whistle"]  # as tests/probe/conftest.py writes them

@@ -10,8 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from clapcli.core.eval.datasets import DatasetError, detect_layout, file_listed, read_classification, read_table, \
-    table_cell
+from clapcli.core.eval.datasets import (
+    DatasetError,
+    detect_layout,
+    file_listed,
+    read_classification,
+    read_table,
+    table_cell,
+)
 from clapcli.core.probe.train import LabelledSet
 
 LABEL_SEPARATORS = re.compile(r"[;|]")
