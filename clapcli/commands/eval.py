@@ -25,10 +25,12 @@ from clapcli.commands.eval_options import (
     PathColumnOpt,
     PlotOpt,
     PresetOpt,
+    ProbeShotsOpt,
     ReportOpt,
     SkipMissingOpt,
     TemplateOpt,
 )
+from clapcli.commands.eval_probe import shot_counts, with_probe_rows
 from clapcli.console.options import (
     FROM_FLAGS,
     BatchSizeOpt,
@@ -57,6 +59,8 @@ Examples:
   clap eval classify ESC-50-master/ --confusion cm.csv --plot cm.png --by-fold
 
   clap eval classify ESC-50-master/ --db eval.db --preset label   # 2nd run: only the text side
+
+  clap eval classify ESC-50-master/ --probe-shots 1,4,16   # zero-shot vs few-shot probes, by fold
 
 Layouts: ESC-50 (meta/esc50.csv), UrbanSound8K (metadata/UrbanSound8K.csv), GTZAN (genre folders), a folder
 of class folders, or a CSV/TSV (columns path,label[,fold]; paths relative to it or to --audio). Template: the
@@ -122,6 +126,7 @@ def classify(
     confusion: ConfusionOpt = None,
     plot: PlotOpt = None,
     db: DbOpt = None,
+    probe_shots: ProbeShotsOpt = None,
     model_options: ModelOptions = FROM_FLAGS,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
@@ -147,14 +152,16 @@ def classify(
     _describe(out, data.skipped, f"{data.layout}: {plural(len(data.items), 'item')}, {classes}{folds}")
     failures = _Failures(FailureLog(out))
     runs = []
-    with _sink(fmt, output, overwrite, rep.CLASSIFY_COLUMNS, f"clap eval classify {data.layout}") as sink:
+    shots = shot_counts(probe_shots, data)
+    columns = rep.CLASSIFY_COLUMNS[:1] + ["method"] + rep.CLASSIFY_COLUMNS[1:] if shots else rep.CLASSIFY_COLUMNS
+    with _sink(fmt, output, overwrite, columns, f"clap eval classify {data.layout}") as sink:
         for name in models:
             loaded = model_options.with_model(name).load(len(data.items), quiet)
             with out.progress(len(data.items), f"embedding ({loaded.model_id})") as advance:
                 result = evaluate_classification(loaded, data, texts, chosen_template, bootstrap, batch_size,
                                                  workers, advance, db)
             failures.add(result.failed)
-            _write_rows(out, sink, rep.classify_rows(result, data, by_fold), result.reused, db)
+            _write_rows(out, sink, with_probe_rows(result, data, by_fold, shots, bootstrap), result.reused, db)
             _confusion_files(loaded, result, data, name, len(models) > 1, confusion, plot, overwrite)
             runs.append((_protocol_view(loaded), result, template_source))
             del loaded
