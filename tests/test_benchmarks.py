@@ -36,6 +36,7 @@ SCRIPTS = {
     "bench_runtime_default.py": (["--files", "64"], {"first_run_vs_torch", "later_runs_speedup", "max_abs_diff"}),
     "bench_embed_runtime.py": (["--files", "2", "--sides", "openvino exact"],
                                {"audio_openvino_exact_max_diff", "text_openvino_exact_speedup"}),
+    "bench_probe.py": (["--files", "2"], {"probe_train_over_embed_2000", "probe_classify_time_ratio"}),
 }
 
 
