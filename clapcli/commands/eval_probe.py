@@ -24,6 +24,11 @@ def shot_counts(value: str | None, data: Any) -> list[int]:
     return shots
 
 
+def with_method(columns: list[str], shots: list[int]) -> list[str]:
+    """A 'method' column after 'model' when probes are compared with zero-shot."""
+    return columns[:1] + ["method"] + columns[1:] if shots else columns
+
+
 def with_probe_rows(result: Any, data: Any, by_fold: bool, shots: list[int], bootstrap: int) -> list[dict]:
     """The zero-shot rows, then one row per shot count: its probe tested on every held-out fold."""
     import numpy as np
