@@ -97,3 +97,14 @@ def test_multi_label_csv(cli, tiny_clap, tone_folders, tmp_path):
     listed = json.loads(cli(["classify", wav, "--probe", out, "-f", "json", "-q"]).stdout)
     scores = [p["score"] for p in listed[0]["predictions"]]
     assert len(scores) == 4 and all(0 < s < 1 for s in scores)  # sigmoids, not a softmax over the classes
+
+
+def test_without_scikit_learn_one_line_names_the_extra(cli, tiny_clap, tone_folders, tmp_path, monkeypatch):
+    import sys
+
+    for name in ("sklearn", "sklearn.linear_model", "sklearn.model_selection"):
+        monkeypatch.setitem(sys.modules, name, None)  # "not installed"
+    result = cli(["train", tone_folders, "-o", tmp_path / "p", "-m", tiny_clap, "-q"])
+    assert result.exit_code == 1 and result.stderr.strip().count("\n") == 0
+    assert "pip install 'clapcli[train]'" in result.stderr
+    assert not (tmp_path / "p").exists()
