@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "clapcli.commands.retrieve",
     "clapcli.commands.serve",
     "clapcli.commands.tag",
+    "clapcli.commands.train",
 ]
 
 def _parser_classes(name: str) -> tuple[type[BaseException], ...]:
@@ -125,7 +126,7 @@ EXTRA_MODULES = {
     "phonemizer": ("phonemizer", "tts"), "onnx": ("onnx", "onnx"), "onnxruntime": ("onnxruntime", "onnx"),
     "openvino": ("openvino", "openvino"), "sed_eval": ("sed_eval", "eval"),
     "dcase_util": ("sed_eval", "eval"), "matplotlib": ("matplotlib", "plot"),
-    "umap": ("umap-learn", "map"), "sklearn": ("scikit-learn", "map"),
+    "umap": ("umap-learn", "map"), "sklearn": ("scikit-learn", "train"),  # also in the map extra
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -52,6 +53,9 @@ FormatOpt = Annotated[RecordFormat | None, typer.Option(
     "terminal, csv when piped, else from --output's extension.", show_default=False)]
 ExpectOpt = Annotated[str | None, typer.Option("--expect", help="CI check: exit 4 unless every input's top label is "
                                                "this.", show_default=False)]
+ProbeOpt = Annotated[Path | None, typer.Option(
+    "--probe", help="A probe from 'clap train': its classes are the labels and its model is used.",
+    show_default=False, file_okay=False)]
 MinScoreOpt = Annotated[float | None, typer.Option("--min-score", min=0.0, max=1.0, help="CI check: exit 4 unless "
                                                    "every top score is at least this.", show_default=False)]
 
@@ -67,6 +71,7 @@ def classify(
     output: OutputOpt = None,
     expect: ExpectOpt = None,
     min_score: MinScoreOpt = None,
+    probe: ProbeOpt = None,
     model_options: ModelOptions = FROM_FLAGS,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
@@ -77,27 +82,49 @@ def classify(
     from clapcli.console.common import FailureLog, collect_sources, count_inputs, kept_on_interrupt, kept_rows
     from clapcli.console.output import Output
     from clapcli.core.classify import check_expected_label, classify_media, prepare_labels
+    from clapcli.core.probe.classify import classify_with_probe
     from clapcli.errors import UsageError
     from clapcli.io.writers import default_record_format, record_writer
 
     if not inputs:
         raise UsageError("give at least one input file, directory, glob or - (see clap classify --help)")
-    names = label_list(labels, labels_file)
+    trained, model_options = _probe(probe, model_options, labels or labels_file or template)
+    names = trained.classes if trained else label_list(labels, labels_file)
     check_expected_label(expect, names)
     fmt = default_record_format(fmt, output)
     sink = record_writer(fmt, output, overwrite, ["path", "rank", "label", "score"] if fmt in ("table", "csv") else [])
     loaded = model_options.load(count_inputs(inputs), quiet)
-    label_set = prepare_labels(loaded, names, template)
+    if trained:
+        trained.check_model(loaded.model_id, loaded.embedding_dim)
+    label_set = None if trained else prepare_labels(loaded, names, template)
     sources = collect_sources(inputs, loaded.modality)
     out = Output(quiet)
     failures = FailureLog(out)
     run = _Run()
     with kept_on_interrupt(lambda: kept_rows(sink, None, "rows") + f" ({run.done} of {len(sources)} inputs "
                            "classified)"), sink, out.progress(len(sources), "classifying") as advance:
-        results = classify_media(loaded, sources, label_set, top_k, batch_size, workers, advance)
+        results = (classify_with_probe(loaded, sources, trained, top_k, batch_size, workers, advance) if trained
+                   else classify_media(loaded, sources, label_set, top_k, batch_size, workers, advance))
         run.write(results, sink, fmt, failures, expect, min_score)
     run.report_unmet(out)
     failures.finish(run.done, "inputs classified")
+
+
+def _probe(path: Path | None, model_options: Any, labels_given: Any) -> tuple[Any, Any]:
+    """The probe (None without --probe) and the model options with the probe's model; --labels, --labels-file
+    or --template beside it, or another --model, refused in one line."""
+    if path is None:
+        return None, model_options
+    from clapcli.core.probe.store import load_probe
+    from clapcli.errors import UsageError
+
+    if labels_given:
+        raise UsageError("--probe gives the labels (its classes) and their prompts; drop --labels, --labels-file "
+                         "and --template")
+    trained = load_probe(path)
+    if model_options.model is None:
+        return trained, model_options.with_model(trained.model_id)
+    return trained, model_options  # another name for the same model passes the check after loading
 
 
 class _Run:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from clapcli.commands.eval_files import check_classify_outputs, confusion_files, dataset_line
 from clapcli.commands.eval_options import (
     AudioDirOpt,
     BootstrapOpt,
@@ -25,10 +26,12 @@ from clapcli.commands.eval_options import (
     PathColumnOpt,
     PlotOpt,
     PresetOpt,
+    ProbeShotsOpt,
     ReportOpt,
     SkipMissingOpt,
     TemplateOpt,
 )
+from clapcli.commands.eval_probe import shot_counts, with_method, with_probe_rows
 from clapcli.console.options import (
     FROM_FLAGS,
     BatchSizeOpt,
@@ -57,6 +60,8 @@ Examples:
   clap eval classify ESC-50-master/ --confusion cm.csv --plot cm.png --by-fold
 
   clap eval classify ESC-50-master/ --db eval.db --preset label   # 2nd run: only the text side
+
+  clap eval classify ESC-50-master/ --probe-shots 1,4,16   # zero-shot vs few-shot probes, by fold
 
 Layouts: ESC-50 (meta/esc50.csv), UrbanSound8K (metadata/UrbanSound8K.csv), GTZAN (genre folders), a folder
 of class folders, or a CSV/TSV (columns path,label[,fold]; paths relative to it or to --audio). Template: the
@@ -122,6 +127,7 @@ def classify(
     confusion: ConfusionOpt = None,
     plot: PlotOpt = None,
     db: DbOpt = None,
+    probe_shots: ProbeShotsOpt = None,
     model_options: ModelOptions = FROM_FLAGS,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
@@ -141,21 +147,20 @@ def classify(
     texts, chosen_template, template_source = _prompts(data, labels_file, template, preset)
     models = model or [None]
     fmt = _format(fmt, output)
-    _check_classify_outputs(output, report, confusion, plot, models, overwrite)
-    folds = f", folds {', '.join(map(str, data.folds))}" if data.folds else ""
-    classes = plural(len(data.classes), "class", "classes")
-    _describe(out, data.skipped, f"{data.layout}: {plural(len(data.items), 'item')}, {classes}{folds}")
-    failures = _Failures(FailureLog(out))
-    runs = []
-    with _sink(fmt, output, overwrite, rep.CLASSIFY_COLUMNS, f"clap eval classify {data.layout}") as sink:
+    check_classify_outputs(output, report, confusion, plot, models, overwrite)
+    _describe(out, data.skipped, dataset_line(data))
+    failures, runs = _Failures(FailureLog(out)), []
+    shots = shot_counts(probe_shots, data)
+    with _sink(fmt, output, overwrite, with_method(rep.CLASSIFY_COLUMNS, shots), f"clap eval classify {data.layout}"
+               ) as sink:
         for name in models:
             loaded = model_options.with_model(name).load(len(data.items), quiet)
             with out.progress(len(data.items), f"embedding ({loaded.model_id})") as advance:
                 result = evaluate_classification(loaded, data, texts, chosen_template, bootstrap, batch_size,
                                                  workers, advance, db)
             failures.add(result.failed)
-            _write_rows(out, sink, rep.classify_rows(result, data, by_fold), result.reused, db)
-            _confusion_files(loaded, result, data, name, len(models) > 1, confusion, plot, overwrite)
+            _write_rows(out, sink, with_probe_rows(result, data, by_fold, shots, bootstrap), result.reused, db)
+            confusion_files(loaded, result, data, name, len(models) > 1, confusion, plot, overwrite)
             runs.append((_protocol_view(loaded), result, template_source))
             del loaded
     if report is not None:
@@ -184,33 +189,6 @@ def _write_rows(out: Any, sink: Any, rows: Any, reused: int, db: Path | None) ->
         out.note(f"{plural(reused, 'embedding')} reused from {db}")
     for row in rows:
         sink.write(row)
-
-
-def _check_classify_outputs(output: Path | None, report: Path | None, confusion: Path | None, plot: Path | None,
-                            models: list, overwrite: bool) -> None:
-    """Every file the run will write (one --confusion / --plot per model) is free, before any model loads."""
-    from clapcli.core.eval import report as rep
-
-    outputs = [p for p in (output, report) if p is not None]
-    outputs += [rep.per_model_path(p, m or "default", len(models) > 1) for p in (confusion, plot) if p
-                for m in models]
-    rep.check_outputs(outputs, overwrite)
-    if plot is not None:
-        rep.check_plot_available()
-
-
-def _confusion_files(loaded: Any, result: Any, data: Any, name: str | None, several: bool, confusion: Path | None,
-                     plot: Path | None, overwrite: bool) -> None:
-    """--confusion (CSV) and --plot (PNG) of one checkpoint."""
-    from clapcli.core.eval import report as rep
-
-    matrix = result.overall.matrix
-    if confusion is not None:
-        rep.write_text(rep.per_model_path(confusion, name or "default", several),
-                       rep.confusion_csv(matrix, data.classes), overwrite, "--confusion")
-    if plot is not None:
-        rep.plot_confusion(rep.per_model_path(plot, name or "default", several), matrix, data.classes,
-                           f"{loaded.model_id} on {data.layout}: top-1 {result.overall.top1:.4f}", overwrite)
 
 
 class _Failures:

@@ -55,3 +55,7 @@ ConfusionOpt = Annotated[Path | None, typer.Option(
     show_default=False, dir_okay=False)]
 PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Write the confusion matrix as a PNG heat map (needs "
                                               "clapcli\\[plot]).", show_default=False, dir_okay=False)]
+ProbeShotsOpt = Annotated[str | None, typer.Option(
+    "--probe-shots", help="Also train a probe per fold on K examples per class from the other folds (seeded) and "
+    "test it on the held-out fold; K,K... for several. Rows: zero-shot and probe side by side.",
+    show_default=False)]

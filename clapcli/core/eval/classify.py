@@ -32,6 +32,9 @@ class ClassifyResult:
     per_fold: dict[int, ClassificationFigures] = field(default_factory=dict)
     failed: list[FailedInput] = field(default_factory=list)
     reused: int = 0
+    embeddings: np.ndarray | None = None  # (len(items), dim) normalised: what --probe-shots trains on
+    label_embeddings: np.ndarray | None = None  # the prompts' (zero-shot prototypes)
+    logit_scale: float = 1.0
 
     def fold_mean(self, metric: str) -> float | None:
         if not self.per_fold:
@@ -85,7 +88,8 @@ def evaluate_classification(
     result = ClassifyResult(
         model.model_id, template if template is not None else model.default_template, list(label_texts),
         embedded.ok, probabilities, classification_figures(truth, probabilities, bootstrap),
-        failed=embedded.failed, reused=embedded.reused,
+        failed=embedded.failed, reused=embedded.reused, embeddings=embedded.matrix,
+        label_embeddings=label_set.embeddings, logit_scale=label_set.logit_scale,
     )
     folds = np.array([dataset.items[i].fold for i in embedded.ok], dtype=object)
     for fold in dataset.folds:
