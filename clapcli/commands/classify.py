@@ -39,6 +39,13 @@ Examples:
 
   clap classify cat.jpg photos/ --model altclip --labels "一只猫,一只狗,a car"   # images, any language
 
+  clap classify street.wav --model pe-av-base --labels "car horn,siren,speech,dog" --threshold 0.5
+
+Scoring (--scoring): softmax over the labels (they compete, scores sum to 1; the default for CLAP and
+image models), or sigmoid per label (each label its own probability, multi-label; the default for
+PE-Audio, trained that way with a learned bias; CLAP has no bias, so sigmoid is refused there).
+--threshold keeps only the labels scoring at least that (still at most --top-k).
+
 Exit codes: 0 ok, 1 error, 2 usage, 3 some inputs failed (the rest are written), 4 --expect not met.
 """
 
@@ -52,6 +59,11 @@ FormatOpt = Annotated[RecordFormat | None, typer.Option(
     "terminal, csv when piped, else from --output's extension.", show_default=False)]
 ExpectOpt = Annotated[str | None, typer.Option("--expect", help="CI check: exit 4 unless every input's top label is "
                                                "this.", show_default=False)]
+ScoringOpt = Annotated[str | None, typer.Option(
+    "--scoring", help="softmax (labels compete) or sigmoid (each label its own probability). Default: the "
+    "model's (sigmoid for PE-Audio, softmax for CLAP).", show_default=False)]
+ThresholdOpt = Annotated[float | None, typer.Option("--threshold", min=0.0, max=1.0, help="Report only labels "
+                                                    "scoring at least this.", show_default=False)]
 MinScoreOpt = Annotated[float | None, typer.Option("--min-score", min=0.0, max=1.0, help="CI check: exit 4 unless "
                                                    "every top score is at least this.", show_default=False)]
 
@@ -63,6 +75,8 @@ def classify(
     labels_file: LabelsFileOpt = None,
     template: TemplateOpt = None,
     top_k: TopKOpt = 5,
+    scoring: ScoringOpt = None,
+    threshold: ThresholdOpt = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     expect: ExpectOpt = None,
@@ -87,14 +101,14 @@ def classify(
     fmt = default_record_format(fmt, output)
     sink = record_writer(fmt, output, overwrite, ["path", "rank", "label", "score"] if fmt in ("table", "csv") else [])
     loaded = model_options.load(count_inputs(inputs), quiet)
-    label_set = prepare_labels(loaded, names, template)
+    label_set = prepare_labels(loaded, names, template, scoring)
     sources = collect_sources(inputs, loaded.modality)
     out = Output(quiet)
     failures = FailureLog(out)
     run = _Run()
     with kept_on_interrupt(lambda: kept_rows(sink, None, "rows") + f" ({run.done} of {len(sources)} inputs "
                            "classified)"), sink, out.progress(len(sources), "classifying") as advance:
-        results = classify_media(loaded, sources, label_set, top_k, batch_size, workers, advance)
+        results = classify_media(loaded, sources, label_set, top_k, batch_size, workers, advance, threshold)
         run.write(results, sink, fmt, failures, expect, min_score)
     run.report_unmet(out)
     failures.finish(run.done, "inputs classified")
