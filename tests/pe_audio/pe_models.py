@@ -84,3 +84,22 @@ def reference_forward(model_dir: Path, paths: list[Path], texts: list[str], fram
             audio.append(out.audio_embeds[0])
             text = out.text_audio_embeds
     return logits, audio, text
+
+
+def reference_frames(model_dir: Path, path: Path, texts: list[str], seconds: float | None = None) -> Any:
+    """(n_frames, n_texts) ``sigmoid(PeAudioFrameLevelModel(...).logits_audio_text)`` of one file (its first
+    ``seconds`` only when given), through the feature extractor, float64."""
+    import numpy as np
+    import soundfile as sf
+    import torch
+    from transformers import AutoTokenizer, PeAudioFeatureExtractor, PeAudioFrameLevelModel
+
+    model = PeAudioFrameLevelModel.from_pretrained(model_dir).eval()
+    tokens = AutoTokenizer.from_pretrained(model_dir)(texts, padding=True, return_tensors="pt")
+    samples, rate = sf.read(path, dtype="float32")
+    if seconds is not None:
+        samples = samples[: int(seconds * rate)]
+    inputs = PeAudioFeatureExtractor.from_pretrained(model_dir)(samples, sampling_rate=rate, return_tensors="pt")
+    with torch.no_grad():
+        logits = model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"], **inputs)
+    return 1.0 / (1.0 + np.exp(-logits.logits_audio_text[0].numpy().T.astype(np.float64)))
