@@ -23,7 +23,9 @@ def models(
     columns = ["alias", "model", "used_by", "runtime"]
     with record_writer(fmt, None, False, columns, title="clapcli models") as sink:
         for alias, target in registry.EMBEDDING_ALIASES.items():
-            sink.write({"alias": alias, "model": target, "used_by": "embed, classify, retrieve",
+            used_by = "detect (frames), embed, classify, retrieve" if alias in registry.FRAME_ALIASES else \
+                "embed, classify, retrieve"
+            sink.write({"alias": alias, "model": target, "used_by": used_by,
                         "runtime": describe(target)})
         for alias, target in registry.GENERATION_ALIASES.items():
             sink.write({"alias": alias, "model": target, "used_by": "generate", "runtime": "torch"})

@@ -169,15 +169,15 @@ class PeAudioBackend(EmbeddingModel):
 
 
 def _load_parts(ref: Any, config: dict, device: Any, dtype: Any) -> tuple[Any, Any, Any]:
-    """(the audio-text network in eval mode, tokenizer, feature extractor). A ``pe_audio_video`` checkpoint
-    is loaded whole and its audio-text model (``audio_model``, sharing the text tower) kept."""
+    """(the audio-text network in eval mode, tokenizer, feature extractor). Of a ``pe_audio_video``
+    checkpoint only the audio-text part is built and read (no video tower, no timm)."""
     import transformers
     from transformers import AutoTokenizer, PeAudioFeatureExtractor
 
     from clapcli.models.hub import check_tokenizer, wrap_load_error
 
     if str(config.get("model_type")) == "pe_audio_video":
-        model_class = transformers.PeAudioVideoModel
+        model_class = None  # its audio-text part alone (pe_audio_video.py)
     elif "PeAudioFrameLevelModel" in (config.get("architectures") or ()):
         model_class = transformers.PeAudioFrameLevelModel  # AutoModel would build the clip-level class
     else:
@@ -185,15 +185,18 @@ def _load_parts(ref: Any, config: dict, device: Any, dtype: Any) -> tuple[Any, A
     try:
         tokenizer = AutoTokenizer.from_pretrained(ref.location)
         extractor = PeAudioFeatureExtractor.from_pretrained(ref.location)
-        network = model_class.from_pretrained(ref.location, dtype=dtype)
+        if model_class is None:
+            from clapcli.models.pe_audio_video import load_audio_text
+
+            network = load_audio_text(ref, dtype)
+        else:
+            network = model_class.from_pretrained(ref.location, dtype=dtype)
     except ImportError as exc:  # a tokenizer needing a package this environment lacks
         raise ModelLoadError(f"model '{ref.location}': its tokenizer needs a package that is not installed "
                              f"({_first_line(exc)}); install it and retry") from None
     except (OSError, ValueError, KeyError) as exc:
         raise wrap_load_error(ref, exc) from None
     check_tokenizer(tokenizer, ref)
-    if model_class is transformers.PeAudioVideoModel:
-        network = network.audio_model  # its text tower is tied to the checkpoint's text_model
     return network.to(device).eval(), tokenizer, extractor
 
 

@@ -71,6 +71,14 @@ GENERATION_ALIASES: dict[str, str] = {
     "tts-ljspeech": "anhnct/audioldm2_ljspeech",
 }
 
+# Frame-level checkpoints (PeAudioFrameLevelModel): clap detect scores their own frames; the clip-level
+# commands get the CLS-token path PeAudioModel computes on the same weights (docs/pe-audio.md).
+FRAME_ALIASES = ("pe-a-frame-small", "pe-a-frame-base", "pe-a-frame-large")
+
+# The family of aliases (and their hub ids) whose checkpoints are not exported, known without their config.json
+ALIAS_FAMILIES: dict[str, str] = {name: "pe-audio" for alias, target in EMBEDDING_ALIASES.items()
+                                  if alias.startswith("pe-") for name in (alias, target)}
+
 # Aliases that name a different model for embedding and for generation: they still work (documented in
 # 0.1) with a warning pointing to the unambiguous spellings; they go in the next release.
 AMBIGUOUS_ALIASES: dict[str, str] = {"music": "clap-music (embed, classify, retrieve) or audioldm2-music (generate)"}

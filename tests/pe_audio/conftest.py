@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from pe_models import build_tiny_pe_audio, write_clips  # noqa: E402
+from pe_models import build_tiny_pe_audio, build_tiny_pe_av, write_clips  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +26,10 @@ def tiny_pe_frame(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pe_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """48 kHz mono WAVs of different lengths (none a multiple of the 1920-sample hop)."""
     return write_clips(tmp_path_factory.mktemp("pe-clips"))
+
+
+@pytest.fixture(scope="session")
+def tiny_pe_av(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(a pe_audio_video checkpoint, the PeAudioModel holding the same audio-text weights)."""
+    root = tmp_path_factory.mktemp("models")
+    return build_tiny_pe_av(root / "tiny-pe-av", root / "tiny-pe-av-reference")

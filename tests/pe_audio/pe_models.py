@@ -103,3 +103,43 @@ def reference_frames(model_dir: Path, path: Path, texts: list[str], seconds: flo
     with torch.no_grad():
         logits = model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"], **inputs)
     return 1.0 / (1.0 + np.exp(-logits.logits_audio_text[0].numpy().T.astype(np.float64)))
+
+
+def build_tiny_pe_av(path: Path, reference: Path, seed: int = 2) -> tuple[Path, Path]:
+    """A ``pe_audio_video`` checkpoint (config of ``PeAudioVideoConfig``) whose audio-text tensors are a tiny
+    ``PeAudioModel``'s, stored as transformers stores ``PeAudioVideoModel``'s tied weights: the text tower once
+    under ``text_model.*``, the rest under ``audio_model.*``, beside video tensors clapcli must ignore.
+    (``PeAudioVideoModel`` itself needs timm, not installed here.) Also saves that ``PeAudioModel`` at
+    ``reference``, for transformers to compare against."""
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+    from transformers import PeAudioFeatureExtractor, PeAudioModel, PeAudioVideoConfig
+
+    tokenizer = build_roberta_tokenizer(path / "_tok")
+    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, head_dim=16)
+    config = PeAudioVideoConfig(text_config=_text_config(tokenizer),
+                                audio_video_config=dict(audio_config=AUDIO, video_config=small, **small))
+    torch.manual_seed(seed)
+    model = PeAudioModel(config.audio_config).eval()
+    with torch.no_grad():
+        model.text_audio_logit_scale.fill_(SCALE)
+        model.text_audio_logit_bias.fill_(BIAS)
+    model.save_pretrained(reference)
+    tokenizer.save_pretrained(reference)
+    PeAudioFeatureExtractor().save_pretrained(reference)
+    tensors = {}
+    for name, tensor in model.state_dict().items():
+        key = name if name.startswith("text_model.") else f"audio_model.{name}"
+        tensors[key] = tensor.contiguous().clone()
+    tensors["video_model.video_head.proj.weight"] = torch.zeros(32, 32)
+    tensors["audio_video_head.proj.weight"] = torch.zeros(32, 32)
+    path.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path / "model.safetensors"), metadata={"format": "pt"})
+    config.architectures = ["PeAudioVideoModel"]
+    config.save_pretrained(path)
+    assert json.loads((path / "config.json").read_text())["model_type"] == "pe_audio_video"
+    tokenizer.save_pretrained(path)
+    PeAudioFeatureExtractor().save_pretrained(path)
+    return path, reference
