@@ -26,7 +26,6 @@ from clapcli.errors import ExpectationError, InvalidField
 from clapcli.models.base import EmbeddingModel
 from clapcli.results import Classification, FailedInput, Prediction
 
-
 SCORINGS = ("softmax", "sigmoid")
 
 

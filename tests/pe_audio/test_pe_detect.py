@@ -71,7 +71,7 @@ def test_a_long_file_goes_through_in_pieces(cli, tiny_pe_frame, pe_clips, monkey
 
 def test_reference_metrics_work_on_frames(cli, tiny_pe_frame, pe_clips, tmp_path) -> None:
     reference = tmp_path / "ref.tsv"
-    reference.write_text(f"filename\tonset\toffset\tevent_label\nnoise.wav\t0.5\t1.5\tsiren\n")
+    reference.write_text("filename\tonset\toffset\tevent_label\nnoise.wav\t0.5\t1.5\tsiren\n")
     metrics = tmp_path / "metrics.json"
     result = _detect(cli, tiny_pe_frame, pe_clips["noise"], "-f", "csv", "--threshold", "0.5",
                      "--reference", reference, "--metrics", metrics)

@@ -29,8 +29,9 @@ def check_frame_options(model: Any, window: float | None, hop: float | None, mod
     if mode not in (None, "sigmoid"):
         given.append(f"--mode {mode}")
     if given:
-        raise UsageError(f"{', '.join(given)}: '{model.model_id}' scores its own {1000 * model.hop / model.sample_rate:g}"
-                         " ms frames (sigmoid per label); drop the option, or use a CLAP model for sliding windows")
+        frame_ms = 1000 * model.hop / model.sample_rate
+        raise UsageError(f"{', '.join(given)}: '{model.model_id}' scores its own {frame_ms:g} ms frames (sigmoid "
+                         "per label); drop the option, or use a CLAP model for sliding windows")
 
 
 def score_frames(model: Any, files: Iterable[Path | FailedInput], labels: list[str], embeddings: np.ndarray,
