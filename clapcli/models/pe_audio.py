@@ -28,10 +28,12 @@ from clapcli.errors import InvalidField, ModelLoadError
 from clapcli.models.base import EmbeddingModel
 from clapcli.models.windowed import inference_mode
 
-# Longest clip embedded in one forward pass (seconds). Measured on the default (large-style) encoder
-# config: the convolutional front end costs ~0.8 s per audio second, the transformer 0.13 s per audio
-# second at 10 s and more per second as clips grow (docs/pe-audio.md); beyond 30 s windows are cheaper
-# and stay within the lengths the checkpoints were trained on.
+# Longest clip embedded in one forward pass (seconds); longer clips are cut into windows of this length by
+# the --long-audio rule. Measured on the default (large-style, 282M-parameter) audio encoder, one thread,
+# loaded machine (docs/pe-audio.md): the convolutional front end costs 0.83 s per audio second whatever
+# the length; the transformer 0.13 s per audio second at 10 s, 0.19 at 30 s, 0.17 at 120 s, 0.26 at 300 s
+# (attention's square term shows from a few minutes on) and its peak memory grows (1.8 GB -> 2.5 GB).
+# 30 s keeps each pass near the lengths such models are trained on and the memory flat.
 MAX_SECONDS = 30.0
 
 # Clip-level windows batched together are counted in units of this many seconds (``items_cost``).

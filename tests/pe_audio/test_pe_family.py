@@ -82,3 +82,19 @@ def test_models_says_pe_runs_on_torch(cli) -> None:
     rows = {row["alias"]: row for row in json.loads(cli(["models", "--format", "json"]).stdout)}
     for alias in ("pe-av-base", "pe-a-frame-base"):
         assert rows[alias]["runtime"] in ("torch (no exported form)", "torch (no exported runtime installed)")
+
+
+def test_the_hub_layout_with_processor_config_loads(tiny_pe, tmp_path) -> None:
+    """The hub checkpoints nest the feature extractor in processor_config.json (no preprocessor_config.json)."""
+    import shutil
+
+    from clapcli.models.loading import load_embedding_model
+
+    copy = tmp_path / "hub-layout"
+    shutil.copytree(tiny_pe, copy)
+    settings = json.loads((copy / "preprocessor_config.json").read_text())
+    (copy / "preprocessor_config.json").unlink()
+    (copy / "processor_config.json").write_text(json.dumps({"feature_extractor": settings,
+                                                            "processor_class": "PeAudioProcessor"}))
+    model = load_embedding_model(str(copy), device="cpu", runtime="torch")
+    assert (model.sample_rate, model.hop) == (48_000, 1920)
