@@ -94,3 +94,13 @@ def test_a_clip_level_pe_model_is_refused_in_one_line(cli, tiny_pe, pe_clips) ->
     assert result.exit_code == 2
     line = result.stderr.strip()
     assert "\n" not in line and "pe-a-frame-base" in line
+
+
+def test_plot_draws_the_frame_scores(cli, tiny_pe_frame, pe_clips, tmp_path) -> None:
+    from PIL import Image
+
+    target = tmp_path / "timeline.png"
+    result = _detect(cli, tiny_pe_frame, pe_clips["noise"], "-f", "csv", "--plot", target)
+    assert result.exit_code == 0, result.stderr
+    with Image.open(target) as image:
+        assert image.format == "PNG"

@@ -98,3 +98,10 @@ def test_the_hub_layout_with_processor_config_loads(tiny_pe, tmp_path) -> None:
                                                             "processor_class": "PeAudioProcessor"}))
     model = load_embedding_model(str(copy), device="cpu", runtime="torch")
     assert (model.sample_rate, model.hop) == (48_000, 1920)
+
+
+def test_export_is_refused_in_one_line(cli, tiny_pe, tmp_path) -> None:
+    result = cli(["export", tiny_pe, tmp_path / "out"])
+    assert result.exit_code != 0
+    line = result.stderr.strip()
+    assert "\n" not in line and "pe-audio" in line and "cannot write" in line
