@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from clapcli.audio.decode import AudioStream
-from clapcli.audio.windows import stream_windows, window_starts
+from clapcli.audio.windows import StreamedWindows, window_starts
 from clapcli.errors import InvalidField, ModelLoadError
 from clapcli.models.base import EmbeddingModel
 from clapcli.models.windowed import inference_mode
@@ -35,9 +35,6 @@ from clapcli.models.windowed import inference_mode
 # (attention's square term shows from a few minutes on) and its peak memory grows (1.8 GB -> 2.5 GB).
 # 30 s keeps each pass near the lengths such models are trained on and the memory flat.
 MAX_SECONDS = 30.0
-
-# Clip-level windows batched together are counted in units of this many seconds (``items_cost``).
-COST_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -100,11 +97,13 @@ class PeAudioBackend(EmbeddingModel):
 
     # ---------------------------------------------------------------- prepare (decode threads: numpy only)
 
-    def prepare(self, media: np.ndarray | AudioStream) -> PeItem:
+    def prepare(self, media: np.ndarray | AudioStream) -> PeItem | StreamedWindows:
+        """One item; a long ``AudioStream``'s windows are cut lazily, chunk by chunk, when encoded
+        (``StreamedWindows``: the pipeline sums chunk means), so a long file is never held whole."""
         size = self.max_samples
-        if isinstance(media, AudioStream) and media.length > size:  # only its windows are read (head, center)
+        if isinstance(media, AudioStream) and media.length > size:
             starts = window_starts(media.length, size, self.long_audio)
-            return self._item(list(stream_windows(media.blocks(), starts, size, len(starts)))[0])
+            return StreamedWindows(media.blocks, tuple(starts), size, self._item)
         samples = np.asarray(media.read() if isinstance(media, AudioStream) else media, dtype=np.float32).reshape(-1)
         if samples.size == 0:
             raise ValueError("empty audio")
@@ -112,18 +111,17 @@ class PeAudioBackend(EmbeddingModel):
         return self._item([samples[start : start + size] for start in starts])
 
     def _item(self, windows: Sequence[np.ndarray]) -> PeItem:
+        """Windows of at most ``max_samples`` (each reflect-padded to the hop) as one item; each window
+        costs one in batching (``--batch-size`` counts windows of up to ``MAX_SECONDS``)."""
         padded = tuple(self.pad(np.asarray(window, dtype=np.float32)) for window in windows)
-        return PeItem(padded, sum(self.items_cost_of(len(w)) for w in padded))
+        return PeItem(padded, len(padded))
 
     def pad(self, samples: np.ndarray) -> np.ndarray:
         """Reflect-pad to a multiple of the hop, exactly as ``PeAudioFeatureExtractor`` does."""
         short = -len(samples) % self.hop
         return np.pad(samples, (0, short), "reflect") if short else samples
 
-    def items_cost_of(self, length: int) -> int:
-        return max(1, int(np.ceil(length / (COST_SECONDS * self.sample_rate))))
-
-    def items_cost(self, item: PeItem) -> int:
+    def items_cost(self, item: PeItem | StreamedWindows) -> int:
         return item.cost
 
     # ---------------------------------------------------------------- encode (model thread)

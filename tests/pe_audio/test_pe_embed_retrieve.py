@@ -72,3 +72,28 @@ def test_library_and_text_to_audio_retrieval(cli, tiny_pe, pe_clips, tmp_path: P
     order = np.argsort(-cosines, kind="stable")
     assert [Path(h["path"]).name for h in hits] == [paths[i].name for i in order]
     np.testing.assert_allclose([h["score"] for h in hits], cosines[order], atol=1e-5)
+
+
+def test_long_audio_is_the_mean_of_full_windows(cli, tiny_pe, pe_clips, monkeypatch) -> None:
+    """Beyond the longest clip a file is cut into windows by --long-audio (mean: evenly spaced full windows)."""
+    import soundfile as sf
+    import torch
+    from transformers import PeAudioFeatureExtractor, PeAudioModel
+
+    import clapcli.models.pe_audio as pe_audio
+    from clapcli.audio.windows import window_starts
+
+    monkeypatch.setattr(pe_audio, "MAX_SECONDS", 0.8)
+    size = int(0.8 * 48_000)
+    samples, _ = sf.read(pe_clips["noise"], dtype="float32")
+    model = PeAudioModel.from_pretrained(tiny_pe).eval()
+    extractor = PeAudioFeatureExtractor.from_pretrained(tiny_pe)
+    with torch.no_grad():
+        windows = [model.get_audio_embeds(**extractor(samples[s : s + size], sampling_rate=48_000,
+                                                      return_tensors="pt"))[0].numpy()
+                   for s in window_starts(len(samples), size, "mean")]
+    assert len(windows) == 3
+    got = _embed(cli, tiny_pe, pe_clips["noise"], "--no-normalize", "--batch-size", "2")
+    np.testing.assert_allclose(got[str(pe_clips["noise"])], np.mean(windows, axis=0), atol=1e-5)
+    head = _embed(cli, tiny_pe, pe_clips["noise"], "--no-normalize", "--long-audio", "head")
+    np.testing.assert_allclose(head[str(pe_clips["noise"])], windows[0], atol=1e-5)
