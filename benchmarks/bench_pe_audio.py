@@ -141,7 +141,10 @@ def main() -> None:
                              ("pe_embed_speedup", "card loop embed", "clapcli embed")):
         ratio = times[slow] / times[fast]
         report_ratio(name, ratio, ">= 1.0", ratio >= 1.0)
-    report_ratio("pe_classify_top1_agreement", float(top1), "== 1.0", top1 == 1.0)
+    # Random full-size weights give every label nearly the same score (random weights collapse), so top-1
+    # ties flip on noise; the score difference is the agreement that means something here.
+    report_ratio("pe_classify_max_score_diff", score_diff, "<= 1e-3", score_diff <= 1e-3)
+    report_ratio("pe_classify_top1_agreement", float(top1), "(info)", True)
     report_ratio("pe_embed_min_cosine", cosine, ">= 0.99", cosine >= 0.99)
 
 
