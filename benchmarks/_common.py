@@ -202,12 +202,13 @@ def interleaved(sides: dict[str, Callable[[], object]], repeats: int) -> tuple[d
     return {name: statistics.median(values) for name, values in times.items()}, results
 
 
-def report_header(title: str, args: argparse.Namespace, extra: str = "") -> None:
+def report_header(title: str, args: argparse.Namespace, extra: str = "", model: str | None = None) -> None:
     import platform
 
     import torch
 
-    print(f"== {title} ({'tiny model' if args.tiny else 'full-size random CLAP, 153M params'}) ==")
+    model = model or ("tiny model" if args.tiny else "full-size random CLAP, 153M params")
+    print(f"== {title} ({model}) ==")
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, "
           f"threads={torch.get_num_threads()}, load avg {os.getloadavg()[0]:.2f} {extra}".rstrip())
 

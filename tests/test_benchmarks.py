@@ -36,6 +36,8 @@ SCRIPTS = {
     "bench_runtime_default.py": (["--files", "64"], {"first_run_vs_torch", "later_runs_speedup", "max_abs_diff"}),
     "bench_dedupe.py": ([], {"dedupe_over_topk_pass", "dedupe_planted_groups_exact"}),
     "bench_map.py": ([], {"map_pca_minutes_per_100k"}),
+    "bench_pe_audio.py": (["--files", "2", "--labels", "3"], {"pe_classify_speedup", "pe_embed_speedup",
+                                                             "pe_classify_max_score_diff", "pe_embed_min_cosine"}),
     "bench_embed_runtime.py": (["--files", "2", "--sides", "openvino exact"],
                                {"audio_openvino_exact_max_diff", "text_openvino_exact_speedup"}),
     "bench_probe.py": (["--files", "2"], {"probe_train_over_embed_2000", "probe_classify_time_ratio"}),

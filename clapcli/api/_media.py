@@ -102,11 +102,13 @@ def embed_text(model: EmbeddingModel, texts: Sequence[str], normalize: bool = Tr
 def classify(
     model: EmbeddingModel, inputs: Iterable[Any], labels: Sequence[str], template: str | None = None,
     top_k: int | None = None, sample_rate: int | None = None, skip_failures: bool = False, failures: str = "raise",
+    scoring: str | None = None, threshold: float | None = None,
 ) -> list[Classification | FailedInput]:
     """Zero-shot classification, one result per input in order; label embeddings are computed once. A bad
-    input raises ``InputError``, or with ``failures="keep"`` stands as a ``FailedInput`` in its place."""
-    label_set = prepare_labels(model, labels, template)
-    results = classify_media(model, _sources(model, inputs, sample_rate), label_set, top_k)
+    input raises ``InputError``, or with ``failures="keep"`` stands as a ``FailedInput`` in its place.
+    ``scoring``: "softmax" or "sigmoid" (None: the model's); ``threshold``: keep labels scoring at least it."""
+    label_set = prepare_labels(model, labels, template, scoring)
+    results = classify_media(model, _sources(model, inputs, sample_rate), label_set, top_k, threshold=threshold)
     return _collect(results, failures, skip_failures)
 
 

@@ -40,6 +40,13 @@ Examples:
 
   clap classify cat.jpg photos/ --model altclip --labels "一只猫,一只狗,a car"   # images, any language
 
+  clap classify street.wav --model pe-av-base --labels "car horn,siren,speech,dog" --threshold 0.5
+
+Scoring (--scoring): softmax over the labels (they compete, scores sum to 1; the default for CLAP and
+image models), or sigmoid per label (each label its own probability, multi-label; the default for
+PE-Audio, trained that way with a learned bias; CLAP has no bias, so sigmoid is refused there).
+--threshold keeps only the labels scoring at least that (still at most --top-k).
+
 Exit codes: 0 ok, 1 error, 2 usage, 3 some inputs failed (the rest are written), 4 --expect not met.
 """
 
@@ -56,6 +63,11 @@ ExpectOpt = Annotated[str | None, typer.Option("--expect", help="CI check: exit 
 ProbeOpt = Annotated[Path | None, typer.Option(
     "--probe", help="A probe from 'clap train': its classes are the labels and its model is used.",
     show_default=False, file_okay=False)]
+ScoringOpt = Annotated[str | None, typer.Option(
+    "--scoring", help="softmax (labels compete) or sigmoid (each label its own probability). Default: the "
+    "model's (sigmoid for PE-Audio, softmax for CLAP).", show_default=False)]
+ThresholdOpt = Annotated[float | None, typer.Option("--threshold", min=0.0, max=1.0, help="Report only labels "
+                                                    "scoring at least this.", show_default=False)]
 MinScoreOpt = Annotated[float | None, typer.Option("--min-score", min=0.0, max=1.0, help="CI check: exit 4 unless "
                                                    "every top score is at least this.", show_default=False)]
 
@@ -67,6 +79,8 @@ def classify(
     labels_file: LabelsFileOpt = None,
     template: TemplateOpt = None,
     top_k: TopKOpt = 5,
+    scoring: ScoringOpt = None,
+    threshold: ThresholdOpt = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     expect: ExpectOpt = None,
@@ -88,6 +102,9 @@ def classify(
 
     if not inputs:
         raise UsageError("give at least one input file, directory, glob or - (see clap classify --help)")
+    if probe is not None and (scoring is not None or threshold is not None):
+        raise UsageError("--scoring and --threshold are for text labels; a probe scores its own classes (drop "
+                         "them, or drop --probe)")
     trained, model_options = _probe(probe, model_options, labels or labels_file or template)
     names = trained.classes if trained else label_list(labels, labels_file)
     check_expected_label(expect, names)
@@ -96,7 +113,7 @@ def classify(
     loaded = model_options.load(count_inputs(inputs), quiet)
     if trained:
         trained.check_model(loaded.model_id, loaded.embedding_dim)
-    label_set = None if trained else prepare_labels(loaded, names, template)
+    label_set = None if trained else prepare_labels(loaded, names, template, scoring)
     sources = collect_sources(inputs, loaded.modality)
     out = Output(quiet)
     failures = FailureLog(out)
@@ -104,7 +121,7 @@ def classify(
     with kept_on_interrupt(lambda: kept_rows(sink, None, "rows") + f" ({run.done} of {len(sources)} inputs "
                            "classified)"), sink, out.progress(len(sources), "classifying") as advance:
         results = (classify_with_probe(loaded, sources, trained, top_k, batch_size, workers, advance) if trained
-                   else classify_media(loaded, sources, label_set, top_k, batch_size, workers, advance))
+                   else classify_media(loaded, sources, label_set, top_k, batch_size, workers, advance, threshold))
         run.write(results, sink, fmt, failures, expect, min_score)
     run.report_unmet(out)
     failures.finish(run.done, "inputs classified")

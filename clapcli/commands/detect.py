@@ -49,6 +49,9 @@ nearest its centre. Scores, per --mode:
               two or more labels; the labels compete, scores sum to 1)
   similarity  each label on its own (default with one label): the cosine similarity (-1..1), or with
               --background PROMPT the probability of the label against that prompt (0..1)
+A frame-level model (PE-Audio frame, e.g. --model pe-a-frame-base) needs no windows: it scores its own
+40 ms frames, sigmoid per label (each label its own probability), and --window, --hop, --mode and
+--background do not apply.
 Then per label: median smoothing (--smooth), threshold with hysteresis (--threshold, --threshold-off),
 gaps shorter than --merge-gap joined, events shorter than --min-duration dropped. Onsets and offsets
 are in seconds, within the file. Formats: table, csv, json, jsonl (one row per event), and one file
@@ -141,7 +144,7 @@ def detect(
     from clapcli.commands.detect_writers import Writers
     from clapcli.console.common import FailureLog, collect_sources
     from clapcli.console.output import Output
-    from clapcli.core.detect import PostProcessing, WindowSpec, prepare_scorer
+    from clapcli.core.detect import PostProcessing, prepare_scorer
     from clapcli.errors import UsageError
     from clapcli.io.writers.events import event_format
 
@@ -154,11 +157,10 @@ def detect(
     loaded = model_options.load()
     if loaded.modality != "audio":
         raise UsageError(f"'{loaded.model_id}' is an image model; clap detect needs an audio model")
+    spec = _window_spec(loaded, window, hop, mode, background)
     scorer = prepare_scorer(loaded, names, mode, template, background)
     threshold = threshold if threshold is not None else (0.5 if scorer.probabilities else 0.3)
     post = PostProcessing(threshold, threshold_off, smooth, merge_gap, min_duration).check(_lowest_score(scorer))
-    spec = WindowSpec(window, hop)
-    spec.samples(loaded)  # option errors before any file is read
     sources = collect_sources(inputs, "audio")
     writers = Writers.open(fmt, output, frames, plot, overwrite, scorer.labels, len(sources) > 1)
     writers.high_freq, writers.keep_events = (loaded.sample_rate or 0) / 2, annotations is not None
@@ -168,6 +170,21 @@ def detect(
     if annotations is not None:
         _report_metrics(out, writers, annotations, scorer.labels, collar, metrics, overwrite)
     failures.finish(writers.done, f"files scanned, {plural(writers.events_found, 'event')}")
+
+
+def _window_spec(loaded: Any, window: float | None, hop: float | None, mode: str | None,
+                 background: str | None) -> Any:
+    """The sliding windows (option errors before any file is read); a frame-level model has none."""
+    from clapcli.core.detect import WindowSpec
+
+    if loaded.frame_level:
+        from clapcli.core.detect.frames import check_frame_options
+
+        check_frame_options(loaded, window, hop, mode, background)
+    spec = WindowSpec(window, hop)
+    if not loaded.frame_level:
+        spec.samples(loaded)
+    return spec
 
 
 def _check_files(output: Path | None, frames: Path | None, plot: Path | None, reference: Path | None,

@@ -48,7 +48,9 @@ def models(ctx: typer.Context, fmt: FormatOpt = None) -> None:
             sink.write({"alias": alias, "model": target, "used_by": "any command (its family decides)",
                         "runtime": describe(target), "source": "yours"})
         for alias, target in registry.EMBEDDING_ALIASES.items():
-            sink.write({"alias": alias, "model": target, "used_by": "embed, classify, retrieve",
+            used_by = "detect (frames), embed, classify, retrieve" if alias in registry.FRAME_ALIASES else \
+                "embed, classify, retrieve"
+            sink.write({"alias": alias, "model": target, "used_by": used_by,
                         "runtime": describe(target), "source": "built in"})
         for alias, target in registry.GENERATION_ALIASES.items():
             sink.write({"alias": alias, "model": target, "used_by": "generate", "runtime": "torch",

@@ -19,6 +19,11 @@ class EmbeddingModel(ABC):
     family: ClassVar[str]
     modality: ClassVar[str]  # "audio" or "image": what ``prepare`` accepts
     default_template: ClassVar[str] = "{}"
+    # How logits are made: "cosine" (normalized embeddings, CLIP/CLAP) or "dot" (raw embeddings, PE-Audio),
+    # and the scoring the model was trained with ("softmax" over labels, or "sigmoid" per label).
+    similarity: ClassVar[str] = "cosine"
+    default_scoring: ClassVar[str] = "softmax"
+    frame_level: bool = False  # per-frame logits (PeAudioFrameLevelModel): clap detect scores frames directly
 
     model_id: str
     sample_rate: int | None = None  # audio models: the rate ``prepare`` expects
@@ -54,6 +59,11 @@ class EmbeddingModel(ABC):
     @abstractmethod
     def logit_scale(self) -> float:
         """Multiplier applied to cosine similarities to get classification logits."""
+
+    @property
+    def logit_bias(self) -> float:
+        """Added to the scaled similarities (sigmoid-trained models learn one; CLAP has none)."""
+        return 0.0
 
     def items_cost(self, item: Any) -> int:
         """How many model windows an item costs (batching counts windows, not files)."""

@@ -23,6 +23,8 @@ FAMILIES: dict[str, Family] = {
     "msclap": Family("msclap", "audio", "clapcli.models.msclap.backend:MSClapBackend.load",
                      "Microsoft CLAP (clapcli port)"),
     "altclip": Family("altclip", "image", "clapcli.models.altclip:AltClipBackend.load", "AltCLIP / CLIP image-text"),
+    "pe-audio": Family("pe-audio", "audio", "clapcli.models.pe_audio:PeAudioBackend.load",
+                       "Perception Encoder Audio (PeAudioModel, PeAudioFrameLevelModel, PeAudioVideoModel's audio)"),
     "audioldm2": Family("audioldm2", "generation", "clapcli.models.audioldm2:load", "AudioLDM 2 (diffusers)"),
 }
 
@@ -33,6 +35,8 @@ MODEL_TYPES = {
     "ms_clap": "msclap",
     "altclip": "altclip",
     "clip": "altclip",
+    "pe_audio": "pe-audio",  # PeAudioModel and PeAudioFrameLevelModel ("architectures" tells them apart)
+    "pe_audio_video": "pe-audio",  # the pe-av-* checkpoints: their audio and text towers
 }
 
 # model_index.json "_class_name" -> family
@@ -48,6 +52,12 @@ EMBEDDING_ALIASES: dict[str, str] = {
     "msclap-2023": "microsoft/msclap",
     "msclap": "microsoft/msclap",
     "altclip": "BAAI/AltCLIP",
+    "pe-av-small": "facebook/pe-av-small",
+    "pe-av-base": "facebook/pe-av-base",
+    "pe-av-large": "facebook/pe-av-large",
+    "pe-a-frame-small": "facebook/pe-a-frame-small",
+    "pe-a-frame-base": "facebook/pe-a-frame-base",
+    "pe-a-frame-large": "facebook/pe-a-frame-large",
 }
 
 GENERATION_ALIASES: dict[str, str] = {
@@ -60,6 +70,14 @@ GENERATION_ALIASES: dict[str, str] = {
     "tts-gigaspeech": "anhnct/audioldm2_gigaspeech",
     "tts-ljspeech": "anhnct/audioldm2_ljspeech",
 }
+
+# Frame-level checkpoints (PeAudioFrameLevelModel): clap detect scores their own frames; the clip-level
+# commands get the CLS-token path PeAudioModel computes on the same weights (docs/pe-audio.md).
+FRAME_ALIASES = ("pe-a-frame-small", "pe-a-frame-base", "pe-a-frame-large")
+
+# The family of aliases (and their hub ids) whose checkpoints are not exported, known without their config.json
+ALIAS_FAMILIES: dict[str, str] = {name: "pe-audio" for alias, target in EMBEDDING_ALIASES.items()
+                                  if alias.startswith("pe-") for name in (alias, target)}
 
 # Aliases that name a different model for embedding and for generation: they still work (documented in
 # 0.1) with a warning pointing to the unambiguous spellings; they go in the next release.

@@ -153,8 +153,9 @@ class Engine:
 
     # ----------------------------------------------------------------- uploads
 
-    def embed_upload(self, model_id: str, data: bytes, name: str) -> tuple[np.ndarray, float | None]:
-        """(unit vector, duration) of uploaded audio, decoded as the CLI decodes files."""
+    def embed_upload(self, model_id: str, data: bytes, name: str,
+                     normalize: bool = True) -> tuple[np.ndarray, float | None]:
+        """(unit vector, or the raw one, duration) of uploaded audio, decoded as the CLI decodes files."""
         from clapcli.audio.decode import AudioTooLong, open_audio
         from clapcli.core.embed import embed_media
         from clapcli.core.pipeline import ArrayInput
@@ -169,7 +170,7 @@ class Engine:
             raise UploadTooLong(f"{exc}; send a shorter clip, or start the server with a larger "
                                 "--max-upload-seconds") from None
         with self.compute_lock:
-            result = next(iter(embed_media(model, [ArrayInput(name, stream, model.sample_rate)], workers=1)))
+            result = next(iter(embed_media(model, [ArrayInput(name, stream, model.sample_rate)], normalize, workers=1)))
         if isinstance(result, FailedInput):
             raise InputError(f"{name}: {result.reason}")
         return result.vector, result.duration
@@ -186,8 +187,9 @@ class Engine:
         """(label, probability) best first, and the upload's duration."""
         from clapcli.core.classify import prepare_labels, rank, scores
 
-        vector, duration = self.embed_upload(model_id, data, name)
         model = self.model(model_id)
+        # PE-Audio scores raw embeddings (dot products, its learned scale and bias); CLAP unit vectors
+        vector, duration = self.embed_upload(model_id, data, name, normalize=model.similarity == "cosine")
         with self.compute_lock:
             label_set = prepare_labels(model, labels, template)
         probabilities = scores(vector[None], label_set)[0]

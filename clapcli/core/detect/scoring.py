@@ -9,6 +9,9 @@ Score modes:
   score is the cosine similarity (-1..1); with ``background`` it is the probability of the label
   against the background prompt alone (a two-way softmax of the scaled cosines), 0..1.
 
+- ``sigmoid``: a frame-level model (PE-Audio frame) scores its own frames, each label its own
+  probability (``clapcli.core.detect.frames``); the only mode such a model has.
+
 The windows come from ``clapcli.core.windows`` (files cut block by block, each window through the
 streaming engine); only the (windows x labels) scores are kept per file.
 """
@@ -43,7 +46,7 @@ class LabelScorer:
     @property
     def probabilities(self) -> bool:
         """Scores are probabilities (0..1): softmax, or similarity against a background prompt."""
-        return self.mode == "softmax" or self.background is not None
+        return self.mode in ("softmax", "sigmoid") or self.background is not None
 
     def score(self, media: np.ndarray) -> np.ndarray:
         """(n, n_labels) float32 scores of normalized media embeddings (n, dim)."""
@@ -66,6 +69,12 @@ def prepare_scorer(model: EmbeddingModel, labels: Sequence[str], mode: str | Non
     labels = list(dict.fromkeys(label.strip() for label in labels if label.strip()))
     if not labels:
         raise InvalidField("labels", "give at least one label ({labels} \"a,b\" or {labels_file} FILE)")
+    if model.frame_level:
+        prompts = [_template(model, template).replace("{}", label) for label in labels]
+        return LabelScorer(labels, encode_texts(model, prompts, normalize=False), model.logit_scale, "sigmoid")
+    if model.similarity != "cosine":
+        raise InvalidField("name", "{name} '{model}' scores whole clips; clap detect needs a frame-level "
+                           "PE-Audio model (e.g. pe-a-frame-base) or a CLAP model", model=model.model_id)
     mode = mode or ("softmax" if len(labels) > 1 else "similarity")
     if mode not in MODES:
         raise InvalidField("mode", "{mode} {value}: choose softmax or similarity", value=mode)
@@ -75,9 +84,7 @@ def prepare_scorer(model: EmbeddingModel, labels: Sequence[str], mode: str | Non
     if mode == "softmax" and background is not None:
         raise InvalidField("background", "{background} is for {mode} similarity; in softmax mode add it as a label "
                            "instead")
-    template = template if template is not None else model.default_template
-    if "{}" not in template:
-        raise InvalidField("template", "{template} {value!r} must contain '{{}}' where the label goes", value=template)
+    template = _template(model, template)
     prompts = [template.replace("{}", label) for label in labels]
     if background is not None:
         if not background.strip():
@@ -88,11 +95,23 @@ def prepare_scorer(model: EmbeddingModel, labels: Sequence[str], mode: str | Non
     return LabelScorer(labels, embeddings[: len(labels)], model.logit_scale, mode, back)
 
 
+def _template(model: EmbeddingModel, template: str | None) -> str:
+    template = template if template is not None else model.default_template
+    if "{}" not in template:
+        raise InvalidField("template", "{template} {value!r} must contain '{{}}' where the label goes", value=template)
+    return template
+
+
 def score_files(model: EmbeddingModel, files: Iterable[Path | FailedInput], scorer: LabelScorer,
                 spec: WindowSpec, batch_size: int | None = None, workers: int | None = None,
                 on_progress: Callable[[float], None] | None = None) -> Iterator[FrameScores | FailedInput]:
     """One ``FrameScores`` per readable file, in input order, or a ``FailedInput`` naming why not.
     ``on_progress(fraction)`` advances by a share of one file per window (1 per file in total)."""
+    if scorer.mode == "sigmoid":  # a frame-level model: its own frames, no windows
+        from clapcli.core.detect.frames import score_frames
+
+        yield from score_frames(model, files, scorer.labels, scorer.embeddings, on_progress)
+        return
     for result in per_window(model, files, spec, len(scorer.labels), scorer.score, batch_size, workers,
                              on_progress):
         if isinstance(result, FailedInput):

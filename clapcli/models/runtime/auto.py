@@ -140,7 +140,9 @@ def describe(name: str) -> str:
 
     if ready(name, target):
         return f"{target} (export cached)"
-    family = _local_family(name)
+    from clapcli.models import registry
+
+    family = _local_family(name) or registry.ALIAS_FAMILIES.get(name)
     if family is not None and family not in EXPORTABLE:
         return "torch (no exported form)"
     return f"torch; {target} once a {EXPORT_PAYS_FROM}+ file job exports it"
