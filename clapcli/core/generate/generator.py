@@ -39,15 +39,20 @@ StepCallback = Callable[[int], None]
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    steps: int = DEFAULT_STEPS
-    guidance: float = DEFAULT_GUIDANCE
-    seconds: float | None = None  # None: the model's training length (10.24 s)
+    steps: int | None = None  # None: the model's default (AudioLDM 2: 20; see each generator)
+    guidance: float | None = None  # None: the model's default (AudioLDM 2: 3.5)
+    seconds: float | None = None  # None: the model's default length (AudioLDM 2: its 10.24 s training length)
     negative: str | None = None
     candidates: int = 1  # > 1: generate that many, keep the best by CLAP score
     seed: int | None = None  # None: a random seed, reported in the results
-    scheduler: str = DEFAULT_SCHEDULER
+    scheduler: str | None = None  # None: the model's default (AudioLDM 2: dpm)
     transcription: str | None = None  # text-to-speech checkpoints only
     max_new_tokens: int | None = None  # None: 8, or 512 for TTS checkpoints
+    init_audio: str | None = None  # audio-to-audio (Stable Audio 3): the recording to vary ...
+    strength: float | None = None  # ... and how much noise goes over it (1: none of it kept)
+    inpaint: str | None = None  # inpainting (Stable Audio 3): the recording whose span is regenerated
+    mask_start: float | None = None  # seconds, the span to regenerate
+    mask_end: float | None = None
 
 
 @dataclass
@@ -120,7 +125,14 @@ class Generator:
     # ------------------------------------------------------------------ checks
 
     def check(self, settings: GenerationSettings) -> GenerationSettings:
-        """Validate options against this model; fill in seconds and seed."""
+        """Validate options against this model; fill in steps, guidance, scheduler, seconds and seed."""
+        for name in ("init_audio", "inpaint"):
+            if getattr(settings, name) is not None:
+                raise InvalidField(name, f"{{{name}}} needs a Stable Audio 3 model (AudioLDM 2 generates from "
+                                   "text only)")
+        settings = replace(settings, steps=DEFAULT_STEPS if settings.steps is None else settings.steps,
+                           guidance=DEFAULT_GUIDANCE if settings.guidance is None else settings.guidance,
+                           scheduler=settings.scheduler or DEFAULT_SCHEDULER)
         seconds = self.default_seconds if settings.seconds is None else float(settings.seconds)
         if not math.isfinite(seconds) or seconds <= 0:
             raise InvalidField("seconds", "{seconds} must be a positive number of seconds, got {value}",
@@ -134,16 +146,7 @@ class Generator:
                 "{trained:g} s training length); generate shorter clips", value=seconds, high=self.max_seconds,
                 factor=MAX_LENGTH_FACTOR, trained=self.default_seconds,
             )
-        if settings.steps < 1:
-            raise InvalidField("steps", "{steps} must be at least 1, got {value}", value=settings.steps)
-        if not 1 <= settings.candidates <= MAX_CANDIDATES:
-            raise InvalidField("candidates", "{candidates} must be between 1 and {high}, got {value}",
-                               high=MAX_CANDIDATES, value=settings.candidates)
-        if not math.isfinite(settings.guidance) or settings.guidance < 0:
-            raise InvalidField("guidance", "{guidance} must be >= 0 (1 or less turns guidance off), got {value}",
-                               value=settings.guidance)
-        if settings.seed is not None and not 0 <= settings.seed < 2**63:
-            raise InvalidField("seed", "{seed} must be between 0 and 2^63-1, got {value}", value=settings.seed)
+        check_numbers(settings)
         scheduler_choice(settings.scheduler)
         self._check_transcription(settings.transcription)
         seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
@@ -299,6 +302,23 @@ class Generator:
         return result
 
 
+# ---------------------------------------------------------------------- checks shared by the generators
+
+
+def check_numbers(settings: GenerationSettings) -> None:
+    """Steps, candidates, guidance and seed (filled in) are in range, whatever the model."""
+    if settings.steps is None or settings.steps < 1:
+        raise InvalidField("steps", "{steps} must be at least 1, got {value}", value=settings.steps)
+    if not 1 <= settings.candidates <= MAX_CANDIDATES:
+        raise InvalidField("candidates", "{candidates} must be between 1 and {high}, got {value}",
+                           high=MAX_CANDIDATES, value=settings.candidates)
+    if settings.guidance is None or not math.isfinite(settings.guidance) or settings.guidance < 0:
+        raise InvalidField("guidance", "{guidance} must be >= 0 (1 or less turns guidance off), got {value}",
+                           value=settings.guidance)
+    if settings.seed is not None and not 0 <= settings.seed < 2**63:
+        raise InvalidField("seed", "{seed} must be between 0 and 2^63-1, got {value}", value=settings.seed)
+
+
 # ---------------------------------------------------------------------- prompts
 
 
@@ -340,8 +360,13 @@ def _step_kwargs(scheduler: Any, generator: torch.Generator) -> dict:
 
 def open_generator(name: str | None = None, device: str | None = "auto", dtype: str = "auto",
                    cpu_offload: bool = False) -> Generator:
-    """Resolve ``name`` (hub id, alias or directory), check it is AudioLDM 2, load it on the right device."""
+    """Resolve ``name`` (hub id, alias or directory), read its family (AudioLDM 2, Stable Audio Open, Stable
+    Audio 3) and load it on the right device: a ``Generator`` or a ``StableAudioGenerator`` (same methods)."""
     from clapcli.models.loading import load_generation_pipeline
 
     loaded = load_generation_pipeline(name, device or "auto", dtype, cpu_offload=cpu_offload)
+    if hasattr(loaded, "family"):  # Stable Audio Open / Stable Audio 3
+        from clapcli.core.generate.stable_audio import StableAudioGenerator
+
+        return StableAudioGenerator(loaded)  # type: ignore[return-value]
     return Generator(loaded.pipe, loaded.model_id, loaded.is_tts)
