@@ -57,7 +57,8 @@ def download(name: str) -> Downloaded:
     try:
         path = Path(snapshot_download(ref.location, ignore_patterns=ignored, tqdm_class=bars))
     except Exception as exc:  # noqa: BLE001 - huggingface_hub raises many kinds; one line each
-        raise ModelLoadError(f"cannot download '{ref.location}': {_stall_reason(name) or _reason(exc, ref.location)}") from None
+        reason = _stall_reason(name) or _reason(exc, ref.location)
+        raise ModelLoadError(f"cannot download '{ref.location}': {reason}") from None
     finally:
         bars.close_all()
     return Downloaded(name, ref.location, path, fetched=True)
