@@ -112,3 +112,33 @@ def test_candidates_ranked_by_clap_on_a_mono_48k_copy(run, tiny_sa3, tiny_clap, 
         samples, _ = sf.read(path, dtype="float64", always_2d=True)
         peak = np.abs(expected[index]).max()
         assert np.max(np.abs(samples - expected[index] * min(1.0, 0.99 / peak))) <= PCM_STEP
+
+
+def test_prompts_file_output_dir_flac_and_resampling(run, tiny_sa3, tmp_path):
+    """Each prompt's file holds what that prompt alone gives (same seed), resampled to --sample-rate on request."""
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("rain on a roof\na dog barking\n")
+    result = run(["generate", "-p", prompts, "-m", tiny_sa3, "-d", tmp_path / "out", "-f", "flac,jsonl",
+                  "--seconds", "0.5", "--seed", "6", "--steps", "2", "--sample-rate", "48000"])
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["prompt"] for r in records] == ["rain on a roof", "a dog barking"]
+    for record, name in zip(records, ("001-rain-on-a-roof.flac", "002-a-dog-barking.flac")):
+        assert Path(record["path"]) == tmp_path / "out" / name
+        samples, rate = sf.read(record["path"], always_2d=True)
+        assert (rate, samples.shape) == (48000, (24000, 2))
+        alone = run(["generate", record["prompt"], "-m", tiny_sa3, "-o", tmp_path / "alone.flac", "--overwrite",
+                     "--seconds", "0.5", "--seed", "6", "--steps", "2", "--sample-rate", "48000"])
+        assert alone.exit_code == 0
+        assert (tmp_path / "alone.flac").read_bytes() == Path(record["path"]).read_bytes()
+
+
+def test_the_stable_audio_3_pipeline_itself_clamps_silently(tiny_sa3):
+    """Why the CLI checks the maximum: past the duration embedder's max_val the pipeline runs anyway, with the
+    conditioning of the maximum (the same embedding for 2 s and 3 s)."""
+    import diffusers
+
+    pipe = diffusers.StableAudio3Pipeline.from_pretrained(tiny_sa3)
+    at_max, beyond = pipe.encode_duration(2.0, "cpu", 1, 1), pipe.encode_duration(3.0, "cpu", 1, 1)
+    assert pipe.duration_embedder.config.max_val == 2.0
+    assert torch.equal(at_max, beyond)
