@@ -34,6 +34,7 @@ SCRIPTS = {
                          {"audio_onnx_fp32_max_diff", "audio_openvino_fp32_speedup", "text_openvino_fp32_max_diff",
                           "startup_export_imports_torch"}),
     "bench_runtime_default.py": (["--files", "64"], {"first_run_vs_torch", "later_runs_speedup", "max_abs_diff"}),
+    "bench_generate_stable_audio.py": ([], {"sa3_float32_overhead", "sa3_bfloat16_speedup"}),
     "bench_embed_runtime.py": (["--files", "2", "--sides", "openvino exact"],
                                {"audio_openvino_exact_max_diff", "text_openvino_exact_speedup"}),
 }
