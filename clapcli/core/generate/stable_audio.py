@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from clapcli.core.generate.generator import (
+from clapcli.core.generate.common import (
     GeneratedAudio,
     GenerationSettings,
     StepCallback,
