@@ -151,3 +151,13 @@ def test_the_stable_audio_3_pipeline_itself_clamps_silently(tiny_sa3):
     at_max, beyond = pipe.encode_duration(2.0, "cpu", 1, 1), pipe.encode_duration(3.0, "cpu", 1, 1)
     assert pipe.duration_embedder.config.max_val == 2.0
     assert torch.equal(at_max, beyond)
+
+
+def test_candidates_without_a_clap_model_is_one_line_before_generating(run, tiny_sa3, tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAPCLI_MODEL", str(tmp_path / "no-such-clap"))
+    out = tmp_path / "best.wav"
+    result = run(["generate", PROMPT, "-m", tiny_sa3, "-o", out, "--seconds", "0.5", "--candidates", "2"])
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ranking candidates by CLAP score needs a CLAP model (CLAPCLI_MODEL sets which): ")
+    assert not out.exists()

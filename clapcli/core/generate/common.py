@@ -41,7 +41,7 @@ class GenerationSettings:
 @dataclass
 class GeneratedAudio:
     prompt: str
-    samples: np.ndarray  # (n,) float32 mono at ``sample_rate``, as the vocoder produced it
+    samples: np.ndarray  # float32 at ``sample_rate``: (n,) mono (AudioLDM 2) or (n, channels) (Stable Audio)
     sample_rate: int
     seed: int
     model: str
