@@ -243,8 +243,8 @@ class StableAudioGenerator:
             try:
                 self._scorer = load_embedding_model(None, device="cpu")
             except ModelLoadError as exc:
-                raise ModelLoadError(f"ranking candidates by CLAP score needs a CLAP model (CLAPCLI_MODEL sets which): {exc}"
-                                     ) from None
+                raise ModelLoadError("ranking candidates by CLAP score needs a CLAP model (CLAPCLI_MODEL sets "
+                                     f"which): {exc}") from None
         return self._scorer
 
 
