@@ -31,6 +31,7 @@ def test_init_audio_with_strength_equals_the_audio_to_audio_pipeline(run, tiny_s
                               init_noise_level=0.6, num_inference_steps=3)
     assert_same_waveform(got, expected[0], record["gain"])
     assert record["seconds"] == pytest.approx(0.6, abs=1e-4)  # the recording's length by default
+    assert (record["init_audio"], record["strength"]) == (str(path), 0.6)
     plain, _ = generate(run, tiny_sa3, tmp_path / "p.wav", "--seconds", "0.6", "--seed", "2", "--steps", "3")
     assert np.max(np.abs(plain - got)) > 1e-3  # the recording changed the result
 

@@ -57,12 +57,17 @@ class GeneratedAudio:
 
     def metadata(self) -> dict:
         s = self.settings
-        return {
+        record = {
             "prompt": self.prompt, "seed": self.seed, "model": self.model, "steps": s.steps,
             "scheduler": s.scheduler, "guidance": s.guidance, "seconds": round(self.seconds, 6),
             "negative": s.negative, "transcription": s.transcription, "candidates": s.candidates,
             "clap_score": self.score, "candidate_scores": self.candidate_scores, "candidate": self.candidate,
         }
+        # audio-to-audio runs (Stable Audio 3) also say what they started from; text-only records are unchanged
+        for name in ("init_audio", "strength", "inpaint", "mask_start", "mask_end"):
+            if getattr(s, name) is not None:
+                record[name] = getattr(s, name)
+        return record
 
 
 # ---------------------------------------------------------------------- checks shared by the generators
