@@ -6,7 +6,10 @@ Faults of a hub that half-answers (``fault=``), each bounded in time (a held con
 
 - ``"stall"``: the first ``answered`` requests are answered, every later one is read and never answered;
 - ``"stall-body"``: file downloads (GET .../resolve/...) send their headers and half the file, then stop;
-- ``"trickle"``: file downloads send one byte every ``trickle_every`` seconds."""
+- ``"trickle"``: file downloads send one byte every ``trickle_every`` seconds.
+
+Repos named in ``gated`` refuse every request as the hub refuses a gated model without an accepted
+licence and token (401, ``X-Error-Code: GatedRepo``)."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 
 class FakeHub:
     def __init__(self, repos: dict[str, Path], fault: str | None = None, answered: int = 1, hold: float = 30.0,
-                 trickle_every: float = 0.05) -> None:
+                 trickle_every: float = 0.05, gated: tuple[str, ...] = ()) -> None:
         assert fault in (None, "stall", "stall-body", "trickle"), fault
         self.repos = repos
         self.requests: list[str] = []
@@ -31,6 +34,7 @@ class FakeHub:
         self.answered = answered
         self.hold = hold
         self.trickle_every = trickle_every
+        self.gated = gated
         self.closing = threading.Event()
         hub = self
 
@@ -64,6 +68,9 @@ class FakeHub:
             self.closing.wait(self.hold)  # read, never answered
             return
         for repo, root in self.repos.items():
+            if repo in self.gated and (path.startswith(f"/api/models/{repo}") or path.startswith(f"/{repo}/")):
+                message = b'{"error": "Access to model ' + repo.encode() + b' is restricted."}'
+                return self._send(handler, 401, message, body, "application/json", {"X-Error-Code": "GatedRepo"})
             if path.startswith(f"/api/models/{repo}/tree/"):
                 under = path[len(f"/api/models/{repo}/tree/"):].partition("/")[2].strip("/")
                 items = [{"type": "file", "path": f, "size": (root / f).stat().st_size, "oid": SHA}

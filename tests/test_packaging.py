@@ -28,6 +28,7 @@ NOT_IMPORTED = {
     "uvloop": "uvicorn picks up its event loop when installed (serve extra)",
     "onnx": "export writes ONNX through torch.onnx, which needs the onnx package",
     "phonemizer": "the tts extra: AudioLDM 2's speech model phonemizes through transformers",
+    "torchsde": "the generate extra: Stable Audio Open's diffusers scheduler samples its noise with it",
 }
 
 

@@ -126,8 +126,10 @@ def iter_classify(
 
 def open_generator(name: str | None = None, device: str = "auto", dtype: str = "auto",
                    cpu_offload: bool = False) -> Generator:
-    """Load an AudioLDM 2 generator (``clap generate``'s library): ``open_generator("cvssp/audioldm2")
-    .generate(["rain in a forest"], GenerationSettings(steps=20, seed=7))`` -> ``GeneratedAudio`` list."""
+    """Load a generator (``clap generate``'s library): AudioLDM 2, Stable Audio Open or Stable Audio 3 (the
+    family read from the checkpoint; a Stable Audio one has the same methods): ``open_generator(
+    "cvssp/audioldm2").generate(["rain in a forest"], GenerationSettings(steps=20, seed=7))`` ->
+    ``GeneratedAudio`` list (Stable Audio: ``samples`` is (n, channels) at 44.1 kHz)."""
     from clapcli.core.generate.generator import open_generator as _open
 
     return _open(name, device, dtype, cpu_offload)

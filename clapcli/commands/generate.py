@@ -1,4 +1,5 @@
-"""``clap generate``: text-to-audio with AudioLDM 2 (thin: parse options, call core, write files).
+"""``clap generate``: text-to-audio with AudioLDM 2, Stable Audio Open or Stable Audio 3 (thin: parse options,
+call core, write files).
 
 One piece (just over 300 lines): most of it is the option declarations with their help text, the
 list users read in ``clap generate --help``; the function bodies are short.
@@ -37,13 +38,21 @@ Examples:
 
   clap generate "a calm female voice" --model tts-gigaspeech --transcription "hello world" -o hello.wav
 
-Defaults: DPM-Solver++ with 20 steps (about 10x faster than the pipeline's 200 DDIM steps at similar
-quality), guidance 3.5, the model's 10.24 s length, 16 kHz WAV. The seed used is always reported.
+  clap generate "glass shatters on a tiled floor" --model stable-audio-open --seconds 5 -o glass.wav
+
+  clap generate "the same, with rain" --model ./sa3-small --init-audio glass.wav --strength 0.6 -o v.wav
+
+Defaults follow the model. AudioLDM 2: DPM-Solver++ with 20 steps (about 10x faster than the pipeline's
+200 DDIM steps at similar quality), guidance 3.5, its 10.24 s length, 16 kHz mono. Stable Audio Open:
+100 steps, guidance 7, 10 s (47.55 s at most), 44.1 kHz stereo. Stable Audio 3: 8 steps, guidance 1
+(distilled), 10 s (its duration embedder's maximum at most), 44.1 kHz stereo. The seed used is always
+reported.
 Exit codes: 0 ok, 1 error, 2 usage, 3 some prompts failed (the others are written).
 """
 
 SUMMARY_FORMATS = ("json", "jsonl")
-DEFAULT_MODEL_HELP = "Hub id, alias (audioldm2, large, music, tts-gigaspeech, tts-ljspeech) or local directory."
+DEFAULT_MODEL_HELP = ("Hub id, alias (audioldm2, large, audioldm2-music, tts-gigaspeech, tts-ljspeech, "
+                      "stable-audio-open) or local directory (AudioLDM 2, Stable Audio Open, Stable Audio 3).")
 
 
 PromptsArg = Annotated[list[str] | None, typer.Argument(help="What to generate; several prompts run as a batch.",
@@ -62,14 +71,18 @@ FormatsOpt = Annotated[list[str] | None, typer.Option(
     "score) on stdout. Repeatable or comma-separated.", show_default=False)]
 NegativeOpt = Annotated[str | None, typer.Option("--negative", "-n", help="What to steer away from, e.g. "
                                                  "\"low quality\".", show_default=False)]
-StepsOpt = Annotated[int | None, typer.Option("--steps", "-s", help="Denoising steps. Default: 20.",
+StepsOpt = Annotated[int | None, typer.Option("--steps", "-s", help="Denoising steps. Default: the model's "
+                                              "(AudioLDM 2: 20, Stable Audio Open: 100, Stable Audio 3: 8).",
                                               show_default=False)]
 GuidanceOpt = Annotated[float | None, typer.Option("--guidance", "-g", help="Classifier-free guidance scale "
-                                                   "(<= 1 turns it off). Default: 3.5.", show_default=False)]
-SecondsOpt = Annotated[float | None, typer.Option("--seconds", "-L", help="Length. Default: the model's (10.24 s); "
-                                                  "up to 6x that.", show_default=False)]
+                                                   "(<= 1 turns it off). Default: the model's (AudioLDM 2: 3.5, "
+                                                   "Stable Audio Open: 7, Stable Audio 3: 1).", show_default=False)]
+SecondsOpt = Annotated[float | None, typer.Option("--seconds", "-L", help="Length. Default: AudioLDM 2 10.24 s "
+                                                  "(up to 6x that), Stable Audio 10 s (up to the model's maximum).",
+                                                  show_default=False)]
 CandidatesOpt = Annotated[int, typer.Option("--candidates", "-b", help="Generate N per prompt and keep the "
-                                            "best (best of N) by CLAP text-audio score.")]
+                                            "best (best of N) by CLAP text-audio score (Stable Audio: by the default "
+                                            "embedding model, on a mono copy at its rate).")]
 # -t and -c were --seconds and --candidates in 0.1, but are --text and --collection elsewhere: hidden,
 # with a deprecation warning, until the next release.
 SecondsOldOpt = Annotated[float | None, typer.Option("-t", hidden=True, show_default=False)]
@@ -80,17 +93,31 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="Same seed, same fil
                                              show_default=False)]
 SchedulerOpt = Annotated[Scheduler | None, typer.Option(
     "--scheduler", case_sensitive=False, callback=plain, help="dpm (default), dpm-sde, ddim, unipc, euler, euler-a, "
-    "heun, lms or pndm.", show_default=False)]
+    "heun, lms or pndm (AudioLDM 2; Stable Audio runs its own).", show_default=False)]
 TranscriptionOpt = Annotated[str | None, typer.Option("--transcription", help="Words to speak (text-to-speech "
                                                       "checkpoints such as tts-gigaspeech).", show_default=False)]
 SampleRateOpt = Annotated[int | None, typer.Option("--sample-rate", "-r", min=8000, max=192000, help="Resample "
-                                                   "the output (the model makes 16 kHz).", show_default=False)]
+                                                   "the output (AudioLDM 2 makes 16 kHz, Stable Audio 44.1 kHz).",
+                                                   show_default=False)]
 TagsOpt = Annotated[bool, typer.Option("--tags", help="Store prompt, seed, model and settings in the file's "
                                        "tags too.")]
 PromptBatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Inputs per forward pass of the model: "
                                              "here prompts (each makes --candidates waveforms).")]
 GenerateModelOpt = Annotated[str | None, typer.Option("--model", "-m", help=DEFAULT_MODEL_HELP + " Default: "
                                                       "cvssp/audioldm2.", show_default=False)]
+InitAudioOpt = Annotated[Path | None, typer.Option("--init-audio", help="Stable Audio 3: start from this "
+                                                  "recording (a variation; diffusers' audio-to-audio pipeline).",
+                                                  show_default=False, dir_okay=False)]
+StrengthOpt = Annotated[float | None, typer.Option("--strength", help="With --init-audio: how much noise goes over the "
+                                                   "recording, 0-1 (diffusers' init_noise_level; 1 keeps nothing of "
+                                                   "it). Default: 1.", show_default=False)]
+InpaintOpt = Annotated[Path | None, typer.Option("--inpaint", help="Stable Audio 3: regenerate the span --mask-start "
+                                                 ".. --mask-end of this recording, keeping the rest.",
+                                                 show_default=False, dir_okay=False)]
+MaskStartOpt = Annotated[float | None, typer.Option("--mask-start", help="With --inpaint: start of the span to "
+                                                    "regenerate, in seconds.", show_default=False)]
+MaskEndOpt = Annotated[float | None, typer.Option("--mask-end", help="With --inpaint: end of the span, in seconds.",
+                                                  show_default=False)]
 CpuOffloadOpt = Annotated[bool, typer.Option("--cpu-offload", help="Keep weights in CPU memory and move each "
                                              "model to the GPU only while it runs (small GPUs).")]
 
@@ -119,11 +146,16 @@ def generate(
     device: DeviceOpt = None,
     dtype: GenerateDtypeOpt = "auto",
     cpu_offload: CpuOffloadOpt = False,
+    init_audio: InitAudioOpt = None,
+    strength: StrengthOpt = None,
+    inpaint: InpaintOpt = None,
+    mask_start: MaskStartOpt = None,
+    mask_end: MaskEndOpt = None,
     quiet: QuietOpt = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Generate audio from text with AudioLDM 2 (sound effects, music, speech)."""
-    from clapcli.core.generate import DEFAULT_SCHEDULER, DEFAULT_STEPS, GenerationSettings, open_generator
+    """Generate audio from text with AudioLDM 2, Stable Audio Open or Stable Audio 3 (sound effects, music)."""
+    from clapcli.core.generate import GenerationSettings, open_generator
     from clapcli.core.generate.output import audio_format
     from clapcli.errors import UsageError
 
@@ -131,15 +163,17 @@ def generate(
     prompt_list = _collect_prompts(prompts, prompts_file)
     audio_fmt, summary_fmt = _split_formats(fmt, output)
     targets = _targets(prompt_list, output, output_dir, audio_format(output, audio_fmt), overwrite)
-    settings = GenerationSettings(
-        steps=DEFAULT_STEPS if steps is None else steps, guidance=3.5 if guidance is None else guidance,
-        seconds=seconds, negative=negative, candidates=candidates, seed=seed,
-        scheduler=scheduler or DEFAULT_SCHEDULER, transcription=transcription,
+    settings = GenerationSettings(  # steps, guidance, scheduler: None = the model's own defaults
+        steps=steps, guidance=guidance, seconds=seconds, negative=negative, candidates=candidates, seed=seed,
+        scheduler=scheduler, transcription=transcription, strength=strength, mask_start=mask_start,
+        mask_end=mask_end, init_audio=None if init_audio is None else str(init_audio),
+        inpaint=None if inpaint is None else str(inpaint),
     )
     if keep_candidates and candidates < 2:
         raise UsageError("--keep-candidates needs --candidates 2 or more")
     generator = open_generator(model, device, dtype, cpu_offload)
     files = _Files(targets, sample_rate, tags, keep_candidates, overwrite, Output(quiet))
+    batch_size = min(batch_size, getattr(generator, "max_batch", batch_size))  # Stable Audio: a prompt per call
     files.run(generator, prompt_list, generator.check(settings), batch_size, summary_fmt)
 
 

@@ -57,7 +57,8 @@ def download(name: str) -> Downloaded:
     try:
         path = Path(snapshot_download(ref.location, ignore_patterns=ignored, tqdm_class=bars))
     except Exception as exc:  # noqa: BLE001 - huggingface_hub raises many kinds; one line each
-        raise ModelLoadError(f"cannot download '{ref.location}': {_stall_reason(name) or _reason(exc)}") from None
+        reason = _stall_reason(name) or _reason(exc, ref.location)
+        raise ModelLoadError(f"cannot download '{ref.location}': {reason}") from None
     finally:
         bars.close_all()
     return Downloaded(name, ref.location, path, fetched=True)
@@ -106,12 +107,14 @@ def _stall_reason(name: str) -> str | None:
     return f"{stalled.describe()}; run 'clap download {name}' again when the hub answers"
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, repo: str) -> str:
     from clapcli.text import first_line
 
     name = type(exc).__name__
     if name == "RepositoryNotFoundError":
         return "no such model on the hub (or it is private: log in with 'hf auth login')"
     if name == "GatedRepoError":
-        return "the model is gated: accept its terms on the hub and log in with 'hf auth login'"
+        from clapcli.models.hub import gated_error
+
+        return str(gated_error(repo)).replace(f"model '{repo}' is gated", "the model is gated")
     return f"{name}: {first_line(exc)}"

@@ -253,9 +253,7 @@ def fetch_file(ref: ModelRef, filename: str, required: bool = True) -> Path | No
             raise FileMissing(f"model '{ref.location}' has no {filename} on the hub") from None
         return None
     except GatedRepoError:
-        raise ModelLoadError(
-            f"model '{ref.location}' is gated; accept its terms on the hub and run 'hf auth login'"
-        ) from None
+        raise gated_error(ref.location) from None
     except RepositoryNotFoundError:
         raise ModelLoadError(
             f"model '{ref.location}' was not found on the hub; check the id or run 'clap models'"
@@ -265,6 +263,17 @@ def fetch_file(ref: ModelRef, filename: str, required: bool = True) -> Path | No
             f"model '{ref.location}' could not be downloaded ({type(exc).__name__}); "
             "check the network or pass a local directory with --model"
         ) from None
+
+
+def gated_error(repo: str) -> ModelLoadError:
+    """The one line for a gated model the hub refused (no token, or its terms not accepted)."""
+    from clapcli.models.registry import GATED_LICENCES
+
+    page = GATED_LICENCES.get(repo, f"https://huggingface.co/{repo}")
+    return ModelLoadError(
+        f"model '{repo}' is gated: accept its licence at {page}, then give a token with HF_TOKEN=... or "
+        "'hf auth login'"
+    )
 
 
 def read_config(ref: ModelRef) -> dict:

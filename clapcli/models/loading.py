@@ -22,6 +22,7 @@ from clapcli.models.torch_loader import (  # noqa: F401  (re-exported: the names
 
 if TYPE_CHECKING:
     from clapcli.models.audioldm2 import AudioLDM2Pipe
+    from clapcli.models.stable_audio import StableAudioPipe
 
 LOADERS: dict[str, Callable[[LoadRequest, str], Any]] = {
     "torch": lambda request, runtime: load_torch(request),
@@ -69,7 +70,9 @@ def load_embedding_model(
 
 
 def load_generation_pipeline(name: str | None = None, device: str = "auto", dtype: str = "auto",
-                             cpu_offload: bool = False) -> AudioLDM2Pipe:
-    """Load an AudioLDM 2 pipeline (components on their device, our language-model loop)."""
-    pipeline: AudioLDM2Pipe = load(LoadRequest(name, "generate", device, dtype, cpu_offload=cpu_offload))
+                             cpu_offload: bool = False) -> AudioLDM2Pipe | StableAudioPipe:
+    """Load a text-to-audio pipeline: AudioLDM 2 (components on their device, our language-model loop),
+    Stable Audio Open or Stable Audio 3 (diffusers' pipelines as they are)."""
+    request = LoadRequest(name, "generate", device, dtype, cpu_offload=cpu_offload)
+    pipeline: AudioLDM2Pipe | StableAudioPipe = load(request)
     return pipeline

@@ -26,6 +26,10 @@ FAMILIES: dict[str, Family] = {
     "pe-audio": Family("pe-audio", "audio", "clapcli.models.pe_audio:PeAudioBackend.load",
                        "Perception Encoder Audio (PeAudioModel, PeAudioFrameLevelModel, PeAudioVideoModel's audio)"),
     "audioldm2": Family("audioldm2", "generation", "clapcli.models.audioldm2:load", "AudioLDM 2 (diffusers)"),
+    "stable-audio-open": Family("stable-audio-open", "generation", "clapcli.models.stable_audio:load_open",
+                                "Stable Audio Open (diffusers)"),
+    "stable-audio-3": Family("stable-audio-3", "generation", "clapcli.models.stable_audio:load_sa3",
+                             "Stable Audio 3 (diffusers)"),
 }
 
 # config.json "model_type" -> family
@@ -40,7 +44,13 @@ MODEL_TYPES = {
 }
 
 # model_index.json "_class_name" -> family
-PIPELINE_CLASSES = {"AudioLDM2Pipeline": "audioldm2"}
+PIPELINE_CLASSES = {
+    "AudioLDM2Pipeline": "audioldm2",
+    "StableAudioPipeline": "stable-audio-open",
+    "StableAudio3Pipeline": "stable-audio-3",
+    "StableAudio3AudioToAudioPipeline": "stable-audio-3",
+    "StableAudio3InpaintPipeline": "stable-audio-3",
+}
 
 EMBEDDING_ALIASES: dict[str, str] = {
     "unfused": "laion/clap-htsat-unfused",
@@ -69,6 +79,13 @@ GENERATION_ALIASES: dict[str, str] = {
     "audioldm2-music": "cvssp/audioldm2-music",
     "tts-gigaspeech": "anhnct/audioldm2_gigaspeech",
     "tts-ljspeech": "anhnct/audioldm2_ljspeech",
+    # Gated on the hub (Stability AI Community License): accept the terms on the model page first.
+    "stable-audio-open": "stabilityai/stable-audio-open-1.0",
+}
+
+# Licence pages named when the hub refuses a gated model (no token, or terms not accepted).
+GATED_LICENCES: dict[str, str] = {
+    "stabilityai/stable-audio-open-1.0": "https://huggingface.co/stabilityai/stable-audio-open-1.0",
 }
 
 # Frame-level checkpoints (PeAudioFrameLevelModel): clap detect scores their own frames; the clip-level

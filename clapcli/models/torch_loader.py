@@ -106,8 +106,8 @@ def _family(ref: ModelRef, config: dict[str, Any], task: str) -> registry.Family
             f"model '{ref.location}' is a text-to-audio generator; use it with 'clap generate', not for embeddings"
         )
     if task == "generate" and family.modality != "generation":
-        raise ModelLoadError(f"model '{ref.location}' is a '{kind}' checkpoint, not an AudioLDM 2 pipeline; "
-                             "clap generate needs one (e.g. cvssp/audioldm2; see 'clap models')")
+        raise ModelLoadError(f"model '{ref.location}' is a '{kind}' checkpoint, not a text-to-audio pipeline; "
+                             "clap generate needs AudioLDM 2 or Stable Audio (e.g. cvssp/audioldm2; see 'clap models')")
     return family
 
 

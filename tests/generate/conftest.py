@@ -109,3 +109,17 @@ def tiny_tts(tmp_path_factory: pytest.TempPathFactory, one_thread) -> Path:
     from tiny_audioldm2 import build_tiny_tts
 
     return build_tiny_tts(tmp_path_factory.mktemp("generate") / "tiny-tts")
+
+
+@pytest.fixture(scope="package")
+def tiny_sao(tmp_path_factory: pytest.TempPathFactory, one_thread) -> Path:
+    from tiny_stable_audio import build_tiny_stable_audio_open
+
+    return build_tiny_stable_audio_open(tmp_path_factory.mktemp("generate") / "tiny-sao")
+
+
+@pytest.fixture(scope="package")
+def tiny_sa3(tmp_path_factory: pytest.TempPathFactory, one_thread) -> Path:
+    from tiny_stable_audio import build_tiny_stable_audio_3
+
+    return build_tiny_stable_audio_3(tmp_path_factory.mktemp("generate") / "tiny-sa3")

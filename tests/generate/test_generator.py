@@ -131,7 +131,7 @@ def test_cpu_offload_needs_cuda(tiny_audioldm2):
 
 def test_not_a_pipeline(tmp_path: Path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "clap"}))
-    with pytest.raises(ModelLoadError, match="not an AudioLDM 2 pipeline"):
+    with pytest.raises(ModelLoadError, match="not a text-to-audio pipeline"):
         open_generator(str(tmp_path), device="cpu")
 
 

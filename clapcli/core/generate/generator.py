@@ -6,7 +6,7 @@ and the denoising loop, so that progress, per-prompt seeds, candidate ranking an
 Every operation mirrors ``AudioLDM2Pipeline.__call__`` in the same order: given the same components
 and seed, the waveform equals the pipeline's (tests/generate/test_equality.py).
 
-One piece on purpose (~340 lines): the denoising loop, prompt encoding and candidate handling follow
+One piece on purpose (~290 lines): the denoising loop, prompt encoding and candidate handling follow
 the pipeline's ``__call__`` step by step, and keeping that order visible in one file is what lets a
 reader check the equality against diffusers' code.
 """
@@ -15,67 +15,32 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import torch
 
+from clapcli.core.generate.common import (  # noqa: F401  (re-exported: the names callers know)
+    MAX_CANDIDATES,
+    GeneratedAudio,
+    GenerationSettings,
+    StepCallback,
+    _prompt_problem,
+    _reason,
+    check_numbers,
+    check_prompt,
+)
 from clapcli.core.generate.schedulers import DEFAULT_SCHEDULER, DEFAULT_STEPS, make_scheduler, scheduler_choice
 from clapcli.core.generate.scoring import clap_scores, rank
-from clapcli.errors import ClapcliError, InputError, InvalidField, MissingDependencyError
+from clapcli.errors import InvalidField, MissingDependencyError
 from clapcli.models.audioldm2 import tts_dependency_error
 from clapcli.results import FailedInput
-from clapcli.text import first_line
 
 DEFAULT_GUIDANCE = 3.5  # the pipeline's default
 MAX_LENGTH_FACTOR = 6  # longest request: 6x the training length (61.4 s for the released checkpoints)
 TTS_MAX_NEW_TOKENS = 512  # the TTS checkpoints need 512 generated embeddings (diffusers docs), not 8
-MAX_CANDIDATES = 16
-
-StepCallback = Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    steps: int = DEFAULT_STEPS
-    guidance: float = DEFAULT_GUIDANCE
-    seconds: float | None = None  # None: the model's training length (10.24 s)
-    negative: str | None = None
-    candidates: int = 1  # > 1: generate that many, keep the best by CLAP score
-    seed: int | None = None  # None: a random seed, reported in the results
-    scheduler: str = DEFAULT_SCHEDULER
-    transcription: str | None = None  # text-to-speech checkpoints only
-    max_new_tokens: int | None = None  # None: 8, or 512 for TTS checkpoints
-
-
-@dataclass
-class GeneratedAudio:
-    prompt: str
-    samples: np.ndarray  # (n,) float32 mono at ``sample_rate``, as the vocoder produced it
-    sample_rate: int
-    seed: int
-    model: str
-    settings: GenerationSettings
-    score: float | None = None  # CLAP cosine similarity of the kept candidate (when ranked)
-    candidate_scores: list[float] = field(default_factory=list)  # in generation order
-    candidate: int = 0  # index of the kept candidate in generation order
-    alternatives: list[np.ndarray] = field(default_factory=list)  # the other candidates, best first
-
-    @property
-    def seconds(self) -> float:
-        return len(self.samples) / self.sample_rate
-
-    def metadata(self) -> dict:
-        s = self.settings
-        return {
-            "prompt": self.prompt, "seed": self.seed, "model": self.model, "steps": s.steps,
-            "scheduler": s.scheduler, "guidance": s.guidance, "seconds": round(self.seconds, 6),
-            "negative": s.negative, "transcription": s.transcription, "candidates": s.candidates,
-            "clap_score": self.score, "candidate_scores": self.candidate_scores, "candidate": self.candidate,
-        }
-
 
 class Generator:
     """A loaded AudioLDM 2 pipeline; ``generate`` turns prompts into audio."""
@@ -120,7 +85,14 @@ class Generator:
     # ------------------------------------------------------------------ checks
 
     def check(self, settings: GenerationSettings) -> GenerationSettings:
-        """Validate options against this model; fill in seconds and seed."""
+        """Validate options against this model; fill in steps, guidance, scheduler, seconds and seed."""
+        for name in ("init_audio", "inpaint"):
+            if getattr(settings, name) is not None:
+                raise InvalidField(name, f"{{{name}}} needs a Stable Audio 3 model (AudioLDM 2 generates from "
+                                   "text only)")
+        settings = replace(settings, steps=DEFAULT_STEPS if settings.steps is None else settings.steps,
+                           guidance=DEFAULT_GUIDANCE if settings.guidance is None else settings.guidance,
+                           scheduler=settings.scheduler or DEFAULT_SCHEDULER)
         seconds = self.default_seconds if settings.seconds is None else float(settings.seconds)
         if not math.isfinite(seconds) or seconds <= 0:
             raise InvalidField("seconds", "{seconds} must be a positive number of seconds, got {value}",
@@ -134,16 +106,7 @@ class Generator:
                 "{trained:g} s training length); generate shorter clips", value=seconds, high=self.max_seconds,
                 factor=MAX_LENGTH_FACTOR, trained=self.default_seconds,
             )
-        if settings.steps < 1:
-            raise InvalidField("steps", "{steps} must be at least 1, got {value}", value=settings.steps)
-        if not 1 <= settings.candidates <= MAX_CANDIDATES:
-            raise InvalidField("candidates", "{candidates} must be between 1 and {high}, got {value}",
-                               high=MAX_CANDIDATES, value=settings.candidates)
-        if not math.isfinite(settings.guidance) or settings.guidance < 0:
-            raise InvalidField("guidance", "{guidance} must be >= 0 (1 or less turns guidance off), got {value}",
-                               value=settings.guidance)
-        if settings.seed is not None and not 0 <= settings.seed < 2**63:
-            raise InvalidField("seed", "{seed} must be between 0 and 2^63-1, got {value}", value=settings.seed)
+        check_numbers(settings)
         scheduler_choice(settings.scheduler)
         self._check_transcription(settings.transcription)
         seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
@@ -299,32 +262,6 @@ class Generator:
         return result
 
 
-# ---------------------------------------------------------------------- prompts
-
-
-def check_prompt(prompt: str) -> None:
-    problem = _prompt_problem(prompt)
-    if problem is not None:
-        raise InputError(f"prompt {_label(prompt)!r}: {problem}")
-
-
-def _prompt_problem(prompt: str) -> str | None:
-    if not isinstance(prompt, str) or not prompt.strip():
-        return "the prompt is empty; describe the sound to generate"
-    return None
-
-
-def _label(prompt: str) -> str:
-    text = " ".join(str(prompt).split())
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ClapcliError):
-        return str(exc)
-    return f"{type(exc).__name__}: {first_line(exc, 200)}" if str(exc).strip() else type(exc).__name__
-
-
 def _step_kwargs(scheduler: Any, generator: torch.Generator) -> dict:
     """``eta``/``generator`` where the scheduler's step accepts them, like the pipeline."""
     import inspect
@@ -340,8 +277,13 @@ def _step_kwargs(scheduler: Any, generator: torch.Generator) -> dict:
 
 def open_generator(name: str | None = None, device: str | None = "auto", dtype: str = "auto",
                    cpu_offload: bool = False) -> Generator:
-    """Resolve ``name`` (hub id, alias or directory), check it is AudioLDM 2, load it on the right device."""
+    """Resolve ``name`` (hub id, alias or directory), read its family (AudioLDM 2, Stable Audio Open, Stable
+    Audio 3) and load it on the right device: a ``Generator`` or a ``StableAudioGenerator`` (same methods)."""
     from clapcli.models.loading import load_generation_pipeline
 
     loaded = load_generation_pipeline(name, device or "auto", dtype, cpu_offload=cpu_offload)
+    if hasattr(loaded, "family"):  # Stable Audio Open / Stable Audio 3
+        from clapcli.core.generate.stable_audio import StableAudioGenerator
+
+        return StableAudioGenerator(loaded)  # type: ignore[return-value]
     return Generator(loaded.pipe, loaded.model_id, loaded.is_tts)

@@ -34,8 +34,10 @@ def audio_format(path: Path | None, explicit: str | None) -> str:
 def prepare_samples(samples: np.ndarray, rate: int, target_rate: int | None) -> tuple[np.ndarray, int, float]:
     """Resample (soxr) if asked, then scale down only if the peak exceeds ``PEAK_LIMIT``.
 
-    Returns the samples, their rate and the gain applied (1.0 when untouched)."""
-    audio = np.asarray(samples, dtype=np.float64).reshape(-1)
+    ``samples``: (n,) mono or (n, channels). Returns the samples, their rate and the gain applied (1.0
+    when untouched); one gain for all channels, so the stereo image stays as generated."""
+    audio = np.asarray(samples, dtype=np.float64)
+    audio = audio.reshape(-1) if audio.ndim < 2 or audio.shape[1] == 1 else audio
     if target_rate and target_rate != rate:
         import soxr
 
@@ -48,15 +50,16 @@ def prepare_samples(samples: np.ndarray, rate: int, target_rate: int | None) -> 
 
 def write_audio_file(path: Path, samples: np.ndarray, rate: int, fmt: str, tags: dict | None = None,
                      overwrite: bool = False) -> None:
-    """Write mono audio atomically (temp file beside ``path``, published when complete; an existing
-    file is replaced only with ``overwrite``)."""
+    """Write (n,) mono or (n, channels) audio atomically (temp file beside ``path``, published when
+    complete; an existing file is replaced only with ``overwrite``)."""
     import soundfile as sf
 
     from clapcli.io.target import OutputFile
 
     handle = OutputFile(path, overwrite, binary=True, label="output")
     try:
-        with sf.SoundFile(handle.handle, "w", samplerate=rate, channels=1, format=_SF_FORMAT[fmt],
+        channels = 1 if samples.ndim == 1 else samples.shape[1]
+        with sf.SoundFile(handle.handle, "w", samplerate=rate, channels=channels, format=_SF_FORMAT[fmt],
                           subtype=_SUBTYPE[fmt]) as sound:
             for key, value in (tags or {}).items():
                 setattr(sound, key, value)  # before any frame: WAV's INFO chunk is written up front

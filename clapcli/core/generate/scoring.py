@@ -45,3 +45,17 @@ def clap_scores(pipe: Any, prompt: str, audio: np.ndarray, rate: int, device: An
 def rank(scores: np.ndarray) -> list[int]:
     """Candidate indices, best first; ties keep generation order (stable, like the pipeline's argsort)."""
     return [int(i) for i in np.argsort(-scores, kind="stable")]
+
+
+@torch.no_grad()
+def embedding_scores(model: Any, prompt: str, clips: np.ndarray, rate: int) -> np.ndarray:
+    """Cosine similarity (CLAP space) of each clip in ``clips`` (n, samples[, channels]) to ``prompt``, through an
+    embedding model (``clap embed``'s windows and long-audio rule): each clip is downmixed to mono by the
+    channel mean and resampled (soxr) to the model's rate first, as ``clap embed`` reads a stereo file."""
+    from clapcli.audio.decode import resample, to_mono
+
+    items = [model.prepare(resample(to_mono(np.asarray(clip, dtype=np.float32)), rate, model.sample_rate))
+             for clip in clips]
+    audio_embeddings = torch.nn.functional.normalize(torch.as_tensor(model.encode_prepared(items)).float(), dim=-1)
+    text_embedding = torch.nn.functional.normalize(torch.as_tensor(model.encode_text([prompt])).float(), dim=-1)[0]
+    return (audio_embeddings @ text_embedding).double().numpy()
