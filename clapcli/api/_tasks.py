@@ -15,7 +15,7 @@ from clapcli.settings import DEFAULT_COLLECTION
 
 if TYPE_CHECKING:
     from clapcli.core.eval.classify import ClassifyResult
-    from clapcli.core.generate.generator import GeneratedAudio
+    from clapcli.core.generate.common import GeneratedAudio
     from clapcli.core.library import LibrarySummary
     from clapcli.core.retrieve import QueryResult
 
@@ -96,7 +96,8 @@ def generate(prompts: str | Sequence[str], model: str | None = None, *, seconds:
              negative: str | None = None, device: str = "auto") -> list[GeneratedAudio]:
     """``clap generate``: one ``GeneratedAudio`` (samples, sample_rate, seed) per prompt. For many calls,
     keep a generator from ``open_generator`` instead (loading costs more than a short clip)."""
-    from clapcli.core.generate.generator import GenerationSettings, open_generator
+    from clapcli.core.generate.common import GenerationSettings
+    from clapcli.core.generate.generator import open_generator
 
     given: dict[str, Any] = {"seconds": seconds, "steps": steps, "guidance": guidance, "seed": seed,
                              "negative": negative}
