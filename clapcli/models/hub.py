@@ -372,3 +372,16 @@ def _loading_report(exc: BaseException) -> str | None:
         first = first_line(detail) if str(detail).strip() else "conversion failed"
         return f"{len(errors)} weight(s) could not be converted, e.g. '{key}' ({first}); re-download the model"
     return "its weights do not fit the architecture config.json describes; fix config.json or re-download the model"
+
+
+def cached_revision(model_id: str) -> str | None:
+    """The hub commit of the cached snapshot a hub model came from (None for a local directory)."""
+    if Path(model_id).exists():
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(model_id, "config.json")
+    except Exception:  # noqa: BLE001 - a revision is a courtesy, never a reason to fail
+        return None
+    return Path(cached).parent.name if isinstance(cached, str) else None

@@ -18,6 +18,7 @@ from clapcli.core.probe.model import Probe
 from clapcli.core.text import encode_texts
 from clapcli.errors import InputError, InvalidField
 from clapcli.models.base import EmbeddingModel
+from clapcli.models.hub import cached_revision
 from clapcli.results import FailedInput
 from clapcli.version import __version__
 
@@ -108,7 +109,7 @@ def probe_manifest(model: EmbeddingModel, data: LabelledSet, fitted: FitResult, 
         cv = {"metric": "label accuracy" if data.multi_label else "accuracy", "value": fitted.cv_score,
               "ci95": list(fitted.cv_interval or ()), "zero_shot": fitted.zero_shot_cv_score, "folds": fitted.folds}
     return {
-        "model": {"id": model.model_id, "revision": model_revision(model.model_id), "family": model.family,
+        "model": {"id": model.model_id, "revision": cached_revision(model.model_id), "family": model.family,
                   "long_audio": getattr(model, "long_audio", "mean"), "logit_scale": float(model.logit_scale)},
         "template": template, "label_texts": texts,
         "training": {"source": str(data.source), "files": len(data.paths), "hash": training_hash(data),
@@ -130,16 +131,3 @@ def training_hash(data: LabelledSet) -> str:
         labels = [data.classes[i] for i in np.flatnonzero(target)] if data.multi_label else [data.classes[target]]
         rows.append(content_hash(path) + "\t" + "\x1f".join(labels))
     return hashlib.sha256("\n".join(sorted(rows)).encode("utf-8")).hexdigest()
-
-
-def model_revision(model_id: str) -> str | None:
-    """The hub commit of the cached snapshot a hub model came from (None for a local directory)."""
-    if Path(model_id).exists():
-        return None
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(model_id, "config.json")
-    except Exception:  # noqa: BLE001 - a revision is a courtesy, never a reason to fail
-        return None
-    return Path(cached).parent.name if isinstance(cached, str) else None

@@ -30,6 +30,7 @@ import numpy as np
 from clapcli.errors import InvalidField, ModelLoadError, OutputError, UsageError, missing_extra
 from clapcli.models import written_dir
 from clapcli.models.fingerprint import path_digest
+from clapcli.models.hub import cached_revision
 from clapcli.models.runtime import FORMATS
 from clapcli.models.runtime.agreement import PROBE_TEXTS, measure_agreement
 from clapcli.models.runtime.fused import export_fusion_tower, extra_towers, fused_settings, is_fused, longer_flags
@@ -316,28 +317,15 @@ def _manifest(model: Any, fmt: str, text: dict[str, Any]) -> Manifest:
         from clapcli.models.runtime.image import image_settings
 
         return Manifest(family=model.family, format=fmt, source_model=model.model_id,
-                        source_revision=_revision(model.model_id), clapcli_version=__version__,
+                        source_revision=cached_revision(model.model_id), clapcli_version=__version__,
                         embedding_dim=int(model.embedding_dim), logit_scale=float(model.logit_scale), audio={},
                         text=text, image=image_settings(model.image_processor))
     mel = asdict(model.mel_spec)
     return Manifest(
-        family=model.family, format=fmt, source_model=model.model_id, source_revision=_revision(model.model_id),
+        family=model.family, format=fmt, source_model=model.model_id, source_revision=cached_revision(model.model_id),
         clapcli_version=__version__, embedding_dim=int(model.embedding_dim), logit_scale=float(model.logit_scale),
         audio={"sample_rate": model.sample_rate, "window_samples": model.window_samples,
                "fit": "repeat-pad" if model.family == "laion-clap" else "repeat", "mel": mel,
                **fused_settings(model)},
         text=text,
     )
-
-
-def _revision(model_id: str) -> str | None:
-    """The hub commit of the cached snapshot a hub model was loaded from (None for a local directory)."""
-    if Path(model_id).exists():
-        return None
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(model_id, "config.json")
-    except Exception:  # noqa: BLE001 - a revision is a courtesy, never a reason to fail
-        return None
-    return Path(cached).parent.name if isinstance(cached, str) else None
