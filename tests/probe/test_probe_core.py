@@ -119,3 +119,22 @@ def test_refusals_are_one_line(tmp_path):
         with pytest.raises(kind, match=message) as caught:
             call()
         assert "\n" not in str(caught.value)
+
+
+def test_fit_runs_blas_on_one_thread_and_restores_the_pools(monkeypatch):
+    """Small products on a busy machine: the pools' threads waiting for each other cost 20x (docs/probes.md)."""
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    original = LogisticRegression.fit
+
+    def spy(self, *args, **kwargs):
+        seen.append({pool["user_api"]: pool["num_threads"] for pool in threadpool_info()})
+        return original(self, *args, **kwargs)
+
+    before = {pool["user_api"]: pool["num_threads"] for pool in threadpool_info()}
+    monkeypatch.setattr(LogisticRegression, "fit", spy)
+    centers, X, y = _clusters(6, 60)
+    fit_probe(X, y, NAMES, centers, 100.0)
+    assert seen and all(threads == 1 for pools in seen for threads in pools.values())
+    assert {pool["user_api"]: pool["num_threads"] for pool in threadpool_info()} == before

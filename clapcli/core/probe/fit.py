@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,6 +117,22 @@ def fit_probe(embeddings: np.ndarray, targets: np.ndarray, classes: Sequence[str
     ``C`` / ``blend`` given: used as they are (no search)."""
     targets = np.asarray(targets, dtype=np.int64)
     check_targets(targets, classes, multi_label)
+    with _one_thread():
+        return _fit(embeddings, targets, prototypes, logit_scale, multi_label, C, blend, seed)
+
+
+def _one_thread() -> AbstractContextManager:
+    """BLAS and OpenMP on one thread while fitting. The products are small (a few thousand x 512 by 512 x
+    classes), so a second thread saves little, and on a busy machine the pools' threads wait for each
+    other: a 2,000-clip fit measured 83 s with the default pools and 3.7 s on one thread (docs/probes.md)."""
+    _sklearn_logistic()  # the missing extra named before threadpoolctl (a scikit-learn dependency) is imported
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1)
+
+
+def _fit(embeddings: np.ndarray, targets: np.ndarray, prototypes: np.ndarray, logit_scale: float,
+         multi_label: bool, C: float | None, blend: float | None, seed: int) -> FitResult:
     X = l2_normalize(embeddings).astype(np.float64)
     zw, zb = zero_shot_layer(prototypes, logit_scale)
     folds = _fold_count(targets, multi_label)
