@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -15,6 +14,7 @@ from clapcli.console.options import (
     LabelsOpt,
     OutputOpt,
     OverwriteOpt,
+    ProbeOpt,
     QuietOpt,
     RecordFormat,
     WorkersOpt,
@@ -60,9 +60,6 @@ FormatOpt = Annotated[RecordFormat | None, typer.Option(
     "terminal, csv when piped, else from --output's extension.", show_default=False)]
 ExpectOpt = Annotated[str | None, typer.Option("--expect", help="CI check: exit 4 unless every input's top label is "
                                                "this.", show_default=False)]
-ProbeOpt = Annotated[Path | None, typer.Option(
-    "--probe", help="A probe from 'clap train': its classes are the labels and its model is used.",
-    show_default=False, file_okay=False)]
 ScoringOpt = Annotated[str | None, typer.Option(
     "--scoring", help="softmax (labels compete) or sigmoid (each label its own probability). Default: the "
     "model's (sigmoid for PE-Audio, softmax for CLAP).", show_default=False)]
@@ -93,7 +90,14 @@ def classify(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Score each input against text labels (zero-shot) and report the best ones."""
-    from clapcli.console.common import FailureLog, collect_sources, count_inputs, kept_on_interrupt, kept_rows
+    from clapcli.console.common import (
+        FailureLog,
+        collect_sources,
+        count_inputs,
+        kept_on_interrupt,
+        kept_rows,
+        probe_and_model,
+    )
     from clapcli.console.output import Output
     from clapcli.core.classify import check_expected_label, classify_media, prepare_labels
     from clapcli.core.probe.classify import classify_with_probe
@@ -105,7 +109,7 @@ def classify(
     if probe is not None and (scoring is not None or threshold is not None):
         raise UsageError("--scoring and --threshold are for text labels; a probe scores its own classes (drop "
                          "them, or drop --probe)")
-    trained, model_options = _probe(probe, model_options, labels or labels_file or template)
+    trained, model_options = probe_and_model(probe, model_options, labels or labels_file or template)
     names = trained.classes if trained else label_list(labels, labels_file)
     check_expected_label(expect, names)
     fmt = default_record_format(fmt, output)
@@ -125,23 +129,6 @@ def classify(
         run.write(results, sink, fmt, failures, expect, min_score)
     run.report_unmet(out)
     failures.finish(run.done, "inputs classified")
-
-
-def _probe(path: Path | None, model_options: Any, labels_given: Any) -> tuple[Any, Any]:
-    """The probe (None without --probe) and the model options with the probe's model; --labels, --labels-file
-    or --template beside it, or another --model, refused in one line."""
-    if path is None:
-        return None, model_options
-    from clapcli.core.probe.store import load_probe
-    from clapcli.errors import UsageError
-
-    if labels_given:
-        raise UsageError("--probe gives the labels (its classes) and their prompts; drop --labels, --labels-file "
-                         "and --template")
-    trained = load_probe(path)
-    if model_options.model is None:
-        return trained, model_options.with_model(trained.model_id)
-    return trained, model_options  # another name for the same model passes the check after loading
 
 
 class _Run:

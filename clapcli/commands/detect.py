@@ -16,6 +16,7 @@ from clapcli.console.options import (
     LabelsFileOpt,
     LabelsOpt,
     OverwriteOpt,
+    ProbeOpt,
     QuietOpt,
     WorkersOpt,
     label_list,
@@ -42,6 +43,8 @@ Examples:
 
   clap detect eval/ -l "Dog,Speech,Alarm_bell_ringing" -o events.csv --reference eval.tsv --metrics metrics.json
 
+  clap detect night.flac --probe my-probe/ --format audacity -o night.txt
+
 How it works: windows of --window seconds every --hop seconds cover each file (one last window ends
 at the file's end); each window is scored against the labels, and its score speaks for the time
 nearest its centre. Scores, per --mode:
@@ -52,6 +55,8 @@ nearest its centre. Scores, per --mode:
 A frame-level model (PE-Audio frame, e.g. --model pe-a-frame-base) needs no windows: it scores its own
 40 ms frames, sigmoid per label (each label its own probability), and --window, --hop, --mode and
 --background do not apply.
+--probe DIR (from 'clap train'): the probe's classes are the labels and its probabilities score each window
+(each frame, for a frame-level model); the probe's model is used.
 Then per label: median smoothing (--smooth), threshold with hysteresis (--threshold, --threshold-off),
 gaps shorter than --merge-gap joined, events shorter than --min-duration dropped. Onsets and offsets
 are in seconds, within the file. Formats: table, csv, json, jsonl (one row per event), and one file
@@ -132,6 +137,7 @@ def detect(
     reference: ReferenceOpt = None,
     metrics: MetricsOpt = None,
     collar: CollarOpt = 0.2,
+    probe: ProbeOpt = None,
     model_options: ModelOptions = FROM_FLAGS,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
@@ -142,23 +148,21 @@ def detect(
     import sys
 
     from clapcli.commands.detect_writers import Writers
-    from clapcli.console.common import FailureLog, collect_sources
+    from clapcli.console.common import FailureLog, collect_sources, probe_and_model
     from clapcli.console.output import Output
-    from clapcli.core.detect import PostProcessing, prepare_scorer
+    from clapcli.core.detect import PostProcessing
     from clapcli.errors import UsageError
     from clapcli.io.writers.events import event_format
 
     if not inputs:
         raise UsageError("give at least one input file, directory, glob or - (see clap detect --help)")
-    names = label_list(labels, labels_file)
+    trained, model_options = probe_and_model(probe, model_options, labels or labels_file or template)
+    names = trained.classes if trained else label_list(labels, labels_file)
     fmt = event_format(fmt, output, sys.stdout.isatty())
     annotations = _check_files(output, frames, plot, reference, metrics)
     out = Output(quiet)
     loaded = model_options.load()
-    if loaded.modality != "audio":
-        raise UsageError(f"'{loaded.model_id}' is an image model; clap detect needs an audio model")
-    spec = _window_spec(loaded, window, hop, mode, background)
-    scorer = prepare_scorer(loaded, names, mode, template, background)
+    spec, scorer = _scoring(loaded, trained, names, window, hop, mode, template, background)
     threshold = threshold if threshold is not None else (0.5 if scorer.probabilities else 0.3)
     post = PostProcessing(threshold, threshold_off, smooth, merge_gap, min_duration).check(_lowest_score(scorer))
     sources = collect_sources(inputs, "audio")
@@ -170,6 +174,23 @@ def detect(
     if annotations is not None:
         _report_metrics(out, writers, annotations, scorer.labels, collar, metrics, overwrite)
     failures.finish(writers.done, f"files scanned, {plural(writers.events_found, 'event')}")
+
+
+def _scoring(loaded: Any, trained: Any, names: list[str], window: float | None, hop: float | None,
+             mode: str | None, template: str | None, background: str | None) -> tuple[Any, Any]:
+    """The windows and the scorer (the labels', or the probe's), every option error before a file is read."""
+    from clapcli.core.detect import prepare_scorer, probe_scorer
+    from clapcli.errors import UsageError
+
+    if loaded.modality != "audio":
+        raise UsageError(f"'{loaded.model_id}' is an image model; clap detect needs an audio model")
+    spec = _window_spec(loaded, window, hop, mode, background)
+    if trained is None:
+        return spec, prepare_scorer(loaded, names, mode, template, background)
+    if mode is not None or background is not None:
+        raise UsageError("--mode and --background are for text labels; a probe scores its own classes (drop "
+                         "them, or drop --probe)")
+    return spec, probe_scorer(loaded, trained)
 
 
 def _window_spec(loaded: Any, window: float | None, hop: float | None, mode: str | None,

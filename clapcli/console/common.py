@@ -61,6 +61,21 @@ class ModelOptions:
             raise _name_the_variable(exc, self.device) from None
 
 
+def probe_and_model(path: Any, model_options: ModelOptions, labels_given: Any) -> tuple[Any, ModelOptions]:
+    """``--probe DIR``: the probe (None without it) and the model options with the probe's model. --labels,
+    --labels-file or --template beside it are refused in one line; another --model is refused once loaded
+    (``Probe.check_model``: another name for the same model passes)."""
+    if path is None:
+        return None, model_options
+    from clapcli.core.probe.store import load_probe
+
+    if labels_given:
+        raise UsageError("--probe gives the labels (its classes) and their prompts; drop --labels, --labels-file "
+                         "and --template")
+    trained = load_probe(path)
+    return trained, (model_options.with_model(trained.model_id) if model_options.model is None else model_options)
+
+
 @contextmanager
 def export_progress(out: Output) -> Iterator[Callable[[str], None]]:
     """A step callback that opens a progress bar at the first step of an export on first use (most loads

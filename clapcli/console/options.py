@@ -195,6 +195,9 @@ LabelsOpt = Annotated[list[str] | None, typer.Option("--labels", "-l", help="Com
                                                     show_default=False)]
 LabelsFileOpt = Annotated[str | None, typer.Option("--labels-file", help="One label per line (- for stdin).",
                                                    show_default=False)]
+ProbeOpt = Annotated[Path | None, typer.Option(
+    "--probe", help="A probe from 'clap train': its classes are the labels and its model is used.",
+    show_default=False, file_okay=False)]
 
 
 def label_list(labels: list[str] | None, labels_file: str | None) -> list[str]:

@@ -161,11 +161,20 @@ class PeAudioBackend(EmbeddingModel):
         ``PeAudioFrameLevelModel.forward`` computes them (frame ``i`` covers samples ``i*hop`` .. ``(i+1)*hop``)."""
         import torch
 
-        item = self._item([samples])
-        frames = self._per_window([item], lambda out: self.network.audio_head(out.last_hidden_state))[0][0]
+        frames = self._frames(samples)
         texts = torch.from_numpy(text_embeddings).to(frames.device, frames.dtype)
         logits = (frames @ texts.T) * self.network.text_audio_logit_scale + self.network.text_audio_logit_bias
         return logits.float().cpu().numpy()
+
+    @inference_mode
+    def frame_embeddings(self, samples: np.ndarray) -> np.ndarray:
+        """(n_frames, dim) embeddings of one clip of at most ``max_samples``, as
+        ``PeAudioFrameLevelModel.get_audio_embeds`` computes them (what ``frame_logits`` scores against text)."""
+        return self._frames(samples).float().cpu().numpy()
+
+    def _frames(self, samples: np.ndarray) -> Any:
+        item = self._item([samples])
+        return self._per_window([item], lambda out: self.network.audio_head(out.last_hidden_state))[0][0]
 
 
 def _load_parts(ref: Any, config: dict, device: Any, dtype: Any) -> tuple[Any, Any, Any]:

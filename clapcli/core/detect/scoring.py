@@ -11,6 +11,9 @@ Score modes:
 
 - ``sigmoid``: a frame-level model (PE-Audio frame) scores its own frames, each label its own
   probability (``clapcli.core.detect.frames``); the only mode such a model has.
+- ``probe``: a probe from ``clap train`` (``probe_scorer``): its classes are the labels and its
+  probabilities (softmax, or sigmoids for a multi-label probe) score each window's embedding, or each
+  frame's embedding for a frame-level model.
 
 The windows come from ``clapcli.core.windows`` (files cut block by block, each window through the
 streaming engine); only the (windows x labels) scores are kept per file.
@@ -24,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from clapcli.core.probe.model import Probe
 from clapcli.core.text import encode_texts
 from clapcli.core.windows import WindowSpec, per_window
 from clapcli.errors import InvalidField
@@ -42,14 +46,17 @@ class LabelScorer:
     logit_scale: float
     mode: str
     background: np.ndarray | None = None  # (dim,), normalized
+    probe: Probe | None = None  # mode "probe": the probe's probabilities are the scores
 
     @property
     def probabilities(self) -> bool:
-        """Scores are probabilities (0..1): softmax, or similarity against a background prompt."""
-        return self.mode in ("softmax", "sigmoid") or self.background is not None
+        """Scores are probabilities (0..1): softmax, a probe, or similarity against a background prompt."""
+        return self.mode in ("softmax", "sigmoid", "probe") or self.background is not None
 
     def score(self, media: np.ndarray) -> np.ndarray:
         """(n, n_labels) float32 scores of normalized media embeddings (n, dim)."""
+        if self.probe is not None:
+            return self.probe.probabilities(media).astype(np.float32)
         cosines = media.astype(np.float64) @ self.embeddings.T.astype(np.float64)
         if self.mode == "softmax":
             logits = self.logit_scale * cosines
@@ -95,6 +102,13 @@ def prepare_scorer(model: EmbeddingModel, labels: Sequence[str], mode: str | Non
     return LabelScorer(labels, embeddings[: len(labels)], model.logit_scale, mode, back)
 
 
+def probe_scorer(model: EmbeddingModel, probe: Probe) -> LabelScorer:
+    """The probe's classes scored by the probe; a model other than the probe's refused in one line."""
+    probe.check_model(model.model_id, model.embedding_dim)
+    return LabelScorer(list(probe.classes), np.zeros((0, probe.dim), np.float32), model.logit_scale, "probe",
+                       probe=probe)
+
+
 def _template(model: EmbeddingModel, template: str | None) -> str:
     template = template if template is not None else model.default_template
     if "{}" not in template:
@@ -107,10 +121,10 @@ def score_files(model: EmbeddingModel, files: Iterable[Path | FailedInput], scor
                 on_progress: Callable[[float], None] | None = None) -> Iterator[FrameScores | FailedInput]:
     """One ``FrameScores`` per readable file, in input order, or a ``FailedInput`` naming why not.
     ``on_progress(fraction)`` advances by a share of one file per window (1 per file in total)."""
-    if scorer.mode == "sigmoid":  # a frame-level model: its own frames, no windows
+    if model.frame_level:  # its own frames, no windows
         from clapcli.core.detect.frames import score_frames
 
-        yield from score_frames(model, files, scorer.labels, scorer.embeddings, on_progress)
+        yield from score_frames(model, files, scorer.labels, scorer.embeddings, on_progress, scorer.probe)
         return
     for result in per_window(model, files, spec, len(scorer.labels), scorer.score, batch_size, workers,
                              on_progress):
