@@ -151,6 +151,7 @@ def detect(
     from clapcli.console.common import FailureLog, collect_sources, probe_and_model
     from clapcli.console.output import Output
     from clapcli.core.detect import PostProcessing
+    from clapcli.core.detect.setup import prepare_detection
     from clapcli.errors import UsageError
     from clapcli.io.writers.events import event_format
 
@@ -162,7 +163,7 @@ def detect(
     annotations = _check_files(output, frames, plot, reference, metrics)
     out = Output(quiet)
     loaded = model_options.load()
-    spec, scorer = _scoring(loaded, trained, names, window, hop, mode, template, background)
+    spec, scorer = prepare_detection(loaded, names, trained, window, hop, mode, template, background)
     threshold = threshold if threshold is not None else (0.5 if scorer.probabilities else 0.3)
     post = PostProcessing(threshold, threshold_off, smooth, merge_gap, min_duration).check(_lowest_score(scorer))
     sources = collect_sources(inputs, "audio")
@@ -174,38 +175,6 @@ def detect(
     if annotations is not None:
         _report_metrics(out, writers, annotations, scorer.labels, collar, metrics, overwrite)
     failures.finish(writers.done, f"files scanned, {plural(writers.events_found, 'event')}")
-
-
-def _scoring(loaded: Any, trained: Any, names: list[str], window: float | None, hop: float | None,
-             mode: str | None, template: str | None, background: str | None) -> tuple[Any, Any]:
-    """The windows and the scorer (the labels', or the probe's), every option error before a file is read."""
-    from clapcli.core.detect import prepare_scorer, probe_scorer
-    from clapcli.errors import UsageError
-
-    if loaded.modality != "audio":
-        raise UsageError(f"'{loaded.model_id}' is an image model; clap detect needs an audio model")
-    spec = _window_spec(loaded, window, hop, mode, background)
-    if trained is None:
-        return spec, prepare_scorer(loaded, names, mode, template, background)
-    if mode is not None or background is not None:
-        raise UsageError("--mode and --background are for text labels; a probe scores its own classes (drop "
-                         "them, or drop --probe)")
-    return spec, probe_scorer(loaded, trained)
-
-
-def _window_spec(loaded: Any, window: float | None, hop: float | None, mode: str | None,
-                 background: str | None) -> Any:
-    """The sliding windows (option errors before any file is read); a frame-level model has none."""
-    from clapcli.core.detect import WindowSpec
-
-    if loaded.frame_level:
-        from clapcli.core.detect.frames import check_frame_options
-
-        check_frame_options(loaded, window, hop, mode, background)
-    spec = WindowSpec(window, hop)
-    if not loaded.frame_level:
-        spec.samples(loaded)
-    return spec
 
 
 def _check_files(output: Path | None, frames: Path | None, plot: Path | None, reference: Path | None,
