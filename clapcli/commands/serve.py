@@ -13,6 +13,7 @@ from clapcli.console.options import (
     DtypeOpt,
     LongAudioOpt,
     PrecisionOpt,
+    ProbeOpt,
     QuietOpt,
     RuntimeOpt,
 )
@@ -29,6 +30,8 @@ Examples:
   clap serve --db library.db --approximate              # search with the faiss index (large libraries)
 
   clap serve --db library.db --host 0.0.0.0 --token "$(openssl rand -hex 16)"   # reachable from the LAN
+
+  clap serve --db library.db --probe my-probe/           # zero-shot bars: the probe's classes ('clap train')
 
   curl 'http://127.0.0.1:8765/api/search/text?q=vinyl+crackle&k=5'
 
@@ -73,6 +76,7 @@ def serve(
     long_audio: LongAudioOpt = None,
     runtime: RuntimeOpt = None,
     precision: PrecisionOpt = None,
+    probe: ProbeOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Serve a library as a web page and a JSON API (text -> audio, audio -> audio, zero-shot)."""
@@ -85,7 +89,7 @@ def serve(
     options = ServeOptions(db or default_db_path(), collection, host, port, token, no_auth, approximate, nprobe,
                            batching=not no_batching, upload_limit_mb=max_upload_mb,
                            max_upload_seconds=max_upload_seconds, request_timeout=request_timeout,
-                           allow_hosts=tuple(allow_host or ()))
+                           allow_hosts=tuple(allow_host or ()), probe=probe)
 
     def load(model_id: str):
         from clapcli.console.common import ModelOptions

@@ -40,6 +40,7 @@ class ServeOptions:
     check_interval: float = 1.0
     request_timeout: float = 30.0  # seconds for a request to arrive whole (slow clients are cut)
     allow_hosts: tuple[str, ...] = ()  # more names clients may use in Host (a LAN name); "*": any
+    probe: Path | None = None  # a probe from 'clap train': the zero-shot bars use its classes
 
 
 def is_loopback(host: str) -> bool:
@@ -133,8 +134,23 @@ def build(options: ServeOptions, loader: Callable[[str], Any] | None = None) -> 
         loader = load_embedding_model
     engine = Engine(library, loader, options.batching, options.max_batch, options.max_wait_ms / 1000,
                     options.nprobe, options.max_upload_seconds)
+    engine.probe = _probe(options.probe, library) if options.probe is not None else None
     return create_app(engine, default, options.token, int(options.upload_limit_mb * 1024 * 1024),
                       allowed_hosts(options))
+
+
+def _probe(path: Path, library: Any) -> Any:
+    """The probe, refused in one line when no collection of the library uses its model."""
+    from clapcli.core.probe.model import ProbeError
+    from clapcli.core.probe.store import load_probe
+
+    probe = load_probe(path)
+    models = {snap.name: snap.model_id for snap in library.snapshots()}
+    if probe.model_id not in models.values():
+        listed = ", ".join(f"{name} ({model})" for name, model in models.items())
+        raise ProbeError(f"--probe {path}: trained on '{probe.model_id}', which no collection of {library.db} uses "
+                         f"(collections: {listed}); train a probe with the library's model")
+    return probe
 
 
 def url_of(host: str, port: int) -> str:

@@ -92,11 +92,12 @@ class CollectionOut(BaseModel):
     count: int
     version: int
     default: bool
+    probe_classes: list[str] | None = None  # 'clap serve --probe' for this model: /api/classify scores these
 
 
 class LabelScore(BaseModel):
     label: str
-    score: float  # softmax(logit_scale * cosine) over the labels
+    score: float  # softmax(logit_scale * cosine) over the labels, or the probe's probability
 
 
 class ClassifyOut(BaseModel):
@@ -106,6 +107,7 @@ class ClassifyOut(BaseModel):
     duration: float | None
     model: str
     predictions: list[LabelScore]  # best first
+    method: str = "zero-shot"  # "probe": 'clap serve --probe' scored the probe's classes (labels unused)
 
 
 class EmbedOut(BaseModel):
@@ -157,7 +159,9 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
     @app.get("/api/collections", response_model=list[CollectionOut], summary="List the library's collections")
     async def collections() -> list[CollectionOut]:
         return [CollectionOut(name=s.name, model=s.model_id, dim=s.dim, count=s.count, version=s.version,
-                              default=s.name == default_collection) for s in library.snapshots()]
+                              default=s.name == default_collection,
+                              probe_classes=getattr(engine.probe_for(s.model_id), "classes", None))
+                for s in library.snapshots()]
 
     @app.get("/api/search/text", response_model=SearchOut, summary="Text -> audio search")
     async def search_text(q: Annotated[str, Query(min_length=1, max_length=MAX_TEXT_CHARS,
@@ -210,7 +214,8 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
         ranked, duration = await run_in_threadpool(engine.classify_upload, snap.model_id, data, name, wanted,
                                                    template)
         return ClassifyOut(path=name, duration=None if duration is None else round(duration, 6), model=snap.model_id,
-                           predictions=[LabelScore(label=a, score=b) for a, b in ranked])
+                           predictions=[LabelScore(label=a, score=b) for a, b in ranked],
+                           method="probe" if engine.probe_for(snap.model_id) else "zero-shot")
 
     @app.post("/api/embed/text", response_model=EmbedOut, summary="Embed texts with a collection's model")
     async def embed_text(body: TextsIn) -> EmbedOut:

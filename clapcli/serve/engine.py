@@ -62,6 +62,7 @@ class Engine:
         self.loader = loader
         self.nprobe = nprobe
         self.compute_lock = threading.Lock()
+        self.probe: Any = None  # ``clap serve --probe``: scores uploads for collections of the probe's model
         self._models: dict[str, Any] = {}
         self._models_lock = threading.Lock()
         self.batcher: MicroBatcher[TextSearch] = MicroBatcher(
@@ -182,12 +183,23 @@ class Engine:
         with self.compute_lock:
             return encode_texts(model, list(texts))
 
+    def probe_for(self, model_id: str) -> Any:
+        """The ``--probe`` probe when it was trained on this model, else None (zero-shot labels)."""
+        return self.probe if self.probe is not None and self.probe.model_id == model_id else None
+
     def classify_upload(self, model_id: str, data: bytes, name: str, labels: Sequence[str],
                         template: str | None) -> tuple[list[tuple[str, float]], float | None]:
-        """(label, probability) best first, and the upload's duration."""
+        """(label, probability) best first, and the upload's duration. With a probe for this model: its
+        classes and probabilities (the labels and template are not used)."""
         from clapcli.core.classify import prepare_labels, rank, scores
 
         model = self.model(model_id)
+        probe = self.probe_for(model_id)
+        if probe is not None:
+            probe.check_model(model.model_id, model.embedding_dim)
+            vector, duration = self.embed_upload(model_id, data, name)
+            probabilities = probe.probabilities(vector[None])[0]
+            return [(p.label, p.score) for p in rank(probabilities, probe.classes, None)], duration
         # PE-Audio scores raw embeddings (dot products, its learned scale and bias); CLAP unit vectors
         vector, duration = self.embed_upload(model_id, data, name, normalize=model.similarity == "cosine")
         with self.compute_lock:

@@ -86,7 +86,7 @@ def test_classify_speaks_the_cli_json_vocabulary(client, cli, tiny_clap: Path, l
     assert result.exit_code == 0, result.stderr
     [record] = json.loads(result.stdout)
     python = classify(loaded_clap, [str(path)], labels)[0]
-    assert set(record) <= set(api) and set(api) - set(record) == {"model"}
+    assert set(record) <= set(api) and set(api) - set(record) == {"model", "method"}  # method: zero-shot or probe
     assert api["path"] == path.name and api["duration"] == pytest.approx(record["duration"], abs=1e-3)
     assert [p["label"] for p in api["predictions"]] == [p["label"] for p in record["predictions"]] \
         == [p.label for p in python.predictions]

@@ -325,6 +325,10 @@ $("zs-form").addEventListener("submit", async (event) => {
   const bars = $("bars");
   try {
     const result = await api("api/classify", { method: "POST", body: form });
+    if (result.method === "probe") {  // 'clap serve --probe': the probe's classes were scored, not the labels
+      $("zs-labels").value = result.predictions.map((s) => s.label).sort().join(", ");
+      $("zs-labels").readOnly = true;
+    }
     bars.innerHTML = "";
     for (const s of result.predictions) {
       const li = document.createElement("li");
