@@ -13,8 +13,9 @@ from clapcli.version import __version__
 
 _API = (
     "Classification", "Detection", "Embedding", "EmbeddingModel", "Event", "FailedInput", "Library", "Prediction",
-    "classify", "detect", "embed_audio", "embed_images", "embed_text", "evaluate", "generate", "iter_classify",
-    "iter_detect", "iter_embed_audio", "load_model", "open_generator", "retrieve",
+    "Probe", "classify", "detect", "embed_audio", "embed_images", "embed_text", "evaluate", "generate",
+    "iter_classify", "iter_detect", "iter_embed_audio", "load_model", "load_probe", "open_generator", "retrieve",
+    "train_probe",
 )
 __all__ = ["__version__", *_API]
 

@@ -55,3 +55,6 @@ def test_every_example_runs_in_order(folder: Path, cli) -> None:
                                 "-f", "json"]).stdout)
     assert namespace["records"] == cli_rows
     assert sorted(namespace["vectors"]) == ["sounds/dog.wav", "sounds/rain.wav"]
+    probe_rows = json.loads(cli(["classify", "sounds/dog.wav", "sounds/rain.wav", "--probe", "my-probe",
+                                 "-f", "json"]).stdout)
+    assert namespace["probe_records"] == probe_rows and namespace["probe"].classes == ["dog", "rain"]

@@ -23,6 +23,7 @@ from clapcli.api._media import (
     iter_embed_audio,
     open_generator,
 )
+from clapcli.api._probes import Probe, load_probe, train_probe
 from clapcli.api._tasks import Detection, Library, detect, evaluate, generate, iter_detect
 from clapcli.core.retrieve import retrieve
 from clapcli.models.base import EmbeddingModel
@@ -31,6 +32,7 @@ from clapcli.results import Classification, Embedding, Event, FailedInput, Predi
 
 __all__ = [
     "Classification", "Detection", "Embedding", "EmbeddingModel", "Event", "FailedInput", "Library", "Prediction",
-    "classify", "detect", "embed_audio", "embed_images", "embed_text", "evaluate", "generate", "iter_classify",
-    "iter_detect", "iter_embed_audio", "load_model", "open_generator", "retrieve",
+    "Probe", "classify", "detect", "embed_audio", "embed_images", "embed_text", "evaluate", "generate",
+    "iter_classify", "iter_detect", "iter_embed_audio", "load_model", "load_probe", "open_generator", "retrieve",
+    "train_probe",
 ]

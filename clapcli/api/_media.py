@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from clapcli.core.generate.generator import Generator
+    from clapcli.core.probe.model import Probe
 
 FAILURES = ("raise", "keep")
 
@@ -100,28 +101,62 @@ def embed_text(model: EmbeddingModel, texts: Sequence[str], normalize: bool = Tr
 
 
 def classify(
-    model: EmbeddingModel, inputs: Iterable[Any], labels: Sequence[str], template: str | None = None,
+    model: EmbeddingModel, inputs: Iterable[Any], labels: Sequence[str] | None = None, template: str | None = None,
     top_k: int | None = None, sample_rate: int | None = None, skip_failures: bool = False, failures: str = "raise",
-    scoring: str | None = None, threshold: float | None = None,
+    scoring: str | None = None, threshold: float | None = None, probe: Probe | None = None,
 ) -> list[Classification | FailedInput]:
     """Zero-shot classification, one result per input in order; label embeddings are computed once. A bad
     input raises ``InputError``, or with ``failures="keep"`` stands as a ``FailedInput`` in its place.
-    ``scoring``: "softmax" or "sigmoid" (None: the model's); ``threshold``: keep labels scoring at least it."""
-    label_set = prepare_labels(model, labels, template, scoring)
-    results = classify_media(model, _sources(model, inputs, sample_rate), label_set, top_k, threshold=threshold)
+    ``scoring``: "softmax" or "sigmoid" (None: the model's); ``threshold``: keep labels scoring at least it.
+    ``probe`` (``load_probe``/``train_probe``) instead of ``labels``: its classes and probabilities."""
+    sources = _sources(model, inputs, sample_rate)
+    results = (_with_probe(model, sources, probe, labels, top_k, None, template=template, scoring=scoring,
+                           threshold=threshold) if probe is not None or labels is None else
+               classify_media(model, sources, prepare_labels(model, labels, template, scoring), top_k,
+                              threshold=threshold))
     return _collect(results, failures, skip_failures)
 
 
+def _with_probe(model: EmbeddingModel, sources: list[Source], probe: Probe | None, labels: Any, top_k: int | None,
+                batch_size: int | None, **text_options: Any) -> Iterator[Classification | FailedInput]:
+    from clapcli.core.probe.classify import classify_with_probe
+
+    check_probe_arguments(labels, probe, **text_options)
+    assert probe is not None
+    probe.check_model(model.model_id, model.embedding_dim, "probe")  # now, not at the first result
+    return classify_with_probe(model, sources, probe, top_k, batch_size)
+
+
 def iter_classify(
-    model: EmbeddingModel, inputs: Iterable[Any], labels: Sequence[str], template: str | None = None,
+    model: EmbeddingModel, inputs: Iterable[Any], labels: Sequence[str] | None = None, template: str | None = None,
     top_k: int | None = None, sample_rate: int | None = None, batch_size: int | None = None, failures: str = "raise",
+    probe: Probe | None = None,
 ) -> Iterator[Classification | FailedInput]:
     """``classify`` as a stream (see ``iter_embed_audio``); the labels are encoded once, before the first
-    input is read."""
+    input is read (or ``probe`` scores its classes)."""
     check_failures(failures)
+    sources = _sources(model, inputs, sample_rate)
+    if probe is not None or labels is None:
+        return in_place(_with_probe(model, sources, probe, labels, top_k, batch_size, template=template), failures)
     label_set = prepare_labels(model, labels, template)
-    return in_place(classify_media(model, _sources(model, inputs, sample_rate), label_set, top_k, batch_size),
-                    failures)
+    return in_place(classify_media(model, sources, label_set, top_k, batch_size), failures)
+
+
+def check_probe_arguments(labels: object, probe: Probe | None, **text_options: object) -> None:
+    """A probe brings its classes: labels (or a template, scoring, threshold...) beside it, or neither, are
+    refused in one line."""
+    if probe is None:
+        if labels is None:
+            raise InvalidField("labels", "give {labels} (zero-shot) or a trained probe (probe=load_probe(DIR))")
+        return
+    from clapcli.core.probe.model import Probe
+
+    if not isinstance(probe, Probe):
+        raise InvalidField("probe", "{probe} takes a Probe (clapcli.load_probe(DIR) or clapcli.train_probe(...)), "
+                           f"not {type(probe).__name__}")
+    given = [name for name, value in {"labels": labels, **text_options}.items() if value is not None]
+    if given:
+        raise InvalidField("probe", "{probe} gives the labels (its classes); drop " + ", ".join(given))
 
 
 def open_generator(name: str | None = None, device: str = "auto", dtype: str = "auto",

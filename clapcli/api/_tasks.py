@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clapcli.api._media import _sources, check_failures, in_place
+from clapcli.api._media import _sources, check_failures, check_probe_arguments, in_place
 from clapcli.errors import InvalidField
 from clapcli.models.base import EmbeddingModel
 from clapcli.results import Event, FailedInput, FrameScores
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from clapcli.core.eval.classify import ClassifyResult
     from clapcli.core.generate.common import GeneratedAudio
     from clapcli.core.library import LibrarySummary
+    from clapcli.core.probe.model import Probe
     from clapcli.core.retrieve import QueryResult
 
 
@@ -35,20 +36,22 @@ class Detection:
 
 
 def iter_detect(
-    model: EmbeddingModel, inputs: Iterable[Any], labels: Sequence[str], *, threshold: float | None = None,
-    mode: str | None = None, template: str | None = None, background: str | None = None,
-    window: float | None = None, hop: float | None = None, smooth: int = 1, merge_gap: float = 0.0,
-    min_duration: float = 0.0, batch_size: int | None = None, failures: str = "raise",
+    model: EmbeddingModel, inputs: Iterable[Any], labels: Sequence[str] | None = None, *,
+    threshold: float | None = None, mode: str | None = None, template: str | None = None,
+    background: str | None = None, window: float | None = None, hop: float | None = None, smooth: int = 1,
+    merge_gap: float = 0.0, min_duration: float = 0.0, batch_size: int | None = None, failures: str = "raise",
+    probe: Probe | None = None,
 ) -> Iterator[Detection | FailedInput]:
     """``clap detect`` as a stream: one ``Detection`` per input file, in order (arguments as the command's
-    options; ``threshold`` defaults to 0.5 for probabilities, 0.3 for similarities)."""
-    from clapcli.core.detect import PostProcessing, WindowSpec, detect_events, prepare_scorer, score_files
+    options; ``threshold`` defaults to 0.5 for probabilities, 0.3 for similarities). ``probe`` instead of
+    ``labels``: its probabilities per window (per frame for a frame-level model)."""
+    from clapcli.core.detect import PostProcessing, WindowSpec, detect_events, score_files
 
     check_failures(failures)
     if model.modality != "audio":
         raise InvalidField("model", "{model} '{name}' is an image model; detect needs an audio model",
                            name=model.model_id)
-    scorer = prepare_scorer(model, labels, mode, template, background)
+    scorer = _scorer(model, labels, probe, mode, template, background)
     chosen = threshold if threshold is not None else (0.5 if scorer.probabilities else 0.3)
     low = 0.0 if scorer.probabilities else -1.0
     post = PostProcessing(chosen, None, smooth, merge_gap, min_duration).check(low)
@@ -58,6 +61,17 @@ def iter_detect(
     scored = score_files(model, files, scorer, spec, batch_size)
     return in_place((r if isinstance(r, FailedInput) else Detection(r.source, detect_events(r, post), r)
                      for r in scored), failures)
+
+
+def _scorer(model: EmbeddingModel, labels: Sequence[str] | None, probe: Probe | None, mode: str | None,
+            template: str | None, background: str | None) -> Any:
+    from clapcli.core.detect import prepare_scorer, probe_scorer
+
+    if probe is None and labels is not None:
+        return prepare_scorer(model, labels, mode, template, background)
+    check_probe_arguments(labels, probe, mode=mode, template=template, background=background)
+    assert probe is not None
+    return probe_scorer(model, probe)
 
 
 def _files(model: EmbeddingModel, inputs: Iterable[Any]) -> list[Path | FailedInput]:
@@ -70,7 +84,7 @@ def _files(model: EmbeddingModel, inputs: Iterable[Any]) -> list[Path | FailedIn
     return files
 
 
-def detect(model: EmbeddingModel, inputs: Iterable[Any], labels: Sequence[str], **options: Any,
+def detect(model: EmbeddingModel, inputs: Iterable[Any], labels: Sequence[str] | None = None, **options: Any,
            ) -> list[Detection | FailedInput]:
     """``clap detect``: when each label's sound happens in each file (see ``iter_detect`` for the options).
     A bad input raises ``InputError``, or with ``failures="keep"`` stands as a ``FailedInput`` in its place."""
