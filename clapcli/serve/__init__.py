@@ -141,15 +141,15 @@ def build(options: ServeOptions, loader: Callable[[str], Any] | None = None) -> 
 
 def _probe(path: Path, library: Any) -> Any:
     """The probe, refused in one line when no collection of the library uses its model."""
-    from clapcli.core.probe.model import ProbeError
     from clapcli.core.probe.store import load_probe
 
     probe = load_probe(path)
     models = {snap.name: snap.model_id for snap in library.snapshots()}
     if probe.model_id not in models.values():
         listed = ", ".join(f"{name} ({model})" for name, model in models.items())
-        raise ProbeError(f"--probe {path}: trained on '{probe.model_id}', which no collection of {library.db} uses "
-                         f"(collections: {listed}); train a probe with the library's model")
+        raise InvalidField("probe", "{probe} {path}: trained on '{model}', which no collection of {db} uses "
+                           "(collections: {listed}); train a probe with the library's model", path=path,
+                           model=probe.model_id, db=library.db, listed=listed)
     return probe
 
 

@@ -69,7 +69,8 @@ def test_a_probe_of_another_model_is_refused_in_one_line(cli, library_db, tmp_pa
     save_probe(Probe(["a", "b"], np.zeros((2, 16), np.float32), np.zeros(2, np.float32), False,
                      {"model": {"id": "someone/else"}}), other)
     result = cli(["serve", "--db", library_db, "--probe", other, "--port", "0"])
-    assert result.exit_code == 1 and result.stderr.strip().count("\n") == 0
-    assert "trained on 'someone/else', which no collection of" in result.stderr and "default (" in result.stderr
+    assert result.exit_code == 2 and result.stderr.strip().count("\n") == 0
+    assert f"--probe {other}: trained on 'someone/else', which no collection of" in result.stderr
+    assert "default (" in result.stderr
     missing = cli(["serve", "--db", library_db, "--probe", tmp_path / "none", "--port", "0"])
     assert missing.exit_code == 1 and "no such directory" in missing.stderr

@@ -9,7 +9,7 @@ from typing import Any
 
 from clapcli.core.detect.scoring import LabelScorer, prepare_scorer, probe_scorer
 from clapcli.core.windows import WindowSpec
-from clapcli.errors import UsageError
+from clapcli.errors import InvalidField, UsageError
 from clapcli.models.base import EmbeddingModel
 
 
@@ -23,8 +23,8 @@ def prepare_detection(model: EmbeddingModel, labels: Sequence[str], probe: Any =
     if probe is None:
         return spec, prepare_scorer(model, labels, mode, template, background)
     if mode is not None or background is not None:
-        raise UsageError("--mode and --background are for text labels; a probe scores its own classes (drop "
-                         "them, or drop --probe)")
+        raise InvalidField("probe", "{mode} and {background} are for text labels; a probe scores its own classes "
+                           "(drop them, or drop {probe})")
     return spec, probe_scorer(model, probe)
 
 
