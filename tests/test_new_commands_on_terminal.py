@@ -51,6 +51,14 @@ def test_train_then_classify_with_a_probe_piped(sounds, tiny_clap, tmp_path):
     assert [row["path"] for row in rows] == [str(f) for f in files]
     assert {p["label"] for row in rows for p in row["predictions"]} <= {"low", "mid"}
     assert '"predictions"' not in run.terminal
+    frames = tmp_path / "frames.csv"
+    detect = run_on_terminal(["detect", files[0], "--probe", probe, "--window", "0.2", "--hop", "0.1", "--threshold",
+                              "0", "-f", "jsonl", "--frames", frames], env={"HF_HUB_OFFLINE": "1"})
+    assert detect.returncode == 0, detect.terminal
+    events = [json.loads(line) for line in detect.stdout.decode().splitlines()]
+    assert {event["label"] for event in events} == {"low", "mid"}  # threshold 0: every class fires
+    assert list(csv.DictReader(io.StringIO(frames.read_text())))[0].keys() >= {"low", "mid"}
+    assert '"onset"' not in detect.terminal
 
 
 def test_config_get_to_a_pipe(tmp_path):
