@@ -95,3 +95,16 @@ def test_refusals_are_one_line(cli, trained, other_tiny_clap, recording):
     assert labels.exit_code == 2 and "--probe gives the labels" in labels.stderr
     mode = cli(["detect", recording, "--probe", trained, "--mode", "similarity", "-q"])
     assert mode.exit_code == 2 and "--mode and --background are for text labels" in mode.stderr
+
+
+def test_plot_and_reference_metrics_with_a_probe(cli, trained, recording, tmp_path):
+    reference = tmp_path / "ref.tsv"
+    reference.write_text("filename\tonset\toffset\tevent_label\ntones.wav\t0.0\t0.4\tlow_hum\n")
+    metrics, plot = tmp_path / "metrics.json", tmp_path / "tones.png"
+    result = cli(["detect", recording, "--probe", trained, "--window", "0.8", "--hop", "0.4", "-f", "csv", "-o",
+                  tmp_path / "events.csv", "--reference", reference, "--metrics", metrics, "--plot", plot, "-q"])
+    assert result.exit_code == 0, result.stderr
+    figures = json.loads(metrics.read_text())
+    assert "event_based" in figures and "segment_based" in figures
+    assert "reference labels not among" not in result.stderr  # low_hum is a class of the probe
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
