@@ -39,6 +39,8 @@ MAX_K = 1000  # hits per search
 MAX_TEXTS = 256  # texts per /api/embed/text
 MAX_LABELS = 256  # labels per /api/classify
 MAX_TEXT_CHARS = 1000  # characters per query, text, label or template
+WHERE_HELP = ("Filters, as 'clap retrieve --where' (repeat; all must hold): tag:LABEL>0.5, duration<30, "
+              "folder:NAME")
 
 
 class TooMuchWork(UsageError):
@@ -126,6 +128,9 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
                   description="Search a clapcli sound library by text or by example, classify uploads "
                   "zero-shot, embed text or audio. Errors: {\"error\": \"one line\"}.")
     library = engine.library
+    from clapcli.serve.views_tags import Filters  # imports this module's HitOut
+
+    filters = Filters(library)
 
     def snapshot(name: str | None) -> Snapshot:
         return library.snapshot(name or default_collection)
@@ -163,20 +168,23 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
     async def search_text(q: Annotated[str, Query(min_length=1, max_length=MAX_TEXT_CHARS,
                                                   description="What to look for")],
                           collection: str | None = None,
-                          k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> SearchOut:
+                          k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+                          where: Annotated[list[str], Query(description=WHERE_HELP)] = []) -> SearchOut:  # noqa: B006
         if not q.strip():
             raise UsageError("the query is empty; type what you are looking for")
-        snap = snapshot(collection)
+        snap = await filters.restrict(snapshot(collection), where)
         found = await asyncio.wrap_future(engine.submit_text_search(snap, q, k))
         return SearchOut(collection=snap.name, model=snap.model_id, query=q, hits=hits_out(snap, found))
 
     @app.get("/api/search/similar/{item_id}", response_model=SearchOut, summary="More like this library item")
     async def search_similar(item_id: int, collection: str | None = None,
-                             k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> SearchOut:
+                             k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+                             where: Annotated[list[str], Query(description=WHERE_HELP)] = []) -> SearchOut:  # noqa: B006
         snap = snapshot(collection)
         if item_id not in snap.row_of:
             raise LookupError(f"collection '{snap.name}' has no item {item_id}")
-        found = await run_in_threadpool(engine.search_vectors, snap, snap.vector(item_id)[None], k, item_id)
+        among = await filters.restrict(snap, where)  # the query item itself need not match
+        found = await run_in_threadpool(engine.search_vectors, among, snap.vector(item_id)[None], k, item_id)
         return SearchOut(collection=snap.name, model=snap.model_id, query=snap.items[item_id].file,
                          hits=hits_out(snap, found[0]))
 
@@ -229,6 +237,7 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
         return EmbedOut(model=snap.model_id, dim=len(vector), vectors=[vector.tolist()], duration=duration)
 
     add_file_routes(app, library)
+    add_view_routes(app, library, default_collection)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_errors(app)
     app.state.engine = engine
@@ -236,6 +245,24 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
     wrapped = HostGuard(BodyLimit(BearerToken(app, token), upload_limit), hosts or ["127.0.0.1", "[::1]", "localhost"])
     wrapped.fastapi = app  # type: ignore[attr-defined]
     return wrapped
+
+
+def add_view_routes(app: FastAPI, library: Any, default_collection: str) -> None:
+    """The page's map, duplicates and tags views (their own modules; they import this one's models)."""
+    from clapcli.serve.jobs import Jobs, NotReady
+    from clapcli.serve.views_dups import add_duplicate_routes
+    from clapcli.serve.views_map import add_map_routes
+    from clapcli.serve.views_tags import add_tag_routes
+
+    jobs = Jobs()
+    app.state.jobs = jobs
+    add_map_routes(app, library, jobs, default_collection)
+    add_duplicate_routes(app, library, jobs, default_collection)
+    add_tag_routes(app, library, default_collection)
+
+    @app.exception_handler(NotReady)
+    async def not_ready(request: Request, exc: NotReady) -> JSONResponse:
+        return JSONResponse({"computing": str(exc)}, status_code=202, headers={"Retry-After": "1"})
 
 
 def _install_errors(app: FastAPI) -> None:
