@@ -87,6 +87,13 @@ def test_the_map_by_keyboard_and_its_colouring_in_the_url(views_server: str, des
     assert "color=folder" in desk.url and desk.url.endswith("#map")
     desk.go_back()
     wait_text(desk, "#map-status", "coloured by best tag")
+    desk.focus("#map-canvas")
+    desk.keyboard.press("ArrowLeft")  # from nothing chosen: the rightmost point
+    chosen = desk.evaluate("map.data.points[map.order[map.order.length - 1]]")
+    desk.locator("#map-current .more").click()  # more like this: the search page, in the URL
+    wait_text(desk, "#status", "sounds like")
+    assert desk.locator("#page-search").is_visible() and f"similar={chosen['id']}" in desk.url
+    assert desk.url.endswith("#search") and chosen["relpath"] not in desk.locator(".hit .name").all_inner_texts()
     desk.goto(views_server + "/?collection=plain&color=tag#map")  # no tags to colour by: one line naming clap tag
     wait_text(desk, "#error", "clap tag --db")
 

@@ -254,3 +254,33 @@ def test_bad_filters_answer_one_line(views_client) -> None:
     assert untagged.status_code == 400 and "clap tag --db" in untagged.json()["error"]
     many = views_client.get("/api/search/text", params={"q": "x", "where": ["duration<9"] * 9})
     assert many.status_code == 413 and "at most 8" in many.json()["error"]
+
+
+def test_a_segment_library_maps_its_windows_and_has_no_duplicates_view(tmp_path, tiny_clap, loaded_clap) -> None:
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from clapcli.cli import app
+    from clapcli.serve import ServeOptions, build
+
+    write(tmp_path / "long" / "one.wav", melody(1, seconds=3.0))
+    write(tmp_path / "long" / "two.wav", melody(2, seconds=3.0))
+    db = tmp_path / "segments.db"
+    result = CliRunner().invoke(app, ["embed", str(tmp_path / "long"), "--db", str(db), "--model", str(tiny_clap),
+                                      "--segments", "1", "--quiet"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    served = build(ServeOptions(db, check_interval=0.0), loader=lambda model_id: loaded_clap)
+    with TestClient(served, base_url="http://127.0.0.1:8765") as client:
+        found = ready(client, "/api/map")
+        windows = sqlite3.connect(db).execute('SELECT id, source, "start" FROM items').fetchall()
+        assert found["shown"] == len(windows) > 2
+        assert {(p["id"], p["relpath"], p["start"]) for p in found["points"]} == {
+            (i, Path(source).name, start) for i, source, start in windows}
+        response = client.get("/api/duplicates")
+        for _ in range(100):
+            if response.status_code != 202:
+                break
+            threading.Event().wait(0.1)
+            response = client.get("/api/duplicates")
+        assert response.status_code == 400 and "one vector per window" in response.json()["error"]
+    served.fastapi.state.engine.close()

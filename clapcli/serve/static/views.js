@@ -108,7 +108,7 @@ function drawMap() {
   const canvas = $("map-canvas");
   const ratio = window.devicePixelRatio || 1;
   map.width = canvas.clientWidth || 900;
-  map.height = Math.round(Math.min(map.width * 0.62, 640));
+  map.height = Math.round(Math.min(map.width * 0.55, 560));
   canvas.style.height = map.height + "px";
   canvas.width = Math.round(map.width * ratio);
   canvas.height = Math.round(map.height * ratio);
@@ -116,7 +116,7 @@ function drawMap() {
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, map.width, map.height);
   const points = map.data.points;
-  const size = points.length > 5000 ? 2 : points.length > 500 ? 3.5 : 6;
+  const size = points.length > 5000 ? 2 : points.length > 500 ? 3.5 : points.length > 100 ? 6 : 9;
   // Grey "other" first, so the named groups stay visible on top of it
   for (const pass of [true, false]) {
     points.forEach((p, i) => {
