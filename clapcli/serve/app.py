@@ -30,6 +30,7 @@ from clapcli.serve.guards import (
     HostGuard,
     one_line,
 )
+from clapcli.serve.hits import HitOut, TooMuchWork, WindowOut
 from clapcli.serve.library import Snapshot
 
 STATIC = Path(__file__).with_name("static")
@@ -39,12 +40,7 @@ MAX_K = 1000  # hits per search
 MAX_TEXTS = 256  # texts per /api/embed/text
 MAX_LABELS = 256  # labels per /api/classify
 MAX_TEXT_CHARS = 1000  # characters per query, text, label or template
-WHERE_HELP = ("Filters, as 'clap retrieve --where' (repeat; all must hold): tag:LABEL>0.5, duration<30, "
-              "folder:NAME")
-
-
-class TooMuchWork(UsageError):
-    """More items in one request than the server takes (answered with 413)."""
+WHERE_HELP = "Filters as 'clap retrieve --where' (repeat; all must hold): tag:LABEL>0.5, duration<30, folder:NAME"
 
 
 class Unprocessable(UsageError):
@@ -54,30 +50,6 @@ class Unprocessable(UsageError):
 def check_count(count: int, limit: int, what: str) -> None:
     if count > limit:
         raise TooMuchWork(f"{count} {what} in one request; send at most {limit} per request")
-
-
-class WindowOut(BaseModel):
-    """Another window of the same file (segment collections), playable from ``start``."""
-
-    id: int
-    score: float
-    start: float | None
-    end: float | None
-
-
-class HitOut(BaseModel):
-    rank: int
-    score: float  # cosine similarity
-    id: int
-    path: str  # the file (never with a #t= fragment)
-    name: str
-    relpath: str  # the file relative to the library root (the common folder of the collection's files)
-    duration: float | None
-    start: float | None = None  # segment collections: the best window's start in the file (seconds)
-    end: float | None = None
-    audio_url: str
-    peaks_url: str  # the waveform thumbnail's min/max per column (add ?width=N)
-    windows: list[WindowOut] = []  # segment collections: the file's next-best windows, best first
 
 
 class SearchOut(BaseModel):
@@ -128,7 +100,7 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
                   description="Search a clapcli sound library by text or by example, classify uploads "
                   "zero-shot, embed text or audio. Errors: {\"error\": \"one line\"}.")
     library = engine.library
-    from clapcli.serve.views_tags import Filters  # imports this module's HitOut
+    from clapcli.serve.views import Filters, add_view_routes  # the page's other views; they import this module
 
     filters = Filters(library)
 
@@ -245,24 +217,6 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
     wrapped = HostGuard(BodyLimit(BearerToken(app, token), upload_limit), hosts or ["127.0.0.1", "[::1]", "localhost"])
     wrapped.fastapi = app  # type: ignore[attr-defined]
     return wrapped
-
-
-def add_view_routes(app: FastAPI, library: Any, default_collection: str) -> None:
-    """The page's map, duplicates and tags views (their own modules; they import this one's models)."""
-    from clapcli.serve.jobs import Jobs, NotReady
-    from clapcli.serve.views_dups import add_duplicate_routes
-    from clapcli.serve.views_map import add_map_routes
-    from clapcli.serve.views_tags import add_tag_routes
-
-    jobs = Jobs()
-    app.state.jobs = jobs
-    add_map_routes(app, library, jobs, default_collection)
-    add_duplicate_routes(app, library, jobs, default_collection)
-    add_tag_routes(app, library, default_collection)
-
-    @app.exception_handler(NotReady)
-    async def not_ready(request: Request, exc: NotReady) -> JSONResponse:
-        return JSONResponse({"computing": str(exc)}, status_code=202, headers={"Retry-After": "1"})
 
 
 def _install_errors(app: FastAPI) -> None:

@@ -22,7 +22,7 @@ from fastapi import Query
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from clapcli.serve.app import HitOut, TooMuchWork  # app.py imports this module only when building the app
+from clapcli.serve.hits import HitOut, TooMuchWork
 from clapcli.serve.jobs import disk_state
 from clapcli.serve.library import LibraryState, Snapshot
 

@@ -55,7 +55,7 @@ def test_the_map_shows_points_hover_names_them_and_click_plays(views_server: str
         return Array.from(c.getContext('2d').getImageData({x} * r, {y} * r, 1, 1).data); }})()""")
     group = desk.evaluate(f"map.data.points[{hostile}].group")
     expected = desk.evaluate(f"groupColour({group})")
-    assert "#%02x%02x%02x" % tuple(colour[:3]) == expected and colour[3] == 255
+    assert "#{:02x}{:02x}{:02x}".format(*colour[:3]) == expected and colour[3] == 255
     desk.mouse.move(box["x"] + x, box["y"] + y)
     desk.wait_for_selector("#map-tip", state="visible")
     assert text_of(desk, "#map-tip") == f"odd/{HOSTILE_FILE} — odd"
