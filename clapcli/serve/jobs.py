@@ -11,12 +11,10 @@ the library, so a fixed library gets a fresh run).
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any
 
 ENTRIES = 8  # answers kept (each a map or a duplicate report of one collection at one setting)
@@ -72,16 +70,3 @@ async def answer(jobs: Jobs, key: Hashable, compute: Callable[[], Any], what: st
         return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout=wait)
     except TimeoutError:
         raise NotReady(what) from None
-
-
-def disk_state(db: Path) -> tuple:
-    """What the library file and its WAL look like now: tags are written without changing a collection's
-    version, so answers that read them are keyed by this too."""
-    parts = []
-    for suffix in ("", "-wal"):
-        try:
-            stat = os.stat(f"{db}{suffix}")
-            parts.append((stat.st_mtime_ns, stat.st_size))
-        except OSError:
-            parts.append(None)
-    return tuple(parts)

@@ -20,8 +20,8 @@ from pydantic import BaseModel
 
 from clapcli.core.mapping import COLOURS, METHODS, groups_by_folder, project
 from clapcli.errors import UsageError
-from clapcli.serve.jobs import Jobs, answer, disk_state
-from clapcli.serve.library import LibraryState, Snapshot
+from clapcli.serve.jobs import Jobs, answer
+from clapcli.serve.library import LibraryState, Snapshot, disk_signature
 from clapcli.serve.views_tags import tag_hint, top_tags
 
 MAX_POINTS = 20_000
@@ -93,6 +93,6 @@ def add_map_routes(app: Any, library: LibraryState, jobs: Jobs, default_collecti
                                                        description="pca is fast; tsne and umap need clapcli[map]")]
                           = "pca") -> MapOut:
         snap = library.snapshot(collection or default_collection)
-        key = ("map", snap.name, snap.version, method, color, disk_state(library.db))
+        key = ("map", snap.name, snap.version, method, color, disk_signature(library.db))
         return await answer(jobs, key, lambda: compute_map(library, snap, method, color),
                             f"the map of '{snap.name}'")

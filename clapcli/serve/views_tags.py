@@ -23,8 +23,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from clapcli.serve.hits import HitOut, TooMuchWork
-from clapcli.serve.jobs import disk_state
-from clapcli.serve.library import LibraryState, Snapshot
+from clapcli.serve.library import LibraryState, Snapshot, disk_signature
 
 MAX_CONDITIONS = 8  # --where conditions per search
 MAX_TAG_ITEMS = 1000  # items per page of a tag's list
@@ -128,7 +127,7 @@ class Filters:
         if len(where) > MAX_CONDITIONS:
             raise TooMuchWork(f"{len(where)} where conditions in one request; send at most {MAX_CONDITIONS}")
         conditions = parse_where(where)  # 400 naming the expression before anything is read
-        key = (snap.name, snap.version, disk_state(self.library.db), tuple(c.text.strip() for c in conditions))
+        key = (snap.name, snap.version, disk_signature(self.library.db), tuple(c.text.strip() for c in conditions))
         with self._lock:
             if key in self._kept:
                 self._kept.move_to_end(key)

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from .test_browser import artefact, browser, browser_present, serve_process  # noqa: F401  (fixtures)
+from .test_browser_page import desk  # noqa: F401  (fixture: a 1280x900 page)
 from .test_views_api import HOSTILE_FILE, HOSTILE_TAG, LABELS, views_library  # noqa: F401  (fixture)
 
 
@@ -17,16 +18,6 @@ from .test_views_api import HOSTILE_FILE, HOSTILE_TAG, LABELS, views_library  # 
 def views_server(views_library):  # noqa: F811
     with serve_process(views_library[1]) as url:
         yield url
-
-
-@pytest.fixture
-def desk(browser):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    assert page.evaluate("window.pwned") is None  # no name ever ran as markup
-    context.close()
 
 
 def text_of(page, selector: str) -> str:
@@ -37,7 +28,7 @@ def wait_text(page, selector: str, text: str) -> None:
     page.wait_for_function("([s, t]) => document.querySelector(s).textContent.includes(t)", arg=[selector, text])
 
 
-def test_the_map_shows_points_hover_names_them_and_click_plays(views_server: str, desk, tmp_path: Path) -> None:
+def test_the_map_shows_points_hover_names_them_and_click_plays(views_server: str, desk, tmp_path: Path) -> None:  # noqa: F811
     requests: list[str] = []
     desk.on("request", lambda r: requests.append(r.url) if "/api/audio/" in r.url else None)
     desk.goto(views_server + "/?collection=plain#map")
@@ -66,9 +57,10 @@ def test_the_map_shows_points_hover_names_them_and_click_plays(views_server: str
     assert any(f"/api/audio/plain/{item}" in r for r in requests), requests
     assert text_of(desk, "#map-current .map-path") == f"odd/{HOSTILE_FILE} — odd"
     desk.screenshot(path=str(artefact("serve-map.png", tmp_path)))
+    assert desk.evaluate("window.pwned") is None  # the name was text in the tip and the line, never markup
 
 
-def test_the_map_by_keyboard_and_its_colouring_in_the_url(views_server: str, desk) -> None:
+def test_the_map_by_keyboard_and_its_colouring_in_the_url(views_server: str, desk) -> None:  # noqa: F811
     desk.goto(views_server + "/#map")  # the tagged collection: coloured by best tag
     desk.wait_for_selector("#map-canvas[data-state=drawn]")
     assert "coloured by best tag" in text_of(desk, "#map-status")
@@ -98,7 +90,7 @@ def test_the_map_by_keyboard_and_its_colouring_in_the_url(views_server: str, des
     wait_text(desk, "#error", "clap tag --db")
 
 
-def test_duplicates_show_groups_keepers_and_reasons(views_server: str, desk, tmp_path: Path) -> None:
+def test_duplicates_show_groups_keepers_and_reasons(views_server: str, desk, tmp_path: Path) -> None:  # noqa: F811
     desk.goto(views_server + "/?collection=plain#duplicates")
     wait_text(desk, "#dups-status", "2 groups of near-duplicates among 7 files")
     assert "Nothing is deleted or moved" in text_of(desk, "#dups-status")
@@ -127,7 +119,7 @@ def test_duplicates_show_groups_keepers_and_reasons(views_server: str, desk, tmp
     wait_text(desk, "#dups-status", "similarity ≥ 0.98")
 
 
-def test_tags_list_counts_items_and_lead_to_a_filtered_search(views_server: str, desk, tmp_path: Path) -> None:
+def test_tags_list_counts_items_and_lead_to_a_filtered_search(views_server: str, desk, tmp_path: Path) -> None:  # noqa: F811
     desk.goto(views_server + "/#tags")
     wait_text(desk, "#tags-status", "7 of 7 items of default tagged")
     chips = desk.locator("#tag-list button")
@@ -151,9 +143,10 @@ def test_tags_list_counts_items_and_lead_to_a_filtered_search(views_server: str,
     desk.goto(views_server + "/?collection=plain#tags")
     wait_text(desk, "#tags-status", "no tags in this collection yet: run 'clap tag --db ")
     assert desk.locator("#tag-list li").count() == 0 and desk.locator("#tags-form").is_hidden()
+    assert desk.evaluate("window.pwned") is None
 
 
-def test_search_filters_live_in_the_url(views_server: str, desk) -> None:
+def test_search_filters_live_in_the_url(views_server: str, desk) -> None:  # noqa: F811
     desk.goto(views_server + "/?q=melody&where=folder%3Acopies")
     wait_text(desk, "#status", "3 results")
     assert {n.split("/")[0] for n in desk.locator(".hit .name").all_inner_texts()} == {"copies"}
@@ -169,3 +162,4 @@ def test_search_filters_live_in_the_url(views_server: str, desk) -> None:
     desk.fill("#where-input", "loudness>3")
     desk.press("#where-input", "Enter")
     wait_text(desk, "#error", "'loudness>3' is not a filter")
+    assert desk.evaluate("window.pwned") is None

@@ -60,16 +60,21 @@ def views_client(views_library, loaded_clap):
     app.fastapi.state.engine.close()
 
 
-def ready(client, url: str) -> dict:
-    """The answer once computed (202 while it is)."""
+def settled(client, url: str):
+    """The response once computed (202 while it is)."""
     for _ in range(600):
         response = client.get(url)
         if response.status_code != 202:
-            assert response.status_code == 200, response.text
-            return response.json()
+            return response
         assert "being computed" in response.json()["computing"]
         threading.Event().wait(0.1)
     raise AssertionError(f"{url} still computing")
+
+
+def ready(client, url: str) -> dict:
+    response = settled(client, url)
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 def cli_json(*args: object) -> list[dict]:
@@ -176,12 +181,7 @@ def test_the_map_of_a_tagged_collection_is_coloured_by_each_items_best_tag(views
 
 
 def test_the_map_refuses_tags_it_does_not_have_and_bad_choices(views_client) -> None:
-    response = views_client.get("/api/map?collection=plain&color=tag")
-    for _ in range(100):
-        if response.status_code != 202:
-            break
-        threading.Event().wait(0.1)
-        response = views_client.get("/api/map?collection=plain&color=tag")
+    response = settled(views_client, "/api/map?collection=plain&color=tag")
     assert response.status_code == 400 and "clap tag --db" in response.json()["error"]
     assert views_client.get("/api/map?method=mds").status_code == 422
     assert views_client.get("/api/map?collection=nope").status_code == 404
@@ -276,11 +276,22 @@ def test_a_segment_library_maps_its_windows_and_has_no_duplicates_view(tmp_path,
         assert found["shown"] == len(windows) > 2
         assert {(p["id"], p["relpath"], p["start"]) for p in found["points"]} == {
             (i, Path(source).name, start) for i, source, start in windows}
-        response = client.get("/api/duplicates")
-        for _ in range(100):
-            if response.status_code != 202:
-                break
-            threading.Event().wait(0.1)
-            response = client.get("/api/duplicates")
+        response = settled(client, "/api/duplicates")
         assert response.status_code == 400 and "one vector per window" in response.json()["error"]
     served.fastapi.state.engine.close()
+
+
+def test_the_views_are_behind_the_token_like_every_route(views_library, loaded_clap) -> None:
+    from fastapi.testclient import TestClient
+
+    from clapcli.serve import ServeOptions, build
+
+    app = build(ServeOptions(views_library[1], token="s3cret-token"), loader=lambda model_id: loaded_clap)
+    with TestClient(app, base_url="http://127.0.0.1:8765") as client:
+        for url in ("/api/map", "/api/duplicates", "/api/tags", "/api/tags/items?label=rain"):
+            assert client.get(url).status_code == 401
+        assert client.get("/api/tags", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
+        assert client.get("/api/tags?token=s3cret-token").json()["tagged"] == 7
+        evil = client.get("/api/tags?token=s3cret-token", headers={"Host": "evil.example"})
+        assert evil.status_code == 400  # DNS rebinding: refused before any route
+    app.fastapi.state.engine.close()

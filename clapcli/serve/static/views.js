@@ -37,6 +37,18 @@ function pager(prefix, page, hasMore, onPage) {
   $(prefix + "-next").onclick = () => onPage(page + 1);
 }
 
+// A form with one number kept in the URL as ``param``: a new value is a history entry, from page 1.
+function numberForm(form, input, param, pageParam, [low, high], refusal, reload) {
+  $(form).addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = parseFloat($(input).value);
+    if (!(value >= low && value <= high)) { showError(refusal); return; }
+    showError("");
+    setViewParams({ [param]: value, [pageParam]: null }, true);
+    reload();
+  });
+}
+
 function urlNumber(name, fallback, low, high) {
   const value = parseFloat(viewParam(name));
   return Number.isFinite(value) && value >= low && value <= high ? value : fallback;
@@ -284,14 +296,8 @@ function groupBox(group) {
   return section;
 }
 
-$("dups-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const value = parseFloat($("dups-threshold").value);
-  if (!(value >= 0.5 && value <= 1)) { showError("the threshold is a cosine similarity between 0.5 and 1"); return; }
-  showError("");
-  setViewParams({ threshold: value, gpage: null }, true);
-  loadDuplicates();
-});
+numberForm("dups-form", "dups-threshold", "threshold", "gpage", [0.5, 1],
+  "the threshold is a cosine similarity between 0.5 and 1", loadDuplicates);
 
 // ---------------------------------------------------------------- tags
 
@@ -365,14 +371,7 @@ async function loadTagItems(label, seq) {
   }
 }
 
-$("tags-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const value = parseFloat($("tags-min").value);
-  if (!(value >= 0 && value <= 1)) { showError("the score is between 0 and 1"); return; }
-  showError("");
-  setViewParams({ min: value, tpage: null }, true);
-  loadTags();
-});
+numberForm("tags-form", "tags-min", "min", "tpage", [0, 1], "the score is between 0 and 1", loadTags);
 
 // ---------------------------------------------------------------- which view loads when
 
