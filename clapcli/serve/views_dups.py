@@ -3,12 +3,14 @@ the same defaults and the same fingerprinter), each with the file it suggests ke
 
 Read-only, like the command: the server lists; it never deletes, moves or changes a file. The report
 is computed on the first request, in the background (``serve.jobs``), and kept per collection version
-and threshold; fingerprints are kept per file across thresholds (a file's bytes are what the library
-hashed as long as the version holds), so trying another threshold only fingerprints new candidates.
+and threshold; fingerprints are kept per file (its path, size and modification time) across thresholds,
+so trying another threshold only fingerprints new candidates, and a file changed on disk is fingerprinted
+again.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Annotated, Any
 
@@ -61,18 +63,23 @@ class _KeptFingerprints:
 
     def __init__(self, compute: Any) -> None:
         self.compute = compute
-        self.known: dict[str, Any] = {}
+        self.known: dict[tuple, Any] = {}
         self.lock = threading.Lock()
 
     def __call__(self, path: str) -> Any:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return self.compute(path)  # gone: the fingerprinter says so (None), nothing to remember
+        key = (path, stat.st_size, stat.st_mtime_ns)
         with self.lock:
-            if path in self.known:
-                return self.known[path]
+            if key in self.known:
+                return self.known[key]
         found = self.compute(path)
         with self.lock:
             if len(self.known) >= FINGERPRINTS_KEPT:
                 self.known.clear()
-            self.known[path] = found
+            self.known[key] = found
         return found
 
 

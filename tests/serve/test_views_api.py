@@ -312,3 +312,14 @@ def test_the_views_are_behind_the_token_like_every_route(views_library, loaded_c
         evil = client.get("/api/tags?token=s3cret-token", headers={"Host": "evil.example"})
         assert evil.status_code == 400  # DNS rebinding: refused before any route
     app.fastapi.state.engine.close()
+
+
+def test_fingerprints_are_kept_per_file_state(tmp_path) -> None:
+    from clapcli.serve.views_dups import _KeptFingerprints
+
+    calls: list[str] = []
+    kept = _KeptFingerprints(lambda path: calls.append(path) or np.array([len(calls)], np.uint32))
+    path = write(tmp_path / "a.wav", melody(1, seconds=1.0))
+    assert kept(str(path)).tolist() == [1] and kept(str(path)).tolist() == [1] and len(calls) == 1
+    write(path, melody(2, seconds=2.0))  # changed on disk: fingerprinted again
+    assert kept(str(path)).tolist() == [2] and len(calls) == 2
