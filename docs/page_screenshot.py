@@ -1,9 +1,12 @@
-"""Write the README's screenshot of the ``clap serve`` page: ``python docs/page_screenshot.py``.
+"""Write the README's screenshots of the ``clap serve`` page: ``python docs/page_screenshot.py``.
 
-Builds a small library offline (synthetic sounds in a few folders, embedded with the tiny random CLAP
-the tests use, so the ranking means nothing: the picture shows the page, not the model), starts
-``clap serve`` on a free port, and photographs a search in headless Chromium (Debian's package,
-driven by Playwright; no browser download). Re-run it after changing the page.
+Builds a small library offline (synthetic sounds in a few folders, each of its own length, two of them
+copied again as a library keeps them; embedded with the tiny random CLAP the tests use and tagged with
+``clap tag``, so rankings, tags and the map's layout mean nothing: the pictures show the page, not the
+model), starts ``clap serve`` on a free port, and photographs a search, the map, the duplicates and the
+tags in headless Chromium (Debian's package, driven by Playwright; no browser download). The search goes
+to ``--out``; the views beside it (``serve-map.png``, ``serve-duplicates.png``, ``serve-tags.png``).
+Re-run it after changing the page.
 """
 
 from __future__ import annotations
@@ -29,14 +32,24 @@ SOUNDS = {  # folder/name -> (kind, frequency in Hz)
     "foley/door knock.wav": ("decay", 180), "foley/footsteps.wav": ("noise", 0), "vox/s075.wav": ("chirp", 600),
     "fx/s075.wav": ("pad", 330), "fx/riser.wav": ("chirp", 200), "fx/impact.wav": ("decay", 40),
 }
+COPIES = {  # copy -> (source, subtype): a lossy re-encode and an 8-bit copy
+    "downloads/warm pad.ogg": ("synth/warm pad.wav", None), "downloads/kick (1).wav": ("drums/kick.wav", "PCM_U8")}
+TAGS = "drums,rain,synthesizer,footsteps,voice,whoosh"
+VIEWS = {  # file name -> (URL of the view, what to wait for)
+    "serve-map.png": ("/?color=folder#map", "#map-canvas[data-state=drawn]"),
+    "serve-duplicates.png": ("/#duplicates", ".group canvas[data-state=drawn]"),
+    "serve-tags.png": ("/?tag=rain&min=0#tags", "#tag-items canvas[data-state=drawn]"),
+}
 
 
 def write_sounds(folder: Path, rate: int = 16000) -> None:
     import soundfile as sf
 
     generator = np.random.default_rng(0)
-    t = np.arange(int(1.5 * rate)) / rate
-    for name, (kind, hz) in SOUNDS.items():
+    for number, (name, (kind, hz)) in enumerate(SOUNDS.items()):
+        # Lengths 0.3 s apart: a random model finds every pair alike, so the duplicates view must tell the
+        # sounds apart by duration and fingerprint (which needs 3 s), as clap dedupe does.
+        t = np.arange(int((3.0 + 0.3 * number) * rate)) / rate
         if kind == "noise":
             wave = generator.standard_normal(len(t)) * np.exp(-3 * t) * (0.3 + 0.7 * (generator.random(len(t)) > .5))
         elif kind == "decay":
@@ -48,6 +61,10 @@ def write_sounds(folder: Path, rate: int = 16000) -> None:
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, (0.8 * wave / np.abs(wave).max()).astype(np.float32), rate)
+    for name, (source, subtype) in COPIES.items():
+        samples, _ = sf.read(folder / source, dtype="float32")
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(folder / name, samples, rate, subtype=subtype)
 
 
 def serve_and_shoot(db: Path, out: Path, query: str) -> None:
@@ -73,6 +90,13 @@ def serve_and_shoot(db: Path, out: Path, query: str) -> None:
             page.locator("#query").evaluate("e => e.blur()")
             out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(out))
+            print(f"wrote {out}")
+            for name, (view, ready) in VIEWS.items():
+                page.goto(url + view)
+                page.wait_for_selector(ready)
+                page.evaluate("document.activeElement && document.activeElement.blur()")
+                page.screenshot(path=str(out.with_name(name)), full_page=True)
+                print(f"wrote {out.with_name(name)}")
             browser.close()
     finally:
         server.terminate()
@@ -97,8 +121,9 @@ def main(argv: list[str] | None = None) -> Path:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "CLAPCLI_DEVICE": "cpu"}
         subprocess.run([sys.executable, "-m", "clapcli", "embed", str(work / "library"), "--db", str(db),
                         "--model", str(model), "--quiet"], check=True, env=env)
+        subprocess.run([sys.executable, "-m", "clapcli", "tag", "--db", str(db), "--model", str(model),
+                        "--labels", TAGS, "--quiet"], check=True, env=env)
         serve_and_shoot(db, args.out, args.query.replace(" ", "+"))
-    print(f"wrote {args.out}")
     return args.out
 
 

@@ -30,6 +30,7 @@ from clapcli.serve.guards import (
     HostGuard,
     one_line,
 )
+from clapcli.serve.hits import HitOut, TooMuchWork, WindowOut
 from clapcli.serve.library import Snapshot
 
 STATIC = Path(__file__).with_name("static")
@@ -39,10 +40,7 @@ MAX_K = 1000  # hits per search
 MAX_TEXTS = 256  # texts per /api/embed/text
 MAX_LABELS = 256  # labels per /api/classify
 MAX_TEXT_CHARS = 1000  # characters per query, text, label or template
-
-
-class TooMuchWork(UsageError):
-    """More items in one request than the server takes (answered with 413)."""
+WHERE_HELP = "Filters as 'clap retrieve --where' (repeat; all must hold): tag:LABEL>0.5, duration<30, folder:NAME"
 
 
 class Unprocessable(UsageError):
@@ -52,30 +50,6 @@ class Unprocessable(UsageError):
 def check_count(count: int, limit: int, what: str) -> None:
     if count > limit:
         raise TooMuchWork(f"{count} {what} in one request; send at most {limit} per request")
-
-
-class WindowOut(BaseModel):
-    """Another window of the same file (segment collections), playable from ``start``."""
-
-    id: int
-    score: float
-    start: float | None
-    end: float | None
-
-
-class HitOut(BaseModel):
-    rank: int
-    score: float  # cosine similarity
-    id: int
-    path: str  # the file (never with a #t= fragment)
-    name: str
-    relpath: str  # the file relative to the library root (the common folder of the collection's files)
-    duration: float | None
-    start: float | None = None  # segment collections: the best window's start in the file (seconds)
-    end: float | None = None
-    audio_url: str
-    peaks_url: str  # the waveform thumbnail's min/max per column (add ?width=N)
-    windows: list[WindowOut] = []  # segment collections: the file's next-best windows, best first
 
 
 class SearchOut(BaseModel):
@@ -128,6 +102,9 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
                   description="Search a clapcli sound library by text or by example, classify uploads "
                   "zero-shot, embed text or audio. Errors: {\"error\": \"one line\"}.")
     library = engine.library
+    from clapcli.serve.views import Filters, add_view_routes  # the page's other views; they import this module
+
+    filters = Filters(library)
 
     def snapshot(name: str | None) -> Snapshot:
         return library.snapshot(name or default_collection)
@@ -167,20 +144,23 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
     async def search_text(q: Annotated[str, Query(min_length=1, max_length=MAX_TEXT_CHARS,
                                                   description="What to look for")],
                           collection: str | None = None,
-                          k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> SearchOut:
+                          k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+                          where: Annotated[list[str], Query(description=WHERE_HELP)] = []) -> SearchOut:  # noqa: B006
         if not q.strip():
             raise UsageError("the query is empty; type what you are looking for")
-        snap = snapshot(collection)
+        snap = await filters.restrict(snapshot(collection), where)
         found = await asyncio.wrap_future(engine.submit_text_search(snap, q, k))
         return SearchOut(collection=snap.name, model=snap.model_id, query=q, hits=hits_out(snap, found))
 
     @app.get("/api/search/similar/{item_id}", response_model=SearchOut, summary="More like this library item")
     async def search_similar(item_id: int, collection: str | None = None,
-                             k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> SearchOut:
+                             k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+                             where: Annotated[list[str], Query(description=WHERE_HELP)] = []) -> SearchOut:  # noqa: B006
         snap = snapshot(collection)
         if item_id not in snap.row_of:
             raise LookupError(f"collection '{snap.name}' has no item {item_id}")
-        found = await run_in_threadpool(engine.search_vectors, snap, snap.vector(item_id)[None], k, item_id)
+        among = await filters.restrict(snap, where)  # the query item itself need not match
+        found = await run_in_threadpool(engine.search_vectors, among, snap.vector(item_id)[None], k, item_id)
         return SearchOut(collection=snap.name, model=snap.model_id, query=snap.items[item_id].file,
                          hits=hits_out(snap, found[0]))
 
@@ -234,6 +214,7 @@ def create_app(engine: Engine, default_collection: str, token: str | None = None
         return EmbedOut(model=snap.model_id, dim=len(vector), vectors=[vector.tolist()], duration=duration)
 
     add_file_routes(app, library)
+    add_view_routes(app, library, default_collection)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_errors(app)
     app.state.engine = engine

@@ -160,14 +160,7 @@ class LibraryState:
             self._signature = signature
 
     def _disk_signature(self) -> tuple:
-        parts = []
-        for suffix in ("", "-wal"):
-            try:
-                stat = os.stat(f"{self.db}{suffix}")
-                parts.append((stat.st_mtime_ns, stat.st_size))
-            except OSError:
-                parts.append(None)
-        return tuple(parts)
+        return disk_signature(self.db)
 
     def _reload(self) -> None:
         from clapcli.store import open_store
@@ -207,6 +200,18 @@ class LibraryState:
             row_of={int(i): row for row, i in enumerate(stored.ids.tolist())}, folders=folders, index=index,
             segmented=collection.segments() is not None, root=_root(items.values()),
         )
+
+
+def disk_signature(db: Path) -> tuple:
+    """What the library file and its WAL look like now (modification time and size of each)."""
+    parts = []
+    for suffix in ("", "-wal"):
+        try:
+            stat = os.stat(f"{db}{suffix}")
+            parts.append((stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            parts.append(None)
+    return tuple(parts)
 
 
 def _root(items: Any) -> str:

@@ -240,3 +240,6 @@ def test_the_readme_screenshot_script_writes_a_png(tmp_path: Path, tiny_clap: Pa
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert int.from_bytes(data[16:20], "big") == 1000 and int.from_bytes(data[20:24], "big") == 640
+    for view in ("serve-map.png", "serve-duplicates.png", "serve-tags.png"):  # the views, beside it
+        assert f"wrote {out.with_name(view)}" in done.stdout
+        assert out.with_name(view).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

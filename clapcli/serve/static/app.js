@@ -75,10 +75,11 @@ $("collection").addEventListener("change", (event) => {
 
 // ---------------------------------------------------------------- search
 
-// The search lives in the URL (?q=...&k=...&page=... or ?similar=ID): bookmarkable, shareable, and
-// back/forward re-run it. k is the page size; page N asks the server for the first N*k hits.
+// The search lives in the URL (?q=...&k=...&page=... or ?similar=ID, &where=... per filter): bookmarkable,
+// shareable, and back/forward re-run it. k is the page size; page N asks the server for the first N*k hits.
 const MAX_K = 1000;
-let last = null; // the search on screen: {q} or {similar, name}, with page and k
+let last = null; // the search on screen: {q} or {similar, name}, with page, k and where
+let where = new URLSearchParams(location.search).getAll("where"); // filters, as clap retrieve --where
 
 function pageSize() {
   const k = parseInt(new URLSearchParams(location.search).get("k"), 10);
@@ -92,7 +93,9 @@ function stateUrl(state) {
   if (collection) url.set("collection", collection);
   if (state.k !== 20) url.set("k", String(state.k));
   if (state.page > 1) url.set("page", String(state.page));
-  return "?" + url.toString() + location.hash;
+  for (const w of state.where || []) url.append("where", w);
+  // A search shows on the search page, whichever view it was started from ("more like this" on the map)
+  return "?" + url.toString() + (location.hash === "#search" ? location.hash : location.hash ? "#search" : "");
 }
 
 function fromUrl() {
@@ -100,20 +103,56 @@ function fromUrl() {
   const page = Math.max(1, parseInt(url.get("page"), 10) || 1);
   const similar = url.get("similar");
   if (url.get("collection")) collection = url.get("collection");
-  if (url.get("q")) return { q: url.get("q"), page, k: pageSize() };
-  if (similar !== null && /^\d+$/.test(similar)) return { similar: parseInt(similar, 10), page, k: pageSize() };
+  where = url.getAll("where");
+  renderWhere();
+  if (url.get("q")) return { q: url.get("q"), page, k: pageSize(), where };
+  if (similar !== null && /^\d+$/.test(similar)) return { similar: parseInt(similar, 10), page, k: pageSize(), where };
   return null;
 }
 
 function go(state, push = true) {
-  if (push) history.pushState(null, "", stateUrl(state));
+  if (push) { history.pushState(null, "", stateUrl(state)); showPage(); }
   last = state;
   if (state.q) $("query").value = state.q;
   const wanted = Math.min(state.page * state.k, MAX_K);
-  const where = `k=${wanted}&collection=${encodeURIComponent(collection)}`;
-  if (state.q) return run(state, `“${state.q}”`, api(`api/search/text?q=${encodeURIComponent(state.q)}&${where}`));
-  return run(state, (r) => `sounds like ${r.query.split(/[\\/]/).pop()}`, api(`api/search/similar/${state.similar}?${where}`));
+  const filters = (state.where || []).map((w) => "&where=" + encodeURIComponent(w)).join("");
+  const common = `k=${wanted}&collection=${encodeURIComponent(collection)}${filters}`;
+  if (state.q) return run(state, `“${state.q}”`, api(`api/search/text?q=${encodeURIComponent(state.q)}&${common}`));
+  return run(state, (r) => `sounds like ${r.query.split(/[\\/]/).pop()}`, api(`api/search/similar/${state.similar}?${common}`));
 }
+
+// ---------------------------------------------------------------- search filters (where)
+
+function renderWhere() {
+  const list = $("where-chips");
+  list.innerHTML = "";
+  for (const w of where) {
+    const li = document.createElement("li");
+    li.className = "chip";
+    const text = document.createElement("span");
+    text.textContent = w;
+    li.append(text, button("remove", "×", "Remove the filter " + w, () => setWhere(where.filter((x) => x !== w))));
+    list.appendChild(li);
+  }
+}
+
+function setWhere(list) { // a new set of filters: the search on screen runs again with them, from page 1
+  where = [...new Set(list)];
+  renderWhere();
+  if (last) { go(Object.assign({}, last, { page: 1, where })); return; }
+  const url = new URLSearchParams(location.search);
+  url.delete("where");
+  for (const w of where) url.append("where", w);
+  history.replaceState(null, "", "?" + url.toString() + location.hash);
+}
+
+$("where-input").addEventListener("keydown", (event) => {
+  if (event.key !== "Enter") return;
+  event.preventDefault();
+  const text = event.target.value.trim();
+  if (text) setWhere([...where, text]);
+  event.target.value = "";
+});
 
 function button(cls, text, label, onClick) {
   const b = document.createElement("button");
@@ -251,11 +290,11 @@ async function run(state, what, promise) {
 }
 
 function searchText(q) {
-  return go({ q, page: 1, k: pageSize() });
+  return go({ q, page: 1, k: pageSize(), where });
 }
 
 function moreLikeThis(hit) {
-  return go({ similar: hit.id, page: 1, k: pageSize() });
+  return go({ similar: hit.id, page: 1, k: pageSize(), where });
 }
 
 function searchFile(file) {
@@ -273,6 +312,7 @@ window.addEventListener("popstate", () => {
   const state = fromUrl();
   if (state) { syncCollection(); go(state, false); return; }
   last = null; // back to the page before any search: an empty page again
+  showPage();
   $("hits").innerHTML = "";
   $("query").value = "";
   $("pager").hidden = true;
@@ -362,23 +402,31 @@ $("zs-form").addEventListener("submit", async (event) => {
 
 // ---------------------------------------------------------------- pages and keys
 
+// Each view is a section, named in the URL's fragment (#search, #zeroshot, #map, #duplicates, #tags).
+const PAGES = ["search", "zeroshot", "map", "duplicates", "tags"];
+const pageShown = () => PAGES.find((name) => location.hash === "#" + name) || "search";
+
 function showPage() {
-  const zs = location.hash === "#zeroshot";
-  $("page-search").hidden = zs;
-  $("page-zeroshot").hidden = !zs;
-  $("nav-search").toggleAttribute("aria-current", !zs);
-  $("nav-zeroshot").toggleAttribute("aria-current", zs);
-  if (zs) $("nav-zeroshot").setAttribute("aria-current", "page"); else $("nav-search").setAttribute("aria-current", "page");
+  const shown = pageShown();
+  for (const name of PAGES) {
+    $("page-" + name).hidden = name !== shown;
+    if (name === shown) $("nav-" + name).setAttribute("aria-current", "page");
+    else $("nav-" + name).removeAttribute("aria-current");
+  }
   showError("");
+  document.dispatchEvent(new CustomEvent("clapcli:page", { detail: shown }));
 }
 window.addEventListener("hashchange", showPage);
 
+// The hit rows of the view on screen (search, duplicates, a tag's items): j/k/p/m act on them
+const visibleHits = () => [...document.querySelectorAll("main > section:not([hidden]) .hit")];
+
 function select(index) {
-  const hits = [...document.querySelectorAll(".hit")];
+  const hits = visibleHits();
   if (!hits.length) return;
   current = Math.max(0, Math.min(hits.length - 1, index));
   hits.forEach((h, i) => h.classList.toggle("current", i === current));
-  hits[current].querySelector(".more").focus();
+  (hits[current].querySelector(".more") || hits[current].querySelector(".play")).focus();
   hits[current].scrollIntoView({ block: "nearest" });
 }
 
@@ -386,11 +434,11 @@ document.addEventListener("keydown", (event) => {
   const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
   if (event.key === "/" && !typing) { event.preventDefault(); location.hash = "#search"; $("query").focus(); return; }
   if (typing || event.ctrlKey || event.metaKey || event.altKey || !$("page-zeroshot").hidden) return;
-  const hits = [...document.querySelectorAll(".hit")];
+  const hits = visibleHits();
   if (event.key === "j") select(current + 1);
   else if (event.key === "k") select(current - 1);
   else if ((event.key === "p" || event.key === "m") && hits[current]) {
-    if (event.key === "m") { hits[current].querySelector(".more").click(); return; }
+    if (event.key === "m") { const more = hits[current].querySelector(".more"); if (more) more.click(); return; }
     const audio = hits[current].querySelector("audio");
     if (audio.paused) audio.play(); else audio.pause();
   }
@@ -398,6 +446,7 @@ document.addEventListener("keydown", (event) => {
 
 showPage();
 const initial = fromUrl();
-loadCollections().then(() => {
+const collectionsLoaded = loadCollections(); // the views (views.js) load their data once it is known
+collectionsLoaded.then(() => {
   if (initial) { syncCollection(); go(initial, false); }
 }).catch((err) => showError(err.message));
