@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from clapcli.console.options import CollectionOpt, DbOpt, OverwriteOpt, QuietOpt, RecordFormat, choices, plain
+from clapcli.console.options import (
+    FROM_FLAGS,
+    CollectionOpt,
+    DbOpt,
+    LabelsFileOpt,
+    LabelsOpt,
+    OverwriteOpt,
+    QuietOpt,
+    RecordFormat,
+    choices,
+    label_list,
+    plain,
+    with_model_options,
+)
+
+if TYPE_CHECKING:
+    from clapcli.console.common import ModelOptions
 
 EPILOG = """\
 Examples:
@@ -18,8 +34,18 @@ Examples:
 
   clap map --db library.db -o map.png --color-by folder --seed 7
 
-The same library, method and --seed give the same coordinates. pca needs nothing more; umap and tsne
-need pip install 'clapcli[map]', a PNG pip install 'clapcli[plot]'.
+  clap map --db library.db -o map.png --labels-file moods.txt --clusters 8
+
+  clap map --db library.db --method pca --clusters 0 -o map.png     # no clusters: no model loaded
+
+Cluster labels: the items are grouped by k-means on their embeddings (--clusters, default about
+sqrt(items/10), 2 to 12), and each cluster is named by the label whose prompt embeds nearest to the
+cluster's mean embedding, with the library's own model (the text tower only). Labels come from --labels /
+--labels-file, else the library's tags ('clap tag'), else a built-in list of general sound and music
+categories. PNG: drawn at each cluster's centre; CSV/JSON: columns cluster and cluster_label.
+
+The same library, method and --seed give the same coordinates and clusters. pca needs nothing more;
+umap, tsne and the clusters need pip install 'clapcli[map]', a PNG pip install 'clapcli[plot]'.
 """
 
 Method = choices("Method", ("umap", "tsne", "pca"))
@@ -34,23 +60,32 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of umap/tsne (pca nee
 ColourOpt = Annotated[ColourBy, typer.Option(
     "--color-by", case_sensitive=False, callback=plain, help="tag (each item's top tag, from 'clap tag'), folder, "
     "or auto: tag when the collection has tags, else folder.")]
+ClustersOpt = Annotated[int | None, typer.Option(
+    "--clusters", min=0, help="How many clusters to label (0: none, and no model is loaded). Default: about "
+    "sqrt(items/10), 2 to 12.", show_default=False)]
 FormatOpt = Annotated[RecordFormat | None, typer.Option(
     "--format", "-f", case_sensitive=False, callback=plain, help="Coordinates as table, csv, json or jsonl. "
     "Default: from --output's extension, table on a terminal, csv when piped.", show_default=False)]
 
 
+@with_model_options(exclude=("quantize",))
 def map_command(
     db: DbOpt = None,
     collection: CollectionOpt = None,
     method: MethodOpt = "umap",  # type: ignore[assignment]
     seed: SeedOpt = 0,
     color_by: ColourOpt = "auto",  # type: ignore[assignment]
+    clusters: ClustersOpt = None,
+    labels: LabelsOpt = None,
+    labels_file: LabelsFileOpt = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
+    model_options: ModelOptions = FROM_FLAGS,
     quiet: QuietOpt = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
-    """Draw a library collection's embeddings in 2-D (UMAP, t-SNE or PCA), coloured by tag or folder."""
+    """Draw a library collection's embeddings in 2-D (UMAP, t-SNE or PCA), coloured by tag or folder, with
+    cluster labels from the nearest text prompts."""
     from clapcli.console.output import Output
     from clapcli.core.mapping import library_map, plot_map
     from clapcli.errors import UsageError
@@ -63,15 +98,28 @@ def map_command(
     if output is not None:
         check_output_path(output, overwrite)
     name = collection or DEFAULT_COLLECTION
-    points, colour = library_map(db, name, str(method), seed, str(color_by))
+    prompts = label_list(labels, labels_file)
+    if prompts and clusters == 0:
+        raise UsageError("--labels/--labels-file name clusters; drop them or --clusters 0")
+
+    def load(built: str) -> object:  # the library's own model, unless --model names one (then checked)
+        return model_options.with_model(model_options.model or built).load(None, quiet)
+
+    points, colour = library_map(db, name, str(method), seed, str(color_by), clusters=clusters, labels=prompts,
+                                 load_model=load)
     if png:
         assert output is not None
         plot_map(points, output, overwrite, f"{name}: {len(points)} items, {method}, coloured by {colour}")
         Output(quiet).note(f"{output}: map of {len(points)} items ({method}, seed {seed}, coloured by {colour})")
         return
-    with record_writer(default_record_format(fmt, output), output, overwrite, ["path", "x", "y", colour]) as sink:
+    labelled = any(point.cluster for point in points)
+    columns = ["path", "x", "y", colour] + (["cluster", "cluster_label"] if labelled else [])
+    with record_writer(default_record_format(fmt, output), output, overwrite, columns) as sink:
         for point in points:
-            sink.write({"path": point.path, "x": round(point.x, 6), "y": round(point.y, 6), colour: point.group})
+            row = {"path": point.path, "x": round(point.x, 6), "y": round(point.y, 6), colour: point.group}
+            if labelled:
+                row.update(cluster=point.cluster, cluster_label=point.cluster_label)
+            sink.write(row)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,17 @@ from clapcli.core.mapping import project
 from clapcli.store import ItemRow, open_store
 from clapcli.store.tags import TagSet, start_tag_set, write_scores
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from map_model import HashTextModel  # noqa: E402
+
 FOLDERS = ["drums", "pads", "fx"]
+
+
+@pytest.fixture(autouse=True)
+def text_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cluster labels' model: a deterministic one (test_map_clusters.py tests the labels themselves)."""
+    monkeypatch.setattr("clapcli.console.common.ModelOptions.load", lambda self, *_: HashTextModel(self.model, 16))
 
 
 @pytest.fixture()
