@@ -62,7 +62,7 @@ ColourOpt = Annotated[ColourBy, typer.Option(
     "or auto: tag when the collection has tags, else folder.")]
 ClustersOpt = Annotated[int | None, typer.Option(
     "--clusters", min=0, help="How many clusters to label (0: none, and no model is loaded). Default: about "
-    "sqrt(items/10), 2 to 12.", show_default=False)]
+    "sqrt(items/10), 2 to 12, and no more than the labels.", show_default=False)]
 FormatOpt = Annotated[RecordFormat | None, typer.Option(
     "--format", "-f", case_sensitive=False, callback=plain, help="Coordinates as table, csv, json or jsonl. "
     "Default: from --output's extension, table on a terminal, csv when piped.", show_default=False)]

@@ -147,7 +147,7 @@ def library_map(db: Path | None, collection: str, method: str, seed: int, colour
         top = _top_tags(store.connection, target.id) if use == "tag" else {}
         n = len(stored.ids)
         _check_size(n)  # before a model is loaded for nothing
-        wanted = _cluster_count(clusters, n)
+        wanted = _cluster_count(clusters, n, _candidates(labels, tags) if load_model is not None else None)
         model = None
         if wanted and load_model is not None:
             model = load_model(target.model_id)
@@ -161,10 +161,20 @@ def library_map(db: Path | None, collection: str, method: str, seed: int, colour
     return points, use
 
 
-def _cluster_count(clusters: int | None, n: int) -> int:
+def _candidates(labels: Sequence[str], tags: object) -> tuple[list[str], str]:
+    from clapcli.core.map_clusters import prompt_labels
+
+    return prompt_labels(labels, getattr(tags, "labels", None))
+
+
+def _cluster_count(clusters: int | None, n: int, candidates: tuple[list[str], str] | None) -> int:
+    """``clusters``, or by default ``auto_clusters(n)`` but no more than the labels to name them (6 tags: 6
+    clusters, not 8 with two names twice)."""
     from clapcli.core.map_clusters import auto_clusters, check_clusters
 
-    return auto_clusters(n) if clusters is None else check_clusters(clusters, n)
+    if clusters is not None:
+        return check_clusters(clusters, n)
+    return min(auto_clusters(n), max(2, len(candidates[0]))) if candidates else auto_clusters(n)
 
 
 def _clusters(vectors: np.ndarray, wanted: int, seed: int, model: EmbeddingModel | None, labels: Sequence[str],
@@ -172,12 +182,12 @@ def _clusters(vectors: np.ndarray, wanted: int, seed: int, model: EmbeddingModel
     """(each row's cluster, 0 when none asked; each cluster's label)."""
     if not wanted:
         return np.zeros(len(vectors), dtype=np.int64), {}
-    from clapcli.core.map_clusters import cluster_means, kmeans, nearest_prompts, prompt_labels
+    from clapcli.core.map_clusters import cluster_means, kmeans, nearest_prompts
 
     assignment = kmeans(vectors, wanted, seed)
     if model is None:
         return assignment, {c: f"cluster {c}" for c in range(1, wanted + 1)}
-    candidates, source = prompt_labels(labels, getattr(tags, "labels", None))
+    candidates, source = _candidates(labels, tags)
     template = getattr(tags, "template", None) if source == "tags" else None
     named = nearest_prompts(cluster_means(vectors, assignment, wanted), model, candidates, template)
     return assignment, dict(enumerate(named, start=1))

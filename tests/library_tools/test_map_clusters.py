@@ -40,10 +40,13 @@ def model(monkeypatch: pytest.MonkeyPatch) -> list[HashTextModel]:
 
 @pytest.fixture()
 def library(tmp_path: Path) -> Path:
+    return _library(tmp_path / "lib.db", 60)
+
+
+def _library(db: Path, size: int) -> Path:
     rng = np.random.default_rng(0)
-    db = tmp_path / "lib.db"
     rows = []
-    for i in range(60):
+    for i in range(size):
         folder = FOLDERS[i % 3]
         centre = text_vector(folder, DIM) / np.linalg.norm(text_vector(folder, DIM))
         rows.append(ItemRow(f"/lib/{folder}/{i}.wav", "h", centre + 0.15 * rng.standard_normal(DIM), 1.0))
@@ -115,6 +118,16 @@ def test_prompts_from_tags_then_the_built_in_vocabulary(cli, library, model) -> 
         mean = np.mean([vectors[r["path"]] for r in rows if r["cluster"] == cluster], axis=0)
         best = max(FOLDERS, key=lambda label: float(text[label] @ mean / np.linalg.norm(text[label])))
         assert {r["cluster_label"] for r in rows if r["cluster"] == cluster} == {best}
+
+
+def test_by_default_no_more_clusters_than_labels(cli, model, tmp_path) -> None:
+    db = _library(tmp_path / "big.db", 300)
+    assert auto_clusters(300) == 5
+    rows = _rows(cli(["map", "--db", db, "--method", "pca", "--labels", ",".join(FOLDERS), "--format", "csv"]))
+    assert len({r["cluster"] for r in rows}) == 3 and all(r["cluster_label"] == r["folder"] for r in rows)
+    rows = _rows(cli(["map", "--db", db, "--method", "pca", "--labels", ",".join(FOLDERS), "--clusters", "4",
+                      "--format", "csv"]))
+    assert len({r["cluster"] for r in rows}) == 4  # asked for: kept
 
 
 def test_clusters_repeat_with_a_seed(cli, library, model) -> None:
