@@ -89,7 +89,7 @@ def map_command(
     from clapcli.console.output import Output
     from clapcli.core.mapping import library_map, plot_map
     from clapcli.errors import UsageError
-    from clapcli.io.writers import check_output_path, default_record_format, record_writer
+    from clapcli.io.writers import check_output_path
     from clapcli.settings import DEFAULT_COLLECTION
 
     png = output is not None and output.suffix.lower() == ".png"
@@ -112,6 +112,13 @@ def map_command(
         plot_map(points, output, overwrite, f"{name}: {len(points)} items, {method}, coloured by {colour}")
         Output(quiet).note(f"{output}: map of {len(points)} items ({method}, seed {seed}, coloured by {colour})")
         return
+    _write_coordinates(points, colour, fmt, output, overwrite)
+
+
+def _write_coordinates(points: list, colour: str, fmt: str | None, output: Path | None, overwrite: bool) -> None:
+    """path, x, y, the colouring group and, when clustered, cluster and cluster_label: one record per item."""
+    from clapcli.io.writers import default_record_format, record_writer
+
     labelled = any(point.cluster for point in points)
     columns = ["path", "x", "y", colour] + (["cluster", "cluster_label"] if labelled else [])
     with record_writer(default_record_format(fmt, output), output, overwrite, columns) as sink:
