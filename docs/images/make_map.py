@@ -29,19 +29,22 @@ from clapcli.store.tags import TagSet, start_tag_set, write_scores  # noqa: E402
 KINDS = ["kick", "snare", "hi-hat", "pad", "bass", "vocal"]
 FOLDERS = {"kick": "drums", "snare": "drums", "hi-hat": "drums", "pad": "synths", "bass": "synths",
            "vocal": "vocals"}
+RELATED = ["bass", "hi-hat", "snare", "vocal", "kick", "pad"]  # each kind's neighbour, in KINDS' order
 TEMPLATE = "This is a sound of {}."
 DIM = 64
 
 
 def write_library(db: Path) -> None:
     rng = np.random.default_rng(0)
-    centres = np.stack([text_vector(TEMPLATE.replace("{}", kind), DIM) for kind in KINDS])
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    prompts = np.stack([text_vector(TEMPLATE.replace("{}", kind), DIM) for kind in KINDS])
+    prompts /= np.linalg.norm(prompts, axis=1, keepdims=True)
+    # kinds that sound alike lie closer (kick and bass, snare and hi-hat, pad and vocal), each nearer its own
+    centres = 0.94 * prompts + 0.35 * prompts[[KINDS.index(k) for k in RELATED]]
     with open_store(db) as store:
         collection = store.collection("default", "synthetic", DIM)
         kinds = [i % len(KINDS) for i in range(600)]
         collection.upsert([ItemRow(f"/samples/{FOLDERS[KINDS[k]]}/{KINDS[k]}-{i:03d}.wav", "h",
-                                   centres[k] + 0.09 * rng.standard_normal(DIM), 1.0)
+                                   centres[k] + 0.11 * rng.standard_normal(DIM), 1.0)
                            for i, k in enumerate(kinds)])
         start_tag_set(collection, TagSet(KINDS, TEMPLATE, "synthetic"))
         ids = [r[0] for r in store.connection.execute("SELECT id FROM items ORDER BY id")]
