@@ -38,6 +38,8 @@ Examples:
 
   clap map --db library.db --method pca --clusters 0 -o map.png     # no clusters: no model loaded
 
+  clap map --db library.db -o map.png --fast          # UMAP on every core, not repeatable
+
 Cluster labels: the items are grouped by k-means on their embeddings (--clusters, default about
 sqrt(items/10), 2 to 12), and each cluster is named by the label whose prompt embeds nearest to the
 cluster's mean embedding, with the library's own model (the text tower only). Labels come from --labels /
@@ -60,6 +62,9 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of umap/tsne (pca nee
 ColourOpt = Annotated[ColourBy, typer.Option(
     "--color-by", case_sensitive=False, callback=plain, help="tag (each item's top tag, from 'clap tag'), folder, "
     "or auto: tag when the collection has tags, else folder.")]
+FastOpt = Annotated[bool, typer.Option(
+    "--fast", help="UMAP unseeded, on every core: faster with more cores, but the coordinates differ from run to "
+    "run (--seed then applies to the clusters only).")]
 ClustersOpt = Annotated[int | None, typer.Option(
     "--clusters", min=0, help="How many clusters to label (0: none, and no model is loaded). Default: about "
     "sqrt(items/10), 2 to 12, and no more than the labels.", show_default=False)]
@@ -76,6 +81,7 @@ def map_command(
     seed: SeedOpt = 0,
     color_by: ColourOpt = "auto",  # type: ignore[assignment]
     clusters: ClustersOpt = None,
+    fast: FastOpt = False,
     labels: LabelsOpt = None,
     labels_file: LabelsFileOpt = None,
     fmt: FormatOpt = None,
@@ -101,16 +107,19 @@ def map_command(
     prompts = label_list(labels, labels_file)
     if prompts and clusters == 0:
         raise UsageError("--labels/--labels-file name clusters; drop them or --clusters 0")
+    if fast and str(method) != "umap":
+        raise UsageError(f"--fast is for --method umap ({method} takes no shortcut); drop --fast")
 
     def load(built: str) -> object:  # the library's own model, unless --model names one (then checked)
         return model_options.with_model(model_options.model or built).load(None, quiet)
 
     points, colour = library_map(db, name, str(method), seed, str(color_by), clusters=clusters, labels=prompts,
-                                 load_model=load)
+                                 load_model=load, fast=fast)
     if png:
         assert output is not None
         plot_map(points, output, overwrite, f"{name}: {len(points)} items, {method}, coloured by {colour}")
-        Output(quiet).note(f"{output}: map of {len(points)} items ({method}, seed {seed}, coloured by {colour})")
+        seeded = "unseeded" if fast else f"seed {seed}"
+        Output(quiet).note(f"{output}: map of {len(points)} items ({method}, {seeded}, coloured by {colour})")
         return
     _write_coordinates(points, colour, fmt, output, overwrite)
 

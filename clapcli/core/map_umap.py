@@ -21,6 +21,10 @@ from clapcli.core.text import l2_normalize
 from clapcli.errors import missing_extra
 
 NEIGHBOURS = 15  # umap-learn's default n_neighbors
+# Above LARGE items the map's UMAP runs LARGE_EPOCHS epochs (umap-learn: 200 there, 500 below): the SGD layout
+# is most of a seeded run, and the measured trustworthiness did not drop (docs/library-tools.md, "Map cost").
+LARGE = 10_000
+LARGE_EPOCHS = 100
 QUERY_BATCH = 1024
 KNN_METHODS = ("exact", "nndescent")
 
@@ -61,6 +65,11 @@ def _self_first(rows: np.ndarray, scores: np.ndarray, own: np.ndarray) -> tuple[
         rows[r, 1 : at + 1], scores[r, 1 : at + 1] = rows[r, :at].copy(), scores[r, :at].copy()
         rows[r, 0], scores[r, 0] = item, 1.0
     return rows, scores
+
+
+def map_options(n: int) -> dict[str, object]:
+    """The map's own settings for ``umap_layout`` at ``n`` items (none below ``LARGE``: umap-learn's defaults)."""
+    return {"n_epochs": LARGE_EPOCHS} if n > LARGE else {}
 
 
 def umap_layout(vectors: np.ndarray, seed: int | None = 0, *, reduce_dims: int | None = None, knn: str = "nndescent",

@@ -51,9 +51,9 @@ def project(vectors: np.ndarray, method: str, seed: int = 0, *, fast: bool = Fal
             raise missing_extra("scikit-learn", "map") from None
         perplexity = float(min(30, max(2, (n - 1) // 3)))
         return TSNE(2, perplexity=perplexity, init="pca", random_state=seed, metric="cosine").fit_transform(vectors)
-    from clapcli.core.map_umap import umap_layout
+    from clapcli.core.map_umap import map_options, umap_layout
 
-    return umap_layout(vectors, None if fast else seed)
+    return umap_layout(vectors, None if fast else seed, **map_options(n))  # type: ignore[arg-type]
 
 
 def _check_size(n: int) -> None:

@@ -64,9 +64,23 @@ def test_coordinates_repeat_with_a_seed(cli, library, method) -> None:
 
 
 @pytest.mark.slow
-def test_umap_repeats_with_a_seed() -> None:
+@pytest.mark.parametrize("large", [False, True])
+def test_umap_repeats_with_a_seed(large: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from clapcli.core import map_umap
+
+    if large:  # the settings of a library above map_umap.LARGE items, on 40
+        monkeypatch.setattr(map_umap, "LARGE", 20)
+        assert map_umap.map_options(40) == {"n_epochs": map_umap.LARGE_EPOCHS}
     vectors = np.random.default_rng(2).standard_normal((40, 8)).astype(np.float32)
     np.testing.assert_array_equal(project(vectors, "umap", 5), project(vectors, "umap", 5))
+
+
+@pytest.mark.slow
+def test_fast_umap_and_its_refusal(cli, library) -> None:
+    refused = cli(["map", "--db", library, "--method", "pca", "--fast"])
+    assert refused.exit_code == 2 and "--fast is for --method umap" in refused.stderr
+    rows = _points(cli(["map", "--db", library, "--fast", "--clusters", "0", "--format", "csv"]))
+    assert len(rows) == 45 and all(np.isfinite([float(r["x"]), float(r["y"])]).all() for r in rows)
 
 
 def test_colour_by_tag_and_its_errors(cli, library, tmp_path) -> None:
