@@ -3,8 +3,10 @@
 One run, one matrix, side by side:
 - the two stages of UMAP timed apart: the neighbour graph (pynndescent seeded / unseeded / low_memory off,
   and our exact kNN on 50 principal axes) — the rest of a UMAP run is the spectral init and the SGD layout;
-- whole UMAP variants (``core.map_umap.umap_layout``): umap-learn's defaults seeded (the old default),
-  PCA to 50 dims first, exact kNN passed as ``precomputed_knn``, fewer epochs, unseeded (all cores);
+- whole UMAP variants (``core.map_umap.umap_layout``): umap-learn's defaults seeded ("default", the map's
+  UMAP before), 100 epochs, PCA init, both ("e100+pcainit", the map's default above 10,000 items since),
+  unseeded (all cores: ``clap map --fast``); on request PCA to 50 dims first and an exact kNN graph passed
+  as ``precomputed_knn`` (both measured slower at 100,000 rows);
 - PCA (and t-SNE if asked) for reference.
 Each layout is scored for quality on a fixed sample of 2,000 items: scikit-learn's ``trustworthiness``
 (15 neighbours, cosine, within the sample) and the share of each sampled item's 15 true nearest
@@ -39,10 +41,10 @@ SAMPLE = 2000
 K = 15
 # name -> umap_layout keyword arguments (seed 0 unless "seed": None)
 VARIANTS: dict[str, dict] = {
-    "default": {},  # umap-learn's defaults, seeded: the map's UMAP before this benchmark
+    "default": {},  # umap-learn's defaults, seeded: the map's UMAP before this benchmark (and below 10,000 items)
     "e100": {"n_epochs": 100},
     "pcainit": {"init": "pca"},
-    "e100+pcainit": {"n_epochs": 100, "init": "pca"},
+    "e100+pcainit": {"n_epochs": 100, "init": "pca"},  # the map's default above 10,000 items (map_options)
     "unseeded": {"seed": None},
     "e100+pcainit+unseeded": {"n_epochs": 100, "init": "pca", "seed": None},
     # measured once and dropped from the default list (docs/library-tools.md, "Map cost"): at 100,000 rows

@@ -21,8 +21,9 @@ from clapcli.core.text import l2_normalize
 from clapcli.errors import missing_extra
 
 NEIGHBOURS = 15  # umap-learn's default n_neighbors
-# Above LARGE items the map's UMAP runs LARGE_EPOCHS epochs (umap-learn: 200 there, 500 below): the SGD layout
-# is most of a seeded run, and the measured trustworthiness did not drop (docs/library-tools.md, "Map cost").
+# Above LARGE items the map's UMAP runs LARGE_EPOCHS epochs (umap-learn: 200 there, 500 below) from a PCA
+# initialisation (umap-learn: spectral): the SGD layout and the spectral init are most of a seeded run at
+# 100,000 items, and neither measure of the layout's quality moved (docs/library-tools.md, "Map cost").
 LARGE = 10_000
 LARGE_EPOCHS = 100
 QUERY_BATCH = 1024
@@ -69,7 +70,7 @@ def _self_first(rows: np.ndarray, scores: np.ndarray, own: np.ndarray) -> tuple[
 
 def map_options(n: int) -> dict[str, object]:
     """The map's own settings for ``umap_layout`` at ``n`` items (none below ``LARGE``: umap-learn's defaults)."""
-    return {"n_epochs": LARGE_EPOCHS} if n > LARGE else {}
+    return {"n_epochs": LARGE_EPOCHS, "init": "pca"} if n > LARGE else {}
 
 
 def umap_layout(vectors: np.ndarray, seed: int | None = 0, *, reduce_dims: int | None = None, knn: str = "nndescent",

@@ -70,7 +70,7 @@ def test_umap_repeats_with_a_seed(large: bool, monkeypatch: pytest.MonkeyPatch) 
 
     if large:  # the settings of a library above map_umap.LARGE items, on 40
         monkeypatch.setattr(map_umap, "LARGE", 20)
-        assert map_umap.map_options(40) == {"n_epochs": map_umap.LARGE_EPOCHS}
+        assert map_umap.map_options(40) == {"n_epochs": map_umap.LARGE_EPOCHS, "init": "pca"}
     vectors = np.random.default_rng(2).standard_normal((40, 8)).astype(np.float32)
     np.testing.assert_array_equal(project(vectors, "umap", 5), project(vectors, "umap", 5))
 
