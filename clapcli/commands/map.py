@@ -111,7 +111,10 @@ def map_command(
         raise UsageError(f"--fast is for --method umap ({method} takes no shortcut); drop --fast")
 
     def load(built: str) -> object:  # the library's own model, unless --model names one (then checked)
-        return model_options.with_model(model_options.model or built).load(None, quiet)
+        name = model_options.model or built
+        Output(quiet).note(f"cluster labels: loading {name} for its text embeddings (--clusters 0: no labels, "
+                           "no model)")
+        return model_options.with_model(name).load(None, quiet)
 
     points, colour = library_map(db, name, str(method), seed, str(color_by), clusters=clusters, labels=prompts,
                                  load_model=load, fast=fast)

@@ -139,9 +139,12 @@ def test_clusters_repeat_with_a_seed(cli, library, model) -> None:
 def test_another_model_is_refused_and_no_clusters_loads_none(cli, library, model, monkeypatch) -> None:
     refused = cli(["map", "--db", library, "--method", "pca", "--model", "other"])
     assert refused.exit_code == 2
-    assert "was built with model 'm'" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    note, error = refused.stderr.strip().splitlines()  # what is loaded and how to avoid it, then one error line
+    assert "loading other" in note and "--clusters 0" in note
+    assert error.startswith("error:") and "was built with model 'm'" in error
+    assert cli(["map", "--db", library, "--method", "pca", "--model", "other", "-q"]).stderr.count("\n") == 1
     rows = _rows(cli(["map", "--db", library, "--method", "pca", "--clusters", "0", "--format", "csv"]))
-    assert list(rows[0]) == ["path", "x", "y", "folder"] and len(model) == 1  # only the refused one was loaded
+    assert list(rows[0]) == ["path", "x", "y", "folder"] and len(model) == 2  # only the two refused were loaded
     both = cli(["map", "--db", library, "--method", "pca", "--clusters", "0", "--labels", "a,b"])
     assert both.exit_code == 2 and "--clusters 0" in both.stderr
     too_many = cli(["map", "--db", library, "--method", "pca", "--clusters", "51"])
