@@ -179,3 +179,12 @@ def test_label_boxes_are_moved_apart() -> None:
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     alone = next(t for t in axes.texts if t.get_text() == "alone")
     assert alone.xyann == (0.0, 0.0)
+
+
+def test_the_python_function_keeps_its_old_call_and_names_clusters_without_a_model(library) -> None:
+    from clapcli.core.mapping import library_map
+
+    points, colour = library_map(library, "default", "pca", 0, "auto")  # as before clusters: none
+    assert colour == "folder" and {(p.cluster, p.cluster_label) for p in points} == {(0, "")}
+    points, _ = library_map(library, "default", "pca", 0, "auto", clusters=3)
+    assert {(p.cluster, p.cluster_label) for p in points} == {(c, f"cluster {c}") for c in (1, 2, 3)}
