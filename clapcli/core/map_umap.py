@@ -1,13 +1,12 @@
-"""UMAP for ``clap map``: umap-learn, with the parts that can be done faster done first, deterministically.
+"""UMAP for ``clap map``: umap-learn, with the map's own settings for large libraries (``map_options``).
 
-umap-learn spends its time in two places: the k-nearest-neighbour graph (pynndescent) and the SGD layout.
-Seeding it (``random_state``) makes both single-threaded. ``umap_layout`` can instead
-- project the vectors on their leading principal axes first (``reduce_dims``; the library's vectors are
-  L2-normalized, so cosine in the reduced space follows cosine in the full one, and the leading axes hold
-  most of the neighbourhood structure), and
-- compute the neighbour graph exactly, with ``core.search.exact_top_k`` (BLAS on every core; exact, so it
-  needs no seed and repeats), then hand it to umap-learn as ``precomputed_knn``.
-Measured choices and figures: docs/library-tools.md ("Map cost").
+umap-learn spends its time in the k-nearest-neighbour graph (pynndescent: 25 s at 100,000 x 512 here), the
+spectral initialisation and the SGD layout, and, in every new process, numba's compilation; seeding it
+(``random_state``) makes it single-threaded. ``umap_layout`` can also project the vectors on their leading
+principal axes first (``reduce_dims``) and compute the neighbour graph exactly (``knn="exact"``, with
+``core.search.exact_top_k``, handed to umap-learn as ``precomputed_knn``): both were measured slower at
+100,000 items (quadratic exact graph; pynndescent slower on the reduced vectors), so the map does not use
+them; ``benchmarks/bench_map.py`` keeps them measurable. Figures: docs/library-tools.md ("Map cost").
 """
 
 from __future__ import annotations
