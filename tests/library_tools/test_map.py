@@ -110,3 +110,19 @@ def test_a_png_and_too_few_items(cli, library, tmp_path) -> None:
         store.collection("default", "m", 2).upsert([ItemRow("/a.wav", "h", np.ones(2), 1.0)])
     few = cli(["map", "--db", small, "--method", "pca"])
     assert few.exit_code == 2 and "at least 3 items" in few.stderr
+
+
+def test_exact_knn_equals_brute_force_with_each_item_first() -> None:
+    from clapcli.core.map_umap import exact_knn
+
+    vectors = np.random.default_rng(3).standard_normal((300, 8)).astype(np.float32)
+    vectors[7] = vectors[5]  # an exact twin: each is still its own first neighbour
+    indices, distances = exact_knn(vectors, 6)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    cosine = unit @ unit.T
+    assert indices[:, 0].tolist() == list(range(300)) and np.allclose(distances[:, 0], 0, atol=1e-6)
+    assert indices[5, 1] == 7 and indices[7, 1] == 5
+    for row in range(300):
+        others = [i for i in np.argsort(-cosine[row], kind="stable") if i != row][:5]
+        assert set(indices[row, 1:].tolist()) == set(others)
+        np.testing.assert_allclose(distances[row, 1:], 1 - np.sort(cosine[row, others])[::-1], atol=1e-5)
