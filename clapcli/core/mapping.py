@@ -9,12 +9,17 @@ t-SNE on them follow it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from clapcli.errors import InvalidField, UsageError, missing_extra
+
+if TYPE_CHECKING:
+    from clapcli.models.base import EmbeddingModel
 
 METHODS = ("pca", "tsne", "umap")
 COLOURS = ("auto", "tag", "folder")
@@ -27,15 +32,16 @@ class MapPoint:
     x: float
     y: float
     group: str  # the top tag, or the folder
+    cluster: int = 0  # 1 = the largest cluster; 0 = no clustering asked
+    cluster_label: str = ""  # the prompt nearest the cluster's mean embedding ("cluster N" without a model)
 
 
-def project(vectors: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
-    """(n, 2) coordinates of the rows of ``vectors``."""
+def project(vectors: np.ndarray, method: str, seed: int = 0, *, fast: bool = False) -> np.ndarray:
+    """(n, 2) coordinates of the rows of ``vectors``. ``fast``: UMAP unseeded on every core (not repeatable)."""
     if method not in METHODS:
         raise InvalidField("method", "must be one of {known}", known=", ".join(METHODS))
     n = vectors.shape[0]
-    if n < 3:
-        raise UsageError(f"a map needs at least 3 items; the collection has {n}")
+    _check_size(n)
     if method == "pca":
         return _pca(vectors)
     if method == "tsne":
@@ -45,24 +51,20 @@ def project(vectors: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
             raise missing_extra("scikit-learn", "map") from None
         perplexity = float(min(30, max(2, (n - 1) // 3)))
         return TSNE(2, perplexity=perplexity, init="pca", random_state=seed, metric="cosine").fit_transform(vectors)
-    try:
-        import umap
-    except ImportError:
-        raise missing_extra("umap-learn", "map") from None
-    reducer = umap.UMAP(n_components=2, n_neighbors=min(15, n - 1), metric="cosine", random_state=seed, n_jobs=1,
-                        init="spectral" if n > 16 else "random")
-    return np.asarray(reducer.fit_transform(vectors), dtype=np.float64)
+    from clapcli.core.map_umap import map_options, umap_layout
+
+    return umap_layout(vectors, None if fast else seed, **map_options(n))  # type: ignore[arg-type]
+
+
+def _check_size(n: int) -> None:
+    if n < 3:
+        raise UsageError(f"a map needs at least 3 items; the collection has {n}")
 
 
 def _pca(vectors: np.ndarray) -> np.ndarray:
-    centred = vectors.astype(np.float64) - vectors.mean(axis=0)
-    # The two leading eigenvectors of the (dim x dim) scatter matrix: one pass over the rows, where an SVD
-    # of the tall matrix also builds its (n x dim) left factor (135 s vs a few at 100,000 x 512 here).
-    _, eigenvectors = np.linalg.eigh(centred.T @ centred)
-    axes = eigenvectors[:, ::-1][:, :2].T
-    # An SVD's signs are arbitrary: make each axis's largest loading positive, so reruns agree.
-    signs = np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])
-    return centred @ (axes * signs[:, None]).T
+    from clapcli.core.map_umap import principal_axes
+
+    return principal_axes(vectors, 2)
 
 
 def groups_by_folder(paths: list[str]) -> list[str]:
@@ -96,6 +98,7 @@ def plot_map(points: list[MapPoint], output: Path, overwrite: bool, title: str) 
     axes.set_xticks([])
     axes.set_yticks([])
     axes.legend(loc="best", fontsize="small", markerscale=max(1.0, 12 / size))
+    _draw_cluster_labels(figure, axes, points)
     target = OutputFile(output, overwrite, binary=True, label="--output")
     try:
         figure.savefig(target.handle, format="png")
@@ -104,8 +107,29 @@ def plot_map(points: list[MapPoint], output: Path, overwrite: bool, title: str) 
     target.commit()
 
 
-def library_map(db: Path | None, collection: str, method: str, seed: int, colour: str) -> tuple[list[MapPoint], str]:
-    """The map's points (in the collection's row order) and what colours them ("tag" or "folder")."""
+def _draw_cluster_labels(figure: object, axes: object, points: list[MapPoint]) -> None:
+    """Each cluster's label at its centre (largest cluster first; moved off another label's box)."""
+    from clapcli.core.map_clusters import centres, draw_labels
+
+    assignment = np.array([p.cluster for p in points])
+    if not (assignment > 0).any():
+        return
+    names = {p.cluster: p.cluster_label for p in points}
+    spots = centres(np.array([(p.x, p.y) for p in points]), assignment)
+    figure.canvas.draw()  # type: ignore[attr-defined]  # the layout settles first: boxes are measured in it
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    draw_labels(axes, renderer, [(names[c], x, y) for c, (x, y) in sorted(spots.items())])
+
+
+def library_map(db: Path | None, collection: str, method: str, seed: int, colour: str, *, clusters: int | None = 0,
+                labels: Sequence[str] = (), load_model: Callable[[str], EmbeddingModel] | None = None,
+                fast: bool = False) -> tuple[list[MapPoint], str]:
+    """The map's points (in the collection's row order) and what colours them ("tag" or "folder").
+
+    ``clusters``: how many k-means clusters to label (None: ``map_clusters.auto_clusters``; 0: none). Each
+    is named by the nearest of ``labels`` (else the collection's tag labels, else a built-in vocabulary),
+    embedded once by ``load_model(the collection's model id)``, which must return the collection's model;
+    without ``load_model`` a cluster is named "cluster N". ``fast``: UMAP unseeded on every core."""
     from clapcli.store import open_store
     from clapcli.store.tags import tag_set
 
@@ -115,18 +139,58 @@ def library_map(db: Path | None, collection: str, method: str, seed: int, colour
         target = store.collection(collection, create=False)
         stored = target.load_matrix(cache=False)
         paths = target.paths(stored.ids.tolist())
-        tagged = tag_set(target) is not None
-        if colour == "tag" and not tagged:
+        tags = tag_set(target)
+        if colour == "tag" and tags is None:
             raise UsageError(f"collection '{collection}' in {store.path} has no tags; run 'clap tag --db "
                              f"{store.path} --labels-file FILE' first, or colour by folder")
-        use = "tag" if colour == "tag" or (colour == "auto" and tagged) else "folder"
+        use = "tag" if colour == "tag" or (colour == "auto" and tags is not None) else "folder"
         top = _top_tags(store.connection, target.id) if use == "tag" else {}
-    coordinates = project(stored.vectors, method, seed)
+        n = len(stored.ids)
+        _check_size(n)  # before a model is loaded for nothing
+        wanted = _cluster_count(clusters, n, _candidates(labels, tags) if load_model is not None else None)
+        model = None
+        if wanted and load_model is not None:
+            model = load_model(target.model_id)
+            target.check_model(model.model_id, model.embedding_dim)  # one line: another model is refused
+    coordinates = project(stored.vectors, method, seed, fast=fast)
     names = [paths[i] for i in stored.ids.tolist()]
     groups = [top.get(i, "untagged") for i in stored.ids.tolist()] if use == "tag" else groups_by_folder(names)
-    points = [MapPoint(name, float(x), float(y), group)
-              for name, (x, y), group in zip(names, coordinates.tolist(), groups, strict=True)]
+    assignment, names_of = _clusters(stored.vectors, wanted, seed, model, labels, tags)
+    points = [MapPoint(name, float(x), float(y), group, int(c), names_of.get(int(c), ""))
+              for name, (x, y), group, c in zip(names, coordinates.tolist(), groups, assignment.tolist(), strict=True)]
     return points, use
+
+
+def _candidates(labels: Sequence[str], tags: object) -> tuple[list[str], str]:
+    from clapcli.core.map_clusters import prompt_labels
+
+    return prompt_labels(labels, getattr(tags, "labels", None))
+
+
+def _cluster_count(clusters: int | None, n: int, candidates: tuple[list[str], str] | None) -> int:
+    """``clusters``, or by default ``auto_clusters(n)`` but no more than the labels to name them (6 tags: 6
+    clusters, not 8 with two names twice)."""
+    from clapcli.core.map_clusters import auto_clusters, check_clusters
+
+    if clusters is not None:
+        return check_clusters(clusters, n)
+    return min(auto_clusters(n), max(2, len(candidates[0]))) if candidates else auto_clusters(n)
+
+
+def _clusters(vectors: np.ndarray, wanted: int, seed: int, model: EmbeddingModel | None, labels: Sequence[str],
+              tags: object) -> tuple[np.ndarray, dict[int, str]]:
+    """(each row's cluster, 0 when none asked; each cluster's label)."""
+    if not wanted:
+        return np.zeros(len(vectors), dtype=np.int64), {}
+    from clapcli.core.map_clusters import cluster_means, kmeans, nearest_prompts
+
+    assignment = kmeans(vectors, wanted, seed)
+    if model is None:
+        return assignment, {c: f"cluster {c}" for c in range(1, wanted + 1)}
+    candidates, source = _candidates(labels, tags)
+    template = getattr(tags, "template", None) if source == "tags" else None
+    named = nearest_prompts(cluster_means(vectors, assignment, wanted), model, candidates, template)
+    return assignment, dict(enumerate(named, start=1))
 
 
 def _top_tags(connection: object, collection_id: int) -> dict[int, str]:

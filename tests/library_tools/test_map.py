@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,17 @@ from clapcli.core.mapping import project
 from clapcli.store import ItemRow, open_store
 from clapcli.store.tags import TagSet, start_tag_set, write_scores
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from map_model import HashTextModel  # noqa: E402
+
 FOLDERS = ["drums", "pads", "fx"]
+
+
+@pytest.fixture(autouse=True)
+def text_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cluster labels' model: a deterministic one (test_map_clusters.py tests the labels themselves)."""
+    monkeypatch.setattr("clapcli.console.common.ModelOptions.load", lambda self, *_: HashTextModel(self.model, 16))
 
 
 @pytest.fixture()
@@ -53,9 +64,23 @@ def test_coordinates_repeat_with_a_seed(cli, library, method) -> None:
 
 
 @pytest.mark.slow
-def test_umap_repeats_with_a_seed() -> None:
+@pytest.mark.parametrize("large", [False, True])
+def test_umap_repeats_with_a_seed(large: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from clapcli.core import map_umap
+
+    if large:  # the settings of a library above map_umap.LARGE items, on 40
+        monkeypatch.setattr(map_umap, "LARGE", 20)
+        assert map_umap.map_options(40) == {"n_epochs": map_umap.LARGE_EPOCHS, "init": "pca"}
     vectors = np.random.default_rng(2).standard_normal((40, 8)).astype(np.float32)
     np.testing.assert_array_equal(project(vectors, "umap", 5), project(vectors, "umap", 5))
+
+
+@pytest.mark.slow
+def test_fast_umap_and_its_refusal(cli, library) -> None:
+    refused = cli(["map", "--db", library, "--method", "pca", "--fast"])
+    assert refused.exit_code == 2 and "--fast is for --method umap" in refused.stderr
+    rows = _points(cli(["map", "--db", library, "--fast", "--clusters", "0", "--format", "csv"]))
+    assert len(rows) == 45 and all(np.isfinite([float(r["x"]), float(r["y"])]).all() for r in rows)
 
 
 def test_colour_by_tag_and_its_errors(cli, library, tmp_path) -> None:
@@ -85,3 +110,19 @@ def test_a_png_and_too_few_items(cli, library, tmp_path) -> None:
         store.collection("default", "m", 2).upsert([ItemRow("/a.wav", "h", np.ones(2), 1.0)])
     few = cli(["map", "--db", small, "--method", "pca"])
     assert few.exit_code == 2 and "at least 3 items" in few.stderr
+
+
+def test_exact_knn_equals_brute_force_with_each_item_first() -> None:
+    from clapcli.core.map_umap import exact_knn
+
+    vectors = np.random.default_rng(3).standard_normal((300, 8)).astype(np.float32)
+    vectors[7] = vectors[5]  # an exact twin: each is still its own first neighbour
+    indices, distances = exact_knn(vectors, 6)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    cosine = unit @ unit.T
+    assert indices[:, 0].tolist() == list(range(300)) and np.allclose(distances[:, 0], 0, atol=1e-6)
+    assert indices[5, 1] == 7 and indices[7, 1] == 5
+    for row in range(300):
+        others = [i for i in np.argsort(-cosine[row], kind="stable") if i != row][:5]
+        assert set(indices[row, 1:].tolist()) == set(others)
+        np.testing.assert_allclose(distances[row, 1:], 1 - np.sort(cosine[row, others])[::-1], atol=1e-5)
