@@ -7,11 +7,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clapcli.errors import InvalidField
 from clapcli.models.conversion.checkpoint import existing_checkpoint, load_original_state_dict
 from clapcli.models.conversion.keys import KeyMap, check_keys, map_keys
 from clapcli.models.conversion.output_dir import prepare_output, write_directory
 from clapcli.models.conversion.recipes import ConvertOptions, Recipe, check_family, recipe_for
 from clapcli.models.conversion.tokenizer import load_tokenizer
+
+SA3_FAMILY = "stable-audio-3"  # clapcli.models.conversion.sa3_convert (imported on use: diffusers)
 
 
 @dataclass
@@ -41,8 +44,18 @@ def convert_checkpoint(
     amodel: str | None = None,
     overwrite: bool = False,
     text_heads: int | None = None,
+    text_encoder: str | None = None,
 ) -> ConversionReport:
     """Convert one original checkpoint into a Hugging Face directory; returns what was done."""
+    if family == SA3_FAMILY:  # a diffusers pipeline, not one transformers model: its own driver
+        if tokenizer or fused or amodel:
+            raise InvalidField("tokenizer", "{tokenizer}, {fused} and {amodel} apply to CLAP checkpoints; Stable "
+                               "Audio 3 takes its T5Gemma with {text_encoder}")
+        from clapcli.models.conversion.sa3_convert import convert_sa3
+
+        return convert_sa3(checkpoint, output, text_encoder=text_encoder, overwrite=overwrite)
+    if text_encoder:
+        raise InvalidField("text_encoder", "{text_encoder} applies to stable-audio-3 checkpoints")
     options = ConvertOptions(fused=fused, amodel=amodel, text_heads=text_heads)
     recipe = recipe_for(family, options)
     output = Path(output).expanduser()
