@@ -180,13 +180,21 @@ def build_release(folder: Path, seed: int = 0) -> tuple[Path, dict, object, obje
     return folder, parts, encoder, tokenizer
 
 
-def direct_pipeline(parts: dict, encoder, tokenizer):
-    """StableAudio3Pipeline built by hand from the same tensors (tokenizer cut at the config's max_length)."""
+def direct_pipeline(parts: dict, encoder, tokenizer, folder: Path):
+    """StableAudio3Pipeline built by hand from the same tensors (tokenizer cut at the config's max_length),
+    saved into ``folder`` and loaded back as any diffusers user would (from_pretrained picks the attention
+    kernels, which a model built in memory may not share)."""
+    import warnings
+
     from diffusers import FlowMatchEulerDiscreteScheduler, StableAudio3Pipeline
 
     tokenizer.model_max_length = 32
     pipe = StableAudio3Pipeline(vae=parts["vae"], text_encoder=encoder, tokenizer=tokenizer,
                                 duration_embedder=parts["duration_embedder"], transformer=parts["transformer"],
                                 scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0, stochastic_sampling=True))
+    pipe.save_pretrained(folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        pipe = StableAudio3Pipeline.from_pretrained(folder)
     pipe.set_progress_bar_config(disable=True)
     return pipe
