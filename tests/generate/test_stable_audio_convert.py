@@ -57,8 +57,7 @@ def test_convert_report_and_manifest(run, release, tmp_path):
     report = json.loads(result.stdout)
     assert report["family"] == "stable-audio-3" and report["config"]["max_seconds"] == MAX_SECONDS
     assert report["config"]["text_encoder"] == str(release[0] / "t5gemma-b-b-ul2")
-    assert report["dropped_patterns"] == {"DiT layer-norm bias buffers (all zero)": 3,
-                                          "SAME rotary frequencies (rebuilt by diffusers, checked equal)": 4,
+    assert report["dropped_patterns"] == {"SAME rotary frequencies (rebuilt by diffusers, checked equal)": 4,
                                           "bottleneck noise augmentation (training only)": 1}
     manifest = json.loads((out / "clapcli-convert.json").read_text())
     on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
@@ -160,6 +159,7 @@ def test_truncated_safetensors_is_one_line(run, release, tmp_path):
     (lambda c: c["model"]["diffusion"].update(diffusion_objective="v"), "diffusion objective 'v'"),
     (lambda c: c["model"]["pretransform"]["config"]["encoder"]["config"].update(conformer=True), "encoder.conformer"),
     (lambda c: c["model"]["diffusion"]["config"].update(embed_dim=32), "heads of 32 dims"),
+    (lambda c: c["model"]["diffusion"]["config"].pop("norm_type"), "norm_type 'layer_norm'"),
     (lambda c: c["model"].pop("conditioning"), "no 'conditioning' entry"),
 ])
 def test_wrong_config_is_one_line_naming_the_file(run, release, tmp_path, edit, words):

@@ -50,6 +50,7 @@ CONFIG = {
                       "config": {"io_channels": 8, "embed_dim": 64, "depth": 1, "num_heads": 1, "cond_token_dim": 16,
                                  "global_cond_dim": 16, "global_cond_type": "adaLN", "timestep_features_type": "expo",
                                  "timestep_features_dim": 8, "num_memory_tokens": 2, "local_add_cond_dim": 9,
+                                 "norm_type": "rms_norm", "norm_kwargs": {"eps": 1e-6, "force_fp32": True},
                                  "attn_kwargs": {"differential": True, "qk_norm": "rms"}, "ff_kwargs": {"mult": 2}}},
         "io_channels": 8}}
 
@@ -156,9 +157,6 @@ def original_state(parts: dict) -> dict:
                 value = differential_to_reference(value)
             inner = _rename(inner, [("ff.proj_in.", "ff.ff.0.proj."), ("ff.proj_out.", "ff.ff.2.")])
             state[f"model.model.transformer.layers.{index}.{inner}"] = value
-            if inner in ("pre_norm.gamma", "cross_attend_norm.gamma", "ff_norm.gamma"):  # bias-less LayerNorm:
-                # the reference keeps a zero bias buffer
-                state[f"model.model.transformer.layers.{index}.{inner[:-5]}beta"] = torch.zeros_like(value)
             continue
         prefix = next((p for p in DIT_TOP if key.startswith(p)), None)
         state["model.model." + (DIT_TOP[prefix] + key[len(prefix):] if prefix else key)] = value

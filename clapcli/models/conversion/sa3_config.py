@@ -163,6 +163,10 @@ class _Reader:
             raise self.fail("has no diffusion.config.local_add_cond_dim; diffusers' DiT always has the inpainting "
                             "input")
         attention = dit.get("attn_kwargs") or {}
+        # diffusers' DiT normalises with RMSNorm, queries and keys too (the reference defaults: layer_norm, none).
+        if dit.get("norm_type", "layer_norm") != "rms_norm" or attention.get("qk_norm", "none") != "rms":
+            raise self.fail(f"normalises the DiT with norm_type {dit.get('norm_type', 'layer_norm')!r} and qk_norm "
+                            f"{attention.get('qk_norm', 'none')!r}; diffusers implements 'rms_norm' and 'rms'")
         embed, heads = int(self.get(dit, "embed_dim")), int(self.get(dit, "num_heads"))
         if embed % heads or embed // heads < 64:
             # The reference's rotary embedding spans max(head size / 2, 32) dims, diffusers' head size / 2.

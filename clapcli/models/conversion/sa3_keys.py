@@ -3,8 +3,8 @@
 Learned from stable-audio-3's model code (``factory.py``: ``ConditionedDiffusionModelWrapper`` holding the
 DiT under ``model.model.``, the SAME autoencoder under ``pretransform.model.``, the conditioners under
 ``conditioner.conditioners.``) and from diffusers' component classes, not copied from diffusers' script.
-Every key is renamed, or dropped for a stated reason (a derived buffer, checked; a zero bias buffer,
-checked), or refused: nothing is loaded with a silent ``strict=False``.
+Every key is renamed, or dropped for a stated reason (a derived buffer, checked equal to what diffusers
+rebuilds; training-only noise augmentation), or refused: nothing is loaded with a silent ``strict=False``.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def map_state(state: dict, vae: dict, transformer: dict, source: str) -> SA3Keys
         if key.startswith(VAE):
             _vae(key[len(VAE):], value, depth, differential, keys, source)
         elif key.startswith(DIT):
-            _dit(key[len(DIT):], value, transformer["use_differential_attention"], keys, source)
+            _dit(key[len(DIT):], value, transformer["use_differential_attention"], keys)
         elif key == PROMPT + "padding_embedding":
             keys.put("transformer", "prompt_padding_embedding", value)
         elif key.startswith(PROMPT + "model."):  # a T5Gemma trained with the model (enable_grad): its own weights
@@ -105,16 +105,10 @@ def _vae(rest: str, value: Any, depth: int, differential: bool, keys: SA3Keys, s
     keys.put("vae", f"{side}.blocks.{level}.{inner}", value)
 
 
-def _dit(rest: str, value: Any, differential: bool, keys: SA3Keys, source: str) -> None:
+def _dit(rest: str, value: Any, differential: bool, keys: SA3Keys) -> None:
     match = re.match(r"transformer\.layers\.(\d+)\.(.*)$", rest)
     if match is not None:
         index, inner = match.group(1), match.group(2)
-        if re.fullmatch(r"(pre_norm|cross_attend_norm|ff_norm)\.beta", inner):
-            if value.abs().max() != 0:
-                raise ModelLoadError(f"checkpoint '{source}': {DIT + rest} is a non-zero norm bias, which diffusers' "
-                                     "StableAudio3DiTModel has no place for")
-            keys.drop("DiT layer-norm bias buffers (all zero)")
-            return
         inner = _rename(inner, DIT_BLOCK)
         if differential and inner == "self_attn.to_qkv.weight":
             value = reorder_qkv(value)
