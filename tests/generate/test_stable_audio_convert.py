@@ -219,3 +219,33 @@ def test_missing_text_encoder_is_one_line(run, release, tmp_path, monkeypatch):
 def test_clap_options_are_refused_for_stable_audio_3(run, release, tmp_path):
     line = _one_line_failure(run, ["convert", "stable-audio-3", release[0], tmp_path / "out", "--fused"])
     assert "--text-encoder" in line
+
+
+# ----------------------------------------------------------------------------- served on first use
+
+def test_generate_on_a_release_folder_converts_once(run, release, converted, tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "home"))
+    args = ["generate", PROMPT, "--seconds", "0.5", "--steps", "2", "--seed", "3"]
+    first = run([*args, "-m", release[0], "-o", tmp_path / "first.wav"])
+    assert first.exit_code == 0, first.stderr
+    assert "converting Stable Audio 3 release" in first.stderr
+    [copy] = (tmp_path / "home" / "converted").iterdir()
+    assert (copy / "model_index.json").is_file() and (copy / "clapcli-convert.json").is_file()
+    second = run([*args, "-m", release[0], "-o", tmp_path / "second.wav"])
+    assert second.exit_code == 0 and "converting" not in second.stderr
+    direct = run([*args, "-m", converted, "-o", tmp_path / "direct.wav"])
+    assert direct.exit_code == 0
+    first_audio, second_audio, direct_audio = (sf.read(tmp_path / f"{n}.wav")[0] for n in ("first", "second", "direct"))
+    assert np.array_equal(first_audio, direct_audio) and np.array_equal(second_audio, direct_audio)
+
+
+@pytest.mark.parametrize("alias, repo", [("stable-audio-3-small-sfx", "stabilityai/stable-audio-3-small-sfx"),
+                                         ("stable-audio-3-small-music", "stabilityai/stable-audio-3-small-music")])
+def test_alias_offline_and_not_cached_is_one_line(run, tmp_path, monkeypatch, alias, repo):
+    monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    line = _one_line_failure(run, ["generate", PROMPT, "-m", alias, "-o", tmp_path / "x.wav"])
+    assert repo in line and not (tmp_path / "x.wav").exists()
+    result = run(["models", "-f", "json"])
+    assert {"alias": alias, "model": repo} in [{k: r[k] for k in ("alias", "model")} for r in json.loads(result.stdout)]
