@@ -249,3 +249,25 @@ def test_alias_offline_and_not_cached_is_one_line(run, tmp_path, monkeypatch, al
     assert repo in line and not (tmp_path / "x.wav").exists()
     result = run(["models", "-f", "json"])
     assert {"alias": alias, "model": repo} in [{k: r[k] for k in ("alias", "model")} for r in json.loads(result.stdout)]
+
+
+def test_ckpt_of_plain_tensors_converts(run, release, converted, tmp_path):
+    """A .ckpt goes through torch.load(weights_only=True) and gives the same directory's weights."""
+    from safetensors.torch import load_file
+
+    folder = _copy(release, tmp_path)
+    state = load_file(str(folder / "model.safetensors"))
+    (folder / "model.safetensors").unlink()
+    torch.save({"state_dict": state}, folder / "model.ckpt")
+    assert run(["convert", "stable-audio-3", folder, tmp_path / "out"]).exit_code == 0
+    for part in ("transformer", "vae", "duration_embedder"):
+        ours = load_file(str(tmp_path / "out" / part / "diffusion_pytorch_model.safetensors"))
+        theirs = load_file(str(converted / part / "diffusion_pytorch_model.safetensors"))
+        assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+def test_hub_release_offline_is_one_line(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    line = _one_line_failure(run, ["convert", "stable-audio-3", "stabilityai/stable-audio-3-small-sfx", tmp_path / "o"])
+    assert "stabilityai/stable-audio-3-small-sfx" in line and "not in the local cache" in line
