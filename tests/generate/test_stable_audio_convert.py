@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-
 from tiny_sa3_original import MAX_SECONDS, build_release, differential_to_reference, direct_pipeline
 
 PROMPT = "heavy rain falls in a dense forest"

@@ -78,7 +78,7 @@ def build_components(seed: int = 0) -> dict:
                                                                    max_val=MAX_SECONDS)}
     with torch.no_grad():
         for model in (parts["transformer"], parts["vae"]):
-            for name, param in model.named_parameters():
+            for param in model.parameters():
                 if not param.any():
                     param.normal_(0.0, 0.2)
         parts["vae"].bottleneck.running_std.fill_(1.7)  # auto-scaled: a value the conversion must carry over

@@ -147,7 +147,8 @@ class _Reader:
         decoder_sin = list(decoder.get("sinusoidal_blocks", [0] * depth))[:depth]
         return {
             "audio_channels": int(auto.get("io_channels", patching.get("channels", 2))), "patch_size": patch,
-            "encoder_channels": int(self.get(encoder, "channels")), "encoder_c_mults": list(self.get(encoder, "c_mults")),
+            "encoder_channels": int(self.get(encoder, "channels")),
+            "encoder_c_mults": list(self.get(encoder, "c_mults")),
             "encoder_strides": strides, "encoder_transformer_depths": list(self.get(encoder, "transformer_depths")),
             "latent_dim": int(self.get(encoder, "latent_dim")), "use_differential_attention":
                 bool(encoder.get("differential", True)), "dim_heads": int(encoder.get("dim_heads", 128)),

@@ -15,6 +15,7 @@ from typing import Any
 
 from clapcli.errors import ModelLoadError
 from clapcli.models.conversion.output_dir import prepare_output, write_staged
+from clapcli.models.conversion.report import ConversionReport, quiet_transformers
 from clapcli.models.conversion.sa3_config import SA3Config, read_config
 from clapcli.models.conversion.sa3_keys import SA3Keys, map_state
 
@@ -75,15 +76,14 @@ def read_weights(path: Path) -> dict:
 
 
 def convert_sa3(checkpoint: str | Path, output: str | Path, text_encoder: str | None = None,
-                overwrite: bool = False) -> Any:
-    """Convert one Stable Audio 3 release; returns a ``ConversionReport``."""
-    from clapcli.models.conversion.convert import ConversionReport, _quiet_transformers
+                overwrite: bool = False) -> ConversionReport:
+    """Convert one Stable Audio 3 release; returns what was done."""
 
     weights, config_path = locate(checkpoint)
     cfg = read_config(config_path)
     output = Path(output).expanduser()
     target = prepare_output(output, weights, overwrite)  # before the slow part
-    _quiet_transformers()
+    quiet_transformers()
     source = str(weights)
     keys = map_state(read_weights(weights), cfg.vae, cfg.transformer, source)
     if keys.unknown:
@@ -92,7 +92,8 @@ def convert_sa3(checkpoint: str | Path, output: str | Path, text_encoder: str | 
     components = build_components(cfg, keys, source)
     from clapcli.models.conversion.sa3_text import load_text_encoder
 
-    encoder, tokenizer, where = load_text_encoder(cfg, config_path.parent, text_encoder, keys.components["text_encoder"])
+    encoder, tokenizer, where = load_text_encoder(cfg, config_path.parent, text_encoder,
+                                                  keys.components["text_encoder"])
     pipe = assemble(cfg, components, encoder, tokenizer)
     write_staged(lambda staging: pipe.save_pretrained(staging, safe_serialization=True), target, output, source)
     parameters = {name: sum(p.numel() for p in model.parameters()) for name, model in components.items()}
@@ -108,9 +109,9 @@ def convert_sa3(checkpoint: str | Path, output: str | Path, text_encoder: str | 
 
 def build_components(cfg: SA3Config, keys: SA3Keys, source: str) -> dict[str, Any]:
     """transformer, vae and duration_embedder, built from the config and holding the checkpoint's tensors."""
-    import torch
     import warnings
 
+    import torch
     from diffusers import AutoencoderSAME, StableAudio3DiTModel
     from diffusers.pipelines.stable_audio_3 import StableAudio3DurationEmbedder
 

@@ -47,7 +47,8 @@ class SA3Keys:
 
 
 def reorder_qkv(weight: Any) -> Any:
-    """Differential self-attention: the reference's fused rows [q | k | v | q2 | k2] -> diffusers' [q | q2 | k | k2 | v]."""
+    """Differential self-attention: the reference's fused rows [q | k | v | q2 | k2] -> diffusers' [q | q2 | k | k2 |
+    v]."""
     import torch
 
     q, k, v, q2, k2 = weight.chunk(5, dim=0)
