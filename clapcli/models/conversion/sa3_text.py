@@ -51,12 +51,14 @@ def load_text_encoder(cfg: SA3Config, folder: Path, given: str | None, weights: 
         encoder = T5GemmaEncoderModel.from_pretrained(location, config=config).eval()
         tokenizer = AutoTokenizer.from_pretrained(location)
     except Exception as exc:  # noqa: BLE001 - missing files, another model type: one line naming the place
-        raise ModelLoadError(f"T5Gemma text encoder '{where}' could not be loaded ({type(exc).__name__}); pass "
-                             "the release's t5gemma-b-b-ul2 folder with --text-encoder") from None
+        raise ModelLoadError(f"T5Gemma text encoder '{where}' could not be loaded ({type(exc).__name__}); give "
+                             "the release's t5gemma-b-b-ul2 folder: 'clap convert stable-audio-3 RELEASE OUT "
+                             "--text-encoder DIR'") from None
     hidden = int(encoder.config.encoder.hidden_size)
     if hidden != cfg.transformer["cond_token_dim"]:
         raise ModelLoadError(f"text encoder '{where}' gives {hidden}-dim states but the DiT takes "
-                             f"{cfg.transformer['cond_token_dim']}; pass the model's own T5Gemma with --text-encoder")
+                             f"{cfg.transformer['cond_token_dim']}; give the model's own T5Gemma: 'clap convert "
+                             "stable-audio-3 RELEASE OUT --text-encoder DIR'")
     if weights:  # trained with the model: the checkpoint's copy wins, every key accounted for
         missing, unexpected = encoder.load_state_dict(weights, strict=False)
         if missing or unexpected:
@@ -79,6 +81,6 @@ def _download(repo: str, subfolder: str | None) -> str:
         raise hub.gated_error(repo) from None
     except (LocalEntryNotFoundError, RepositoryNotFoundError, OSError) as exc:
         reason = "offline and not cached" if cache_only else type(exc).__name__
-        raise ModelLoadError(f"T5Gemma text encoder '{repo}' could not be fetched ({reason}); pass a local copy "
-                             "with --text-encoder") from None
+        raise ModelLoadError(f"T5Gemma text encoder '{repo}' could not be fetched ({reason}); give a local copy: "
+                             "'clap convert stable-audio-3 RELEASE OUT --text-encoder DIR'") from None
     return str(Path(root) / subfolder) if subfolder else root
