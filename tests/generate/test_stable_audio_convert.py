@@ -64,6 +64,7 @@ def test_convert_report_and_manifest(run, release, tmp_path):
     assert "transformer/diffusion_pytorch_model.safetensors" in manifest["files"]
     # --overwrite replaces what convert wrote, subfolders included; a stray file in a subfolder blocks it
     assert run(["convert", "stable-audio-3", release[0], out, "--overwrite"]).exit_code == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # the old copy's subfolders went with it
     (out / "vae" / "notes.txt").write_text("mine")
     result = run(["convert", "stable-audio-3", release[0], out, "--overwrite"])
     assert result.exit_code != 0 and "holds 'vae/notes.txt'" in result.stderr
@@ -270,3 +271,26 @@ def test_hub_release_offline_is_one_line(run, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     line = _one_line_failure(run, ["convert", "stable-audio-3", "stabilityai/stable-audio-3-small-sfx", tmp_path / "o"])
     assert "stabilityai/stable-audio-3-small-sfx" in line and "not in the local cache" in line
+
+
+def test_base_release_gets_euler_and_the_reference_base_defaults(run, release, tmp_path):
+    """rectified_flow (a -base model): deterministic Euler; clap generate defaults to the reference's 50 steps and
+    guidance 7 for such models (the -base cards' example), against the pipeline's own 100 steps."""
+    folder = _copy(release, tmp_path)
+    config = json.loads((folder / "model_config.json").read_text())
+    config["model"]["diffusion"]["diffusion_objective"] = "rectified_flow"
+    (folder / "model_config.json").write_text(json.dumps(config))
+    assert run(["convert", "stable-audio-3", folder, tmp_path / "base"]).exit_code == 0
+    scheduler = json.loads((tmp_path / "base" / "scheduler" / "scheduler_config.json").read_text())
+    assert scheduler["stochastic_sampling"] is False and scheduler["shift"] == 1.0
+    result = run(["generate", PROMPT, "-m", tmp_path / "base", "-o", tmp_path / "b.wav", "-f", "json",
+                  "--seconds", "0.2"])
+    assert result.exit_code == 0, result.stderr
+    [record] = json.loads(result.stdout)
+    assert (record["steps"], record["guidance"]) == (50, 7.0)
+    # with a recording (no guidance in those pipelines) the default guidance is off, not a refusal
+    sf.write(tmp_path / "ref.wav", np.zeros((8820, 2), dtype=np.float32), 44100)
+    result = run(["generate", PROMPT, "-m", tmp_path / "base", "-o", tmp_path / "v.wav", "-f", "json",
+                  "--init-audio", tmp_path / "ref.wav", "--strength", "0.5", "--steps", "2"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)[0]["guidance"] == 1.0
