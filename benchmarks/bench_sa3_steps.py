@@ -18,7 +18,6 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import time
 import warnings
@@ -27,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import THREADS, report_ratio  # noqa: E402
-from bench_generate_stable_audio import PROMPT, full_pipeline, tiny_pipeline  # noqa: E402
+from bench_generate_stable_audio import PROMPT, full_pipeline, limited_main, tiny_pipeline  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,20 +99,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    args = parse_args()
-    if args.tiny or args.child:
-        run(args)
-        return
-    limit = int(args.memory_limit_gb * 2**30)
-
-    def limit_memory() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    child = subprocess.Popen([sys.executable, __file__, "--child", *sys.argv[1:]],  # noqa: PLW1509
-                             preexec_fn=limit_memory)
-    _, status, usage = os.wait4(child.pid, 0)
-    print(f"peak RSS (child, ru_maxrss): {usage.ru_maxrss / 1024:.0f} MiB under a {args.memory_limit_gb:g} GB limit")
-    sys.exit(os.waitstatus_to_exitcode(status))
+    limited_main(__file__, parse_args(), run)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tiny_stable_audio import build_gemma_tokenizer  # noqa: E402
+from tiny_stable_audio import build_gemma_tokenizer, tiny_t5gemma  # noqa: E402
 
 MAX_SECONDS = 2.0
 T5_DIR = "t5gemma-b-b-ul2"
@@ -88,18 +88,10 @@ def build_components(seed: int = 0) -> dict:
 def build_text_encoder(folder: Path, seed: int = 0):
     """(T5GemmaEncoderModel, GemmaTokenizer) saved into ``folder`` (the release's t5gemma-b-b-ul2 layout)."""
     import torch
-    from transformers import T5GemmaConfig, T5GemmaEncoderModel
-    from transformers.models.t5gemma.configuration_t5gemma import T5GemmaModuleConfig
 
     tokenizer = build_gemma_tokenizer(folder.parent / f"_{folder.name}_tok")
     torch.manual_seed(seed + 1)
-    module = dict(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                  num_attention_heads=2, num_key_value_heads=1, head_dim=8, query_pre_attn_scalar=8,
-                  sliding_window=16, max_position_embeddings=64)
-    config = T5GemmaConfig(encoder=T5GemmaModuleConfig(**module).to_dict(),
-                           decoder=T5GemmaModuleConfig(**module).to_dict(), vocab_size=len(tokenizer),
-                           is_encoder_decoder=False)
-    encoder = T5GemmaEncoderModel(config).eval()
+    encoder = tiny_t5gemma(len(tokenizer)).eval()
     encoder.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return encoder, tokenizer
