@@ -4,8 +4,10 @@
 - OUT is refused when it is a file, holds the source the run reads (the checkpoint), or is (an
   ancestor of) the current directory.
 - A non-empty OUT needs ``--overwrite``, and is replaced only when the writer's marker file (its
-  manifest) lists every entry in it, each a regular file: a user's notes, a checkpoint stored
-  inside or a subdirectory make it refused, with one line naming the directory and the entry.
+  manifest) lists every entry in it, each a regular file, or a subdirectory whose every file it
+  lists as ``sub/file`` (a diffusers pipeline's components): a user's notes, a checkpoint stored
+  inside, a link or an unlisted subdirectory make it refused, with one line naming the directory
+  and the entry.
 - The new directory is written into a sibling staging directory carrying the writer's pid, then
   swapped in: old aside, new in, then the old's listed files deleted. A failure leaves the old one.
 - Staging and aside directories left by a killed run (their pid is gone) are removed by the next
@@ -181,7 +183,8 @@ def remove_written(folder: Path, writer: Writer | None) -> None:
     """Delete only the files ``writer``'s marker lists: anything that appeared meanwhile stays, with its folder."""
     listed = (writer.listed(folder) or set()) if writer else set()
     for name in listed:
-        (folder / name).unlink(missing_ok=True)
+        if _real_subfolders(folder, name):  # never through a link someone put in place of a subfolder
+            (folder / name).unlink(missing_ok=True)
     # Subfolders the listed files lived in, deepest first; one holding anything else stays.
     parents = {str(parent) for name in listed for parent in Path(name).parents if str(parent) != "."}
     for sub in sorted(parents, key=len, reverse=True):
@@ -193,6 +196,16 @@ def remove_written(folder: Path, writer: Writer | None) -> None:
         folder.rmdir()
     except OSError:
         pass
+
+
+def _real_subfolders(folder: Path, name: str) -> bool:
+    """Whether every folder on the way to ``folder / name`` is a real directory, not a link."""
+    path = folder
+    for part in name.split("/")[:-1]:
+        path = path / part
+        if path.is_symlink() or not path.is_dir():
+            return False
+    return True
 
 
 def remove_stale(target: Path, writer: Writer | None = None) -> list[Path]:

@@ -294,3 +294,22 @@ def test_base_release_gets_euler_and_the_reference_base_defaults(run, release, t
                   "--init-audio", tmp_path / "ref.wav", "--strength", "0.5", "--steps", "2"])
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)[0]["guidance"] == 1.0
+
+
+def test_removing_an_old_copy_never_follows_a_linked_subfolder(tmp_path):
+    """A manifest listing "vae/config.json" deletes nothing through a "vae" link (a leftover old copy)."""
+    from clapcli.models.conversion.output_dir import CONVERT, MANIFEST
+    from clapcli.models.written_dir import remove_written
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "config.json").write_text("keep me")
+    old = tmp_path / "old"
+    (old / "unet").mkdir(parents=True)
+    (old / "unet" / "config.json").write_text("{}")
+    (old / "vae").symlink_to(elsewhere)
+    files = ["vae/config.json", "unet/config.json"]
+    (old / MANIFEST).write_text(json.dumps({"written_by": "clapcli convert", "files": files}))
+    remove_written(old, CONVERT)
+    assert (elsewhere / "config.json").read_text() == "keep me"
+    assert not (old / "unet").exists()
