@@ -161,6 +161,7 @@ def test_truncated_safetensors_is_one_line(run, release, tmp_path):
     (lambda c: c["model"]["diffusion"]["config"].update(embed_dim=32), "heads of 32 dims"),
     (lambda c: c["model"]["diffusion"]["config"].pop("norm_type"), "norm_type 'layer_norm'"),
     (lambda c: c["model"].pop("conditioning"), "no 'conditioning' entry"),
+    (lambda c: c["model"]["diffusion"]["config"].update(depth="deep"), "wrong type"),
 ])
 def test_wrong_config_is_one_line_naming_the_file(run, release, tmp_path, edit, words):
     folder = _copy(release, tmp_path)

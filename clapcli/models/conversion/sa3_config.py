@@ -62,7 +62,11 @@ def read_config(path: Path) -> SA3Config:
         raise ModelLoadError(f"could not read '{path}': {exc.strerror or exc}") from None
     except ValueError as exc:
         raise ModelLoadError(f"'{path}' is not valid JSON ({exc}); download model_config.json again") from None
-    return _Reader(path).parse(config)
+    try:
+        return _Reader(path).parse(config)
+    except (TypeError, ValueError, AttributeError) as exc:  # a number where a list goes, a list where a dict goes
+        raise ModelLoadError(f"'{path}' has an entry of the wrong type ({exc}); download model_config.json "
+                             "again") from None
 
 
 class _Reader:
@@ -144,7 +148,11 @@ class _Reader:
             raise self.fail(f"says downsampling_ratio {auto['downsampling_ratio']} but patch {patch} x strides "
                             f"{strides} give {patch * math.prod(strides)}")
         depth = len(strides)
-        decoder_sin = list(decoder.get("sinusoidal_blocks", [0] * depth))[:depth]
+        encoder_sin, decoder_sin = encoder.get("sinusoidal_blocks", 0), decoder.get("sinusoidal_blocks", [0] * depth)
+        # The reference passes the encoder's value to every level (a number) and indexes the decoder's by level.
+        if not isinstance(encoder_sin, int) or not isinstance(decoder_sin, list) or len(decoder_sin) < depth:
+            raise self.fail(f"has sinusoidal_blocks {encoder_sin!r} / {decoder_sin!r}; expected a number for the "
+                            f"encoder and {depth} numbers for the decoder")
         return {
             "audio_channels": int(auto.get("io_channels", patching.get("channels", 2))), "patch_size": patch,
             "encoder_channels": int(self.get(encoder, "channels")),
@@ -153,8 +161,8 @@ class _Reader:
             "latent_dim": int(self.get(encoder, "latent_dim")), "use_differential_attention":
                 bool(encoder.get("differential", True)), "dim_heads": int(encoder.get("dim_heads", 128)),
             "ff_mult": encoder.get("ff_mult", 3), "sliding_window": int(window[0]),
-            "encoder_sinusoidal_blocks": [int(encoder.get("sinusoidal_blocks", 0))] * depth,
-            "decoder_sinusoidal_blocks": decoder_sin, "sampling_rate": rate,
+            "encoder_sinusoidal_blocks": [encoder_sin] * depth,
+            "decoder_sinusoidal_blocks": [int(value) for value in decoder_sin[:depth]], "sampling_rate": rate,
         }
 
     def _dit(self, diffusion: dict, cond_dim: int) -> dict[str, Any]:
