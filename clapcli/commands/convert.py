@@ -76,8 +76,9 @@ def _print_report(report: ConversionReport, out: Output) -> None:
     out.note(f"keys: {report.mapped_keys} written, {dropped} dropped intentionally")
     if "max_seconds" in report.config:  # Stable Audio 3
         out.note(f"longest clip: {report.config['max_seconds']:g} s; text encoder: {report.config['text_encoder']}")
+    how = ":" if report.family == "stable-audio-3" else " matching"  # its keys name reasons, not patterns
     for pattern, count in sorted(report.dropped_patterns.items()):
-        out.note(f"  dropped {count} key(s) matching {pattern}")
+        out.note(f"  dropped {count} key(s){how} {pattern}")
 
 
 def register(app: typer.Typer) -> None:

@@ -57,7 +57,7 @@ def test_convert_report_and_manifest(run, release, tmp_path):
     assert report["family"] == "stable-audio-3" and report["config"]["max_seconds"] == MAX_SECONDS
     assert report["config"]["text_encoder"] == str(release[0] / "t5gemma-b-b-ul2")
     assert report["dropped_patterns"] == {"SAME rotary frequencies (rebuilt by diffusers, checked equal)": 4,
-                                          "bottleneck noise augmentation (training only)": 1}
+                                          "empty bottleneck noise-augmentation factor (no noise channels)": 1}
     manifest = json.loads((out / "clapcli-convert.json").read_text())
     on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert sorted(manifest["files"] + ["clapcli-convert.json"]) == on_disk
@@ -314,3 +314,14 @@ def test_removing_an_old_copy_never_follows_a_linked_subfolder(tmp_path):
     remove_written(old, CONVERT)
     assert (elsewhere / "config.json").read_text() == "keep me"
     assert not (old / "unet").exists()
+
+
+def test_noise_channels_in_the_bottleneck_are_refused(run, release, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    folder = _copy(release, tmp_path)
+    state = load_file(str(folder / "model.safetensors"))
+    state["pretransform.model.bottleneck.noise_scaling_factor"] = torch.ones(1, 2, 1)
+    save_file(state, str(folder / "model.safetensors"))
+    line = _one_line_failure(run, ["convert", "stable-audio-3", folder, tmp_path / "out"])
+    assert "appends 2 noise channel(s)" in line

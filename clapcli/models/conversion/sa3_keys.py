@@ -78,8 +78,11 @@ def map_state(state: dict, vae: dict, transformer: dict, source: str) -> SA3Keys
 def _vae(rest: str, value: Any, depth: int, differential: bool, keys: SA3Keys, source: str) -> None:
     if rest.startswith("bottleneck."):
         name = rest[len("bottleneck."):]
-        if name == "noise_scaling_factor":
-            keys.drop("bottleneck noise augmentation (training only)")
+        if name == "noise_scaling_factor":  # (1, noise channels, 1): channels the reference decoder would append
+            if value.numel():
+                raise ModelLoadError(f"checkpoint '{source}': its autoencoder appends {value.shape[1]} noise "
+                                     "channel(s) to the latents, which diffusers' AutoencoderSAME does not")
+            keys.drop("empty bottleneck noise-augmentation factor (no noise channels)")
             return
         keys.put("vae", "bottleneck." + {"scaling_factor": "scale"}.get(name, name), value)
         return
