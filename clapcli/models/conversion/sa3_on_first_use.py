@@ -35,8 +35,10 @@ def ensure_converted(ref: ModelRef) -> ModelRef:
         folder = Path(ref.location)
         if not is_release_folder(folder):
             return ref
-        weights = folder / "model.safetensors"
-        stat = (weights if weights.is_file() else folder / CONFIG_FILE).stat()
+        from clapcli.models.conversion.sa3_convert import locate
+
+        weights, _ = locate(folder)  # model.safetensors or model.ckpt; none: one line
+        stat = weights.stat()
         key = hashlib.sha256(f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
         target, source = converted_root() / f"{folder.name}-{key}", str(folder)
     elif ref.location.lower() in {repo.lower() for repo in registry.SA3_RELEASES}:
