@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,19 +159,28 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    args = parse_args()
+    limited_main(__file__, parse_args(), run)
+
+
+def limited_main(script: str, args: argparse.Namespace, body: Callable[[argparse.Namespace], None]) -> None:
+    """``body(args)`` here for --tiny (and in the child); full size in a child under the memory limit."""
     if args.tiny or args.child:
-        run(args)
+        body(args)
         return
-    limit = int(args.memory_limit_gb * 2**30)
+    rerun_in_limited_child(script, args.memory_limit_gb)
+
+
+def rerun_in_limited_child(script: str, memory_limit_gb: float) -> None:
+    """Run ``script --child ARGS`` under an address-space limit, report its peak RSS, exit with its status."""
+    limit = int(memory_limit_gb * 2**30)
 
     def limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    command = [sys.executable, __file__, "--child", *sys.argv[1:]]
+    command = [sys.executable, script, "--child", *sys.argv[1:]]
     child = subprocess.Popen(command, preexec_fn=limit_memory)  # noqa: PLW1509 - the limit is the point
     _, status, usage = os.wait4(child.pid, 0)
-    print(f"peak RSS (child, ru_maxrss): {usage.ru_maxrss / 1024:.0f} MiB under a {args.memory_limit_gb:g} GB "
+    print(f"peak RSS (child, ru_maxrss): {usage.ru_maxrss / 1024:.0f} MiB under a {memory_limit_gb:g} GB "
           "address-space limit")
     sys.exit(os.waitstatus_to_exitcode(status))
 

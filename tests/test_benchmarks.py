@@ -39,6 +39,7 @@ SCRIPTS = {
     "bench_pe_audio.py": (["--files", "2", "--labels", "3"], {"pe_classify_speedup", "pe_embed_speedup",
                                                              "pe_classify_max_score_diff", "pe_embed_min_cosine"}),
     "bench_generate_stable_audio.py": ([], {"sa3_float32_overhead", "sa3_bfloat16_speedup"}),
+    "bench_sa3_steps.py": ([], {"sa3_float32_step_share", "sa3_bfloat16_step_speedup"}),
     "bench_embed_runtime.py": (["--files", "2", "--sides", "openvino exact"],
                                {"audio_openvino_exact_max_diff", "text_openvino_exact_speedup"}),
     "bench_probe.py": (["--files", "2"], {"probe_train_over_embed_2000", "probe_classify_time_ratio"}),

@@ -35,6 +35,9 @@ ALLOWED = {
                                                                   "('clap convert msclap ... --tokenizer'), exit 1",
     ("clapcli/models/conversion/on_first_use.py", "--model"): _EXIT_1,
     ("clapcli/models/conversion/recipes.py", "--amodel"): _EXIT_1 + " (the checkpoint is not the --amodel claimed)",
+    ("clapcli/models/conversion/sa3_text.py", "--text-encoder"): "a command line of another command ('clap convert "
+                                                                 "stable-audio-3 ... --text-encoder', also reached "
+                                                                 "from clap generate's first-use conversion), exit 1",
     ("clapcli/models/conversion/tokenizer.py", "--tokenizer"): "TokenizerUnavailable is a ModelLoadError (exit 1); "
                                                                "on_first_use catches it by class",
     ("clapcli/models/runtime/exported.py", "--overwrite"): _EXPORT_AGAIN,

@@ -81,11 +81,23 @@ GENERATION_ALIASES: dict[str, str] = {
     "tts-ljspeech": "anhnct/audioldm2_ljspeech",
     # Gated on the hub (Stability AI Community License): accept the terms on the model page first.
     "stable-audio-open": "stabilityai/stable-audio-open-1.0",
+    # Gated too (Stability AI Community License + Gemma Terms of Use); published in stable-audio-tools form only,
+    # so they are converted once on first use (clapcli.models.conversion.sa3_on_first_use).
+    "stable-audio-3-small-sfx": "stabilityai/stable-audio-3-small-sfx",
+    "stable-audio-3-small-music": "stabilityai/stable-audio-3-small-music",
 }
+
+# Stable Audio 3 releases in stable-audio-tools form (model_config.json + model.safetensors + t5gemma-b-b-ul2/),
+# converted into diffusers' layout on first use; ids as the stable-audio-3 repository's model_configs.py names them.
+SA3_RELEASES = ("stabilityai/stable-audio-3-small-sfx", "stabilityai/stable-audio-3-small-music",
+                "stabilityai/stable-audio-3-medium")
 
 # Licence pages named when the hub refuses a gated model (no token, or terms not accepted).
 GATED_LICENCES: dict[str, str] = {
     "stabilityai/stable-audio-open-1.0": "https://huggingface.co/stabilityai/stable-audio-open-1.0",
+    "stabilityai/stable-audio-3-small-sfx": "https://huggingface.co/stabilityai/stable-audio-3-small-sfx",
+    "stabilityai/stable-audio-3-small-music": "https://huggingface.co/stabilityai/stable-audio-3-small-music",
+    "stabilityai/stable-audio-3-medium": "https://huggingface.co/stabilityai/stable-audio-3-medium",
 }
 
 # Frame-level checkpoints (PeAudioFrameLevelModel): clap detect scores their own frames; the clip-level

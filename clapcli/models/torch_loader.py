@@ -40,6 +40,18 @@ def resolve_embedding_ref(name: str | None) -> ModelRef:
     return ensure_converted(ref)
 
 
+def resolve_generation_ref(name: str | None) -> ModelRef:
+    """The pipeline to load; Stable Audio 3 releases in stable-audio-tools form are converted once into the cache."""
+    ref = resolve_ref(name or registry.DEFAULT_GENERATION_MODEL, registry.GENERATION_ALIASES)
+    is_release = (ref.location.lower() in {repo.lower() for repo in registry.SA3_RELEASES} if not ref.is_local
+                  else (Path(ref.location) / "model_config.json").is_file())
+    if not is_release:
+        return ref  # skip importing the conversion for every other pipeline
+    from clapcli.models.conversion.sa3_on_first_use import ensure_converted
+
+    return ensure_converted(ref)
+
+
 def _may_be_original_msclap(ref: ModelRef) -> bool:
     """Cheap pre-check: a local file or config-less directory, or the original hub repo."""
     if ref.is_local:
@@ -57,7 +69,7 @@ def load_torch(request: LoadRequest) -> Any:
     if request.task == "embed":
         ref = resolve_embedding_ref(request.name)
     else:
-        ref = resolve_ref(request.name or registry.DEFAULT_GENERATION_MODEL, registry.GENERATION_ALIASES)
+        ref = resolve_generation_ref(request.name)
     config = read_config(ref)
     backend = import_backend(_family(ref, config, request.task).backend)
     try:

@@ -4,8 +4,10 @@
 - OUT is refused when it is a file, holds the source the run reads (the checkpoint), or is (an
   ancestor of) the current directory.
 - A non-empty OUT needs ``--overwrite``, and is replaced only when the writer's marker file (its
-  manifest) lists every entry in it, each a regular file: a user's notes, a checkpoint stored
-  inside or a subdirectory make it refused, with one line naming the directory and the entry.
+  manifest) lists every entry in it, each a regular file, or a subdirectory whose every file it
+  lists as ``sub/file`` (a diffusers pipeline's components): a user's notes, a checkpoint stored
+  inside, a link or an unlisted subdirectory make it refused, with one line naming the directory
+  and the entry.
 - The new directory is written into a sibling staging directory carrying the writer's pid, then
   swapped in: old aside, new in, then the old's listed files deleted. A failure leaves the old one.
 - Staging and aside directories left by a killed run (their pid is gone) are removed by the next
@@ -78,11 +80,28 @@ def check_replaceable(target: Path, output: Path, writer: Writer) -> None:
             "directory"
         )
     for entry in sorted(target.iterdir()):
-        if entry.name not in written or entry.is_symlink() or not entry.is_file():
+        stray = _stray(entry, entry.name, written)
+        if stray is not None:
             raise OutputError(
-                f"output directory '{output}' holds '{entry.name}', which {writer.command} did not write; "
+                f"output directory '{output}' holds '{stray}', which {writer.command} did not write; "
                 "remove it yourself or choose another output directory"
             )
+
+
+def _stray(entry: Path, name: str, written: set[str]) -> str | None:
+    """The first path under ``entry`` that ``written`` does not list (a subdirectory is ours only when every
+    file in it is listed as ``dir/file``), or None."""
+    if entry.is_symlink():
+        return name
+    if entry.is_file():
+        return None if name in written else name
+    if not entry.is_dir() or not any(listed.startswith(name + "/") for listed in written):
+        return name
+    for child in sorted(entry.iterdir()):
+        stray = _stray(child, f"{name}/{child.name}", written)
+        if stray is not None:
+            return stray
+    return None
 
 
 def plain_names(names: object) -> set[str]:
@@ -91,6 +110,15 @@ def plain_names(names: object) -> set[str]:
         return set()
     return {name for name in names if isinstance(name, str) and name not in ("", ".", "..") and "/" not in name
             and "\\" not in name}
+
+
+def relative_names(names: object) -> set[str]:
+    """The entries of a manifest's file list that name a file inside its folder or a subfolder ("vae/config.json"):
+    relative, "/"-separated, with no empty, "." or ".." part."""
+    if not isinstance(names, (list, dict)):
+        return set()
+    return {name for name in names if isinstance(name, str) and "\\" not in name
+            and all(part not in ("", ".", "..") for part in name.split("/"))}
 
 
 # ---------------------------------------------------------------- staging, swapping, leftovers
@@ -153,12 +181,31 @@ def _rename(source: Path, destination: Path) -> None:
 
 def remove_written(folder: Path, writer: Writer | None) -> None:
     """Delete only the files ``writer``'s marker lists: anything that appeared meanwhile stays, with its folder."""
-    for name in (writer.listed(folder) or ()) if writer else ():
-        (folder / name).unlink(missing_ok=True)
+    listed = (writer.listed(folder) or set()) if writer else set()
+    for name in listed:
+        if _real_subfolders(folder, name):  # never through a link someone put in place of a subfolder
+            (folder / name).unlink(missing_ok=True)
+    # Subfolders the listed files lived in, deepest first; one holding anything else stays.
+    parents = {str(parent) for name in listed for parent in Path(name).parents if str(parent) != "."}
+    for sub in sorted(parents, key=len, reverse=True):
+        try:
+            (folder / sub).rmdir()
+        except OSError:
+            pass
     try:
         folder.rmdir()
     except OSError:
         pass
+
+
+def _real_subfolders(folder: Path, name: str) -> bool:
+    """Whether every folder on the way to ``folder / name`` is a real directory, not a link."""
+    path = folder
+    for part in name.split("/")[:-1]:
+        path = path / part
+        if path.is_symlink() or not path.is_dir():
+            return False
+    return True
 
 
 def remove_stale(target: Path, writer: Writer | None = None) -> list[Path]:

@@ -77,6 +77,20 @@ def build_gemma_tokenizer(path: Path, vocab_size: int = 300):
     return tokenizer
 
 
+def tiny_t5gemma(vocab_size: int):
+    """A random T5Gemma encoder with 16-dim states (the torch seed decides its weights)."""
+    from transformers import T5GemmaConfig, T5GemmaEncoderModel
+    from transformers.models.t5gemma.configuration_t5gemma import T5GemmaModuleConfig
+
+    module = dict(vocab_size=vocab_size, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                  num_attention_heads=2, num_key_value_heads=1, head_dim=8, query_pre_attn_scalar=8,
+                  sliding_window=16, max_position_embeddings=64)
+    config = T5GemmaConfig(encoder=T5GemmaModuleConfig(**module).to_dict(),
+                           decoder=T5GemmaModuleConfig(**module).to_dict(), vocab_size=vocab_size,
+                           is_encoder_decoder=False)
+    return T5GemmaEncoderModel(config)
+
+
 def build_tiny_stable_audio_3(path: Path, seed: int = 0) -> Path:
     import torch
     from diffusers import (
@@ -86,18 +100,10 @@ def build_tiny_stable_audio_3(path: Path, seed: int = 0) -> Path:
         StableAudio3Pipeline,
     )
     from diffusers.pipelines.stable_audio_3 import StableAudio3DurationEmbedder
-    from transformers import T5GemmaConfig, T5GemmaEncoderModel
-    from transformers.models.t5gemma.configuration_t5gemma import T5GemmaModuleConfig
 
     tokenizer = build_gemma_tokenizer(path.parent / f"_{path.name}_tok")
     torch.manual_seed(seed)
-    module = dict(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                  num_attention_heads=2, num_key_value_heads=1, head_dim=8, query_pre_attn_scalar=8,
-                  sliding_window=16, max_position_embeddings=64)
-    config = T5GemmaConfig(encoder=T5GemmaModuleConfig(**module).to_dict(),
-                           decoder=T5GemmaModuleConfig(**module).to_dict(), vocab_size=len(tokenizer),
-                           is_encoder_decoder=False)
-    encoder = T5GemmaEncoderModel(config)
+    encoder = tiny_t5gemma(len(tokenizer))
     vae = AutoencoderSAME(audio_channels=2, patch_size=16, encoder_channels=8, encoder_c_mults=[2],
                           encoder_strides=[4], encoder_transformer_depths=[1], latent_dim=8,
                           use_differential_attention=True, dim_heads=8, ff_mult=2, sliding_window=1,

@@ -34,8 +34,11 @@ from clapcli.errors import InvalidField, MissingDependencyError
 from clapcli.results import FailedInput
 
 DEFAULT_SECONDS = 10.0  # both pipelines' own default for SA3; SAO's pipeline defaults to its 47.55 s maximum
-# (steps, guidance) per family, as the pipelines default them; SA3's steps follow its scheduler (below).
+# (steps, guidance) per family, as the pipelines default them; SA3's follow its scheduler (below).
 DEFAULTS = {"stable-audio-open": (100, 7.0), "stable-audio-3": (8, 1.0)}
+# A Stable Audio 3 base (not post-trained) model: the reference's defaults for rectified_flow models (stable-audio-3's
+# Gradio interface; the -base cards' example: steps=50, cfg_scale=7.0), not the diffusers pipeline's 100 steps.
+SA3_BASE_DEFAULTS = (50, 7.0)
 NAMES = {"stable-audio-open": "Stable Audio Open", "stable-audio-3": "Stable Audio 3"}
 
 
@@ -66,22 +69,27 @@ class StableAudioGenerator:
         return float(pipe.duration_embedder.config.max_val)  # past it, the pipeline clamps the conditioning
 
     @property
+    def _base_sa3(self) -> bool:
+        """A Stable Audio 3 base checkpoint: deterministic Euler, no ping-pong re-noising (not post-trained)."""
+        return self.family == "stable-audio-3" and not self.pipe.scheduler.config.get("stochastic_sampling", False)
+
+    @property
     def default_steps(self) -> int:
-        if self.family == "stable-audio-3" and not self.pipe.scheduler.config.get("stochastic_sampling", False):
-            return 100  # a non-distilled (base) checkpoint: deterministic Euler, as the pipeline defaults
-        return DEFAULTS[self.family][0]
+        return SA3_BASE_DEFAULTS[0] if self._base_sa3 else DEFAULTS[self.family][0]
 
     @property
     def default_guidance(self) -> float:
-        return DEFAULTS[self.family][1]
+        return SA3_BASE_DEFAULTS[1] if self._base_sa3 else DEFAULTS[self.family][1]
 
     # ------------------------------------------------------------------ checks
 
     def check(self, settings: GenerationSettings) -> GenerationSettings:
         """Validate options against this model; fill in steps, guidance, seconds and seed."""
         name = NAMES[self.family]
+        # The audio-to-audio pipelines take no guidance: off by default with a recording, whatever the model's.
+        guidance = 1.0 if settings.init_audio or settings.inpaint else self.default_guidance
         settings = replace(settings, steps=self.default_steps if settings.steps is None else settings.steps,
-                           guidance=self.default_guidance if settings.guidance is None else settings.guidance)
+                           guidance=guidance if settings.guidance is None else settings.guidance)
         check_numbers(settings)
         if settings.scheduler is not None:
             raise InvalidField("scheduler", "{scheduler} picks an AudioLDM 2 scheduler; " + name + " runs its own "

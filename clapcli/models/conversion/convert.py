@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clapcli.errors import InvalidField
 from clapcli.models.conversion.checkpoint import existing_checkpoint, load_original_state_dict
 from clapcli.models.conversion.keys import KeyMap, check_keys, map_keys
 from clapcli.models.conversion.output_dir import prepare_output, write_directory
 from clapcli.models.conversion.recipes import ConvertOptions, Recipe, check_family, recipe_for
+from clapcli.models.conversion.report import ConversionReport, quiet_transformers
 from clapcli.models.conversion.tokenizer import load_tokenizer
 
-
-@dataclass
-class ConversionReport:
-    family: str
-    source: str
-    output: str
-    parameters: dict[str, int]
-    mapped_keys: int
-    dropped_keys: list[str]
-    dropped_patterns: dict[str, int]
-    config: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+SA3_FAMILY = "stable-audio-3"  # clapcli.models.conversion.sa3_convert (imported on use: diffusers)
 
 
 def convert_checkpoint(
@@ -41,13 +25,23 @@ def convert_checkpoint(
     amodel: str | None = None,
     overwrite: bool = False,
     text_heads: int | None = None,
+    text_encoder: str | None = None,
 ) -> ConversionReport:
     """Convert one original checkpoint into a Hugging Face directory; returns what was done."""
+    if family == SA3_FAMILY:  # a diffusers pipeline, not one transformers model: its own driver
+        if tokenizer or fused or amodel:
+            raise InvalidField("tokenizer", "{tokenizer}, {fused} and {amodel} apply to CLAP checkpoints; Stable "
+                               "Audio 3 takes its T5Gemma with {text_encoder}")
+        from clapcli.models.conversion.sa3_convert import convert_sa3
+
+        return convert_sa3(checkpoint, output, text_encoder=text_encoder, overwrite=overwrite)
+    if text_encoder:
+        raise InvalidField("text_encoder", "{text_encoder} applies to stable-audio-3 checkpoints")
     options = ConvertOptions(fused=fused, amodel=amodel, text_heads=text_heads)
     recipe = recipe_for(family, options)
     output = Path(output).expanduser()
     target = prepare_output(output, existing_checkpoint(checkpoint), overwrite)  # before the slow part
-    _quiet_transformers()
+    quiet_transformers()
     source = str(Path(checkpoint).expanduser())
     state = load_original_state_dict(checkpoint)
     check_family(state, recipe, source)
@@ -92,11 +86,3 @@ def count_parameters(model: Any) -> dict[str, int]:
         groups[group] = groups.get(group, 0) + tensor.numel()
     groups["total"] = sum(groups.values())
     return groups
-
-
-def _quiet_transformers() -> None:
-    """save_pretrained's shard progress bar would garble stderr, where the report and one-line errors go."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ def _manifest_files(folder: Path) -> set[str] | None:
     files = manifest.get("files")
     if not isinstance(files, list):
         return None
-    return written_dir.plain_names(files) | {MANIFEST}
+    return written_dir.relative_names(files) | {MANIFEST}
 
 
 CONVERT = written_dir.Writer("clap convert", MANIFEST, "a model clap convert wrote", _manifest_files)
@@ -44,15 +45,24 @@ def prepare_output(output: Path, checkpoint: Path, overwrite: bool) -> Path:
 
 
 def write_directory(model: Any, processor: Any, target: Path, output: Path, source: str) -> None:
-    """Write into a sibling temp dir, then swap it in: no half-written model, and no lost old one, on failure."""
+    """A converted CLAP model and its processor, written as ``write_staged`` writes."""
+    def save(staging: Path) -> None:
+        model.save_pretrained(staging, safe_serialization=True)
+        processor.save_pretrained(staging)
+        processor.feature_extractor.save_pretrained(staging)  # preprocessor_config.json for AutoFeatureExtractor
+
+    write_staged(save, target, output, source)
+
+
+def write_staged(save: Callable[[Path], None], target: Path, output: Path, source: str) -> None:
+    """``save(staging)`` into a sibling temp dir, then a manifest, then the swap: no half-written model, and no
+    lost old one, on failure."""
     try:
         staging = written_dir.staging_dir(target)
     except OSError as exc:
         raise OutputError(f"could not write '{output}': {exc.strerror or exc}") from None
     try:
-        model.save_pretrained(staging, safe_serialization=True)
-        processor.save_pretrained(staging)
-        processor.feature_extractor.save_pretrained(staging)  # preprocessor_config.json for AutoFeatureExtractor
+        save(staging)
         _write_manifest(staging, source)
         written_dir.follow_umask(staging)  # safetensors' weights come 0600, as its temporary file was
         written_dir.publish(staging, target, output, CONVERT)
@@ -65,8 +75,10 @@ def write_directory(model: Any, processor: Any, target: Path, output: Path, sour
 def _write_manifest(folder: Path, source: str) -> None:
     from clapcli.version import __version__
 
-    files = sorted(entry.name for entry in folder.iterdir())
-    if any(not (folder / name).is_file() for name in files):  # --overwrite would refuse our own output
-        raise OutputError(f"conversion wrote a subdirectory into '{folder}'; please report this")
+    # Files in subfolders too (a diffusers pipeline keeps one per component), as "vae/config.json".
+    entries = sorted(path for path in folder.rglob("*") if path.is_symlink() or not path.is_dir())
+    if any(path.is_symlink() or not path.is_file() for path in entries):  # --overwrite would refuse our own output
+        raise OutputError(f"conversion wrote a link or special file into '{folder}'; please report this")
+    files = [path.relative_to(folder).as_posix() for path in entries]
     manifest = {"written_by": "clapcli convert", "clapcli_version": __version__, "source": source, "files": files}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -195,7 +195,8 @@ def recipe_for(family: str, options: ConvertOptions) -> Recipe:
     """The family's recipe, after refusing options that do not apply to it."""
     recipe = RECIPES.get(family)
     if recipe is None:
-        raise UsageError(f"unknown checkpoint family {family!r}; choose one of {', '.join(FAMILIES)}")
+        raise UsageError(f"unknown checkpoint family {family!r}; choose one of {', '.join(FAMILIES)}, "
+                         "stable-audio-3")
     if not recipe.audio_options and (options.fused or options.amodel):
         accepting = ", ".join(f"'{r.family}'" for r in RECIPES.values() if r.audio_options)
         raise InvalidField("fused", "{fused} and {amodel} apply to {accepting} checkpoints only", accepting=accepting)
