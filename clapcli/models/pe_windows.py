@@ -43,10 +43,12 @@ class PeWindows:
     window_seconds: float
     long_audio: str
 
-    def set_geometry(self, sample_rate: int, hop: int, long_audio: str, model: object) -> None:
+    def set_geometry(self, sample_rate: int, hop: int, long_audio: str, model: object,
+                     max_samples: int | None = None) -> None:
+        """``max_samples``: the longest window (an export's, as recorded), else ``MAX_SECONDS`` in whole hops."""
         self.sample_rate = int(sample_rate)  # 48000 (dac_config says 16000: not the input rate)
         self.hop = int(hop)
-        self.max_samples = int(MAX_SECONDS * self.sample_rate) // self.hop * self.hop
+        self.max_samples = max_samples or int(MAX_SECONDS * self.sample_rate) // self.hop * self.hop
         self.window_seconds = self.max_samples / self.sample_rate
         if long_audio == "fusion":
             raise InvalidField("long_audio", "{long_audio} fusion is LAION CLAP's; '{model}' takes mean, head or "

@@ -50,6 +50,10 @@ def measure_agreement(model: Any, directory: Path) -> dict[str, Any]:
         return {"probe": f"{len(images)} images, {len(PROBE_TEXTS)} texts", "runtime": exported.runtime,
                 "precision": exported.precision, **_compare("image", reference_image, exported_image),
                 **_compare("text", reference_text, exported_text)}
+    if model.family == "pe-audio":  # short probes of several lengths, frame logits (pe_export.py)
+        from clapcli.models.runtime.pe_export import measure_pe_agreement
+
+        return measure_pe_agreement(model, directory, _compare)
     exported = load_export(directory, long_audio="mean")
     clips = probe_clips(model.sample_rate, model.window_samples)
     reference_audio = model.encode_prepared([model.prepare(c) for c in clips]).numpy()

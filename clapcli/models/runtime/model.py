@@ -140,4 +140,8 @@ def load_export(directory: str | Path, runtime: str | None = None, precision: st
             raise InvalidField("long_audio", "{long_audio} applies to audio models; '{where}' is an image model",
                                where=directory)
         return ExportedImageModel(directory, manifest, towers)
+    if manifest.family == "pe-audio":
+        from clapcli.models.runtime.pe_model import ExportedPeAudioModel
+
+        return ExportedPeAudioModel(directory, manifest, towers, long_audio)
     return ExportedAudioModel(directory, manifest, towers, long_audio)
