@@ -75,9 +75,9 @@ def export(
     if "fusion_max_abs_diff" in agreement:
         out.note(f"long audio through the fusion tower: max diff {agreement['fusion_max_abs_diff']:.1e} "
                  f"(cosine >= {agreement['fusion_min_cosine']:.6f})")
-    if "frame_logits_max_abs_diff" in agreement:
-        out.note(f"frame logits: max diff {agreement['frame_logits_max_abs_diff']:.1e} "
-                 f"(cosine >= {agreement['frame_logits_min_cosine']:.6f})")
+    if "frame_scores_max_abs_diff" in agreement:
+        out.note(f"frame scores: max diff {agreement['frame_scores_max_abs_diff']:.1e} "
+                 f"(cosine >= {agreement['frame_scores_min_cosine']:.6f})")
     out.note(f"use it with: clap embed FILES --model {directory}")
 
 

@@ -48,8 +48,8 @@ def test_manifest_carries_scale_bias_and_frames(pe_exports, fmt) -> None:
                                      "frame_level": kind == "frame"}
         agreement = manifest["agreement"]
         assert agreement["audio_max_abs_diff"] < EXACT and agreement["text_max_abs_diff"] < EXACT
-        assert (agreement.get("frame_logits_max_abs_diff", 0) < EXACT) and (kind == "frame") == (
-            "frame_logits_max_abs_diff" in agreement)
+        assert (agreement.get("frame_scores_max_abs_diff", 0) < EXACT) and (kind == "frame") == (
+            "frame_scores_max_abs_diff" in agreement)
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "openvino"])

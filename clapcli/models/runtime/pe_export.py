@@ -92,7 +92,9 @@ def probe_clips(sample_rate: int) -> list[np.ndarray]:
 
 def measure_pe_agreement(model: Any, directory: Path, compare: Any) -> dict[str, Any]:
     """Max |difference| and min cosine against torch: clip embeddings, text embeddings and, for a frame model,
-    the frame logits of the longest probe clip against the probe texts."""
+    the frame scores ``clap detect`` writes (the sigmoid of the frame logits) of the longest probe clip
+    against the probe texts. Scores, not logits: a logit of 300 off by 6e-4 (a full-size random model's,
+    measured) is the same probability."""
     from clapcli.models.runtime.model import load_export
 
     exported = load_export(directory, long_audio="mean")
@@ -105,7 +107,11 @@ def measure_pe_agreement(model: Any, directory: Path, compare: Any) -> dict[str,
               "precision": exported.precision, **compare("audio", reference_audio, exported_audio),
               **compare("text", reference_text, exported_text)}
     if model.frame_level:
-        reference = model.frame_logits(clips[-1], reference_text)
-        ours = exported.frame_logits(clips[-1], reference_text)
-        result.update(compare("frame_logits", reference.T, ours.T))
+        reference = _sigmoid(model.frame_logits(clips[-1], reference_text))
+        ours = _sigmoid(exported.frame_logits(clips[-1], reference_text))
+        result.update(compare("frame_scores", reference.T, ours.T))
     return result
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
