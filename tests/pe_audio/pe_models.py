@@ -139,7 +139,8 @@ def build_tiny_pe_av(path: Path, reference: Path, seed: int = 2) -> tuple[Path, 
     with torch.no_grad():
         model.audio_model.text_audio_logit_scale.fill_(SCALE)
         model.audio_model.text_audio_logit_bias.fill_(BIAS)
-    assert model.audio_model.text_model.embeddings.tok_embeddings.weight is model.text_model.embeddings.tok_embeddings.weight
+    shared = model.audio_model.text_model.embeddings.tok_embeddings.weight
+    assert shared is model.text_model.embeddings.tok_embeddings.weight  # tied: one text tower
     model.save_pretrained(path)
     model.audio_model.save_pretrained(reference)
     for folder in (path, reference):

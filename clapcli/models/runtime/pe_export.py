@@ -62,7 +62,8 @@ def export_pe_onnx(model: Any, out: Path, opset: int, tokens: tuple[Any, Any]) -
     audio, text = pe_towers(model)
     values = torch.zeros(2, 1, 5 * model.hop)  # any length: the samples axis is dynamic
     outputs = ["embeddings", FRAME_OUTPUT] if model.frame_level else ["embeddings"]
-    axes = {AUDIO_INPUT: {0: "batch", 2: "samples"}, "embeddings": {0: "batch"}, FRAME_OUTPUT: {0: "batch", 1: "frames"}}
+    axes = {AUDIO_INPUT: {0: "batch", 2: "samples"}, "embeddings": {0: "batch"},
+            FRAME_OUTPUT: {0: "batch", 1: "frames"}}
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about Python control flow on shapes
         torch.onnx.export(audio, (values,), str(out / "audio.onnx"), opset_version=opset, dynamo=False,
