@@ -97,6 +97,8 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=10.0, help="length of the detection file")
     p.add_argument("--memory-gb", type=float, default=12.0, help="address-space limit of every child")
     p.add_argument("--skip", default="", help="comma-separated parts to skip: runtimes, detect")
+    p.add_argument("--commands", default="embed,classify", help="part 1: which commands to time")
+    p.add_argument("--clap-hops", default="5,1", help="part 2: the CLAP sliding-window hops (seconds)")
     args = p.parse_args()
     limit = int(args.memory_gb * 2**30)
     work = args.work
@@ -131,7 +133,8 @@ def runtimes(args, pe: Path, paths: list[Path], out: Path, home: Path, limit: in
              "openvino fast": (exports["openvino"], "openvino", "fast")}
     times: dict[tuple[str, str], float] = {}
     found: dict[str, dict[str, np.ndarray]] = {}
-    for command in ("embed", "classify"):
+    commands = [c for c in ("embed", "classify") if c in args.commands.split(",")]
+    for command in commands:
         for name, (model, runtime, precision) in sides.items():
             extra = ["--no-normalize", "--text", "a dog barking"] if command == "embed" else ["--labels", LABELS]
             stdout = out / f"{command}-{name.replace(' ', '-')}.jsonl"
@@ -148,7 +151,7 @@ def runtimes(args, pe: Path, paths: list[Path], out: Path, home: Path, limit: in
         report_ratio(f"pe_{key}_max_diff", diff, "<= 1e-4" if "exact" in name else "(info)",
                      diff <= 1e-4 or "fast" in name)
         report_ratio(f"pe_{key}_min_cosine", cosine, ">= 0.99", cosine >= 0.99)
-        for command in ("embed", "classify"):
+        for command in commands:
             ratio = times[command, "torch fp32"] / times[command, name]
             report_ratio(f"pe_{command}_{key}_speedup", ratio, "(info)", True)
 
@@ -158,9 +161,9 @@ def detect(args, pe: Path, clap: Path, out: Path, home: Path, limit: int) -> Non
     if not long_file.exists():
         write_long_wav(long_file, args.minutes)
     openvino = out / "pe-openvino"
+    hops = [float(h) for h in args.clap_hops.split(",") if h]
     sides = {"pe frames torch": [pe, "--runtime", "torch"],
-             "clap window 10 s hop 5 s": [clap, "--runtime", "torch"],
-             "clap window 10 s hop 1 s": [clap, "--runtime", "torch", "--hop", "1"]}
+             **{f"clap window 10 s hop {h:g} s": [clap, "--runtime", "torch", "--hop", f"{h:g}"] for h in hops}}
     if (openvino / "clapcli-export.json").exists():
         sides["pe frames openvino"] = [openvino]
     results = {}
@@ -172,8 +175,8 @@ def detect(args, pe: Path, clap: Path, out: Path, home: Path, limit: int) -> Non
         print(f"detect {name:<26} {seconds:8.1f} s  ({args.minutes * 60 / seconds:6.1f} x real time)  "
               f"peak {peak:7.0f} MB")
     pe_time, pe_peak = results["pe frames torch"]
-    for name in ("clap window 10 s hop 5 s", "clap window 10 s hop 1 s"):
-        key = "hop5" if "hop 5" in name else "hop1"
+    for hop in hops:
+        name, key = f"clap window 10 s hop {hop:g} s", f"hop{hop:g}"
         report_ratio(f"detect_pe_over_clap_{key}_time", pe_time / results[name][0], "(info)", True)
         report_ratio(f"detect_pe_over_clap_{key}_peak", pe_peak / results[name][1], "(info)", True)
     if "pe frames openvino" in results:

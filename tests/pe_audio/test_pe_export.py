@@ -161,3 +161,24 @@ def test_a_crafted_pe_manifest_fails_in_one_line(cli, pe_exports, pe_clips, tmp_
     result = cli(["embed", pe_clips["tone"], "--model", target])
     assert result.exit_code != 0
     assert says in result.stderr and field in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_auto_exports_pe_for_a_large_job(cli, tiny_pe, pe_clips, tmp_path, monkeypatch) -> None:
+    """``--runtime auto`` treats PE-Audio as CLAP: a job that pays for the export runs on it, same numbers."""
+    from clapcli.models.runtime import auto
+
+    monkeypatch.setattr(auto, "EXPORT_PAYS_FROM", 2)  # a big job, in small
+    monkeypatch.setattr(auto, "installed", lambda runtime: runtime in ("openvino", "onnx"))
+    monkeypatch.setattr(auto, "gpu_requested", lambda device: False)
+    monkeypatch.setenv("CLAPCLI_HOME", str(tmp_path / "home"))
+    paths = list(pe_clips.values())
+    args = ["embed", *paths, "--model", tiny_pe, "--no-normalize", "-f", "jsonl"]
+    chosen = cli([*args, "--runtime", "auto", "--precision", "exact"])
+    assert chosen.exit_code == 0, chosen.stderr
+    assert "--runtime auto: openvino" in chosen.stderr and "pay for a one-time export" in chosen.stderr
+    (cached,) = (tmp_path / "home" / "exports").iterdir()
+    assert json.loads((cached / "clapcli-export.json").read_text())["family"] == "pe-audio"
+    reference = cli([*args, "--runtime", "torch"])
+    got = {row["path"]: np.array(row["embedding"]) for row in map(json.loads, chosen.stdout.splitlines())}
+    for row in map(json.loads, reference.stdout.splitlines()):
+        np.testing.assert_allclose(got[row["path"]], row["embedding"], atol=EXACT)

@@ -104,10 +104,15 @@ def test_fusion_is_refused_in_one_line(cli, tiny_pe, pe_clips) -> None:
     assert "--long-audio fusion" in result.stderr and "mean, head or center" in result.stderr
 
 
-def test_models_says_pe_runs_on_torch(cli) -> None:
+def test_models_says_a_large_job_exports_pe(cli, monkeypatch) -> None:
+    """The export pays like CLAP's (docs/pe-audio.md): torch for small jobs, the exported runtime from 64 files."""
+    from clapcli.models.runtime import auto
+
+    monkeypatch.setattr(auto, "installed", lambda runtime: runtime == "openvino")
+    monkeypatch.delenv("CLAPCLI_RUNTIME", raising=False)
     rows = {row["alias"]: row for row in json.loads(cli(["models", "--format", "json"]).stdout)}
     for alias in ("pe-av-base", "pe-a-frame-base"):
-        assert rows[alias]["runtime"] in ("torch (no exported form)", "torch (no exported runtime installed)")
+        assert rows[alias]["runtime"] == "torch; openvino once a 64+ file job exports it"
 
 
 def test_the_hub_layout_with_processor_config_loads(tiny_pe, tmp_path) -> None:
