@@ -13,7 +13,7 @@ import numpy as np
 
 from clapcli.models.base import EmbeddingModel
 from clapcli.models.pe_windows import PeItem, PeWindows, batches_by_length
-from clapcli.models.runtime.exported import ExportedTextSide, HostDevice, Rows, rows
+from clapcli.models.runtime.exported import ExportedTextSide, Rows, rows
 from clapcli.models.runtime.manifest import Manifest
 
 AUDIO_INPUT = "input_values"
@@ -27,15 +27,7 @@ class ExportedPeAudioModel(ExportedTextSide, PeWindows, EmbeddingModel):
     default_scoring = "sigmoid"
 
     def __init__(self, directory: Path, manifest: Manifest, towers: Any, long_audio: str | None) -> None:
-        self.directory = Path(directory)
-        self.manifest = manifest
-        self.towers = towers
-        self.runtime = towers.runtime
-        self.precision = towers.compute
-        self.model_id = manifest.source_model
-        self.device = HostDevice()
-        self.dtype = towers.compute
-        self.embedding_dim = int(manifest.embedding_dim)
+        self.attach(directory, manifest, towers)
         audio = manifest.audio
         self.frame_level = bool(audio.get("frame_level"))
         self.set_geometry(int(audio["sample_rate"]), int(audio["hop"]), long_audio or "mean", directory,
