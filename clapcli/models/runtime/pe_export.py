@@ -16,10 +16,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from clapcli.models.runtime.agreement import PROBE_TEXTS
-
 AUDIO_INPUT = "input_values"
 FRAME_OUTPUT = "frame_embeddings"
 
@@ -79,40 +75,3 @@ def pe_audio_settings(model: Any) -> dict[str, Any]:
     """The manifest's ``audio``: the input rate, the frame hop, the longest window, frame-level or not."""
     return {"sample_rate": int(model.sample_rate), "hop": int(model.hop), "window_samples": int(model.max_samples),
             "frame_level": bool(model.frame_level)}
-
-
-def probe_clips(sample_rate: int) -> list[np.ndarray]:
-    """Three lengths (none a multiple of the hop): noise, a tone, a chirp. Short, so a full-size export
-    measures its agreement in seconds; the lengths differ from the traced one (dynamic length)."""
-    rng = np.random.default_rng(0)
-    t = np.arange(int(2.7 * sample_rate) + 11) / sample_rate
-    return [(0.3 * rng.standard_normal(sample_rate // 2 + 7)).astype(np.float32),
-            (0.5 * np.sin(2 * np.pi * 440 * t[: int(1.3 * sample_rate)])).astype(np.float32),
-            (0.4 * np.sin(2 * np.pi * (200 + 800 * t) * t)).astype(np.float32)]
-
-
-def measure_pe_agreement(model: Any, directory: Path, compare: Any) -> dict[str, Any]:
-    """Max |difference| and min cosine against torch: clip embeddings, text embeddings and, for a frame model,
-    the frame scores ``clap detect`` writes (the sigmoid of the frame logits) of the longest probe clip
-    against the probe texts. Scores, not logits: a logit of 300 off by 6e-4 (a full-size random model's,
-    measured) is the same probability."""
-    from clapcli.models.runtime.model import load_export
-
-    exported = load_export(directory, long_audio="mean")
-    clips = probe_clips(model.sample_rate)
-    reference_audio = model.encode_prepared([model.prepare(c) for c in clips]).numpy()
-    exported_audio = exported.encode_prepared([exported.prepare(c) for c in clips]).numpy()
-    reference_text = model.encode_text(list(PROBE_TEXTS)).numpy()
-    exported_text = exported.encode_text(list(PROBE_TEXTS)).numpy()
-    result = {"probe": f"{len(clips)} clips of 0.5-2.7 s, {len(PROBE_TEXTS)} texts", "runtime": exported.runtime,
-              "precision": exported.precision, **compare("audio", reference_audio, exported_audio),
-              **compare("text", reference_text, exported_text)}
-    if model.frame_level:
-        reference = _sigmoid(model.frame_logits(clips[-1], reference_text))
-        ours = _sigmoid(exported.frame_logits(clips[-1], reference_text))
-        result.update(compare("frame_scores", reference.T, ours.T))
-    return result
-
-
-def _sigmoid(logits: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
