@@ -43,6 +43,8 @@ SCRIPTS = {
     "bench_embed_runtime.py": (["--files", "2", "--sides", "openvino exact"],
                                {"audio_openvino_exact_max_diff", "text_openvino_exact_speedup"}),
     "bench_probe.py": (["--files", "2"], {"probe_train_over_embed_2000", "probe_classify_time_ratio"}),
+    "bench_pe_export.py": (["--files", "2", "--minutes", "0.3"],
+                           {"pe_onnx_exact_max_diff", "pe_openvino_fast_min_cosine", "detect_pe_over_clap_hop5_time"}),
 }
 
 
@@ -56,7 +58,7 @@ def work(tmp_path_factory: pytest.TempPathFactory, tiny_clap: Path) -> Path:
 
 # These spawn fresh ``clap``/python processes (torch + transformers imports each): ``-m "not slow"`` skips them.
 SPAWNING = {"bench_startup.py", "bench_memory.py", "bench_long_audio.py", "bench_detect.py",
-            "bench_runtime.py", "bench_embed_runtime.py", "bench_runtime_default.py"}
+            "bench_runtime.py", "bench_embed_runtime.py", "bench_runtime_default.py", "bench_pe_export.py"}
 
 
 @pytest.mark.parametrize(

@@ -22,14 +22,18 @@ Examples:
 
   clap export BAAI/AltCLIP ./altclip-ov                          # AltCLIP / CLIP: image and text towers
 
+  clap export pe-a-frame-base ./pe-frame-ov                     # PE-Audio: clip and frame embeddings
+
   clap classify photos/ --model ./altclip-ov --labels "一只猫,a dog"  # images, without torch
 
 The directory holds audio (or image) and text towers (with projections; dynamic batch and text
 length), the tokenizer, the feature or image-processor settings and clapcli-export.json: source
 model and revision, clapcli version, precision, and the agreement with torch measured at export
 (max difference, min cosine).
-LAION CLAP, MS-CLAP, AltCLIP and CLIP export. A fused LAION checkpoint gets a second audio tower
-(audio_fusion) for long clips' fused stacks, so --long-audio fusion (its default) runs exported too.
+LAION CLAP, MS-CLAP, AltCLIP, CLIP and PE-Audio export. A fused LAION checkpoint gets a second audio
+tower (audio_fusion) for long clips' fused stacks, so --long-audio fusion (its default) runs exported too.
+PE-Audio's audio tower takes raw samples of any length; the manifest keeps its logit scale and bias
+(sigmoid scoring), and a frame-level model's frame embeddings (clap detect) are a second output.
 Needs the 'openvino' extra of clapcli (the 'onnx' extra for --format onnx).
 """
 
@@ -71,6 +75,9 @@ def export(
     if "fusion_max_abs_diff" in agreement:
         out.note(f"long audio through the fusion tower: max diff {agreement['fusion_max_abs_diff']:.1e} "
                  f"(cosine >= {agreement['fusion_min_cosine']:.6f})")
+    if "frame_scores_max_abs_diff" in agreement:
+        out.note(f"frame scores: max diff {agreement['frame_scores_max_abs_diff']:.1e} "
+                 f"(cosine >= {agreement['frame_scores_min_cosine']:.6f})")
     out.note(f"use it with: clap embed FILES --model {directory}")
 
 

@@ -11,41 +11,23 @@ What differs from CLAP (docs/pe-audio.md):
 - the convolutional front end ignores ``padding_mask``, so a clip padded inside a batch gives other
   numbers than alone: only clips of equal length share a forward pass;
 - attention covers the whole clip (cost grows with the square of its length), so a clip longer than
-  ``MAX_SECONDS`` is cut into windows of that length by the ``--long-audio`` rule.
+  ``pe_windows.MAX_SECONDS`` is cut into windows of that length by the ``--long-audio`` rule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from clapcli.audio.decode import AudioStream
-from clapcli.audio.windows import StreamedWindows, window_starts
-from clapcli.errors import InvalidField, ModelLoadError
+from clapcli.errors import ModelLoadError
 from clapcli.models.base import EmbeddingModel
+from clapcli.models.pe_windows import PeItem, PeWindows, batches_by_length
 from clapcli.models.windowed import inference_mode
 
-# Longest clip embedded in one forward pass (seconds); longer clips are cut into windows of this length by
-# the --long-audio rule. Measured on the default (large-style, 282M-parameter) audio encoder, one thread,
-# loaded machine (docs/pe-audio.md): the convolutional front end costs 0.83 s per audio second whatever
-# the length; the transformer 0.13 s per audio second at 10 s, 0.19 at 30 s, 0.17 at 120 s, 0.26 at 300 s
-# (attention's square term shows from a few minutes on) and its peak memory grows (1.8 GB -> 2.5 GB).
-# 30 s keeps each pass near the lengths such models are trained on and the memory flat.
-MAX_SECONDS = 30.0
 
-
-@dataclass(frozen=True)
-class PeItem:
-    """One prepared input: its windows of samples (each a multiple of the hop), and what it costs."""
-
-    windows: tuple[np.ndarray, ...]
-    cost: int = 1
-
-
-class PeAudioBackend(EmbeddingModel):
+class PeAudioBackend(PeWindows, EmbeddingModel):
     family = "pe-audio"
     modality = "audio"
     default_template = "{}"
@@ -60,15 +42,8 @@ class PeAudioBackend(EmbeddingModel):
         self.device = device
         self.dtype = dtype
         self.frame_level = frame_level
-        self.sample_rate = int(feature_extractor.sampling_rate)  # 48000 (dac_config says 16000: not the input rate)
-        self.hop = int(feature_extractor.hop_length)
-        self.max_samples = int(MAX_SECONDS * self.sample_rate) // self.hop * self.hop
-        self.window_seconds = self.max_samples / self.sample_rate
+        self.set_geometry(feature_extractor.sampling_rate, feature_extractor.hop_length, long_audio, model_id)
         self.embedding_dim = int(network.config.text_config.hidden_size)
-        if long_audio == "fusion":
-            raise InvalidField("long_audio", "{long_audio} fusion is LAION CLAP's; '{model}' takes mean, head or "
-                               "center", model=model_id)
-        self.long_audio = long_audio
 
     @classmethod
     def load(cls, ref: Any, config: dict, device: Any, dtype: Any, long_audio: str | None = None) -> PeAudioBackend:
@@ -95,35 +70,6 @@ class PeAudioBackend(EmbeddingModel):
                                           output_hidden_states=True)
         return self.network.text_audio_head(outputs.hidden_states[-1][:, 0]).float().cpu()
 
-    # ---------------------------------------------------------------- prepare (decode threads: numpy only)
-
-    def prepare(self, media: np.ndarray | AudioStream) -> PeItem | StreamedWindows:
-        """One item; a long ``AudioStream``'s windows are cut lazily, chunk by chunk, when encoded
-        (``StreamedWindows``: the pipeline sums chunk means), so a long file is never held whole."""
-        size = self.max_samples
-        if isinstance(media, AudioStream) and media.length > size:
-            starts = window_starts(media.length, size, self.long_audio)
-            return StreamedWindows(media.blocks, tuple(starts), size, self._item)
-        samples = np.asarray(media.read() if isinstance(media, AudioStream) else media, dtype=np.float32).reshape(-1)
-        if samples.size == 0:
-            raise ValueError("empty audio")
-        starts = window_starts(len(samples), size, self.long_audio)
-        return self._item([samples[start : start + size] for start in starts])
-
-    def _item(self, windows: Sequence[np.ndarray]) -> PeItem:
-        """Windows of at most ``max_samples`` (each reflect-padded to the hop) as one item; each window
-        costs one in batching (``--batch-size`` counts windows of up to ``MAX_SECONDS``)."""
-        padded = tuple(self.pad(np.asarray(window, dtype=np.float32)) for window in windows)
-        return PeItem(padded, len(padded))
-
-    def pad(self, samples: np.ndarray) -> np.ndarray:
-        """Reflect-pad to a multiple of the hop, exactly as ``PeAudioFeatureExtractor`` does."""
-        short = -len(samples) % self.hop
-        return np.pad(samples, (0, short), "reflect") if short else samples
-
-    def items_cost(self, item: PeItem | StreamedWindows) -> int:
-        return item.cost
-
     # ---------------------------------------------------------------- encode (model thread)
 
     @inference_mode
@@ -138,18 +84,13 @@ class PeAudioBackend(EmbeddingModel):
 
     def _per_window(self, items: Sequence[PeItem], head: Any) -> list[list[Any]]:
         """``head(encoder output)`` of every window, grouped per item. Only windows of equal length share
-        a forward pass: the front end ignores ``padding_mask``, so padding would change the numbers."""
+        a forward pass (``batches_by_length``): the front end ignores ``padding_mask``."""
         import torch
 
-        by_length: dict[int, list[tuple[int, int]]] = {}
-        for owner, item in enumerate(items):
-            for index, window in enumerate(item.windows):
-                by_length.setdefault(len(window), []).append((owner, index))
         results: list[list[Any]] = [[None] * len(item.windows) for item in items]
-        for length, places in by_length.items():
-            batch = np.stack([items[owner].windows[index] for owner, index in places])
-            values = torch.from_numpy(batch)[:, None, :].to(self.device, self.dtype)
-            mask = torch.ones(len(places), length, dtype=torch.long, device=self.device)
+        for batch, places in batches_by_length(items):
+            values = torch.from_numpy(batch).to(self.device, self.dtype)
+            mask = torch.ones(len(places), batch.shape[-1], dtype=torch.long, device=self.device)
             out = self.network.audio_encoder(input_values=values, padding_mask=mask)
             for row, (owner, index) in zip(head(out), places):
                 results[owner][index] = row

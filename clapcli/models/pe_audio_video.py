@@ -4,10 +4,12 @@ ViT), and the video weights would cost memory for nothing here.
 
 The checkpoint's ``config.json`` gives the audio-text config (``PeAudioVideoConfig.audio_config``: the
 shared text tower plus the audio encoder); a plain ``PeAudioModel`` is built from it and filled from
-the checkpoint's tensors: ``audio_model.*`` (the audio encoder, heads, logit scale and bias), with the
-tied copies transformers may store once under their source names instead (``text_model.*`` for
-``audio_model.text_model.*``, ``audio_video_encoder.embedder.audio_encoder.*`` for
-``audio_model.audio_encoder.*``). Only the tensors needed are read (safetensors, lazily).
+the checkpoint's tensors: ``audio_model.*`` (the audio encoder, heads, logit scale and bias). The layout is
+the one transformers 5 writes for ``PeAudioVideoModel`` (``save_pretrained`` of a real model, checked in
+tests/pe_audio): each tied tensor once, under the source name of ``_tied_weights_keys``, so the text tower is
+``text_model.*`` (not ``audio_model.text_model.*``) and the audio encoder ``audio_model.audio_encoder.*``
+(not ``audio_video_encoder.embedder.audio_encoder.*``). A checkpoint holding the other copies instead
+loads too (``TIED``). Only the tensors needed are read (safetensors, lazily): not the video tower.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from typing import Any
 
 from clapcli.errors import ModelLoadError
 
-# where a tied tensor may be stored instead: PeAudioModel prefix -> the checkpoint's other name
-TIED = {"text_model.": "text_model.", "audio_encoder.": "audio_video_encoder.embedder.audio_encoder."}
+# where a tied tensor may be stored instead of ``audio_model.<name>``: PeAudioModel prefix -> other names, in
+# order (``PeAudioVideoModel._tied_weights_keys``: the text tower is shared with the video model)
+TIED = {"text_model.": ("text_model.", "video_model.text_model."),
+        "audio_encoder.": ("audio_video_encoder.embedder.audio_encoder.",)}
 
 
 def load_audio_text(ref: Any, dtype: Any) -> Any:
@@ -40,9 +44,9 @@ def load_audio_text(ref: Any, dtype: Any) -> Any:
 def _sources(name: str) -> list[str]:
     """The checkpoint names one ``PeAudioModel`` tensor may be stored under, preferred first."""
     names = [f"audio_model.{name}"]
-    for prefix, other in TIED.items():
+    for prefix, others in TIED.items():
         if name.startswith(prefix):
-            names.append(other + name[len(prefix):])
+            names.extend(other + name[len(prefix):] for other in others)
     return names
 
 

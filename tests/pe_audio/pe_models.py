@@ -106,40 +106,44 @@ def reference_frames(model_dir: Path, path: Path, texts: list[str], seconds: flo
 
 
 def build_tiny_pe_av(path: Path, reference: Path, seed: int = 2) -> tuple[Path, Path]:
-    """A ``pe_audio_video`` checkpoint (config of ``PeAudioVideoConfig``) whose audio-text tensors are a tiny
-    ``PeAudioModel``'s, stored as transformers stores ``PeAudioVideoModel``'s tied weights: the text tower once
-    under ``text_model.*``, the rest under ``audio_model.*``, beside video tensors clapcli must ignore.
-    (``PeAudioVideoModel`` itself needs timm, not installed here.) Also saves that ``PeAudioModel`` at
-    ``reference``, for transformers to compare against."""
-    import json
+    """A ``pe_audio_video`` checkpoint written by transformers itself: a real tiny ``PeAudioVideoModel``, saved
+    with ``save_pretrained``, so the file holds the layout the released ``facebook/pe-av-*`` checkpoints have
+    (transformers 5 stores each tied tensor once, under its source name: the text tower as ``text_model.*``,
+    the audio encoder as ``audio_model.audio_encoder.*``, beside the video tower and the audio-video heads).
+    Its video tower is a timm ViT and timm is not installed here, so timm's model factory is replaced by a
+    stub module while the model is built (clapcli never reads the video tensors). Also saves its
+    ``audio_model`` (the ``PeAudioModel`` sharing those weights) at ``reference``, for transformers to compare."""
+    from unittest import mock
 
     import torch
-    from safetensors.torch import save_file
-    from transformers import PeAudioFeatureExtractor, PeAudioModel, PeAudioVideoConfig
+    import transformers.models.timm_wrapper.modeling_timm_wrapper as timm_wrapper
+    from transformers import PeAudioFeatureExtractor, PeAudioVideoConfig, PeAudioVideoModel
+
+    class TimmStub(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = torch.nn.Linear(4, 4)
+
+        def set_grad_checkpointing(self, enable: bool = True) -> None:
+            pass
 
     tokenizer = build_roberta_tokenizer(path / "_tok")
     small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, head_dim=16)
+    video = dict(small, vision_config={"architecture": "vit_stub", "num_classes": 4})
     config = PeAudioVideoConfig(text_config=_text_config(tokenizer),
-                                audio_video_config=dict(audio_config=AUDIO, video_config=small, **small))
+                                audio_video_config=dict(audio_config=AUDIO, video_config=video, **small))
     torch.manual_seed(seed)
-    model = PeAudioModel(config.audio_config).eval()
+    with mock.patch.object(timm_wrapper, "requires_backends", lambda *args, **kwargs: None), \
+            mock.patch.object(timm_wrapper, "_create_timm_model_with_error_handling", lambda *a, **k: TimmStub()):
+        model = PeAudioVideoModel(config).eval()
     with torch.no_grad():
-        model.text_audio_logit_scale.fill_(SCALE)
-        model.text_audio_logit_bias.fill_(BIAS)
-    model.save_pretrained(reference)
-    tokenizer.save_pretrained(reference)
-    PeAudioFeatureExtractor().save_pretrained(reference)
-    tensors = {}
-    for name, tensor in model.state_dict().items():
-        key = name if name.startswith("text_model.") else f"audio_model.{name}"
-        tensors[key] = tensor.contiguous().clone()
-    tensors["video_model.video_head.proj.weight"] = torch.zeros(32, 32)
-    tensors["audio_video_head.proj.weight"] = torch.zeros(32, 32)
-    path.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path / "model.safetensors"), metadata={"format": "pt"})
-    config.architectures = ["PeAudioVideoModel"]
-    config.save_pretrained(path)
-    assert json.loads((path / "config.json").read_text())["model_type"] == "pe_audio_video"
-    tokenizer.save_pretrained(path)
-    PeAudioFeatureExtractor().save_pretrained(path)
+        model.audio_model.text_audio_logit_scale.fill_(SCALE)
+        model.audio_model.text_audio_logit_bias.fill_(BIAS)
+    shared = model.audio_model.text_model.embeddings.tok_embeddings.weight
+    assert shared is model.text_model.embeddings.tok_embeddings.weight  # tied: one text tower
+    model.save_pretrained(path)
+    model.audio_model.save_pretrained(reference)
+    for folder in (path, reference):
+        tokenizer.save_pretrained(folder)
+        PeAudioFeatureExtractor().save_pretrained(folder)
     return path, reference

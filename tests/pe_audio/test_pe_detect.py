@@ -56,9 +56,9 @@ def test_events_come_from_the_same_post_processing(cli, tiny_pe_frame, pe_clips)
 
 def test_a_long_file_goes_through_in_pieces(cli, tiny_pe_frame, pe_clips, monkeypatch, tmp_path) -> None:
     """Beyond the model's longest clip, a file is scored in consecutive pieces cut at frame boundaries."""
-    import clapcli.models.pe_audio as pe_audio
+    import clapcli.models.pe_windows as pe_windows
 
-    monkeypatch.setattr(pe_audio, "MAX_SECONDS", 0.8)  # 20 frames per piece
+    monkeypatch.setattr(pe_windows, "MAX_SECONDS", 0.8)  # 20 frames per piece
     frames = tmp_path / "frames.csv"
     result = _detect(cli, tiny_pe_frame, pe_clips["noise"], "-f", "csv", "--frames", frames)
     assert result.exit_code == 0, result.stderr

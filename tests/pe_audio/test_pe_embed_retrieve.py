@@ -80,10 +80,10 @@ def test_long_audio_is_the_mean_of_full_windows(cli, tiny_pe, pe_clips, monkeypa
     import torch
     from transformers import PeAudioFeatureExtractor, PeAudioModel
 
-    import clapcli.models.pe_audio as pe_audio
+    import clapcli.models.pe_windows as pe_windows
     from clapcli.audio.windows import window_starts
 
-    monkeypatch.setattr(pe_audio, "MAX_SECONDS", 0.8)
+    monkeypatch.setattr(pe_windows, "MAX_SECONDS", 0.8)
     size = int(0.8 * 48_000)
     samples, _ = sf.read(pe_clips["noise"], dtype="float32")
     model = PeAudioModel.from_pretrained(tiny_pe).eval()

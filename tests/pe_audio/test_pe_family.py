@@ -33,6 +33,32 @@ def test_pe_av_checkpoint_gives_its_audio_text_part(cli, tiny_pe_av, pe_clips) -
         np.testing.assert_allclose([rows[str(path)][label] for label in labels], expected, atol=1e-5)
 
 
+def test_a_pe_av_checkpoint_with_the_other_tied_copies_loads_the_same(cli, tiny_pe_av, pe_clips, tmp_path) -> None:
+    """The tied tensors stored under their target names instead (``audio_video_encoder.embedder.audio_encoder.*``,
+    ``video_model.text_model.*``), as another writer might: the same numbers."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    checkpoint, reference = tiny_pe_av
+    moved = tmp_path / "moved-av"
+    shutil.copytree(checkpoint, moved)
+    renamed = {}
+    for key, tensor in load_file(moved / "model.safetensors").items():
+        key = key.replace("audio_model.audio_encoder.", "audio_video_encoder.embedder.audio_encoder.")
+        renamed[f"video_model.{key}" if key.startswith("text_model.") else key] = tensor
+    assert not any(k.startswith(("audio_model.audio_encoder.", "text_model.")) for k in renamed)
+    save_file(renamed, str(moved / "model.safetensors"), metadata={"format": "pt"})
+    labels = ["dog barking", "siren"]
+    logits, _, _ = reference_forward(reference, [pe_clips["chirp"]], labels)
+    result = cli(["classify", pe_clips["chirp"], "--model", moved, "--labels", ",".join(labels), "--format", "json",
+                  "--runtime", "torch"])
+    assert result.exit_code == 0, result.stderr
+    got = {p["label"]: p["score"] for p in json.loads(result.stdout)[0]["predictions"]}
+    expected = 1 / (1 + np.exp(-logits[0].numpy().astype(np.float64)))
+    np.testing.assert_allclose([got[label] for label in labels], expected, atol=1e-5)
+
+
 def test_a_pe_av_checkpoint_missing_weights_is_one_line(cli, tiny_pe_av, pe_clips, tmp_path) -> None:
     import shutil
 
@@ -78,10 +104,15 @@ def test_fusion_is_refused_in_one_line(cli, tiny_pe, pe_clips) -> None:
     assert "--long-audio fusion" in result.stderr and "mean, head or center" in result.stderr
 
 
-def test_models_says_pe_runs_on_torch(cli) -> None:
+def test_models_says_a_large_job_exports_pe(cli, monkeypatch) -> None:
+    """The export pays like CLAP's (docs/pe-audio.md): torch for small jobs, the exported runtime from 64 files."""
+    from clapcli.models.runtime import auto
+
+    monkeypatch.setattr(auto, "installed", lambda runtime: runtime == "openvino")
+    monkeypatch.delenv("CLAPCLI_RUNTIME", raising=False)
     rows = {row["alias"]: row for row in json.loads(cli(["models", "--format", "json"]).stdout)}
     for alias in ("pe-av-base", "pe-a-frame-base"):
-        assert rows[alias]["runtime"] in ("torch (no exported form)", "torch (no exported runtime installed)")
+        assert rows[alias]["runtime"] == "torch; openvino once a 64+ file job exports it"
 
 
 def test_the_hub_layout_with_processor_config_loads(tiny_pe, tmp_path) -> None:
@@ -98,10 +129,3 @@ def test_the_hub_layout_with_processor_config_loads(tiny_pe, tmp_path) -> None:
                                                             "processor_class": "PeAudioProcessor"}))
     model = load_embedding_model(str(copy), device="cpu", runtime="torch")
     assert (model.sample_rate, model.hop) == (48_000, 1920)
-
-
-def test_export_is_refused_in_one_line(cli, tiny_pe, tmp_path) -> None:
-    result = cli(["export", tiny_pe, tmp_path / "out"])
-    assert result.exit_code != 0
-    line = result.stderr.strip()
-    assert "\n" not in line and "pe-audio" in line and "cannot write" in line

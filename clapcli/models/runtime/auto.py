@@ -4,7 +4,7 @@ CPU computes natively, said in one line.
 Order, from the end-to-end figures in benchmarks/README.md (``bench_embed_runtime.py``):
 - torch where it is the only choice: a GPU (``--device cuda|mps``, or ``auto`` with an NVIDIA driver or on
   Apple silicon), ``--precision float16``, a model ``clap export`` cannot write (any family but LAION
-  CLAP, fused or not, MS-CLAP, AltCLIP and CLIP), or neither OpenVINO nor ONNX Runtime installed;
+  CLAP, fused or not, MS-CLAP, AltCLIP, CLIP and PE-Audio), or neither OpenVINO nor ONNX Runtime installed;
 - ``--precision int8``: ONNX Runtime (its dynamic int8 of the exported towers), else torch;
 - ``--precision fast|bfloat16`` on a CPU with native bfloat16 (AVX512-BF16/AMX): OpenVINO, else torch (both
   run bfloat16; ONNX Runtime has no bfloat16 CPU path);
@@ -32,7 +32,12 @@ from clapcli.text import plural
 
 log = logging.getLogger(__name__)
 
-EXPORTABLE = ("laion-clap", "msclap", "altclip")  # what export.export_model writes (fused LAION too)
+# What export.export_model writes (fused LAION too). PE-Audio is here because its export pays like CLAP's,
+# measured (benchmarks/bench_pe_export.py, full-size random weights, 4 ten-second clips end to end, AMD EPYC
+# with avx512_bf16, 2 cores, loaded machine): torch 311 s, OpenVINO exact 92 s (3.4x), ONNX 175 s (1.8x);
+# the export itself takes ~350 s once (peak 8 GB), so it is paid back within ~7 such clips, far below the
+# EXPORT_PAYS_FROM inputs at which auto exports.
+EXPORTABLE = ("laion-clap", "msclap", "altclip", "pe-audio")
 MODULES = {"openvino": "openvino", "onnx": "onnxruntime"}
 NVIDIA = (Path("/proc/driver/nvidia/version"), Path("/dev/nvidia0"))  # tests point these elsewhere
 

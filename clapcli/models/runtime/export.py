@@ -81,7 +81,8 @@ def export_model(name: str | None, directory: str | Path, fmt: str = "openvino",
         _export_onnx(model, onnx_dir)
         if fmt == "openvino":
             step("converting to OpenVINO IR")
-            _convert_openvino(onnx_dir, work, [_media_input(model)[0], *extra_towers(model), "text"])
+            media = "audio" if model.family == "pe-audio" else _media_input(model)[0]
+            _convert_openvino(onnx_dir, work, [media, *extra_towers(model), "text"])
             shutil.rmtree(onnx_dir)
         step("writing the tokenizer and manifest")
         manifest = _manifest(model, fmt, _save_tokenizer(model, work))
@@ -142,7 +143,7 @@ def _source_family(name: str | None) -> str | None:
 
 def _check_exportable(model: Any) -> None:
     family = getattr(model, "family", "?")
-    if family not in ("laion-clap", "msclap", "altclip"):
+    if family not in ("laion-clap", "msclap", "altclip", "pe-audio"):
         raise ModelLoadError(f"model '{model.model_id}' is a '{family}' model, which 'clap export' cannot write")
 
 
@@ -235,9 +236,14 @@ def _export_onnx(model: Any, out: Path) -> None:
 
     import torch
 
+    ids, mask = _torch_tokens(model, list(PROBE_TEXTS[:2]))
+    if model.family == "pe-audio":  # raw samples of any length, frame outputs (pe_export.py)
+        from clapcli.models.runtime.pe_export import export_pe_onnx
+
+        export_pe_onnx(model, out, OPSET, (ids, mask))
+        return
     media_tower, text_tower = _towers(model)
     stem, input_name, features = _media_input(model)
-    ids, mask = _torch_tokens(model, list(PROBE_TEXTS[:2]))
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about Python control flow on shapes
         torch.onnx.export(media_tower, (features,), str(out / f"{stem}.onnx"), opset_version=OPSET, dynamo=False,
@@ -265,7 +271,7 @@ def _convert_openvino(onnx_dir: Path, out: Path, towers: list[str]) -> None:
 
 
 def _hf_tokenizer(model: Any) -> Any:
-    return model.tokenizer if model.family in ("laion-clap", "altclip") else model.processor.tokenizer
+    return model.tokenizer if model.family in ("laion-clap", "altclip", "pe-audio") else model.processor.tokenizer
 
 
 def _torch_tokens(model: Any, texts: list[str]) -> tuple[Any, Any]:
@@ -273,7 +279,7 @@ def _torch_tokens(model: Any, texts: list[str]) -> tuple[Any, Any]:
     if model.family == "altclip":  # as clapcli.models.windowed.project_texts tokenizes
         tokens = model.tokenizer(texts, padding=True, truncation=True, max_length=model.max_text_tokens,
                                  return_tensors="pt")
-    elif model.family == "laion-clap":
+    elif model.family in ("laion-clap", "pe-audio"):
         tokens = model.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
     else:
         tokens = model.processor(text=texts, return_tensors="pt")
@@ -289,7 +295,7 @@ def _save_tokenizer(model: Any, out: Path) -> dict[str, Any]:
     if backend is None:
         raise ModelLoadError(f"model '{model.model_id}': its tokenizer has no fast (tokenizers) form to export")
     backend.save(str(out / "tokenizer.json"))
-    laion = model.family == "laion-clap"
+    laion = model.family in ("laion-clap", "pe-audio")  # no suffix, truncated at the tokenizer's own limit
     limit = getattr(tokenizer, "model_max_length", None)
     max_length = int(limit) if laion and limit and limit < 100_000 else None
     if model.family == "altclip":
@@ -320,6 +326,13 @@ def _manifest(model: Any, fmt: str, text: dict[str, Any]) -> Manifest:
                         source_revision=cached_revision(model.model_id), clapcli_version=__version__,
                         embedding_dim=int(model.embedding_dim), logit_scale=float(model.logit_scale), audio={},
                         text=text, image=image_settings(model.image_processor))
+    if model.family == "pe-audio":
+        from clapcli.models.runtime.pe_export import pe_audio_settings
+
+        return Manifest(family=model.family, format=fmt, source_model=model.model_id,
+                        source_revision=cached_revision(model.model_id), clapcli_version=__version__,
+                        embedding_dim=int(model.embedding_dim), logit_scale=float(model.logit_scale),
+                        logit_bias=float(model.logit_bias), audio=pe_audio_settings(model), text=text)
     mel = asdict(model.mel_spec)
     return Manifest(
         family=model.family, format=fmt, source_model=model.model_id, source_revision=cached_revision(model.model_id),

@@ -70,6 +70,19 @@ class ExportedTextSide:
     directory: Path
     towers: Any
 
+    def attach(self, directory: Path, manifest: Manifest, towers: Any) -> None:
+        """What every exported model holds: its directory, manifest and towers, and what they say (the CPU,
+        the compute type, the source model, the embedding width)."""
+        self.directory = Path(directory)
+        self.manifest = manifest
+        self.towers = towers
+        self.runtime = towers.runtime
+        self.precision = towers.compute
+        self.model_id = manifest.source_model
+        self.device = HostDevice()
+        self.dtype = towers.compute
+        self.embedding_dim = int(manifest.embedding_dim)
+
     @cached_property
     def tokens(self) -> TextTokens:
         """Read on first use: an audio-only run never pays for the tokenizer (80 ms for RoBERTa's)."""

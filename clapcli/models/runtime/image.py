@@ -19,7 +19,7 @@ import numpy as np
 
 from clapcli.errors import ModelLoadError
 from clapcli.models.base import EmbeddingModel
-from clapcli.models.runtime.exported import ExportedTextSide, HostDevice, Rows, rows
+from clapcli.models.runtime.exported import ExportedTextSide, Rows, rows
 from clapcli.models.runtime.manifest import Manifest
 
 IMAGE_KEYS = ("size", "crop_size", "resample", "do_resize", "do_center_crop", "do_rescale", "rescale_factor",
@@ -115,15 +115,7 @@ class ExportedImageModel(ExportedTextSide, EmbeddingModel):
     default_template = "a photo of {}."
 
     def __init__(self, directory: Path, manifest: Manifest, towers: Any) -> None:
-        self.directory = Path(directory)
-        self.manifest = manifest
-        self.towers = towers
-        self.runtime = towers.runtime
-        self.precision = towers.compute
-        self.model_id = manifest.source_model
-        self.device = HostDevice()
-        self.dtype = towers.compute
-        self.embedding_dim = int(manifest.embedding_dim)
+        self.attach(directory, manifest, towers)
         self.preprocess = ImagePreprocessor(manifest.image, f"export directory '{directory}'")
 
     def prepare(self, media: Any) -> np.ndarray:

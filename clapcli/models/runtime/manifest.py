@@ -18,7 +18,7 @@ from clapcli.models.runtime.manifest_checks import check_files, check_values
 
 MANIFEST_NAME = "clapcli-export.json"
 FORMAT_VERSION = 1  # bumped when a manifest's meaning changes; newer ones are refused
-SUPPORTED_FAMILIES = ("laion-clap", "msclap", "altclip")
+SUPPORTED_FAMILIES = ("laion-clap", "msclap", "altclip", "pe-audio")
 IMAGE_FAMILIES = ("altclip",)  # image and text towers (AltCLIP, CLIP), not audio
 TOWER_FILES = {"onnx": ("{}.onnx",), "openvino": ("{}.xml", "{}.bin")}
 # Fused LAION: a second audio tower for long clips' fused stacks (``audio["fused"]``). An older clapcli
@@ -37,7 +37,8 @@ class Manifest:
     embedding_dim: int
     logit_scale: float
     audio: dict[str, Any]  # sample_rate, window_samples, fit ("repeat-pad"|"repeat"), mel (MelSpec fields);
-    # fused LAION adds fused (true) and fusion_tower (the file stem of the fused-stack tower)
+    # fused LAION adds fused (true) and fusion_tower (the file stem of the fused-stack tower); PE-Audio has
+    # sample_rate, hop, window_samples (its longest window) and frame_level instead of fit and mel
     text: dict[str, Any]  # tokenizer file, suffix, max_length, pad_id, pad_token
     precision: str = "float32"  # of the stored weights
     agreement: dict[str, Any] = field(default_factory=dict)  # measured against torch at export
@@ -45,6 +46,7 @@ class Manifest:
     files: dict[str, int] = field(default_factory=dict)  # name -> bytes
     format_version: int = FORMAT_VERSION
     image: dict[str, Any] = field(default_factory=dict)  # image families: the image processor's settings
+    logit_bias: float = 0.0  # added to the scaled similarities: PE-Audio's learned bias (sigmoid scoring)
     source_digest: str | None = None  # a local source's content (``clapcli.models.fingerprint``): a cached
     # export of a checkpoint whose weights changed since is written again, whatever their modification time
 

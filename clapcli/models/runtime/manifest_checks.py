@@ -63,9 +63,15 @@ def check_values(manifest: Any, path: Path) -> None:
     """Refuse a manifest whose numbers or settings no export writes (before any runtime sees them)."""
     check = Checker(path)
     check.integer("embedding_dim", manifest.embedding_dim, 1, 65536)
-    check.number("logit_scale", manifest.logit_scale, 0, 1000, low_open=True)  # exp(scale), CLIP clamps at 100
+    if manifest.family == "pe-audio":  # the scale as stored, used as it is (not exponentiated): any sign
+        check.number("logit_scale", manifest.logit_scale, -1000, 1000)
+    else:
+        check.number("logit_scale", manifest.logit_scale, 0, 1000, low_open=True)  # exp(scale), CLIP clamps at 100
+    check.number("logit_bias", manifest.logit_bias, -1000, 1000)
     _check_text(check, check.mapping("text", manifest.text))
-    if manifest.media_tower == "audio":
+    if manifest.family == "pe-audio":
+        _check_pe_audio(check, check.mapping("audio", manifest.audio))
+    elif manifest.media_tower == "audio":
         _check_audio(check, check.mapping("audio", manifest.audio))
     else:
         _check_image(check, check.mapping("image", manifest.image))
@@ -104,6 +110,17 @@ def _check_audio(check: Checker, audio: dict[str, Any]) -> None:
     if audio.get("fused") and not (isinstance(audio.get("fusion_tower", ""), str)
                                    and STEM.fullmatch(audio.get("fusion_tower") or "audio_fusion")):
         raise check.refuse("audio.fusion_tower", audio.get("fusion_tower"), "is not a file name inside the export")
+
+
+def _check_pe_audio(check: Checker, audio: dict[str, Any]) -> None:
+    """Raw samples in: the rate, the frame hop and the longest window (a whole number of hops)."""
+    rate = check.integer("audio.sample_rate", audio.get("sample_rate"), *RATES)
+    hop = check.integer("audio.hop", audio.get("hop"), 1, rate)
+    window = check.integer("audio.window_samples", audio.get("window_samples"), hop, WINDOW_SECONDS[1] * rate)
+    if window % hop:
+        raise check.refuse("audio.window_samples", window, f"is not a whole number of hops ({hop})")
+    if not isinstance(audio.get("frame_level", False), bool):
+        raise check.refuse("audio.frame_level", audio.get("frame_level"), "is not true or false")
 
 
 def _check_image(check: Checker, image: dict[str, Any]) -> None:

@@ -48,15 +48,7 @@ class ExportedAudioModel(ExportedTextSide, WindowedAudioBackend):
 
     def __init__(self, directory: Path, manifest: Manifest, towers: Any, long_audio: str | None) -> None:
         self.family = manifest.family  # type: ignore[misc]
-        self.directory = Path(directory)
-        self.manifest = manifest
-        self.towers = towers
-        self.runtime = towers.runtime
-        self.precision = towers.compute
-        self.model_id = manifest.source_model
-        self.device = HostDevice()  # type: ignore[assignment]
-        self.dtype = towers.compute  # type: ignore[assignment]
-        self.embedding_dim = int(manifest.embedding_dim)
+        self.attach(directory, manifest, towers)
         self.fused = manifest.fused
         if long_audio == "fusion" and not self.fused:  # the torch backends' messages
             needed, this = (("a fused LAION checkpoint", "MS-CLAP") if self.family == "msclap"
@@ -140,4 +132,8 @@ def load_export(directory: str | Path, runtime: str | None = None, precision: st
             raise InvalidField("long_audio", "{long_audio} applies to audio models; '{where}' is an image model",
                                where=directory)
         return ExportedImageModel(directory, manifest, towers)
+    if manifest.family == "pe-audio":
+        from clapcli.models.runtime.pe_model import ExportedPeAudioModel
+
+        return ExportedPeAudioModel(directory, manifest, towers, long_audio)
     return ExportedAudioModel(directory, manifest, towers, long_audio)

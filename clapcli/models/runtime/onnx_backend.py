@@ -126,6 +126,10 @@ class OnnxTowers:
                                      f"({type(exc).__name__}); export again with --overwrite") from None
         return self._sessions[tower]
 
+    def run(self, tower: str, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Every output of ``tower`` for named inputs (PE-Audio's frame-level tower has two)."""
+        return list(self.session(tower).run(None, inputs))
+
     def audio(self, features: np.ndarray) -> np.ndarray:
         return self.session("audio").run(None, {"input_features": features})[0]
 

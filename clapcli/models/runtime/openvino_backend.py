@@ -82,6 +82,12 @@ class OpenVinoTowers:
                                      f"model ({type(exc).__name__}); export again with --overwrite") from None
         return self._compiled[tower]
 
+    def run(self, tower: str, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Every output of ``tower`` for named inputs (PE-Audio's frame-level tower has two), float32."""
+        compiled = self.compiled(tower)
+        result = compiled(inputs)
+        return [np.asarray(result[output], dtype=np.float32) for output in compiled.outputs]
+
     def audio(self, features: np.ndarray) -> np.ndarray:
         return np.asarray(self.compiled("audio")({"input_features": features})[0], dtype=np.float32)
 
